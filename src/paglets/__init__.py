@@ -1,0 +1,1 @@
+"""paglets: mobile objects for Python."""

@@ -1,0 +1,1 @@
+"""The ``paglets`` typer application and its classic entry points."""

@@ -1,0 +1,1 @@
+"""What a paglet author touches: the agent base class, messages, events and errors."""

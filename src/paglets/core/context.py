@@ -1,0 +1,100 @@
+"""The interfaces a paglet sees of its host.
+
+The runtime implements them; a paglet author only calls them. They live here, in the
+core layer, so that a paglet module imports nothing above ``paglets.core``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from paglets.core.agent import Paglet, PagletState
+    from paglets.core.messages import Message, ReplySet
+    from paglets.core.refs import PagletProxyRef
+
+
+class HostRef(Protocol):
+    """What a paglet can know of another host of the mesh."""
+
+    name: str
+    address: str
+    mesh_version: str
+    tags: tuple[str, ...]
+    properties: Mapping[str, str]
+    online: bool
+
+
+class AgentContext(Protocol):
+    """The host a paglet currently lives on, as seen from the paglet."""
+
+    @property
+    def host_name(self) -> str:
+        """The name of this host."""
+        ...
+
+    @property
+    def host_address(self) -> str:
+        """This host's request endpoint, ``tcp://HOST:PORT``."""
+        ...
+
+    @property
+    def properties(self) -> Mapping[str, str]:
+        """This host's properties (``--property KEY=VALUE``)."""
+        ...
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """This host's tags."""
+        ...
+
+    def available_hosts(self) -> list[HostRef]:
+        """The other hosts this host knows, online or not."""
+        ...
+
+    def wait_for_host(self, name: str, timeout: float) -> HostRef:
+        """Wait until a host called ``name`` is known; raise PeerNotFoundError after timeout."""
+        ...
+
+    def create_paglet(
+        self,
+        cls: type[Paglet[Any]],
+        state: PagletState | None = None,
+        init: Any = None,
+        target: str | None = None,
+    ) -> Any:
+        """Create a paglet here (or on ``target``) and return its proxy."""
+        ...
+
+    def proxy(self, ref: PagletProxyRef | str, address: str | None = None) -> Any:
+        """Return a live proxy for a ref (or an agent id and address)."""
+        ...
+
+    def proxies(self, flags: int = ...) -> list[Any]:
+        """Proxies of the paglets on this host with the given state flags."""
+        ...
+
+    def multicast(self, message: Message) -> ReplySet:
+        """Send ``message`` to every paglet on this host; return the replies as they come."""
+        ...
+
+
+class AgentControl(Protocol):
+    """The operations the runtime performs on behalf of one paglet (its self-operations)."""
+
+    def dispatch(self, target: str, options: Mapping[str, Any]) -> Any: ...
+
+    def clone(self, target: str | None, options: Mapping[str, Any]) -> Any: ...
+
+    def deactivate(self, duration: float | None) -> None: ...
+
+    def dispose(self) -> None: ...
+
+    def own_proxy(self) -> Any: ...
+
+    def wait_message(self, timeout: float | None) -> bool: ...
+
+    def notify_message(self) -> None: ...
+
+    def notify_all_messages(self) -> None: ...

@@ -1,0 +1,146 @@
+"""The paglets error tree.
+
+Every error the runtime raises derives from :class:`PagletError`::
+
+    PagletError
+    ├── SerializationError        a value cannot be encoded or decoded (names the field)
+    ├── ClassResolutionError      a class path is malformed, unknown or of the wrong kind
+    │   └── ClassNotAllowedError  the module is outside the allowed prefixes (never imported)
+    ├── NotHandledError           the paglet returned ``not_handled()`` for this message kind
+    ├── RemoteHostError           a handler raised; carries the remote type name and text
+    ├── AgentNotFoundError        no paglet with that id on that host (disposed, never existed)
+    ├── PagletInactiveError       the paglet is deactivated and ``no_delay`` was asked
+    ├── TransferError             a dispatch, clone or retract did not commit; the paglet stayed
+    ├── MeshError                 talking to another host failed
+    │   ├── PeerNotFoundError     unknown host name, or an address nobody answers on
+    │   ├── ReplyTimeoutError     no reply within the timeout
+    │   ├── ProtocolError         malformed frame, wrong protocol or mesh version
+    │   └── PayloadTooLargeError  a frame or value is over the configured size limit
+    └── HostStoppedError          the host (or client) stopped; pending calls are failed with it
+
+Errors raised on another host travel by name: a ``PagletError`` subclass named in this
+module is raised again as itself on the caller's side; any other exception becomes a
+:class:`RemoteHostError` that keeps the remote type name and message.
+"""
+
+from __future__ import annotations
+
+
+class PagletError(Exception):
+    """Base class of every error raised by paglets."""
+
+
+class SerializationError(PagletError):
+    """A value could not be encoded or decoded; the message names the offending field."""
+
+
+class ClassResolutionError(PagletError):
+    """A class path is malformed, cannot be found, or is not of the required kind."""
+
+
+class ClassNotAllowedError(ClassResolutionError):
+    """A class path points outside the allowed module prefixes; nothing was imported."""
+
+
+class NotHandledError(PagletError):
+    """The paglet does not handle this message kind (its handler returned ``not_handled()``)."""
+
+
+class RemoteHostError(PagletError):
+    """A paglet handler raised an exception on its host.
+
+    Attributes:
+        remote_type: the qualified name of the exception type raised remotely.
+        remote_message: its text.
+    """
+
+    def __init__(self, remote_type: str, remote_message: str) -> None:
+        super().__init__(f"{remote_type}: {remote_message}")
+        self.remote_type = remote_type
+        self.remote_message = remote_message
+
+
+class AgentNotFoundError(PagletError):
+    """No paglet with this id lives on the host asked."""
+
+
+class PagletInactiveError(PagletError):
+    """The paglet is deactivated and the caller asked not to wait for its activation."""
+
+
+class TransferError(PagletError):
+    """A dispatch, clone or retract did not commit; the paglet stayed where it was."""
+
+
+class MeshError(PagletError):
+    """Talking to another host failed."""
+
+
+class PeerNotFoundError(MeshError):
+    """The host name is unknown to the mesh, or nobody answers at the address."""
+
+
+class ReplyTimeoutError(MeshError):
+    """No reply arrived within the timeout."""
+
+
+class ProtocolError(MeshError):
+    """A frame was malformed, or spoke another protocol or mesh version."""
+
+
+class PayloadTooLargeError(MeshError):
+    """A frame or encoded value is larger than the configured limit."""
+
+
+class HostStoppedError(PagletError):
+    """The host or client stopped; calls still pending were failed with this error."""
+
+
+_BY_NAME: dict[str, type[PagletError]] = {
+    cls.__name__: cls
+    for cls in (
+        PagletError,
+        SerializationError,
+        ClassResolutionError,
+        ClassNotAllowedError,
+        NotHandledError,
+        AgentNotFoundError,
+        PagletInactiveError,
+        TransferError,
+        MeshError,
+        PeerNotFoundError,
+        ReplyTimeoutError,
+        ProtocolError,
+        PayloadTooLargeError,
+        HostStoppedError,
+    )
+}
+
+
+def error_to_wire(exc: BaseException) -> tuple[str, str]:
+    """Return the ``(type name, text)`` pair that describes ``exc`` on the wire."""
+    if isinstance(exc, RemoteHostError):
+        return exc.remote_type, exc.remote_message
+    cls = type(exc)
+    if cls.__name__ in _BY_NAME and _BY_NAME[cls.__name__] is cls:
+        return cls.__name__, str(exc)
+    module = cls.__module__
+    name = cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+    return name, str(exc)
+
+
+def error_from_wire(type_name: str, text: str) -> PagletError:
+    """Rebuild the error a remote host reported.
+
+    Args:
+        type_name: the remote exception type name.
+        text: the remote exception text.
+
+    Returns:
+        The same paglets error class when ``type_name`` names one, else a
+        :class:`RemoteHostError` carrying both.
+    """
+    cls = _BY_NAME.get(type_name)
+    if cls is None:
+        return RemoteHostError(type_name, text)
+    return cls(text)

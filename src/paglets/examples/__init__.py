@@ -1,0 +1,1 @@
+"""Packaged example paglets that every host can load (allowed by default)."""

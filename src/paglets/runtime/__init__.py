@@ -1,0 +1,1 @@
+"""One host: registry, mailboxes, workers, mobility, persistence of inactive paglets."""

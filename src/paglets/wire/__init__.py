@@ -1,0 +1,1 @@
+"""Pure encoding: the msgpack codec, class paths and the request/reply frames. No sockets."""
