@@ -11,6 +11,7 @@ Every error the runtime raises derives from :class:`PagletError`::
     ├── AgentNotFoundError        no paglet with that id on that host (disposed, never existed)
     ├── PagletInactiveError       the paglet is deactivated and ``no_delay`` was asked
     ├── TransferError             a dispatch, clone or retract did not commit; the paglet stayed
+    ├── AgentMovedError           the paglet left that host; ``address`` says where it went
     ├── MeshError                 talking to another host failed
     │   ├── PeerNotFoundError     unknown host name, or an address nobody answers on
     │   ├── ReplyTimeoutError     no reply within the timeout
@@ -72,6 +73,17 @@ class TransferError(PagletError):
     """A dispatch, clone or retract did not commit; the paglet stayed where it was."""
 
 
+class AgentMovedError(PagletError):
+    """The paglet left the host asked; proxies follow ``address`` without the caller noticing.
+
+    Callers only see it when a paglet keeps moving faster than a proxy can follow.
+    """
+
+    def __init__(self, message: str, address: str = "") -> None:
+        super().__init__(message)
+        self.address = address
+
+
 class MeshError(PagletError):
     """Talking to another host failed."""
 
@@ -107,6 +119,7 @@ _BY_NAME: dict[str, type[PagletError]] = {
         AgentNotFoundError,
         PagletInactiveError,
         TransferError,
+        AgentMovedError,
         MeshError,
         PeerNotFoundError,
         ReplyTimeoutError,

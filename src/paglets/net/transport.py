@@ -1,0 +1,553 @@
+"""Requests out and requests in: the ROUTER, the DEALERs and the replies still owed.
+
+A :class:`Transport` owns one :class:`~paglets.net.iothread.IOThread` and every socket
+on it: an optional ROUTER bound for incoming requests (hosts have one, clients do not)
+and one DEALER per address it sends to, created on first use. Any thread may call
+:meth:`Transport.request` or :meth:`Transport.send_oneway`; the frames are handed to the
+I/O thread, and the reply completes a :class:`~paglets.core.messages.FutureReply`.
+
+Every request has a deadline. A request that never left because no connection to the
+address was ever made fails with ``PeerNotFoundError``; one that left and got no answer
+fails with ``ReplyTimeoutError``. Stopping fails everything pending with
+``HostStoppedError``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+from paglets.core.errors import (
+    AgentMovedError,
+    HostStoppedError,
+    PagletError,
+    PayloadTooLargeError,
+    PeerNotFoundError,
+    ProtocolError,
+    ReplyTimeoutError,
+    error_from_wire,
+    error_to_wire,
+)
+from paglets.core.messages import FutureReply
+from paglets.net.endpoint import normalize_address
+from paglets.net.iothread import IOThread
+from paglets.net.sync_channel import SyncChannels
+from paglets.wire.protocol import (
+    check_request_header,
+    pack_error_header,
+    pack_ok_header,
+    pack_request_header,
+    unpack_header,
+)
+
+log = logging.getLogger(__name__)
+
+Frame = bytes | memoryview | zmq.Frame
+_SWEEP_INTERVAL = 0.05
+
+
+@dataclass(frozen=True)
+class TransportConfig:
+    """Socket settings of one transport.
+
+    Attributes:
+        bind_host: interface to bind the ROUTER on; None for a client-only transport.
+        port: port to bind (0: one the OS chooses).
+        max_message_size: largest multipart message accepted or sent, in bytes.
+        high_water_mark: messages queued per socket before sends block or drop.
+        linger_ms: how long closing sockets try to deliver what is queued.
+        heartbeat_ms: ZMTP heartbeat interval; a peer silent for 3 of them is dropped.
+        default_timeout: seconds a request waits for its reply unless told otherwise.
+        reconnect_ms, reconnect_max_ms: reconnection backoff bounds.
+    """
+
+    bind_host: str | None = "127.0.0.1"
+    port: int = 0
+    max_message_size: int = 512 * 1024 * 1024
+    high_water_mark: int = 50_000
+    linger_ms: int = 500
+    heartbeat_ms: int = 1000
+    default_timeout: float = 30.0
+    reconnect_ms: int = 100
+    reconnect_max_ms: int = 5000
+
+
+@dataclass(slots=True)
+class Reply:
+    """A successful reply as it came off the wire: header, body and blob frames."""
+
+    header: dict[str, Any]
+    body: memoryview | bytes
+    blobs: list[zmq.Frame]
+
+
+@dataclass(slots=True)
+class IncomingRequest:
+    """A request that arrived on the ROUTER; answer it once, from any thread."""
+
+    transport: Transport
+    routing_id: bytes
+    header: dict[str, Any]
+    verb: str
+    body: memoryview | bytes
+    blobs: list[zmq.Frame]
+    oneway: bool
+    _answered: bool = False
+
+    @property
+    def request_id(self) -> int:
+        """The caller's id of this request."""
+        return int(self.header["id"])
+
+    def reply(self, body: bytes = b"", blobs: Sequence[Frame] = ()) -> None:
+        """Send the result (an encoded value) back to the caller."""
+        if self.oneway or self._answered:
+            return
+        self._answered = True
+        frames = [self.routing_id, pack_ok_header(self.request_id), body, *blobs]
+        self.transport._send_reply(frames)
+
+    def fail(self, error: BaseException, extra: dict[str, Any] | None = None) -> None:
+        """Send ``error`` back to the caller as a typed error reply."""
+        if self._answered:
+            return
+        self._answered = True
+        type_name, text = error_to_wire(error)
+        if isinstance(error, AgentMovedError):
+            extra = {**(extra or {}), "to": error.address}
+        if self.oneway:
+            log.info("oneway %s request failed: %s: %s", self.verb, type_name, text)
+            return
+        header = pack_error_header(self.request_id, type_name, text, extra)
+        self.transport._send_reply([self.routing_id, header, b""])
+
+
+RequestHandler = Callable[[IncomingRequest], None]
+
+
+def _reply_error(header: dict[str, Any]) -> PagletError:
+    type_name = str(header.get("err", "PagletError"))
+    text = str(header.get("msg", ""))
+    if type_name == AgentMovedError.__name__:
+        return AgentMovedError(text, str(header.get("to", "")))
+    return error_from_wire(type_name, text)
+
+
+@dataclass(slots=True)
+class _Pending:
+    future: FutureReply
+    address: str
+    deadline: float
+    sent: bool = False
+
+
+@dataclass
+class _PeerLink:
+    socket: zmq.Socket[Any]
+    backlog: deque[tuple[int | None, list[Frame], float]] = field(default_factory=deque)
+    connected_once: bool = False
+
+
+class Transport:
+    """The sockets of one host (or client) and the thread that owns them."""
+
+    def __init__(
+        self, name: str, config: TransportConfig, handler: RequestHandler | None = None
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._handler = handler
+        self._context: zmq.Context[Any] | None = None
+        self._router: zmq.Socket[Any] | None = None
+        self._io = IOThread(name)
+        self._links: dict[str, _PeerLink] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._deadlines: list[tuple[float, int]] = []
+        self._ids = itertools.count(1)
+        self._address = ""
+        self._stopped = False
+        self._channels = SyncChannels(lambda: self.context, self._apply_options)
+        self.dropped_frames = 0
+
+    # lifecycle ------------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """The bound ROUTER endpoint, ``tcp://HOST:PORT`` ('' for a client)."""
+        return self._address
+
+    @property
+    def io(self) -> IOThread:
+        """The I/O thread, for modules that add sockets of their own to it."""
+        return self._io
+
+    @property
+    def context(self) -> zmq.Context[Any]:
+        """The ZeroMQ context every socket of this transport belongs to."""
+        if self._context is None:
+            raise HostStoppedError("transport is not started")
+        return self._context
+
+    def start(self, timeout: float = 5.0) -> None:
+        """Bind the ROUTER (if any) and start the I/O thread.
+
+        Raises:
+            zmq.ZMQError: the address could not be bound (e.g. the port is taken).
+        """
+        self._context = zmq.Context()
+        if self.config.bind_host is not None:
+            router = self._context.socket(zmq.ROUTER)
+            self._apply_options(router)
+            router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            host = self.config.bind_host
+            bind_host = f"[{host}]" if ":" in host else host
+            if ":" in host:
+                router.setsockopt(zmq.IPV6, 1)
+            try:
+                if self.config.port:
+                    router.bind(f"tcp://{bind_host}:{self.config.port}")
+                else:
+                    router.bind(f"tcp://{bind_host}:0")
+            except zmq.ZMQError:
+                router.close(0)
+                self._context.term()
+                self._context = None
+                raise
+            endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+            self._address = normalize_address(endpoint)
+            self._router = router
+        self._io.add_stop_callback(self._close_on_loop)
+        self._io.start(timeout)
+        if self._router is not None:
+            self._io.call_soon(self._io.add_reader, self._router, self._on_router_readable)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Fail pending requests with ``HostStoppedError``, close sockets, end the thread."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._channels.close()
+        self._io.stop(timeout)
+        if self._context is not None:
+            self._context.term()
+            self._context = None
+
+    def _apply_options(self, socket: zmq.Socket[Any]) -> None:
+        config = self.config
+        socket.setsockopt(zmq.LINGER, config.linger_ms)
+        socket.setsockopt(zmq.SNDHWM, config.high_water_mark)
+        socket.setsockopt(zmq.RCVHWM, config.high_water_mark)
+        socket.setsockopt(zmq.MAXMSGSIZE, config.max_message_size)
+        socket.setsockopt(zmq.HEARTBEAT_IVL, config.heartbeat_ms)
+        socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, config.heartbeat_ms * 3)
+        socket.setsockopt(zmq.HEARTBEAT_TTL, config.heartbeat_ms * 3)
+        socket.setsockopt(zmq.RECONNECT_IVL, config.reconnect_ms)
+        socket.setsockopt(zmq.RECONNECT_IVL_MAX, config.reconnect_max_ms)
+
+    def _close_on_loop(self) -> None:
+        stopped = HostStoppedError(f"{self.name} stopped before the reply arrived")
+        pending, self._pending = self._pending, {}
+        for entry in pending.values():
+            entry.future.set_error(stopped)
+        for link in self._links.values():
+            link.socket.close(self.config.linger_ms)
+        self._links.clear()
+        if self._router is not None:
+            self._router.close(self.config.linger_ms)
+            self._router = None
+
+    # requests out ---------------------------------------------------------------------
+
+    def request(
+        self,
+        address: str,
+        verb: str,
+        body: bytes = b"",
+        *,
+        fields: dict[str, Any] | None = None,
+        blobs: Sequence[Frame] = (),
+        timeout: float | None = None,
+    ) -> FutureReply:
+        """Send a request; return the future of its :class:`Reply`. Thread-safe.
+
+        Args:
+            address: the canonical address of the host asked.
+            verb: the protocol verb.
+            body: the encoded body.
+            fields: extra header fields.
+            blobs: raw frames sent after the body.
+            timeout: seconds before the future fails (default: the config's).
+
+        Raises:
+            PayloadTooLargeError: the frames are over ``max_message_size``.
+            HostStoppedError: the transport has stopped.
+        """
+        request_id = next(self._ids)
+        frames: list[Frame] = [pack_request_header(request_id, verb, fields), body, *blobs]
+        self._check_size(frames)
+        future = FutureReply()
+        limit = self.config.default_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        self._io.call_soon(self._start_request, address, request_id, frames, future, deadline)
+        return future
+
+    def call(
+        self,
+        address: str,
+        verb: str,
+        body: bytes = b"",
+        *,
+        fields: dict[str, Any] | None = None,
+        blobs: Sequence[Frame] = (),
+        timeout: float | None = None,
+    ) -> Reply:
+        """Send a request and block for its reply on this thread's own channel.
+
+        Same arguments as :meth:`request`; raises the reply's error instead of
+        returning it. Falls back to the I/O thread when called on it.
+
+        Raises:
+            PeerNotFoundError, ReplyTimeoutError, HostStoppedError, PayloadTooLargeError,
+            or the error the remote host replied with.
+        """
+        limit = self.config.default_timeout if timeout is None else timeout
+        if self._stopped:
+            raise HostStoppedError(f"{self.name} has stopped")
+        if self._io.in_loop() or not self._channels.has_room(address):
+            result: Reply = self.request(
+                address, verb, body, fields=fields, blobs=blobs, timeout=limit
+            ).get_reply(limit + 1.0)
+            return result
+        request_id = next(self._ids)
+        frames: list[Frame] = [pack_request_header(request_id, verb, fields), body, *blobs]
+        self._check_size(frames)
+        header, reply = self._channels.call(address, request_id, frames, limit)
+        if header.get("ok") is True:
+            return Reply(header, reply[1].buffer, reply[2:])
+        raise _reply_error(header)
+
+    def send_oneway(
+        self,
+        address: str,
+        verb: str,
+        body: bytes = b"",
+        *,
+        fields: dict[str, Any] | None = None,
+        blobs: Sequence[Frame] = (),
+    ) -> None:
+        """Send a request that asks for no reply. Thread-safe."""
+        header_fields = {**fields, "ow": True} if fields else {"ow": True}
+        frames: list[Frame] = [pack_request_header(0, verb, header_fields), body, *blobs]
+        self._check_size(frames)
+        deadline = time.monotonic() + self.config.default_timeout
+        self._io.call_soon(self._send_to_peer, address, None, frames, deadline)
+
+    def _check_size(self, frames: list[Frame]) -> None:
+        size = 0
+        for frame in frames:
+            size += len(frame.bytes) if isinstance(frame, zmq.Frame) else len(frame)
+        if size > self.config.max_message_size:
+            raise PayloadTooLargeError(
+                f"message of {size} bytes is over the limit of {self.config.max_message_size}"
+            )
+
+    def _start_request(
+        self,
+        address: str,
+        request_id: int,
+        frames: list[Frame],
+        future: FutureReply,
+        deadline: float,
+    ) -> None:
+        if not self._pending:
+            self._io.call_later(_SWEEP_INTERVAL, self._sweep)
+        self._pending[request_id] = _Pending(future, address, deadline)
+        heapq.heappush(self._deadlines, (deadline, request_id))
+        self._send_to_peer(address, request_id, frames, deadline)
+
+    def _link(self, address: str) -> _PeerLink:
+        link = self._links.get(address)
+        if link is None:
+            socket = self.context.socket(zmq.DEALER)
+            self._apply_options(socket)
+            socket.setsockopt(zmq.IMMEDIATE, 1)
+            socket.connect(address)
+            link = _PeerLink(socket)
+            self._links[address] = link
+            self._io.add_reader(socket, self._on_dealer_readable)
+        return link
+
+    def _send_to_peer(
+        self, address: str, request_id: int | None, frames: list[Frame], deadline: float
+    ) -> None:
+        try:
+            link = self._link(address)
+        except zmq.ZMQError as exc:
+            self._fail_pending(request_id, PeerNotFoundError(f"cannot connect to {address}: {exc}"))
+            return
+        if not link.backlog:
+            try:
+                link.socket.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
+                link.connected_once = True
+                self._mark_sent(request_id)
+                return
+            except zmq.Again:
+                pass
+        link.backlog.append((request_id, frames, deadline))
+        self._io.watch_writable(link.socket, self._on_dealer_writable)
+
+    def _mark_sent(self, request_id: int | None) -> None:
+        if request_id is not None:
+            entry = self._pending.get(request_id)
+            if entry is not None:
+                entry.sent = True
+
+    def _on_dealer_writable(self, socket: zmq.Socket[Any]) -> None:
+        link = next((link for link in self._links.values() if link.socket is socket), None)
+        if link is None:
+            self._io.watch_writable(socket, None)
+            return
+        link.connected_once = True
+        while link.backlog:
+            request_id, frames, _ = link.backlog[0]
+            if request_id is not None and request_id not in self._pending:
+                link.backlog.popleft()
+                continue
+            try:
+                socket.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            link.backlog.popleft()
+            self._mark_sent(request_id)
+        self._io.watch_writable(socket, None)
+
+    def _fail_pending(self, request_id: int | None, error: PagletError) -> None:
+        if request_id is None:
+            log.warning("%s: oneway message dropped: %s", self.name, error)
+            return
+        entry = self._pending.pop(request_id, None)
+        if entry is not None:
+            entry.future.set_error(error)
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, request_id = heapq.heappop(deadlines)
+            entry = self._pending.pop(request_id, None)
+            if entry is None:
+                continue
+            if entry.sent:
+                error: PagletError = ReplyTimeoutError(
+                    f"no reply from {entry.address} before the deadline"
+                )
+            else:
+                error = PeerNotFoundError(f"no host answers at {entry.address}")
+            entry.future.set_error(error)
+        for link in self._links.values():
+            while link.backlog and link.backlog[0][2] <= now:
+                request_id, _, _ = link.backlog.popleft()
+                if request_id is None:
+                    log.warning("%s: oneway message to an unreachable peer dropped", self.name)
+        if len(deadlines) > 4 * len(self._pending) + 1024:
+            self._deadlines = [(e.deadline, rid) for rid, e in self._pending.items()]
+            heapq.heapify(self._deadlines)
+        if self._pending or any(link.backlog for link in self._links.values()):
+            self._io.call_later(_SWEEP_INTERVAL, self._sweep)
+
+    def _on_dealer_readable(self, socket: zmq.Socket[Any]) -> None:
+        for _ in range(256):
+            try:
+                frames = socket.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self._complete(frames)
+
+    def _complete(self, frames: list[zmq.Frame]) -> None:
+        if len(frames) < 2:
+            self._drop("reply with fewer than 2 frames")
+            return
+        try:
+            header = unpack_header(frames[0].buffer)
+        except ProtocolError as exc:
+            self._drop(str(exc))
+            return
+        entry = self._pending.pop(header["id"], None)
+        if entry is None:
+            return  # late reply to a request that already timed out
+        if header.get("ok") is True:
+            entry.future.set_result(Reply(header, frames[1].buffer, frames[2:]))
+        else:
+            entry.future.set_error(_reply_error(header))
+
+    def _drop(self, why: str) -> None:
+        self.dropped_frames += 1
+        log.warning("%s: dropped a malformed frame: %s", self.name, why)
+
+    # requests in ----------------------------------------------------------------------
+
+    def _on_router_readable(self, socket: zmq.Socket[Any]) -> None:
+        for _ in range(256):
+            try:
+                frames = socket.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self._receive(frames)
+
+    def _receive(self, frames: list[zmq.Frame]) -> None:
+        if len(frames) < 3:
+            self._drop(f"request with {len(frames)} frames (needs routing id, header, body)")
+            return
+        routing_id = frames[0].bytes
+        try:
+            header = unpack_header(frames[1].buffer)
+        except ProtocolError as exc:
+            self._drop(str(exc))
+            return
+        oneway = header.get("ow") is True
+        request = IncomingRequest(
+            self, routing_id, header, "", frames[2].buffer, frames[3:], oneway
+        )
+        try:
+            request.verb = check_request_header(header)
+        except ProtocolError as exc:
+            self._drop(str(exc)) if oneway else request.fail(exc)
+            return
+        if self._handler is None:
+            request.fail(ProtocolError("this endpoint does not take requests"))
+            return
+        try:
+            self._handler(request)
+        except Exception as exc:
+            log.exception("%s: handling %s failed", self.name, request.verb)
+            request.fail(exc)
+
+    def _send_reply(self, frames: list[Frame]) -> None:
+        if self._io.in_loop():
+            self._send_on_router(frames)
+        else:
+            try:
+                self._io.call_soon(self._send_on_router, frames)
+            except HostStoppedError:
+                log.info("%s: reply not sent, the transport stopped", self.name)
+
+    def _send_on_router(self, frames: list[Frame]) -> None:
+        if self._router is None:
+            return
+        try:
+            self._router.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            log.warning("%s: reply dropped, the caller is not reading (HWM)", self.name)
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EHOSTUNREACH:
+                log.info("%s: reply dropped, the caller disconnected", self.name)
+            else:
+                raise

@@ -1,0 +1,73 @@
+"""The proxy backend of a host: paglets on this host are reached without the network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paglets.core.messages import FutureReply, Message
+from paglets.remote.backend import RemoteBackend
+from paglets.runtime.operations import HostOperations
+from paglets.runtime.parts import HostParts
+from paglets.wire.protocol import VERB_CONTROL
+
+
+class HostBackend(RemoteBackend):
+    """Local addresses go straight to the host's operations; others over the wire."""
+
+    def __init__(self, parts: HostParts, operations: HostOperations) -> None:
+        super().__init__(parts.transport, parts.policy)
+        self._parts = parts
+        self._operations = operations
+
+    def _timeout(self, timeout: float | None) -> float:
+        return self._parts.config.request_timeout if timeout is None else timeout
+
+    def send(
+        self, address: str, agent_id: str, message: Message, timeout: float | None, no_delay: bool
+    ) -> Any:
+        if self._parts.is_local(address):
+            future = self._operations.send_local(agent_id, message, no_delay)
+            assert future is not None
+            return future.get_reply(self._timeout(timeout))
+        return super().send(address, agent_id, message, timeout, no_delay)
+
+    def send_future(
+        self, address: str, agent_id: str, message: Message, timeout: float | None, no_delay: bool
+    ) -> FutureReply:
+        if self._parts.is_local(address):
+            future = self._operations.send_local(agent_id, message, no_delay)
+            assert future is not None
+            return future
+        return super().send_future(address, agent_id, message, timeout, no_delay)
+
+    def send_oneway(self, address: str, agent_id: str, message: Message) -> None:
+        if self._parts.is_local(address):
+            self._operations.send_local(agent_id, message, oneway=True)
+        else:
+            super().send_oneway(address, agent_id, message)
+
+    def control(
+        self, address: str, agent_id: str, op: str, args: dict[str, Any], timeout: float | None
+    ) -> Any:
+        if self._parts.is_local(address):
+            return self._operations.control(agent_id, op, args, timeout)
+        return super().control(address, agent_id, op, args, timeout)
+
+    def info(self, address: str, agent_id: str, timeout: float | None) -> dict[str, Any]:
+        if self._parts.is_local(address):
+            return self._operations.info(agent_id)
+        return super().info(address, agent_id, timeout)
+
+    def retract(self, address: str, agent_id: str, timeout: float | None) -> str:
+        """Pull the paglet at ``address`` to this host; return this host's address."""
+        if self._parts.is_local(address):
+            self._operations.info(agent_id)  # raises moved / not found
+            return self._parts.address
+        result = self.call(
+            address,
+            VERB_CONTROL,
+            ["retract", {"to": self._parts.address}],
+            fields={"to": agent_id},
+            timeout=timeout,
+        )
+        return str(result)

@@ -1,0 +1,375 @@
+"""Host: one process's place in the mesh, where paglets live.
+
+``Host`` wires the parts together (transport, worker pool, registry, store, event log,
+peers) and exposes the documented verbs; behaviour lives in the modules it wires:
+:mod:`~paglets.runtime.operations`, :mod:`~paglets.runtime.lifecycle`,
+:mod:`~paglets.runtime.mobility`, :mod:`~paglets.runtime.membership` and
+:mod:`~paglets.runtime.requests`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import psutil
+
+from paglets.core.agent import ACTIVE, Paglet, PagletState
+from paglets.core.errors import AgentNotFoundError, HostStoppedError, PagletError
+from paglets.core.messages import Message, ReplySet
+from paglets.core.refs import PagletProxyRef
+from paglets.net.endpoint import normalize_address, split_address
+from paglets.net.peers import PeerInfo, PeerTable
+from paglets.net.transport import Transport, TransportConfig
+from paglets.remote.proxy import PagletProxy
+from paglets.runtime.backend import HostBackend
+from paglets.runtime.config import HostConfig
+from paglets.runtime.event_log import ContextEvent, EventLog, Listener
+from paglets.runtime.membership import Membership
+from paglets.runtime.operations import HostOperations
+from paglets.runtime.parts import HostParts
+from paglets.runtime.registry import Registry
+from paglets.runtime.requests import RequestRouter
+from paglets.runtime.slot import SlotStatus
+from paglets.runtime.store import PagletStore
+from paglets.runtime.workers import WorkerPool
+from paglets.wire.classpath import ClassPolicy
+from paglets.wire.codec import decode_state, encode_state
+from paglets.wire.protocol import VERB_PING
+
+log = logging.getLogger(__name__)
+
+_WILDCARDS = {"0.0.0.0", "::", "*", ""}
+
+
+class Host:
+    """A host that runs paglets and talks to the rest of the mesh.
+
+    Args mirror :class:`~paglets.runtime.config.HostConfig`; pass ``config=`` to give
+    the whole value at once.
+    """
+
+    def __init__(
+        self,
+        name: str = "paglets",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        peers: Iterable[str] = (),
+        mesh_version: str = "dev",
+        tags: Iterable[str] = (),
+        properties: Mapping[str, str] | None = None,
+        persistence_dir: str | Path | None = None,
+        discovery: bool = False,
+        api_key: str | None = None,
+        allowed_modules: Iterable[str] = (),
+        *,
+        config: HostConfig | None = None,
+        **options: Any,
+    ) -> None:
+        if config is None:
+            config = HostConfig(
+                name=name,
+                host=host,
+                port=port,
+                peers=tuple(normalize_address(peer) for peer in peers),
+                mesh_version=mesh_version,
+                tags=tuple(tags),
+                properties=dict(properties or {}),
+                persistence_dir=None if persistence_dir is None else Path(persistence_dir),
+                discovery=discovery,
+                api_key=api_key,
+                allowed_modules=("paglets.examples", *allowed_modules),
+                **options,
+            )
+        if config.discovery:
+            raise PagletError(
+                "zeroconf discovery is not available in this version; "
+                "give the other hosts as peers=[...] (--peer)"
+            )
+        if config.api_key:
+            raise PagletError(
+                "mesh secrets (CURVE) are not available in this version; "
+                "run on a trusted network without api_key"
+            )
+        self.config = config
+        transport = Transport(
+            config.name,
+            TransportConfig(
+                bind_host=config.host,
+                port=config.port,
+                max_message_size=config.max_message_size,
+                default_timeout=config.request_timeout,
+            ),
+        )
+        self._parts = HostParts(
+            config=config,
+            transport=transport,
+            pool=WorkerPool(config.name, max_workers=config.max_workers),
+            policy=ClassPolicy(tuple(config.allowed_modules)),
+            registry=Registry(),
+            store=PagletStore(config.persistence_dir),
+            events=EventLog(config.event_log_size),
+            peers=PeerTable(),
+        )
+        self._membership = Membership(self._parts)
+        self._operations = HostOperations(self._parts, self._membership.resolve_target)
+        self._parts.backend = HostBackend(self._parts, self._operations)
+        transport._handler = RequestRouter(self._parts, self._operations, self._membership)
+        self._started = False
+        self._stopped = threading.Event()
+
+    # lifecycle ------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """This host's name."""
+        return self.config.name
+
+    @property
+    def address(self) -> str:
+        """The bound endpoint ``tcp://HOST:PORT`` (after start)."""
+        return self._parts.address
+
+    def start_background(self, timeout: float = 10.0) -> Host:
+        """Bind, start the I/O thread, greet the seeds; return once the host answers.
+
+        Raises:
+            zmq.ZMQError: the port could not be bound.
+            PagletError: the host did not answer itself within ``timeout``.
+        """
+        if self._started:
+            return self
+        self._parts.transport.start(timeout)
+        self._started = True
+        self._register_addresses()
+        self._parts.transport.call(self.address, VERB_PING, timeout=timeout)
+        self._membership.start(self.config.peers)
+        self._parts.events.record("host-started", "", address=self.address)
+        log.info("host %s listening on %s", self.name, self.address)
+        return self
+
+    def _register_addresses(self) -> None:
+        bound_host, port = split_address(self._parts.transport.address)
+        local = self._parts.local_addresses
+        if bound_host in _WILDCARDS:
+            advertised = _primary_ipv4() or "127.0.0.1"
+            self._parts.transport._address = normalize_address(f"{advertised}:{port}")
+            local.update(
+                normalize_address(f"{h}:{port}") for h in ("127.0.0.1", "localhost", advertised)
+            )
+        else:
+            local.add(self._parts.transport.address)
+            if bound_host in ("127.0.0.1", "localhost"):
+                local.update(
+                    normalize_address(f"{h}:{port}") for h in ("127.0.0.1", "localhost")
+                )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop gracefully: with a persistence dir, active paglets are deactivated first.
+
+        Without one, active paglets are discarded (their ``run()`` sees ``is_leaving``).
+        Calls still pending on this host fail with ``HostStoppedError``.
+        """
+        if not self._started or self._stopped.is_set():
+            return
+        self._membership.stop()
+        durable = self._parts.store.durable
+        kept = 0
+        for slot in self._parts.registry.slots():
+            if durable:
+                try:
+                    slot.run_in_turn(lambda s=slot: self._deactivate_for_stop(s), timeout)
+                    kept += 1
+                    continue
+                except Exception as exc:
+                    log.error("could not deactivate %s at stop: %s", slot.agent_id, exc)
+            queued = slot.leave(SlotStatus.DISPOSED)
+            self._parts.registry.remove(slot.agent_id)
+            slot.fail_queued(queued, HostStoppedError(f"host {self.name} stopped"))
+        self._operations.lifecycle.cancel_timers()
+        self._parts.events.record("host-stopped", "", deactivated=kept)
+        self._parts.transport.stop(timeout)
+        self._parts.pool.stop(timeout=min(timeout, 2.0))
+        self._parts.store.close()
+        self._stopped.set()
+
+    def _deactivate_for_stop(self, slot: Any) -> None:
+        if slot.status is SlotStatus.ACTIVE:
+            self._operations.lifecycle.deactivate(slot, None)
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Wait until :meth:`stop` finished; return False on timeout."""
+        return self._stopped.wait(timeout)
+
+    def __enter__(self) -> Host:
+        return self.start_background()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # paglets --------------------------------------------------------------------------
+
+    def create(
+        self, cls: type[Paglet[Any]], state: PagletState | None = None, init: Any = None
+    ) -> PagletProxy:
+        """Create a paglet on this host; ``on_creation`` has run when this returns.
+
+        Raises:
+            SerializationError: the state cannot be encoded.
+            PagletError: ``on_creation`` raised (the paglet was not created).
+        """
+        return self._operations.create(cls, state, init)
+
+    def create_remote(
+        self,
+        target: str,
+        cls: type[Paglet[Any]],
+        state: PagletState | None = None,
+        init: Any = None,
+        timeout: float | None = None,
+    ) -> PagletProxy:
+        """Create a paglet on another host (a name or an address); return its proxy."""
+        return self._operations.create(cls, state, init, target, timeout)
+
+    def get_proxy(self, agent_id: str) -> PagletProxy:
+        """The proxy of a paglet of this host (active or inactive).
+
+        Raises:
+            AgentNotFoundError: no such paglet here.
+        """
+        if self._parts.registry.get(agent_id) is None and not self._parts.store.contains(
+            agent_id
+        ):
+            raise AgentNotFoundError(f"no paglet {agent_id} on host {self.name}")
+        return self._operations.proxy_of(agent_id, self.address)
+
+    def get_proxies(self, flags: int = ACTIVE) -> list[PagletProxy]:
+        """Proxies of this host's paglets in the state flags (ACTIVE, INACTIVE or both)."""
+        return self._operations.proxies(flags)
+
+    def proxy(self, ref: PagletProxyRef | dict[str, str] | str, address: str | None = None) -> PagletProxy:
+        """A proxy for a ref, a ``to_wire()`` dict, or an agent id (and address)."""
+        if isinstance(ref, PagletProxyRef):
+            return self._operations.proxy_of(ref.agent_id, ref.address)
+        if isinstance(ref, dict):
+            return PagletProxy.from_wire(ref, self._parts.require_backend())
+        return self._operations.proxy_of(ref, address or self.address)
+
+    def get_state(self, agent_id: str, state_cls: type[PagletState] | None = None) -> PagletState:
+        """A copy of a local paglet's state (active or inactive).
+
+        Raises:
+            AgentNotFoundError: no such paglet here.
+        """
+        slot = self._parts.registry.get(agent_id)
+        if slot is not None:
+            with slot.paglet.locked():
+                raw = encode_state(slot.paglet.state)
+            cls: type[PagletState] = state_cls or type(slot.paglet.state)
+        else:
+            stored = self._parts.store.load(agent_id)
+            if stored is None:
+                raise AgentNotFoundError(f"no paglet {agent_id} on host {self.name}")
+            if state_cls is None:
+                raise PagletError(f"give the state class of inactive paglet {agent_id}")
+            raw, cls = stored.state, state_cls
+        return decode_state(raw, cls, self._parts.policy)
+
+    def multicast_message(self, kind: str | Message, args: dict[str, Any] | None = None) -> ReplySet:
+        """Send a message to every active paglet on this host; replies come as they finish."""
+        message = kind if isinstance(kind, Message) else Message(kind, dict(args or {}))
+        return self._operations.multicast(message)
+
+    def _control(self, agent_id: str, op: str, args: dict[str, Any], timeout: float | None) -> Any:
+        return self._operations.control(agent_id, op, args, timeout)
+
+    def dispatch(self, agent: str | PagletProxy, target: str, timeout: float | None = None) -> PagletProxy:
+        """Move a paglet of this host to ``target`` (host name or address)."""
+        agent_id = agent.agent_id if isinstance(agent, PagletProxy) else agent
+        address = self._control(agent_id, "dispatch", {"target": target}, timeout)
+        return self._operations.proxy_of(agent_id, str(address))
+
+    def clone(self, agent: str | PagletProxy, target: str | None = None, timeout: float | None = None) -> PagletProxy:
+        """Copy a paglet of this host (here, or to ``target``); return the copy's proxy."""
+        agent_id = agent.agent_id if isinstance(agent, PagletProxy) else agent
+        reply = self._control(agent_id, "clone", {"target": target}, timeout)
+        return self._operations.proxy_of(str(reply["agent_id"]), str(reply["address"]))
+
+    def retract(self, remote: str, agent_id: str, timeout: float | None = None) -> PagletProxy:
+        """Pull the paglet ``agent_id`` from the host ``remote`` (name or address) to here."""
+        address = self._membership.resolve_target(remote)
+        proxy = self._operations.proxy_of(agent_id, address)
+        return proxy.retract(timeout=timeout)
+
+    def deactivate(self, agent_id: str, duration: float | None = None, timeout: float | None = None) -> None:
+        """Persist and unload a paglet of this host."""
+        self._control(agent_id, "deactivate", {"duration": duration}, timeout)
+
+    def activate(self, agent_id: str) -> None:
+        """Load an inactive paglet of this host again."""
+        self._control(agent_id, "activate", {}, None)
+
+    def dispose(self, agent_id: str, timeout: float | None = None) -> None:
+        """Destroy a paglet of this host."""
+        self._control(agent_id, "dispose", {}, timeout)
+
+    # mesh and events ------------------------------------------------------------------
+
+    def available_hosts(self) -> list[PeerInfo]:
+        """The other hosts this host knows."""
+        return self._parts.peers.all()
+
+    def wait_for_host(self, name: str, timeout: float) -> PeerInfo:
+        """Wait until a host called ``name`` is known.
+
+        Raises:
+            PeerNotFoundError: none within ``timeout``.
+        """
+        return self._parts.peers.wait_for(name, timeout)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(event)`` for every later context event."""
+        self._parts.events.add_listener(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling ``listener``."""
+        self._parts.events.remove_listener(listener)
+
+    def list_events(self, since: int = 0) -> list[ContextEvent]:
+        """The kept context events numbered above ``since``."""
+        return self._parts.events.since(since)
+
+    def info(self) -> dict[str, Any]:
+        """Facts about this host."""
+        return {
+            **self._membership.facts(),
+            "active": len(self._parts.registry),
+            "inactive": len(self._parts.store.ids()),
+            "workers": self._parts.pool.size,
+            "peers": [peer.to_wire() for peer in self._parts.peers.all()],
+        }
+
+    def with_config(self, **changes: Any) -> HostConfig:
+        """A copy of this host's config with ``changes`` (for starting a sibling host)."""
+        return replace(self.config, **changes)
+
+    def __repr__(self) -> str:
+        return f"<Host {self.name} {self.address or '(not started)'}>"
+
+
+def _primary_ipv4() -> str | None:
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family.name == "AF_INET" and not address.address.startswith("127."):
+                return str(address.address)
+    return None

@@ -1,0 +1,249 @@
+"""Paglets coming into being and going away on this host.
+
+Creation, installation of an arrived paglet, deactivation to the store, activation from
+it, and disposal. Hooks run holding the paglet's turn, with its mailbox held, so no
+message is handled before ``on_creation``/``on_arrival``/``on_activation`` returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from paglets.core.agent import Paglet, PagletState
+from paglets.core.classes import class_path
+from paglets.core.errors import AgentNotFoundError, PagletError
+from paglets.core.events import CreationEvent, DisposalEvent, PersistencyEvent
+from paglets.runtime.context import PagletContext
+from paglets.runtime.parts import HostParts
+from paglets.runtime.slot import AgentSlot, SlotOperations, SlotStatus, not_found
+from paglets.wire.classpath import resolve_class
+from paglets.wire.codec import decode_state, encode_state
+
+log = logging.getLogger(__name__)
+
+
+def new_agent_id() -> str:
+    """A fresh agent id (uuid4 hex)."""
+    return uuid.uuid4().hex
+
+
+class Lifecycle:
+    """Creates, installs, activates, deactivates and disposes paglets on one host."""
+
+    def __init__(
+        self, parts: HostParts, operations: SlotOperations, context: PagletContext
+    ) -> None:
+        self._parts = parts
+        self._operations = operations
+        self._context = context
+        self._activation_lock = threading.Lock()
+        self._wake_timers: dict[str, threading.Timer] = {}
+
+    @property
+    def context(self) -> PagletContext:
+        """The context object every paglet on this host sees."""
+        return self._context
+
+    # building -----------------------------------------------------------------------
+
+    def install(
+        self, cls: type[Paglet[Any]], agent_id: str, state: PagletState
+    ) -> AgentSlot:
+        """Construct ``cls``, bind it and register it, with its mailbox held.
+
+        The caller runs the entry hook and then calls :meth:`open`.
+        """
+        if not (isinstance(cls, type) and issubclass(cls, Paglet)):
+            raise PagletError(f"{cls!r} is not a Paglet subclass")
+        if not isinstance(state, cls.State):
+            raise PagletError(
+                f"{cls.__qualname__} needs a {cls.State.__qualname__} state, "
+                f"not {type(state).__qualname__}"
+            )
+        if self._parts.registry.get(agent_id) is not None:
+            raise PagletError(f"paglet {agent_id} already lives on {self._parts.name}")
+        paglet = cls()
+        slot = AgentSlot(
+            paglet,
+            agent_id,
+            class_path(cls),
+            class_path(type(state)),
+            self._parts.pool,
+            self._operations,
+            self._parts.policy,
+            self._parts.address,
+        )
+        paglet._bind(agent_id, state, self._context, slot)
+        slot.mailbox.hold()
+        self._parts.registry.add(slot)
+        return slot
+
+    def run_hook(self, slot: AgentSlot, hook: Callable[[], None]) -> None:
+        """Run a hook of ``slot``'s paglet as the holder of its turn."""
+        with slot.mailbox.turn():
+            hook()
+
+    def open(self, slot: AgentSlot) -> None:
+        """Let messages in and start ``run()`` (if the paglet is still here)."""
+        if slot.status is SlotStatus.ACTIVE:
+            slot.mailbox.release()
+            slot.start_run()
+
+    def uninstall(self, slot: AgentSlot) -> None:
+        """Remove a slot whose entry failed (nothing else saw it run)."""
+        slot.leave(SlotStatus.DISPOSED)
+        self._parts.registry.remove(slot.agent_id)
+
+    # create -------------------------------------------------------------------------
+
+    def create(
+        self,
+        cls: type[Paglet[Any]],
+        state: PagletState | None,
+        init: Any,
+        agent_id: str | None = None,
+    ) -> AgentSlot:
+        """Create a paglet here; ``on_creation`` runs before this returns.
+
+        Raises:
+            SerializationError: the state cannot be encoded (checked up front, so the
+                paglet could move later).
+            PagletError: ``on_creation`` raised; the paglet was not created.
+        """
+        if state is None:
+            state = cls.State()
+        encode_state(state)
+        slot = self.install(cls, agent_id or new_agent_id(), state)
+        event = CreationEvent(init=init, **self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
+        try:
+            self.run_hook(slot, lambda: slot.paglet.on_creation(event))
+        except Exception as exc:
+            self.uninstall(slot)
+            raise PagletError(
+                f"on_creation of {cls.__qualname__} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        self._parts.events.record("created", slot.agent_id, cls=slot.class_path)
+        self.open(slot)
+        return slot
+
+    def create_from_wire(
+        self, cls_path: str, state_cls_path: str, state: bytes, init: Any
+    ) -> AgentSlot:
+        """Create a paglet from class paths and an encoded state (the ``create`` verb)."""
+        cls, state_value = self.decode(cls_path, state_cls_path, state)
+        return self.create(cls, state_value, init)
+
+    def decode(
+        self, cls_path: str, state_cls_path: str, state: bytes
+    ) -> tuple[type[Paglet[Any]], PagletState]:
+        """Resolve both class paths under the host's policy and decode the state."""
+        policy = self._parts.policy
+        cls = resolve_class(cls_path, Paglet, policy)
+        state_cls = resolve_class(state_cls_path, PagletState, policy)
+        if not issubclass(state_cls, cls.State):  # type: ignore[attr-defined]
+            raise PagletError(
+                f"{state_cls_path} is not the state class of {cls_path} "
+                f"({class_path(cls.State)})"  # type: ignore[attr-defined]
+            )
+        return cls, decode_state(state, state_cls, policy)  # type: ignore[arg-type]
+
+    # deactivate / activate ----------------------------------------------------------
+
+    def deactivate(self, slot: AgentSlot, duration: float | None) -> None:
+        """Persist ``slot``'s paglet and unload it. Runs holding the turn."""
+        paglet = slot.paglet
+        event = PersistencyEvent(reason="deactivate", **self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
+        paglet.on_deactivating(event)
+        with paglet.locked():
+            state = encode_state(paglet.state)
+        wake_at = None
+        self._parts.store.save(
+            slot.agent_id, slot.class_path, slot.state_class_path, state, wake_at
+        )
+        queued = slot.leave(SlotStatus.DEACTIVATED)
+        self._parts.registry.remove(slot.agent_id)
+        self._parts.events.record("deactivated", slot.agent_id)
+        if duration is not None:
+            self._schedule_wake(slot.agent_id, duration)
+        for envelope in queued:
+            self._operations.redirect(slot, envelope)
+
+    def _schedule_wake(self, agent_id: str, duration: float) -> None:
+        def wake() -> None:
+            self._wake_timers.pop(agent_id, None)
+            try:
+                self.activate(agent_id)
+            except PagletError as exc:
+                log.info("timed activation of %s skipped: %s", agent_id, exc)
+
+        timer = threading.Timer(duration, wake)
+        timer.daemon = True
+        self._wake_timers[agent_id] = timer
+        timer.start()
+
+    def activate(self, agent_id: str) -> AgentSlot:
+        """Load an inactive paglet; ``on_activation`` runs before this returns.
+
+        Returns the slot at once if the paglet is already active.
+
+        Raises:
+            AgentNotFoundError: no such paglet, active or inactive.
+        """
+        with self._activation_lock:
+            slot = self._parts.registry.get(agent_id)
+            if slot is not None:
+                return slot
+            stored = self._parts.store.load(agent_id)
+            if stored is None:
+                raise not_found(agent_id, self._parts.name)
+            cls, state = self.decode(stored.class_path, stored.state_class_path, stored.state)
+            slot = self.install(cls, agent_id, state)
+            self._parts.store.delete(agent_id)
+            timer = self._wake_timers.pop(agent_id, None)
+            if timer is not None:
+                timer.cancel()
+        event = PersistencyEvent(reason="activate", **self._parts.event_fields(agent_id))  # type: ignore[arg-type]
+        try:
+            self.run_hook(slot, lambda: slot.paglet.on_activation(event))
+        except Exception:
+            log.exception("%r: on_activation raised; the paglet is active anyway", slot.paglet)
+        self._parts.events.record("activated", agent_id)
+        self.open(slot)
+        return slot
+
+    # dispose ------------------------------------------------------------------------
+
+    def dispose(self, slot: AgentSlot) -> None:
+        """Destroy an active paglet (``on_disposing`` first). Runs holding the turn."""
+        event = DisposalEvent(**self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
+        try:
+            slot.paglet.on_disposing(event)
+        except Exception:
+            log.exception("%r: on_disposing raised; disposing anyway", slot.paglet)
+        queued = slot.leave(SlotStatus.DISPOSED)
+        self._parts.registry.remove(slot.agent_id)
+        self._parts.events.record("disposed", slot.agent_id)
+        slot.fail_queued(queued, AgentNotFoundError(f"paglet {slot.agent_id} was disposed"))
+
+    def dispose_inactive(self, agent_id: str) -> None:
+        """Destroy a deactivated paglet (no hook runs: it is not loaded).
+
+        Raises:
+            AgentNotFoundError: it is not stored here.
+        """
+        if not self._parts.store.delete(agent_id):
+            raise not_found(agent_id, self._parts.name)
+        timer = self._wake_timers.pop(agent_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._parts.events.record("disposed", agent_id)
+
+    def cancel_timers(self) -> None:
+        """Cancel every pending timed activation (host stopping)."""
+        for timer in list(self._wake_timers.values()):
+            timer.cancel()
+        self._wake_timers.clear()

@@ -1,0 +1,156 @@
+"""A paglet's mailbox: messages wait here and are handled one at a time.
+
+Order is priority first (10 before 1), then arrival. The mailbox holds no thread while
+it is empty: the first message schedules a *drain* on the worker pool, which handles
+messages until none is left. The thread running a drain holds the paglet's *turn*:
+only the holder of the turn runs the paglet's handler.
+
+``wait_message`` lets a handler give the turn away (so later messages are handled)
+and take it back when ``notify_message`` wakes it. ``hold`` stops draining while the
+paglet moves or is persisted; what is queued meanwhile can be taken out and redirected.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from paglets.runtime.workers import WorkerPool
+
+_turn = threading.local()
+
+
+class _Waiter:
+    __slots__ = ("notified",)
+
+    def __init__(self) -> None:
+        self.notified = False
+
+
+class Mailbox:
+    """Priority-ordered envelopes for one paglet, handled serially on pool threads."""
+
+    def __init__(self, pool: WorkerPool, handle: Callable[[Any], None]) -> None:
+        self._pool = pool
+        self._handle = handle
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: list[tuple[int, int, Any]] = []
+        self._seq = itertools.count()
+        self._busy = False
+        self._held = False
+        self._resuming = 0
+        self._waiters: list[_Waiter] = []
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def post(self, envelope: Any, priority: int) -> None:
+        """Queue ``envelope``; start a drain if nobody holds the turn."""
+        with self._cond:
+            heapq.heappush(self._queue, (-priority, next(self._seq), envelope))
+            if self._busy or self._held or self._resuming:
+                return
+            self._busy = True
+        self._pool.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._cond:
+                if self._resuming or self._held or not self._queue:
+                    self._busy = False
+                    if self._resuming:
+                        self._cond.notify_all()
+                    return
+                envelope = heapq.heappop(self._queue)[2]
+            _turn.mailbox = self
+            try:
+                self._handle(envelope)
+            finally:
+                _turn.mailbox = None
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Act as the turn holder while the mailbox is held (hooks run this way)."""
+        previous = getattr(_turn, "mailbox", None)
+        _turn.mailbox = self
+        try:
+            yield
+        finally:
+            _turn.mailbox = previous
+
+    def holds_turn(self) -> bool:
+        """Whether the calling thread holds this mailbox's turn."""
+        return getattr(_turn, "mailbox", None) is self
+
+    # holding while moving -------------------------------------------------------------
+
+    def hold(self) -> None:
+        """Stop handling: envelopes still queue, but no drain runs until :meth:`release`."""
+        with self._cond:
+            self._held = True
+
+    def release(self) -> None:
+        """Undo :meth:`hold` and handle what queued meanwhile."""
+        with self._cond:
+            self._held = False
+            if self._busy or self._resuming or not self._queue:
+                return
+            self._busy = True
+        self._pool.submit(self._drain)
+
+    def take_all(self) -> list[Any]:
+        """Remove and return every queued envelope, highest priority first."""
+        with self._cond:
+            items = sorted(self._queue)
+            self._queue.clear()
+        return [item[2] for item in items]
+
+    # wait / notify ----------------------------------------------------------------------
+
+    def wait_message(self, timeout: float | None) -> bool:
+        """Pause the calling handler until notified; see the module docstring.
+
+        Returns:
+            True if notified, False if ``timeout`` passed first.
+        """
+        waiter = _Waiter()
+        has_turn = self.holds_turn()
+        start_drain = False
+        with self._cond:
+            self._waiters.append(waiter)
+            if has_turn:
+                if self._queue and not self._held:
+                    start_drain = True
+                else:
+                    self._busy = False
+        if start_drain:
+            self._pool.submit(self._drain)
+        with self._cond:
+            notified = self._cond.wait_for(lambda: waiter.notified, timeout)
+            if not notified:
+                self._waiters.remove(waiter)
+            if has_turn:
+                self._resuming += 1
+                self._cond.wait_for(lambda: not self._busy)
+                self._resuming -= 1
+                self._busy = True
+        return bool(notified)
+
+    def notify_message(self) -> None:
+        """Wake the longest-waiting handler paused in :meth:`wait_message`."""
+        with self._cond:
+            if self._waiters:
+                self._waiters.pop(0).notified = True
+                self._cond.notify_all()
+
+    def notify_all_messages(self) -> None:
+        """Wake every handler paused in :meth:`wait_message`."""
+        with self._cond:
+            for waiter in self._waiters:
+                waiter.notified = True
+            self._waiters.clear()
+            self._cond.notify_all()

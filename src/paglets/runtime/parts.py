@@ -1,0 +1,67 @@
+"""The parts of one host that its modules share, wired once by ``Host``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from paglets.core.events import PagletEvent
+from paglets.net.peers import PeerTable
+from paglets.net.transport import Transport
+from paglets.runtime.config import HostConfig
+from paglets.runtime.event_log import EventLog
+from paglets.runtime.registry import Registry
+from paglets.runtime.store import PagletStore
+from paglets.runtime.workers import WorkerPool
+from paglets.wire.classpath import ClassPolicy
+
+if TYPE_CHECKING:
+    from paglets.runtime.backend import HostBackend
+
+
+@dataclass
+class HostParts:
+    """Shared references; no behaviour beyond address bookkeeping."""
+
+    config: HostConfig
+    transport: Transport
+    pool: WorkerPool
+    policy: ClassPolicy
+    registry: Registry
+    store: PagletStore
+    events: EventLog
+    peers: PeerTable
+    local_addresses: set[str] = field(default_factory=set)
+    backend: HostBackend | None = None
+
+    @property
+    def name(self) -> str:
+        """This host's name."""
+        return self.config.name
+
+    @property
+    def address(self) -> str:
+        """This host's canonical address."""
+        return self.transport.address
+
+    def is_local(self, address: str) -> bool:
+        """Whether ``address`` (canonical) is this host."""
+        return address in self.local_addresses
+
+    def event_fields(self, agent_id: str) -> dict[str, object]:
+        """The fields every lifecycle event carries, for this host."""
+        return {
+            "agent_id": agent_id,
+            "host_name": self.name,
+            "host_address": self.address,
+            "timestamp": time.time(),
+        }
+
+    def require_backend(self) -> HostBackend:
+        """The host backend (set once the host started)."""
+        assert self.backend is not None, "host backend not wired"
+        return self.backend
+
+
+__all__ = ["HostParts", "PagletEvent"]

@@ -1,0 +1,121 @@
+"""The server side of the protocol: each incoming verb to the host operation it asks for.
+
+Runs first on the I/O thread: ``msg`` requests are queued straight into the paglet's
+mailbox (their body is decoded later, on the worker that handles them) and ``ping`` is
+answered at once; every other verb may block, so it moves to a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from paglets.core.agent import ACTIVE
+from paglets.core.errors import PagletError, ProtocolError
+from paglets.core.messages import check_priority
+from paglets.net.transport import IncomingRequest
+from paglets.runtime.membership import Membership
+from paglets.runtime.operations import HostOperations
+from paglets.runtime.parts import HostParts
+from paglets.runtime.slot import Envelope, decode_args
+from paglets.wire import protocol
+from paglets.wire.codec import encode_state, encode_value
+
+log = logging.getLogger(__name__)
+
+
+class RequestRouter:
+    """Turns incoming requests into host operations and their results into replies."""
+
+    def __init__(
+        self, parts: HostParts, operations: HostOperations, membership: Membership
+    ) -> None:
+        self._parts = parts
+        self._operations = operations
+        self._membership = membership
+        self._handlers: dict[str, Callable[[IncomingRequest, Any], Any]] = {
+            protocol.VERB_HELLO: lambda request, body: membership.on_hello(body),
+            protocol.VERB_CREATE: self._create,
+            protocol.VERB_STAGE: lambda request, body: operations.mobility.stage(body),
+            protocol.VERB_COMMIT: lambda request, body: operations.mobility.commit(body),
+            protocol.VERB_ABORT: lambda request, body: operations.mobility.abort(body),
+            protocol.VERB_CONTROL: self._control,
+            protocol.VERB_INFO: lambda request, body: operations.info(_target(request)),
+            protocol.VERB_LIST: self._list,
+            protocol.VERB_STATE: self._state,
+        }
+
+    def __call__(self, request: IncomingRequest) -> None:
+        verb = request.verb
+        if verb == protocol.VERB_MESSAGE:
+            self._message(request)
+        elif verb == protocol.VERB_PING:
+            request.reply(encode_value({"name": self._parts.name, "time": time.time()}))
+        else:
+            self._parts.pool.submit(self._run, request)
+
+    def _message(self, request: IncomingRequest) -> None:
+        header = request.header
+        try:
+            agent_id = _target(request)
+            priority = check_priority(header.get("p", 5))
+        except (ProtocolError, ValueError) as exc:
+            request.fail(ProtocolError(str(exc)))
+            return
+        envelope = Envelope(
+            priority, body=request.body, request=request, no_delay=header.get("nd") is True
+        )
+        self._operations.deliver(agent_id, envelope)
+
+    def _run(self, request: IncomingRequest) -> None:
+        try:
+            body = decode_args(request.body, self._parts.policy)
+            result = self._handlers[request.verb](request, body)
+            request.reply(b"" if result is None else encode_value(result))
+        except PagletError as exc:
+            request.fail(exc)
+        except Exception as exc:
+            log.exception("%s request failed", request.verb)
+            request.fail(exc)
+
+    def _create(self, request: IncomingRequest, body: Any) -> str:
+        if not isinstance(body, list) or len(body) != 4:
+            raise ProtocolError("create needs [class, state class, state, init]")
+        cls_path, state_cls_path, state, init = body
+        if not isinstance(state, bytes):
+            raise ProtocolError("create needs the state as bytes")
+        slot = self._operations.lifecycle.create_from_wire(
+            str(cls_path), str(state_cls_path), state, init
+        )
+        return slot.agent_id
+
+    def _control(self, request: IncomingRequest, body: Any) -> Any:
+        if not isinstance(body, list) or len(body) != 2 or not isinstance(body[1], dict):
+            raise ProtocolError("control needs [op, args]")
+        op, args = body
+        return self._operations.control(_target(request), str(op), args, None)
+
+    def _list(self, request: IncomingRequest, body: Any) -> list[dict[str, Any]]:
+        flags = body if isinstance(body, int) else ACTIVE
+        return self._operations.list_infos(flags)
+
+    def _state(self, request: IncomingRequest, body: Any) -> list[Any]:
+        agent_id = _target(request)
+        slot = self._parts.registry.get(agent_id)
+        if slot is not None:
+            with slot.paglet.locked():
+                return [slot.state_class_path, encode_state(slot.paglet.state)]
+        stored = self._parts.store.load(agent_id)
+        if stored is None:
+            self._operations.info(agent_id)  # raises moved / not found
+            raise PagletError(f"no state for {agent_id}")
+        return [stored.state_class_path, stored.state]
+
+
+def _target(request: IncomingRequest) -> str:
+    agent_id = request.header.get("to")
+    if not isinstance(agent_id, str) or not agent_id:
+        raise ProtocolError(f"{request.verb} request lacks a 'to' agent id")
+    return agent_id

@@ -1,0 +1,164 @@
+"""The paglets wire protocol: the frames hosts and clients exchange over ZeroMQ.
+
+Transport
+    A host binds one ROUTER socket (requests in). Callers (other hosts and
+    ``HostClient``) open one DEALER per host they talk to. Every message is a ZeroMQ
+    multipart message; the ROUTER's routing-id frame is not part of the protocol.
+
+Request  ``[header, body, blob*]``
+    ``header`` is a msgpack map::
+
+        {"v": PROTOCOL_VERSION, "id": int, "verb": str, "ow": bool?, ...verb fields}
+
+    ``id`` is chosen by the caller, unique among its pending requests; ``ow`` (oneway)
+    asks for no reply. ``body`` is a value encoded by :mod:`paglets.wire.codec` (an
+    empty frame stands for None). ``blob`` frames carry raw bytes (zero-copy).
+
+Reply  ``[header, body, blob*]``
+    ``{"v": PROTOCOL_VERSION, "id": <request id>, "ok": True}`` with the result in
+    ``body``, or ``{"v", "id", "ok": False, "err": type name, "msg": text}`` and an empty
+    body. ``err`` names a class of :mod:`paglets.core.errors` to raise on the caller's
+    side (any other name becomes ``RemoteHostError``). A paglet that moved answers
+    ``{"ok": False, "err": "Moved", "to": address}``: the caller's proxy re-sends there.
+
+Verbs (header fields besides ``v``/``id``/``verb``; body; reply body)
+
+=================  =============================  =========================================
+verb               header / body                  reply body
+=================  =============================  =========================================
+``hello``          body: caller's host facts       this host's facts and known peers
+``ping``           -                              ``{"name", "time"}``
+``msg``            ``to``: agent id; body:         the handler's return value
+                   ``[kind, args, arg, priority,
+                   no_delay]``
+``create``         body: ``[class path, state      the new agent id
+                   class path, state bytes, init,
+                   agent id or None]``
+``stage``          body: transfer record (class,  ``True`` once staged (not yet running)
+                   state, ids, reason, source)
+``commit``         body: ``[transfer id]``         ``True`` once the paglet runs here
+``abort``          body: ``[transfer id]``         ``True``
+``control``        ``to``; body: ``[op, args]``    op result: ``dispatch``/``clone``
+                   with op in dispatch, clone,     return the new address/agent id
+                   retract, deactivate, activate,
+                   dispose
+``info``           ``to``                         the paglet's info map
+``list``           body: flags                    list of info maps
+``state``          ``to``                         ``[state class path, state bytes]``
+=================  =============================  =========================================
+
+Versioning
+    ``hello`` carries the protocol version and the mesh version; a host answers a
+    request of another protocol version with ``ProtocolError`` and refuses a ``hello``
+    of another mesh version. Frames that are not valid msgpack maps with ``v``/``id``/
+    ``verb`` are dropped and logged (there is no request id to answer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from paglets.core.errors import ProtocolError
+
+PROTOCOL_VERSION = 1
+MAX_HEADER_SIZE = 64 * 1024
+
+VERB_HELLO = "hello"
+VERB_PING = "ping"
+VERB_MESSAGE = "msg"
+VERB_CREATE = "create"
+VERB_STAGE = "stage"
+VERB_COMMIT = "commit"
+VERB_ABORT = "abort"
+VERB_CONTROL = "control"
+VERB_INFO = "info"
+VERB_LIST = "list"
+VERB_STATE = "state"
+
+VERBS = frozenset(
+    {
+        VERB_HELLO,
+        VERB_PING,
+        VERB_MESSAGE,
+        VERB_CREATE,
+        VERB_STAGE,
+        VERB_COMMIT,
+        VERB_ABORT,
+        VERB_CONTROL,
+        VERB_INFO,
+        VERB_LIST,
+        VERB_STATE,
+    }
+)
+
+MOVED = "Moved"
+"""``err`` of a reply from a host the paglet left; ``to`` holds its new address."""
+
+
+def pack_request_header(request_id: int, verb: str, fields: dict[str, Any] | None = None) -> bytes:
+    """Encode a request header."""
+    header: dict[str, Any] = {"v": PROTOCOL_VERSION, "id": request_id, "verb": verb}
+    if fields:
+        header.update(fields)
+    return msgpack.packb(header, use_bin_type=True)
+
+
+def pack_ok_header(request_id: int) -> bytes:
+    """Encode the header of a successful reply."""
+    return msgpack.packb({"v": PROTOCOL_VERSION, "id": request_id, "ok": True})
+
+
+def pack_error_header(
+    request_id: int, type_name: str, text: str, extra: dict[str, Any] | None = None
+) -> bytes:
+    """Encode the header of a failed reply."""
+    header: dict[str, Any] = {
+        "v": PROTOCOL_VERSION,
+        "id": request_id,
+        "ok": False,
+        "err": type_name,
+        "msg": text,
+    }
+    if extra:
+        header.update(extra)
+    return msgpack.packb(header, use_bin_type=True)
+
+
+def unpack_header(frame: bytes | memoryview) -> dict[str, Any]:
+    """Decode and check the shape of a request or reply header.
+
+    Raises:
+        ProtocolError: not a msgpack map, too large, or without an integer ``id``.
+    """
+    if len(frame) > MAX_HEADER_SIZE:
+        raise ProtocolError(f"header of {len(frame)} bytes is over {MAX_HEADER_SIZE}")
+    try:
+        header = msgpack.unpackb(frame, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types on junk
+        raise ProtocolError(f"header is not valid msgpack: {exc}") from None
+    if type(header) is not dict:
+        raise ProtocolError(f"header is a {type(header).__name__}, not a map")
+    request_id = header.get("id")
+    if type(request_id) is not int:
+        raise ProtocolError("header has no integer 'id'")
+    return header
+
+
+def check_request_header(header: dict[str, Any]) -> str:
+    """Return the verb of a request header after checking version and verb.
+
+    Raises:
+        ProtocolError: another protocol version, or an unknown verb.
+    """
+    version = header.get("v")
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"protocol version {version!r} is not supported (this host speaks "
+            f"{PROTOCOL_VERSION})"
+        )
+    verb = header.get("verb")
+    if verb not in VERBS:
+        raise ProtocolError(f"unknown verb {verb!r}")
+    return str(verb)
