@@ -140,9 +140,15 @@ class Lifecycle:
     def decode(
         self, cls_path: str, state_cls_path: str, state: bytes
     ) -> tuple[type[Paglet[Any]], PagletState]:
-        """Resolve both class paths under the host's policy and decode the state."""
+        """Resolve both class paths under the host's policy and decode the state.
+
+        An empty state class path means the paglet class's declared ``State``; a state
+        map may then omit fields that have defaults.
+        """
         policy = self._parts.policy
         cls = resolve_class(cls_path, Paglet, policy)
+        if not state_cls_path:
+            state_cls_path = class_path(cls.State)  # type: ignore[attr-defined]
         state_cls = resolve_class(state_cls_path, PagletState, policy)
         if not issubclass(state_cls, cls.State):  # type: ignore[attr-defined]
             raise PagletError(

@@ -52,7 +52,17 @@ class RequestRouter:
         if verb == protocol.VERB_MESSAGE:
             self._message(request)
         elif verb == protocol.VERB_PING:
-            request.reply(encode_value({"name": self._parts.name, "time": time.time()}))
+            request.reply(
+                encode_value(
+                    {
+                        "name": self._parts.name,
+                        "address": self._parts.address,
+                        "mesh_version": self._parts.config.mesh_version,
+                        "active": len(self._parts.registry),
+                        "time": time.time(),
+                    }
+                )
+            )
         else:
             self._parts.pool.submit(self._run, request)
 

@@ -1,0 +1,25 @@
+"""The ``paglets`` command: one typer app with a sub-app per job."""
+
+from __future__ import annotations
+
+import typer
+
+from paglets.cli import agents
+from paglets.cli import host as host_command
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="paglets: mobile objects for Python. Run hosts and drive the paglets on them.",
+)
+app.command("host")(host_command.host)
+app.add_typer(agents.app, name="agents")
+
+
+def main() -> None:
+    """Entry point of ``paglets``."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

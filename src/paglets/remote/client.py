@@ -1,0 +1,125 @@
+"""HostClient: talk to a host you do not run (CLIs, scripts, tests).
+
+The client has no ROUTER of its own, so it is not a peer: it never appears in any
+host's peer table. Paglets it creates and proxies it hands out are reached over the
+wire; a proxy follows its paglet when it moves, as any proxy does.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
+from paglets.core.classes import class_path
+from paglets.core.errors import PagletError
+from paglets.core.messages import Message
+from paglets.net.endpoint import normalize_address
+from paglets.net.transport import Transport, TransportConfig
+from paglets.remote.backend import RemoteBackend
+from paglets.remote.proxy import PagletProxy, as_message
+from paglets.wire.classpath import ClassPolicy
+from paglets.wire.codec import encode_state, encode_value
+from paglets.wire.protocol import VERB_CREATE, VERB_LIST, VERB_PING
+
+
+class HostClient:
+    """A connection to one host.
+
+    Args:
+        address: the host's address, in any accepted spelling.
+        api_key: the mesh secret (not supported yet: must be None).
+        timeout: default seconds each call waits.
+        allowed_modules: module prefixes whose classes replies may name.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        allowed_modules: tuple[str, ...] = (),
+    ) -> None:
+        if api_key:
+            raise PagletError("mesh secrets (CURVE) are not available in this version")
+        self.address = normalize_address(address)
+        self.timeout = timeout
+        self._transport = Transport(
+            "client", TransportConfig(bind_host=None, default_timeout=timeout)
+        )
+        self._transport.start()
+        self.backend = RemoteBackend(
+            self._transport, ClassPolicy(("paglets.examples", *allowed_modules))
+        )
+
+    def close(self) -> None:
+        """Close the connection; calls still waiting fail with HostStoppedError."""
+        self._transport.stop()
+
+    def __enter__(self) -> HostClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def health(self, timeout: float | None = None) -> dict[str, Any]:
+        """The host's name, address, mesh version, active paglet count and clock.
+
+        Raises:
+            PeerNotFoundError: nobody answers at the address.
+        """
+        facts = self.backend.call(self.address, VERB_PING, timeout=timeout or self.timeout)
+        if not isinstance(facts, dict):
+            raise PagletError(f"malformed ping reply from {self.address}")
+        return facts
+
+    def list(self, flags: int = ACTIVE | INACTIVE) -> list[dict[str, Any]]:
+        """Info maps of the host's paglets in the given state flags."""
+        infos = self.backend.call(self.address, VERB_LIST, flags, timeout=self.timeout)
+        return list(infos or [])
+
+    def create(
+        self,
+        cls: type[Paglet[Any]] | str,
+        state: PagletState | dict[str, Any] | None = None,
+        init: Any = None,
+    ) -> PagletProxy:
+        """Create a paglet on the host.
+
+        Args:
+            cls: the paglet class, or its class path ``module:QualName``.
+            state: a state instance, or a dict of state fields (the host fills the
+                rest from the class's declared state defaults); None for defaults.
+            init: the creation argument passed to ``on_creation``.
+        """
+        path = cls if isinstance(cls, str) else class_path(cls)
+        if isinstance(state, PagletState):
+            state_path, state_bytes = class_path(type(state)), encode_state(state)
+        else:
+            state_path, state_bytes = "", encode_value(dict(state or {}))
+        agent_id = self.backend.call(
+            self.address,
+            VERB_CREATE,
+            [path, state_path, state_bytes, init],
+            timeout=self.timeout,
+        )
+        return self.proxy(str(agent_id))
+
+    def proxy(self, agent_id: str, address: str | None = None) -> PagletProxy:
+        """A proxy for a paglet on this host (or at ``address``)."""
+        return PagletProxy(agent_id, address or self.address, self.backend)
+
+    def send(
+        self,
+        agent_id: str,
+        message: Message | str,
+        args: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send a message to a paglet of the host and return the reply."""
+        return self.proxy(agent_id).send(as_message(message, args), timeout=timeout)
