@@ -15,6 +15,19 @@ from paglets.remote.client import HostClient
 from paglets.cli.output import fail, print_json, print_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Work with paglets on a host.")
+_api_key_env: str | None = None
+
+
+@app.callback()
+def options(
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(help="Read the mesh secret from this variable (default PAGLETS_API_KEY)."),
+    ] = None,
+) -> None:
+    """Work with paglets on a host."""
+    global _api_key_env
+    _api_key_env = api_key_env
 
 Entry = Annotated[
     str, typer.Option("--entry", help="Address of the host to talk to (tcp://H:P or H:P).")
@@ -37,7 +50,7 @@ def _parse_json(text: str | None, option: str) -> Any:
 
 def _with_client(entry: str, timeout: float, action: Callable[[HostClient], T]) -> T:
     try:
-        with HostClient(entry, timeout=timeout) as client:
+        with HostClient(entry, timeout=timeout, api_key_env=_api_key_env) as client:
             return action(client)
     except ValueError as exc:
         fail(str(exc))

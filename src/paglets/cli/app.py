@@ -6,6 +6,7 @@ import typer
 
 from paglets.cli import agents
 from paglets.cli import host as host_command
+from paglets.cli import mesh
 
 app = typer.Typer(
     add_completion=False,
@@ -14,6 +15,7 @@ app = typer.Typer(
 )
 app.command("host")(host_command.host)
 app.add_typer(agents.app, name="agents")
+app.add_typer(mesh.app, name="mesh")
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import typer
 import zmq
 
 from paglets.core.errors import PagletError
+from paglets.net.discovery import interface_ipv4
 from paglets.net.endpoint import normalize_address
 from paglets.runtime.config import DEFAULT_PORT
 from paglets.runtime.host import Host
@@ -44,8 +45,24 @@ def parse_properties(items: list[str]) -> dict[str, str]:
 @app.command()
 def host(
     name: Annotated[str, typer.Option(help="Host name in the mesh.")] = socket.gethostname(),
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind (0: any free port).")] = DEFAULT_PORT,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to bind and advertise (default 127.0.0.1; 0.0.0.0 binds every "
+            "interface and advertises the primary one)."
+        ),
+    ] = None,
+    interface: Annotated[
+        str | None,
+        typer.Option(help="Network interface (e.g. eth0) to bind and advertise on."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Port to bind (0: any free port; default {DEFAULT_PORT}, or a free one "
+            "if that is taken)."
+        ),
+    ] = None,
     peer: Annotated[
         list[str] | None,
         typer.Option(help="Seed peer address (tcp://H:P, H:P or http://H:P); repeatable."),
@@ -66,7 +83,18 @@ def host(
         bool,
         typer.Option(
             "--no-discovery",
-            help="Accepted for compatibility: this version finds peers only through --peer.",
+            help="No zeroconf: find peers only through --peer seeds.",
+        ),
+    ] = False,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(help="Read the mesh secret from this environment variable."),
+    ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Plain sockets, no mesh secret: anyone who can reach the port can use it.",
         ),
     ] = False,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
@@ -79,10 +107,13 @@ def host(
         peers = [normalize_address(address) for address in peer or []]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--peer") from None
+    bind = choose_bind_address(host, interface)
+    if port is None:
+        port = DEFAULT_PORT if port_is_free(bind, DEFAULT_PORT) else 0
     try:
         running = Host(
             name=name,
-            host=host,
+            host=bind,
             port=port,
             peers=peers,
             mesh_version=mesh_version,
@@ -90,10 +121,13 @@ def host(
             properties=parse_properties(property or []),
             persistence_dir=persistence_dir,
             allowed_modules=allow_module or [],
+            discovery=not no_discovery,
+            api_key_env=api_key_env,
+            insecure=insecure,
         )
         running.start_background()
     except zmq.ZMQError as exc:
-        fail(f"cannot bind {host}:{port}: {exc}")
+        fail(f"cannot bind {bind}:{port}: {exc}")
         return
     except PagletError as exc:
         fail(str(exc))
@@ -107,14 +141,63 @@ def host(
     signal.signal(signal.SIGTERM, on_signal)
     print(
         f"paglets host {running.name} listening on {running.address} "
-        f"(mesh {mesh_version}; peers: {', '.join(peers) or 'none'})",
+        f"(mesh {mesh_version}; {describe_discovery(running, no_discovery)}; "
+        f"peers: {', '.join(peers) or 'none'})",
         flush=True,
     )
+    if running.secret is None:
+        print("WARNING: insecure mesh: plain sockets, no authentication", flush=True)
+    elif running.secret.created:
+        print(
+            f"created a mesh secret in {running.secret.source}; to join from another "
+            f"machine run:\n  {running.join_line()}",
+            flush=True,
+        )
     while not stop.wait(0.5):
         pass
     print(f"paglets host {running.name} stopping", flush=True)
     running.stop()
     print(f"paglets host {running.name} stopped", flush=True)
+
+
+def choose_bind_address(host: str | None, interface: str | None) -> str:
+    """The address to bind from ``--host`` and ``--interface`` (127.0.0.1 by default).
+
+    Raises:
+        typer.BadParameter: both are given, or the interface has no IPv4 address.
+    """
+    if interface is None:
+        return host or "127.0.0.1"
+    if host is not None:
+        raise typer.BadParameter("give --host or --interface, not both", param_hint="--interface")
+    try:
+        return interface_ipv4(interface)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--interface") from None
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be bound now (so the default port can fall back)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def describe_discovery(running: Host, disabled: bool) -> str:
+    """Where the host announces itself, for the start-up line."""
+    if disabled:
+        return "discovery off"
+    where = running.mesh_view().get("discovery") or ""
+    if not where:
+        return "discovery unavailable (see the log)"
+    if where.startswith("127."):
+        return f"discovery on {where}: hosts on this machine only (--interface to join the LAN)"
+    return f"discovery on {where}"
 
 
 def main() -> None:

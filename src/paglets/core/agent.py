@@ -99,8 +99,8 @@ class Paglet(Generic[StateT]):
 
     _agent_id: str
     _state: StateT
-    _context: AgentContext | None
-    _control: AgentControl | None
+    _context: AgentContext | None = None
+    _control: AgentControl | None = None
     _state_lock: threading.RLock
     _state_changed: threading.Condition
     _leaving: threading.Event

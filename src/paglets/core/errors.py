@@ -16,6 +16,8 @@ Every error the runtime raises derives from :class:`PagletError`::
     │   ├── PeerNotFoundError     unknown host name, or an address nobody answers on
     │   ├── ReplyTimeoutError     no reply within the timeout
     │   ├── ProtocolError         malformed frame, wrong protocol or mesh version
+    │   ├── AuthenticationError   the security handshake failed: wrong or missing mesh secret
+    │   ├── OverloadedError       too many requests in flight, or a mailbox is full
     │   └── PayloadTooLargeError  a frame or value is over the configured size limit
     └── HostStoppedError          the host (or client) stopped; pending calls are failed with it
 
@@ -100,6 +102,14 @@ class ProtocolError(MeshError):
     """A frame was malformed, or spoke another protocol or mesh version."""
 
 
+class AuthenticationError(MeshError):
+    """The security handshake with a host failed: the mesh secrets differ or one is missing."""
+
+
+class OverloadedError(MeshError):
+    """A host refused work: too many requests in flight from one peer, or a full mailbox."""
+
+
 class PayloadTooLargeError(MeshError):
     """A frame or encoded value is larger than the configured limit."""
 
@@ -124,6 +134,8 @@ _BY_NAME: dict[str, type[PagletError]] = {
         PeerNotFoundError,
         ReplyTimeoutError,
         ProtocolError,
+        AuthenticationError,
+        OverloadedError,
         PayloadTooLargeError,
         HostStoppedError,
     )

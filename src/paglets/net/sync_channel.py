@@ -24,11 +24,13 @@ from typing import Any
 import zmq
 
 from paglets.core.errors import (
+    AuthenticationError,
     HostStoppedError,
     PeerNotFoundError,
     ProtocolError,
     ReplyTimeoutError,
 )
+from paglets.net.security import HandshakeWatch, authentication_hint
 from paglets.wire.protocol import unpack_header
 
 log = logging.getLogger(__name__)
@@ -39,9 +41,14 @@ _POLL_SLICE_MS = 100
 @dataclass
 class _Channel:
     socket: zmq.Socket[Any]
+    watch: HandshakeWatch
     owner: threading.Thread
     busy: bool = False
     doomed: bool = False
+
+    def close(self) -> None:
+        self.socket.close(0)
+        self.watch.close()
 
 
 class SyncChannels:
@@ -52,9 +59,11 @@ class SyncChannels:
         context_of: Callable[[], zmq.Context[Any]],
         configure: Callable[[zmq.Socket[Any]], None],
         max_per_address: int = 64,
+        secured: bool = False,
     ) -> None:
         self._context_of = context_of
         self._configure = configure
+        self._secured = secured
         self._max_per_address = max_per_address
         self._local = threading.local()
         self._all: list[_Channel] = []
@@ -83,8 +92,9 @@ class SyncChannels:
             socket = self._context_of().socket(zmq.DEALER)
             self._configure(socket)
             socket.setsockopt(zmq.IMMEDIATE, 1)
+            watch = HandshakeWatch(socket)
             socket.connect(address)
-            channel = _Channel(socket, threading.current_thread())
+            channel = _Channel(socket, watch, threading.current_thread())
             self._all.append(channel)
         mine[address] = channel
         return channel
@@ -95,7 +105,7 @@ class SyncChannels:
             if channel.owner.is_alive():
                 alive.append(channel)
             else:
-                channel.socket.close(0)
+                channel.close()
         self._all = alive
 
     def call(
@@ -118,7 +128,7 @@ class SyncChannels:
         finally:
             channel.busy = False
             if channel.doomed:
-                channel.socket.close(0)
+                channel.close()
 
     def _call(
         self,
@@ -138,6 +148,9 @@ class SyncChannels:
                 pass
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                failure = channel.watch.check()
+                if failure:
+                    raise AuthenticationError(authentication_hint(address, failure, self._secured))
                 raise PeerNotFoundError(f"no host answers at {address}")
             self._check_open()
             socket.poll(min(_POLL_SLICE_MS, int(remaining * 1000) + 1), zmq.POLLOUT)
@@ -174,4 +187,4 @@ class SyncChannels:
             if channel.busy:
                 channel.doomed = True
             else:
-                channel.socket.close(0)
+                channel.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -27,7 +28,9 @@ import zmq
 
 from paglets.core.errors import (
     AgentMovedError,
+    AuthenticationError,
     HostStoppedError,
+    OverloadedError,
     PagletError,
     PayloadTooLargeError,
     PeerNotFoundError,
@@ -39,6 +42,13 @@ from paglets.core.errors import (
 from paglets.core.messages import FutureReply
 from paglets.net.endpoint import normalize_address
 from paglets.net.iothread import IOThread
+from paglets.net.security import (
+    HandshakeWatch,
+    MeshKeys,
+    ZapHandler,
+    authentication_hint,
+    configure_socket,
+)
 from paglets.net.sync_channel import SyncChannels
 from paglets.wire.protocol import (
     check_request_header,
@@ -67,6 +77,8 @@ class TransportConfig:
         heartbeat_ms: ZMTP heartbeat interval; a peer silent for 3 of them is dropped.
         default_timeout: seconds a request waits for its reply unless told otherwise.
         reconnect_ms, reconnect_max_ms: reconnection backoff bounds.
+        keys: the mesh's CURVE keys; None means plain, unauthenticated sockets.
+        max_inflight_per_peer: requests one peer may have unanswered at once.
     """
 
     bind_host: str | None = "127.0.0.1"
@@ -78,6 +90,8 @@ class TransportConfig:
     default_timeout: float = 30.0
     reconnect_ms: int = 100
     reconnect_max_ms: int = 5000
+    keys: MeshKeys | None = None
+    max_inflight_per_peer: int = 10_000
 
 
 @dataclass(slots=True)
@@ -101,6 +115,7 @@ class IncomingRequest:
     blobs: list[zmq.Frame]
     oneway: bool
     _answered: bool = False
+    _counted: bool = False
 
     @property
     def request_id(self) -> int:
@@ -113,7 +128,7 @@ class IncomingRequest:
             return
         self._answered = True
         frames = [self.routing_id, pack_ok_header(self.request_id), body, *blobs]
-        self.transport._send_reply(frames)
+        self.transport._send_reply(frames, self)
 
     def fail(self, error: BaseException, extra: dict[str, Any] | None = None) -> None:
         """Send ``error`` back to the caller as a typed error reply."""
@@ -127,7 +142,7 @@ class IncomingRequest:
             log.info("oneway %s request failed: %s: %s", self.verb, type_name, text)
             return
         header = pack_error_header(self.request_id, type_name, text, extra)
-        self.transport._send_reply([self.routing_id, header, b""])
+        self.transport._send_reply([self.routing_id, header, b""], self)
 
 
 RequestHandler = Callable[[IncomingRequest], None]
@@ -152,6 +167,7 @@ class _Pending:
 @dataclass
 class _PeerLink:
     socket: zmq.Socket[Any]
+    watch: HandshakeWatch | None
     backlog: deque[tuple[int | None, list[Frame], float]] = field(default_factory=deque)
     connected_once: bool = False
 
@@ -174,8 +190,18 @@ class Transport:
         self._ids = itertools.count(1)
         self._address = ""
         self._stopped = False
-        self._channels = SyncChannels(lambda: self.context, self._apply_options)
+        self._async_senders = threading.local()
+        self._channels = SyncChannels(
+            lambda: self.context,
+            self._configure_client,
+            secured=config.keys is not None,
+        )
+        self._zap: ZapHandler | None = None
+        self._router_watch: zmq.Socket[Any] | None = None
+        self._inflight: dict[bytes, int] = {}
+        self._refusals_logged = 0.0
         self.dropped_frames = 0
+        self.refused_handshakes = 0
 
     # lifecycle ------------------------------------------------------------------------
 
@@ -203,9 +229,10 @@ class Transport:
             zmq.ZMQError: the address could not be bound (e.g. the port is taken).
         """
         self._context = zmq.Context()
+        if self.config.keys is not None:
+            self._zap = ZapHandler(self._context, self.config.keys)
         if self.config.bind_host is not None:
-            router = self._context.socket(zmq.ROUTER)
-            self._apply_options(router)
+            router = self.new_socket(zmq.ROUTER, server=True)
             router.setsockopt(zmq.ROUTER_MANDATORY, 1)
             host = self.config.bind_host
             bind_host = f"[{host}]" if ":" in host else host
@@ -218,16 +245,27 @@ class Transport:
                     router.bind(f"tcp://{bind_host}:0")
             except zmq.ZMQError:
                 router.close(0)
+                if self._zap is not None:
+                    self._zap.close()
                 self._context.term()
                 self._context = None
                 raise
             endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
             self._address = normalize_address(endpoint)
             self._router = router
+            self._router_watch = router.get_monitor_socket(
+                zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+            )
         self._io.add_stop_callback(self._close_on_loop)
         self._io.start(timeout)
+        if self._zap is not None:
+            self._io.call_soon(self._io.add_reader, self._zap.socket, self._zap.on_readable)
         if self._router is not None:
             self._io.call_soon(self._io.add_reader, self._router, self._on_router_readable)
+        if self._router_watch is not None:
+            self._io.call_soon(self._io.add_reader, self._router_watch, self._on_refused)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Fail pending requests with ``HostStoppedError``, close sockets, end the thread."""
@@ -239,6 +277,51 @@ class Transport:
         if self._context is not None:
             self._context.term()
             self._context = None
+
+    def new_socket(self, socket_type: int, *, server: bool) -> zmq.Socket[Any]:
+        """A socket of this transport's context with its limits (and security) applied.
+
+        Args:
+            socket_type: e.g. ``zmq.PUB``.
+            server: True for sockets that bind (they authenticate others), False for
+                sockets that connect.
+
+        The socket belongs to the I/O thread unless the caller owns it exclusively.
+        """
+        socket = self.context.socket(socket_type)
+        self._apply_options(socket)
+        self._secure(socket, server=server)
+        return socket
+
+    @property
+    def secured(self) -> bool:
+        """Whether this transport's sockets use CURVE."""
+        return self.config.keys is not None
+
+    def _configure_client(self, socket: zmq.Socket[Any]) -> None:
+        self._apply_options(socket)
+        self._secure(socket, server=False)
+
+    def _secure(self, socket: zmq.Socket[Any], *, server: bool) -> None:
+        if self.config.keys is not None:
+            configure_socket(socket, self.config.keys, server=server)
+
+    def _on_refused(self, monitor: zmq.Socket[Any]) -> None:
+        while True:
+            try:
+                monitor.recv_multipart(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.refused_handshakes += 1
+            now = time.monotonic()
+            if now - self._refusals_logged > 60.0:
+                self._refusals_logged = now
+                log.warning(
+                    "%s: refused a connection whose security handshake failed "
+                    "(%d so far; wrong or missing mesh secret)",
+                    self.name,
+                    self.refused_handshakes,
+                )
 
     def _apply_options(self, socket: zmq.Socket[Any]) -> None:
         config = self.config
@@ -259,10 +342,18 @@ class Transport:
             entry.future.set_error(stopped)
         for link in self._links.values():
             link.socket.close(self.config.linger_ms)
+            if link.watch is not None:
+                link.watch.close()
         self._links.clear()
+        if self._router_watch is not None:
+            self._router_watch.close(0)
+            self._router_watch = None
         if self._router is not None:
             self._router.close(self.config.linger_ms)
             self._router = None
+        if self._zap is not None:
+            self._zap.close()
+            self._zap = None
 
     # requests out ---------------------------------------------------------------------
 
@@ -296,6 +387,7 @@ class Transport:
         future = FutureReply()
         limit = self.config.default_timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
+        self._note_async(address)
         self._io.call_soon(self._start_request, address, request_id, frames, future, deadline)
         return future
 
@@ -321,7 +413,11 @@ class Transport:
         limit = self.config.default_timeout if timeout is None else timeout
         if self._stopped:
             raise HostStoppedError(f"{self.name} has stopped")
-        if self._io.in_loop() or not self._channels.has_room(address):
+        if (
+            self._io.in_loop()
+            or address in self._async_addresses()
+            or not self._channels.has_room(address)
+        ):
             result: Reply = self.request(
                 address, verb, body, fields=fields, blobs=blobs, timeout=limit
             ).get_reply(limit + 1.0)
@@ -348,7 +444,21 @@ class Transport:
         frames: list[Frame] = [pack_request_header(0, verb, header_fields), body, *blobs]
         self._check_size(frames)
         deadline = time.monotonic() + self.config.default_timeout
+        self._note_async(address)
         self._io.call_soon(self._send_to_peer, address, None, frames, deadline)
+
+    def _async_addresses(self) -> set[str]:
+        addresses: set[str] | None = getattr(self._async_senders, "addresses", None)
+        if addresses is None:
+            addresses = self._async_senders.addresses = set()
+        return addresses
+
+    def _note_async(self, address: str) -> None:
+        # Once a thread sent asynchronously to an address, its blocking calls there go
+        # through the I/O thread's connection too, so they cannot overtake what it sent
+        # earlier: one sender's messages to one host keep their order.
+        if not self._io.in_loop():
+            self._async_addresses().add(address)
 
     def _check_size(self, frames: list[Frame]) -> None:
         size = 0
@@ -376,11 +486,11 @@ class Transport:
     def _link(self, address: str) -> _PeerLink:
         link = self._links.get(address)
         if link is None:
-            socket = self.context.socket(zmq.DEALER)
-            self._apply_options(socket)
+            socket = self.new_socket(zmq.DEALER, server=False)
             socket.setsockopt(zmq.IMMEDIATE, 1)
+            watch = HandshakeWatch(socket)
             socket.connect(address)
-            link = _PeerLink(socket)
+            link = _PeerLink(socket, watch)
             self._links[address] = link
             self._io.add_reader(socket, self._on_dealer_readable)
         return link
@@ -450,7 +560,7 @@ class Transport:
                     f"no reply from {entry.address} before the deadline"
                 )
             else:
-                error = PeerNotFoundError(f"no host answers at {entry.address}")
+                error = self._unreachable(entry.address)
             entry.future.set_error(error)
         for link in self._links.values():
             while link.backlog and link.backlog[0][2] <= now:
@@ -462,6 +572,13 @@ class Transport:
             heapq.heapify(self._deadlines)
         if self._pending or any(link.backlog for link in self._links.values()):
             self._io.call_later(_SWEEP_INTERVAL, self._sweep)
+
+    def _unreachable(self, address: str) -> PagletError:
+        link = self._links.get(address)
+        failure = link.watch.check() if link is not None and link.watch is not None else ""
+        if failure:
+            return AuthenticationError(authentication_hint(address, failure, self.secured))
+        return PeerNotFoundError(f"no host answers at {address}")
 
     def _on_dealer_readable(self, socket: zmq.Socket[Any]) -> None:
         for _ in range(256):
@@ -524,22 +641,42 @@ class Transport:
         if self._handler is None:
             request.fail(ProtocolError("this endpoint does not take requests"))
             return
+        if not oneway:
+            count = self._inflight.get(routing_id, 0)
+            if count >= self.config.max_inflight_per_peer:
+                request.fail(
+                    OverloadedError(
+                        f"more than {self.config.max_inflight_per_peer} requests in flight "
+                        "from one peer"
+                    )
+                )
+                return
+            self._inflight[routing_id] = count + 1
+            request._counted = True
         try:
             self._handler(request)
         except Exception as exc:
             log.exception("%s: handling %s failed", self.name, request.verb)
             request.fail(exc)
 
-    def _send_reply(self, frames: list[Frame]) -> None:
+    def _send_reply(self, frames: list[Frame], request: IncomingRequest) -> None:
         if self._io.in_loop():
-            self._send_on_router(frames)
+            self._send_on_router(frames, request)
         else:
             try:
-                self._io.call_soon(self._send_on_router, frames)
+                self._io.call_soon(self._send_on_router, frames, request)
             except HostStoppedError:
                 log.info("%s: reply not sent, the transport stopped", self.name)
 
-    def _send_on_router(self, frames: list[Frame]) -> None:
+    def _send_on_router(self, frames: list[Frame], request: IncomingRequest) -> None:
+        if request._counted:
+            request._counted = False
+            routing_id = request.routing_id
+            count = self._inflight.get(routing_id, 1) - 1
+            if count > 0:
+                self._inflight[routing_id] = count
+            else:
+                self._inflight.pop(routing_id, None)
         if self._router is None:
             return
         try:

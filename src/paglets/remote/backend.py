@@ -30,6 +30,10 @@ def message_body(message: Message) -> bytes:
     return encode_value([message.kind, message.args, message.arg])
 
 
+_ABORT_GRACE = 6.0
+"""Seconds beyond a transfer's own timeout its outcome may take to reach the caller."""
+
+
 class ProxyBackend(Protocol):
     """What a :class:`~paglets.remote.proxy.PagletProxy` needs to reach its paglet."""
 
@@ -124,6 +128,10 @@ class RemoteBackend:
     def control(
         self, address: str, agent_id: str, op: str, args: dict[str, Any], timeout: float | None
     ) -> Any:
+        if timeout is not None and args.get("timeout") is not None:
+            # The remote host bounds the transfer by args["timeout"] (stage, then commit,
+            # then maybe an abort): wait long enough to hear how it ended.
+            timeout = 2 * timeout + _ABORT_GRACE
         return self.call(address, VERB_CONTROL, [op, args], fields={"to": agent_id}, timeout=timeout)
 
     def info(self, address: str, agent_id: str, timeout: float | None) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from paglets.core.classes import class_path
 from paglets.core.errors import PagletError
 from paglets.core.messages import Message
 from paglets.net.endpoint import normalize_address
+from paglets.net.mesh_secret import resolve_secret
+from paglets.net.security import derive_keys
 from paglets.net.transport import Transport, TransportConfig
 from paglets.remote.backend import RemoteBackend
 from paglets.remote.proxy import PagletProxy, as_message
@@ -26,11 +28,22 @@ from paglets.wire.protocol import VERB_CREATE, VERB_LIST, VERB_PING
 class HostClient:
     """A connection to one host.
 
+    The secret is found as a host finds it (``api_key``, ``api_key_env``,
+    ``PAGLETS_API_KEY``, the config dir), except that a client never creates one: with
+    none it connects with plain sockets, which a secured host refuses with
+    ``AuthenticationError`` naming the variable to set.
+
     Args:
         address: the host's address, in any accepted spelling.
-        api_key: the mesh secret (not supported yet: must be None).
+        api_key: the mesh secret.
         timeout: default seconds each call waits.
         allowed_modules: module prefixes whose classes replies may name.
+        api_key_env: the name of the environment variable holding the secret.
+        insecure: use plain sockets even if a secret is configured.
+
+    Raises:
+        ValueError: ``api_key_env`` names an unset or empty variable, or the address
+            is not an address.
     """
 
     def __init__(
@@ -39,13 +52,16 @@ class HostClient:
         api_key: str | None = None,
         timeout: float = 30.0,
         allowed_modules: tuple[str, ...] = (),
+        *,
+        api_key_env: str | None = None,
+        insecure: bool = False,
     ) -> None:
-        if api_key:
-            raise PagletError("mesh secrets (CURVE) are not available in this version")
         self.address = normalize_address(address)
         self.timeout = timeout
+        secret = None if insecure else resolve_secret(api_key, api_key_env, create=False)
+        keys = None if secret is None else derive_keys(secret.value)
         self._transport = Transport(
-            "client", TransportConfig(bind_host=None, default_timeout=timeout)
+            "client", TransportConfig(bind_host=None, default_timeout=timeout, keys=keys)
         )
         self._transport.start()
         self.backend = RemoteBackend(

@@ -141,13 +141,13 @@ class PagletProxy:
         Raises:
             TransferError: the move failed; the paglet stayed where it was.
         """
-        address = self._control("dispatch", {"target": target}, timeout)
+        address = self._control("dispatch", {"target": target, "timeout": timeout}, timeout)
         self._address = normalize_address(str(address))
         return self
 
     def clone(self, target: str | None = None, *, timeout: float | None = None) -> PagletProxy:
         """Copy the paglet (on its host, or on ``target``); return the copy's proxy."""
-        reply = self._control("clone", {"target": target}, timeout)
+        reply = self._control("clone", {"target": target, "timeout": timeout}, timeout)
         return PagletProxy(str(reply["agent_id"]), str(reply["address"]), self._backend)
 
     def retract(self, *, timeout: float | None = None) -> PagletProxy:

@@ -8,7 +8,6 @@ from paglets.core.messages import FutureReply, Message
 from paglets.remote.backend import RemoteBackend
 from paglets.runtime.operations import HostOperations
 from paglets.runtime.parts import HostParts
-from paglets.wire.protocol import VERB_CONTROL
 
 
 class HostBackend(RemoteBackend):
@@ -63,11 +62,5 @@ class HostBackend(RemoteBackend):
         if self._parts.is_local(address):
             self._operations.info(agent_id)  # raises moved / not found
             return self._parts.address
-        result = self.call(
-            address,
-            VERB_CONTROL,
-            ["retract", {"to": self._parts.address}],
-            fields={"to": agent_id},
-            timeout=timeout,
-        )
-        return str(result)
+        args = {"to": self._parts.address, "timeout": timeout}
+        return str(self.control(address, agent_id, "retract", args, timeout))

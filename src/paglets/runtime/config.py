@@ -22,13 +22,20 @@ class HostConfig:
         properties: ``KEY=VALUE`` facts other hosts see.
         persistence_dir: where inactive paglets are stored; None keeps them in memory.
         discovery: find peers with zeroconf (off in tests).
-        api_key: the mesh secret (the security issue wires it to CURVE).
+        pub_port: port of the gossip PUB socket (bound on ``host``); 0 lets the OS choose.
+        heartbeat_interval: seconds between two publications of this host's facts.
+        offline_after: seconds of silence after which a peer is marked offline.
+        api_key: the mesh secret; None reads ``PAGLETS_API_KEY`` or the config dir's.
+        api_key_env: the name of the environment variable holding the secret.
+        insecure: plain, unauthenticated sockets (no secret at all).
         allowed_modules: module prefixes whose paglet classes may be imported.
         request_timeout: default seconds a remote call waits.
         transfer_timeout: seconds a dispatch/clone may take before it fails.
         max_message_size: largest multipart message, in bytes.
         max_workers: cap of the worker pool.
         event_log_size: how many context events are kept.
+        max_queued_messages: messages one paglet's mailbox holds before refusing more.
+        max_inflight_per_peer: requests one peer may have unanswered at once.
     """
 
     name: str = "paglets"
@@ -40,10 +47,17 @@ class HostConfig:
     properties: dict[str, str] = field(default_factory=dict)
     persistence_dir: Path | None = None
     discovery: bool = False
-    api_key: str | None = None
+    pub_port: int = 0
+    heartbeat_interval: float = 1.0
+    offline_after: float = 3.0
+    api_key: str | None = field(default=None, repr=False)
+    api_key_env: str | None = None
+    insecure: bool = False
     allowed_modules: tuple[str, ...] = ("paglets.examples",)
     request_timeout: float = 30.0
     transfer_timeout: float = 30.0
     max_message_size: int = 512 * 1024 * 1024
     max_workers: int = 1024
     event_log_size: int = 1000
+    max_queued_messages: int = 100_000
+    max_inflight_per_peer: int = 10_000

@@ -24,7 +24,9 @@ from paglets.core.errors import AgentNotFoundError, HostStoppedError, PagletErro
 from paglets.core.messages import Message, ReplySet
 from paglets.core.refs import PagletProxyRef
 from paglets.net.endpoint import normalize_address, split_address
+from paglets.net.mesh_secret import MeshSecret, join_line, resolve_secret
 from paglets.net.peers import PeerInfo, PeerTable
+from paglets.net.security import derive_keys
 from paglets.net.transport import Transport, TransportConfig
 from paglets.remote.proxy import PagletProxy
 from paglets.runtime.backend import HostBackend
@@ -45,6 +47,7 @@ from paglets.wire.protocol import VERB_PING
 log = logging.getLogger(__name__)
 
 _WILDCARDS = {"0.0.0.0", "::", "*", ""}
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class Host:
@@ -86,17 +89,8 @@ class Host:
                 allowed_modules=("paglets.examples", *allowed_modules),
                 **options,
             )
-        if config.discovery:
-            raise PagletError(
-                "zeroconf discovery is not available in this version; "
-                "give the other hosts as peers=[...] (--peer)"
-            )
-        if config.api_key:
-            raise PagletError(
-                "mesh secrets (CURVE) are not available in this version; "
-                "run on a trusted network without api_key"
-            )
         self.config = config
+        self.secret = self._resolve_secret(config)
         transport = Transport(
             config.name,
             TransportConfig(
@@ -104,6 +98,8 @@ class Host:
                 port=config.port,
                 max_message_size=config.max_message_size,
                 default_timeout=config.request_timeout,
+                max_inflight_per_peer=config.max_inflight_per_peer,
+                keys=None if self.secret is None else derive_keys(self.secret.value),
             ),
         )
         self._parts = HostParts(
@@ -122,6 +118,35 @@ class Host:
         transport._handler = RequestRouter(self._parts, self._operations, self._membership)
         self._started = False
         self._stopped = threading.Event()
+
+    @staticmethod
+    def _resolve_secret(config: HostConfig) -> MeshSecret | None:
+        if config.insecure:
+            if config.api_key or config.api_key_env:
+                raise PagletError("insecure=True contradicts a mesh secret; choose one")
+            if config.host not in _LOOPBACK:
+                log.warning(
+                    "host %s runs INSECURE on %s: anyone who can reach its port can run "
+                    "any allowed paglet class on it",
+                    config.name,
+                    config.host,
+                )
+            return None
+        try:
+            return resolve_secret(config.api_key, config.api_key_env)
+        except ValueError as exc:
+            raise PagletError(str(exc)) from None
+
+    @property
+    def secured(self) -> bool:
+        """Whether this host's sockets use CURVE with a mesh secret."""
+        return self.secret is not None
+
+    def join_line(self) -> str:
+        """The one line another machine runs to join this host's mesh (holds the secret)."""
+        if self.secret is None:
+            return f"paglets host --name NAME --insecure --peer {self.address}"
+        return join_line(self.secret)
 
     # lifecycle ------------------------------------------------------------------------
 
@@ -328,6 +353,10 @@ class Host:
     def available_hosts(self) -> list[PeerInfo]:
         """The other hosts this host knows."""
         return self._parts.peers.all()
+
+    def mesh_view(self) -> dict[str, Any]:
+        """This host's view of the mesh, as the ``mesh`` verb answers it (docs/mesh.md)."""
+        return self._membership.mesh_view()
 
     def wait_for_host(self, name: str, timeout: float) -> PeerInfo:
         """Wait until a host called ``name`` is known.

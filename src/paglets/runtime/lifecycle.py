@@ -76,6 +76,7 @@ class Lifecycle:
             self._operations,
             self._parts.policy,
             self._parts.address,
+            self._parts.config.max_queued_messages,
         )
         paglet._bind(agent_id, state, self._context, slot)
         slot.mailbox.hold()

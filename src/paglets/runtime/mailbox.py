@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import Any
 from paglets.runtime.workers import WorkerPool
 
 _turn = threading.local()
+log = logging.getLogger(__name__)
 
 
 class _Waiter:
@@ -69,6 +71,10 @@ class Mailbox:
             _turn.mailbox = self
             try:
                 self._handle(envelope)
+            except Exception:
+                # The handler callback answers its own errors; anything escaping it is
+                # a bug, and must not leave the mailbox busy with nobody draining it.
+                log.exception("mailbox: handling an envelope failed")
             finally:
                 _turn.mailbox = None
 

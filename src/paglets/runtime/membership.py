@@ -1,21 +1,37 @@
-"""Knowing the mesh: greeting seeds with ``hello``, learning peers, resolving names.
+"""Knowing the mesh: who is there (hello, zeroconf, gossip), who is alive, names to addresses.
 
-A host greets each static seed at start and keeps retrying (with backoff, up to a few
-seconds apart) until it answers. A ``hello`` carries the caller's facts; the reply
-carries the answering host's facts and the peers it knows, which are greeted in turn,
-so two hosts that share one seed end up knowing each other. A host of another mesh
-version is refused (and its refusal logged), never added.
+How a host learns of another
+    * a static seed (``--peer``) is greeted with ``hello`` at start, retried with
+      backoff until it answers; the reply lists the peers it knows;
+    * zeroconf (:mod:`paglets.net.discovery`) announces a host of the same mesh and
+      protocol version: we subscribe to its PUB first, then greet it (the snapshot);
+    * a ``hello`` arrives from it;
+    * its gossip says it knows more online hosts than we do: we ask it for its list
+      (rate-limited), which heals the race of two hosts joining through one seed at once.
+
+Facts only ever come first-hand and are ordered by ``(incarnation, seq)``
+(:class:`~paglets.net.peers.PeerTable`). A host of another mesh or protocol version is
+never added: it is kept in :attr:`Membership.ignored` with the reason, logged once and
+shown by ``paglets mesh``. Two online hosts with one name are a clash: both stay listed
+(never merged), the clash is logged and reported, and the name no longer resolves.
+
+Publishing facts and liveness are :mod:`~paglets.runtime.heartbeat`'s business; this
+module decides what to make of the facts it hears.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from paglets.core.errors import PagletError, PeerNotFoundError, ProtocolError
 from paglets.core.messages import FutureReply
-from paglets.net.endpoint import looks_like_address, normalize_address
-from paglets.net.peers import PeerInfo
+from paglets.net.discovery import DiscoveredHost, Discovery
+from paglets.net.endpoint import looks_like_address, normalize_address, split_address
+from paglets.net.peers import Change, PeerInfo
+from paglets.runtime.heartbeat import Heartbeat
 from paglets.runtime.parts import HostParts
 from paglets.wire.codec import decode_value, encode_value
 from paglets.wire.protocol import PROTOCOL_VERSION, VERB_HELLO
@@ -24,19 +40,27 @@ log = logging.getLogger(__name__)
 
 _HELLO_TIMEOUT = 2.0
 _MAX_BACKOFF = 5.0
+_DISCOVERED_RETRIES = 3
 
 
 class Membership:
-    """The peer table's upkeep for one host."""
+    """The peer table's upkeep for one host: greeting, discovery, names, the mesh view."""
 
     def __init__(self, parts: HostParts) -> None:
         self._parts = parts
+        self._lock = threading.Lock()
         self._greeting: set[str] = set()
+        self._clashes_told: set[tuple[str, str]] = set()
         self._stopped = False
+        self.heartbeat = Heartbeat(parts, self)
+        self.discovery: Discovery | None = None
+        self.ignored: dict[str, dict[str, Any]] = {}
         self.refused: dict[str, str] = {}
 
     def facts(self) -> dict[str, Any]:
-        """This host's facts as sent in ``hello``."""
+        """This host's facts as sent in ``hello`` and gossip (the last sample)."""
+        if self.heartbeat.facts is not None:
+            return self.heartbeat.facts.current()
         config = self._parts.config
         return {
             "name": config.name,
@@ -47,92 +71,222 @@ class Membership:
             "properties": dict(config.properties),
         }
 
-    # greeting -------------------------------------------------------------------------
+    # start and stop -------------------------------------------------------------------
 
     def start(self, seeds: tuple[str, ...]) -> None:
-        """Greet every seed (in the background, retrying until each answers)."""
+        """Open gossip, publish the first facts, greet the seeds, start discovery.
+
+        Raises:
+            zmq.ZMQError: the gossip PUB port could not be bound.
+        """
+        pub_address = self.heartbeat.start()
         for seed in seeds:
-            self.greet(normalize_address(seed))
+            self.greet(normalize_address(seed), want_peers=True, retries=None)
+        if self._parts.config.discovery:
+            ip, router_port = split_address(self._parts.address)
+            self._start_discovery(ip, router_port, pub_address)
+
+    def _start_discovery(self, ip: str, router_port: int, pub_address: str) -> None:
+        config = self._parts.config
+        discovery = Discovery(
+            name=config.name,
+            mesh_version=config.mesh_version,
+            protocol=PROTOCOL_VERSION,
+            ip=ip,
+            router_port=router_port,
+            pub_port=split_address(pub_address)[1],
+            on_found=self._on_discovered,
+            on_removed=self._on_vanished,
+        )
+        try:
+            discovery.start()
+        except Exception as exc:
+            log.warning("zeroconf discovery is unavailable on %s (%s); seeds only", ip, exc)
+            discovery.stop()
+            return
+        self.discovery = discovery
 
     def stop(self) -> None:
-        """Stop greeting."""
+        """Unregister from zeroconf, say goodbye on gossip, stop greeting."""
+        if self._stopped:
+            return
         self._stopped = True
+        if self.discovery is not None:
+            self.discovery.stop()
+        self.heartbeat.stop()
 
-    def greet(self, address: str, attempt: int = 0) -> None:
-        """Send ``hello`` to ``address`` unless a greeting is already under way."""
+    # greeting -------------------------------------------------------------------------
+
+    def greet(self, address: str, *, want_peers: bool = False, retries: int | None = 0) -> None:
+        """Send ``hello`` to ``address`` unless a greeting is already under way.
+
+        Args:
+            address: canonical address of the host to greet.
+            want_peers: ask for the list of hosts it knows.
+            retries: further attempts after a failure, with backoff (None: until it
+                answers or this host stops, as for seeds).
+        """
         if self._stopped or self._parts.is_local(address):
             return
-        if attempt == 0:
+        with self._lock:
             if address in self._greeting:
                 return
             self._greeting.add(address)
+        self._send_hello(address, want_peers, retries, 0)
+
+    def _send_hello(
+        self, address: str, want_peers: bool, retries: int | None, attempt: int
+    ) -> None:
+        body = self.facts()
+        if want_peers:
+            body["want_peers"] = True
         try:
             future = self._parts.transport.request(
-                address, VERB_HELLO, encode_value(self.facts()), timeout=_HELLO_TIMEOUT
+                address, VERB_HELLO, encode_value(body), timeout=_HELLO_TIMEOUT
             )
         except PagletError:
-            self._greeting.discard(address)
+            self._done_greeting(address)
             return
-        future.add_done_callback(lambda done: self._on_reply(address, attempt, done))
+        future.add_done_callback(
+            lambda done: self.heartbeat.submit(
+                self._on_reply, address, want_peers, retries, attempt, done
+            )
+        )
 
-    def _on_reply(self, address: str, attempt: int, future: FutureReply) -> None:
+    def _done_greeting(self, address: str) -> None:
+        with self._lock:
+            self._greeting.discard(address)
+
+    def _on_reply(
+        self,
+        address: str,
+        want_peers: bool,
+        retries: int | None,
+        attempt: int,
+        future: FutureReply,
+    ) -> None:
         error = future.error()
         if error is None:
             try:
                 facts = decode_value(future.get_reply(0).body, self._parts.policy)
-                self._learn(facts)
+                self._learn(facts, via="hello")
+                if isinstance(facts, dict):
+                    self._learn_peer_list(facts.get("peers"))
             except (PagletError, ValueError) as exc:
                 error = exc
             else:
-                self._greeting.discard(address)
+                self._done_greeting(address)
                 return
-        if isinstance(error, ProtocolError) and address not in self.refused:
+        if isinstance(error, ProtocolError):
             self.refused[address] = str(error)
-            log.warning("%s refused us: %s", address, error)
-        delay = min(_MAX_BACKOFF, 0.2 * (2**attempt))
-        if self._stopped:
+            self._ignore(address, "", "", 0, f"refused us: {error}")
+            self._done_greeting(address)
             return
+        if self._stopped or (retries is not None and attempt >= retries):
+            self._done_greeting(address)
+            return
+        delay = min(_MAX_BACKOFF, 0.2 * (2**attempt))
+        io = self._parts.transport.io
         try:
-            self._parts.transport.io.call_soon(
-                self._parts.transport.io.call_later,
+            io.call_soon(
+                io.call_later,
                 delay,
-                lambda: self.greet(address, attempt + 1),
+                lambda: self._send_hello(address, want_peers, retries, attempt + 1),
             )
         except PagletError:
-            pass
+            self._done_greeting(address)
 
-    def _learn(self, facts: Any) -> None:
+    def _learn_peer_list(self, peers: Any) -> None:
+        for entry in peers or ():
+            try:
+                address = normalize_address(str(entry["address"]))
+                pub = normalize_address(str(entry["pub"])) if entry.get("pub") else ""
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
+            known = self._parts.peers.get(address)
+            if self._parts.is_local(address) or (known is not None and known.online):
+                continue
+            if pub and self.heartbeat.gossip is not None:
+                self.heartbeat.gossip.connect(
+                    pub
+                )  # subscribe first, the hello reply is the snapshot
+            self.greet(address, retries=_DISCOVERED_RETRIES)
+
+    def _learn(self, facts: Any, via: str) -> PeerInfo:
         if not isinstance(facts, dict):
             raise ValueError("hello facts must be a map")
-        info = PeerInfo.from_wire(facts)
         self._check_version(facts)
-        info = PeerInfo(
-            name=info.name,
-            address=normalize_address(info.address),
-            mesh_version=info.mesh_version,
-            tags=info.tags,
-            properties=info.properties,
-        )
-        if self._parts.peers.upsert(info):
-            self._parts.events.record("host-joined", "", name=info.name, address=info.address)
-        for peer in facts.get("peers") or ():
-            try:
-                address = normalize_address(str(peer.get("address", "")))
-            except (ValueError, AttributeError):
-                continue
-            if self._parts.peers.get(address) is None:
-                self.greet(address)
+        info = PeerInfo.from_wire(facts)
+        address = normalize_address(info.address)
+        pub = normalize_address(info.pub_address) if info.pub_address else ""
+        info = PeerInfo.from_wire({**facts, "address": address, "pub": pub, "online": True})
+        self.take(info, via)
+        return info
 
     def _check_version(self, facts: dict[str, Any]) -> None:
         mine = self._parts.config.mesh_version
         theirs = str(facts.get("mesh_version", ""))
+        protocol = facts.get("protocol", PROTOCOL_VERSION)
+        reason = ""
         if theirs != mine:
-            raise ProtocolError(f"mesh version {theirs!r} does not match this host's {mine!r}")
-        if facts.get("protocol", PROTOCOL_VERSION) != PROTOCOL_VERSION:
-            raise ProtocolError(f"protocol version {facts.get('protocol')!r} is not supported")
+            reason = f"mesh version {theirs!r} does not match this host's {mine!r}"
+        elif protocol != PROTOCOL_VERSION:
+            reason = f"protocol version {protocol!r} is not supported"
+        if reason:
+            address = str(facts.get("address", ""))
+            self._ignore(address, str(facts.get("name", "")), theirs, protocol, reason)
+            raise ProtocolError(reason)
+
+    def take(self, info: PeerInfo, via: str) -> None:
+        """Apply first-hand facts; subscribe to the host; tell what changed."""
+        if self._parts.is_local(info.address):
+            return
+        change, old = self._parts.peers.apply(info)
+        if change is Change.STALE:
+            return
+        gossip = self.heartbeat.gossip
+        if gossip is not None and info.pub_address:
+            if old is not None and old.pub_address and old.pub_address != info.pub_address:
+                gossip.disconnect(old.pub_address)
+                gossip.connect(info.pub_address)
+            elif change is Change.RETURNED and via == "hello":
+                gossip.reconnect(info.pub_address)  # a fresh subscription, in case
+            else:
+                gossip.connect(info.pub_address)
+        if change is Change.UPDATED:
+            return
+        self.ignored.pop(info.address, None)
+        self.refused.pop(info.address, None)
+        if via == "gossip":
+            self.heartbeat.submit(self._announce, info, change)
+        else:
+            self._announce(info, change)
+
+    def _announce(self, info: PeerInfo, change: Change) -> None:
+        kind = {Change.NEW: "host-joined", Change.RESTARTED: "host-restarted"}
+        log.info("host %s at %s: %s", info.name, info.address, change.value)
+        self._parts.events.record(
+            kind.get(change, "host-online"), "", name=info.name, address=info.address
+        )
+        clash = self._parts.peers.clashes(self._parts.name).get(info.name)
+        if clash and (info.name, info.address) not in self._clashes_told:
+            self._clashes_told.add((info.name, info.address))
+            log.warning("name clash: %r is used by %s", info.name, ", ".join(clash))
+            self._parts.events.record("name-clash", "", name=info.name, addresses=clash)
+
+    def _ignore(self, address: str, name: str, mesh: str, protocol: Any, reason: str) -> None:
+        if address not in self.ignored:
+            log.warning("ignoring host %s at %s: %s", name or "?", address or "?", reason)
+        self.ignored[address] = {
+            "name": name,
+            "address": address,
+            "mesh_version": mesh,
+            "protocol": protocol,
+            "reason": reason,
+        }
 
     def on_hello(self, facts: Any) -> dict[str, Any]:
-        """Answer a ``hello``: learn the caller, return our facts and known peers.
+        """Answer a ``hello``: learn the caller, return our facts (and peers if asked).
 
         Raises:
             ProtocolError: the caller speaks another mesh or protocol version.
@@ -140,24 +294,79 @@ class Membership:
         if not isinstance(facts, dict):
             raise ProtocolError("hello needs a map of host facts")
         try:
-            self._learn(facts)
+            self._learn(facts, via="hello")
         except ValueError as exc:
             raise ProtocolError(str(exc)) from None
         reply = self.facts()
-        reply["peers"] = [
-            {"name": info.name, "address": info.address}
-            for info in self._parts.peers.all()
-            if info.online
-        ]
+        if facts.get("want_peers"):
+            reply["peers"] = [
+                {"name": info.name, "address": info.address, "pub": info.pub_address}
+                for info in self._parts.peers.all()
+                if info.online
+            ]
         return reply
 
-    # names ----------------------------------------------------------------------------
+    # discovery callbacks --------------------------------------------------------------------
+
+    def _on_discovered(self, found: DiscoveredHost) -> None:
+        """A host announced itself on zeroconf (on the browser thread)."""
+        if self._stopped or self._parts.is_local(found.address):
+            return
+        config = self._parts.config
+        if found.mesh_version != config.mesh_version or found.protocol != PROTOCOL_VERSION:
+            self._ignore(
+                found.address,
+                found.name,
+                found.mesh_version,
+                found.protocol,
+                f"mesh version {found.mesh_version!r} / protocol {found.protocol} "
+                f"(this host: {config.mesh_version!r} / {PROTOCOL_VERSION})",
+            )
+            return
+        known = self._parts.peers.get(found.address)
+        if known is not None and known.online and known.pub_address == found.pub_address:
+            return
+        if self.heartbeat.gossip is not None:
+            self.heartbeat.gossip.connect(
+                found.pub_address
+            )  # subscribe first: hello is the snapshot
+        self.greet(found.address, retries=_DISCOVERED_RETRIES)
+
+    def _on_vanished(self, found: DiscoveredHost) -> None:
+        # liveness comes from gossip; a vanished record only ends an "ignored" listing
+        self.ignored.pop(found.address, None)
+
+    # the mesh view and names ---------------------------------------------------------------
+
+    def mesh_view(self) -> dict[str, Any]:
+        """This host's view of the mesh (the ``mesh`` verb): itself, peers, ignored, clashes."""
+        peers = self._parts.peers
+        own = {**self.facts(), "online": True, "age": 0.0, "last_seen": time.time()}
+        gossip = self.heartbeat.gossip
+        return {
+            "self": own,
+            "peers": [info.to_wire() for info in peers.all()],
+            "ignored": list(self.ignored.values()),
+            "clashes": [
+                {"name": name, "addresses": addresses}
+                for name, addresses in sorted(peers.clashes(self._parts.name).items())
+            ],
+            "discovery": self.discovery.ip if self.discovery is not None else "",
+            "gossip": {
+                "sent": gossip.sent if gossip else 0,
+                "received": gossip.received if gossip else 0,
+                "dropped": gossip.dropped if gossip else 0,
+                "subscribed": len(gossip.endpoints) if gossip else 0,
+            },
+            "time": time.time(),
+        }
 
     def resolve_target(self, target: str) -> str:
         """The address of ``target``: an address in any spelling, or a host name.
 
         Raises:
             PeerNotFoundError: no known host has that name.
+            MeshError: two online hosts share that name.
         """
         if not target:
             raise PeerNotFoundError("no target host given")
@@ -165,7 +374,7 @@ class Membership:
             return normalize_address(target)
         if target == self._parts.name:
             return self._parts.address
-        info = self._parts.peers.by_name(target)
+        info = self._parts.peers.resolve(target)
         if info is None:
             known = ", ".join(sorted({peer.name for peer in self._parts.peers.all()}))
             raise PeerNotFoundError(

@@ -141,23 +141,29 @@ class HostOperations:
             if self._parts.store.contains(agent_id):
                 return True
         slot = self._active_slot(agent_id)
-        limit = timeout or self._parts.config.transfer_timeout
+        limit = args.get("timeout") or timeout or self._parts.config.transfer_timeout
         if op == "dispatch":
             target = self.resolve_target(str(args.get("target", "")))
             return slot.run_in_turn(
-                lambda: self._moving(slot, lambda: self.mobility.dispatch(slot, target)), limit
+                lambda: self._moving(
+                    slot, lambda: self.mobility.dispatch(slot, target, timeout=limit)
+                ),
+                limit,
             )
         if op == "clone":
             raw = args.get("target")
             target = self.resolve_target(str(raw)) if raw else None
             clone_id, address = slot.run_in_turn(
-                lambda: self._moving(slot, lambda: self.mobility.clone(slot, target)), limit
+                lambda: self._moving(
+                    slot, lambda: self.mobility.clone(slot, target, timeout=limit)
+                ),
+                limit,
             )
             return {"agent_id": clone_id, "address": address}
         if op == "retract":
             to_address = self.resolve_target(str(args.get("to", "")))
             return slot.run_in_turn(
-                lambda: self._moving(slot, lambda: self.mobility.revert(slot, to_address)),
+                lambda: self._moving(slot, lambda: self.mobility.revert(slot, to_address, limit)),
                 limit,
             )
         if op == "deactivate":

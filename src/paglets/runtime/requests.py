@@ -45,6 +45,7 @@ class RequestRouter:
             protocol.VERB_INFO: lambda request, body: operations.info(_target(request)),
             protocol.VERB_LIST: self._list,
             protocol.VERB_STATE: self._state,
+            protocol.VERB_MESH: lambda request, body: membership.mesh_view(),
         }
 
     def __call__(self, request: IncomingRequest) -> None:

@@ -24,8 +24,10 @@ from paglets.core.errors import (
     AgentNotFoundError,
     HostStoppedError,
     NotHandledError,
+    OverloadedError,
     PagletError,
     RemoteHostError,
+    ReplyTimeoutError,
     SerializationError,
 )
 from paglets.core.messages import MAX_PRIORITY, UNQUEUED, FutureReply, Message
@@ -120,6 +122,7 @@ class AgentSlot:
         operations: SlotOperations,
         policy: ClassPolicy,
         host_address: str,
+        max_queued: int = 100_000,
     ) -> None:
         self.paglet = paglet
         self.agent_id = agent_id
@@ -136,6 +139,7 @@ class AgentSlot:
         self._policy = policy
         self._host_address = host_address
         self._run_thread: threading.Thread | None = None
+        self._max_queued = max_queued
         self.mailbox = Mailbox(pool, self._handle)
 
     # AgentControl: the paglet's self-operations -------------------------------------------
@@ -170,6 +174,13 @@ class AgentSlot:
         """Queue a message (or run an unqueued one at once on a worker)."""
         if envelope.priority == UNQUEUED:
             self._pool.submit(self._handle, envelope)
+        elif len(self.mailbox) >= self._max_queued and envelope.action is None:
+            envelope.respond(
+                error=OverloadedError(
+                    f"the mailbox of paglet {self.agent_id} is full "
+                    f"({self._max_queued} messages waiting)"
+                )
+            )
         else:
             self.mailbox.post(envelope, envelope.priority)
 
@@ -178,12 +189,29 @@ class AgentSlot:
 
         Runs at once when the caller already holds the turn (a handler calling a
         self-operation); otherwise it waits for the current handler to finish.
+        ``timeout`` bounds the wait for the turn only: an action that started is
+        waited for, so the caller never hears "timeout" while it may still succeed
+        (a transfer bounds itself with its own timeout).
+
+        Raises:
+            ReplyTimeoutError: the turn did not come within ``timeout``; nothing ran.
         """
         if self.mailbox.holds_turn():
             return action()
         future = FutureReply()
-        self.mailbox.post(Envelope(ACTION_PRIORITY, future=future, action=action), ACTION_PRIORITY)
-        return future.get_reply(timeout)
+        claim = threading.Lock()
+
+        def claimed() -> Any:
+            if not claim.acquire(blocking=False):
+                raise ReplyTimeoutError("the caller stopped waiting for the turn")
+            return action()
+
+        self.mailbox.post(Envelope(ACTION_PRIORITY, future=future, action=claimed), ACTION_PRIORITY)
+        if not future.wait(timeout) and claim.acquire(blocking=False):
+            raise ReplyTimeoutError(
+                f"paglet {self.agent_id} stayed busy for {timeout}s; nothing was done"
+            )
+        return future.get_reply(None)
 
     def _handle(self, envelope: Envelope) -> None:
         if self.status is not SlotStatus.ACTIVE:
@@ -231,7 +259,10 @@ class AgentSlot:
         kind, args, arg = decoded
         if not isinstance(kind, str) or not isinstance(args, dict):
             raise SerializationError("a message needs a string kind and a dict of args")
-        return Message(kind, args, arg, envelope.priority or 5)
+        try:
+            return Message(kind, args, arg, envelope.priority)
+        except ValueError as exc:
+            raise SerializationError(f"not a valid message: {exc}") from None
 
     # leaving ------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from paglets.core.errors import HostStoppedError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inactive_paglets (
     agent_id TEXT PRIMARY KEY,
@@ -47,6 +49,7 @@ class PagletStore:
             target = str(directory / "paglets.sqlite3")
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._closed = False
         with self._lock:
             if directory is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -56,7 +59,7 @@ class PagletStore:
     @property
     def durable(self) -> bool:
         """Whether the store survives the process."""
-        return self._db.execute("PRAGMA database_list").fetchone()[2] != ""
+        return self._open().execute("PRAGMA database_list").fetchone()[2] != ""
 
     def save(
         self,
@@ -68,7 +71,7 @@ class PagletStore:
     ) -> None:
         """Store (or replace) an inactive paglet."""
         with self._lock:
-            self._db.execute(
+            self._open().execute(
                 "INSERT OR REPLACE INTO inactive_paglets VALUES (?, ?, ?, ?, ?, ?)",
                 (agent_id, class_path, state_class_path, state, time.time(), wake_at),
             )
@@ -76,7 +79,7 @@ class PagletStore:
     def load(self, agent_id: str) -> StoredPaglet | None:
         """Return the stored paglet, or None."""
         with self._lock:
-            row = self._db.execute(
+            row = self._open().execute(
                 "SELECT * FROM inactive_paglets WHERE agent_id = ?", (agent_id,)
             ).fetchone()
         return None if row is None else StoredPaglet(*row)
@@ -84,7 +87,7 @@ class PagletStore:
     def delete(self, agent_id: str) -> bool:
         """Remove a stored paglet; return whether it was there."""
         with self._lock:
-            cursor = self._db.execute(
+            cursor = self._open().execute(
                 "DELETE FROM inactive_paglets WHERE agent_id = ?", (agent_id,)
             )
         return cursor.rowcount > 0
@@ -92,18 +95,24 @@ class PagletStore:
     def ids(self) -> list[str]:
         """Every stored agent id."""
         with self._lock:
-            rows = self._db.execute("SELECT agent_id FROM inactive_paglets").fetchall()
+            rows = self._open().execute("SELECT agent_id FROM inactive_paglets").fetchall()
         return [row[0] for row in rows]
 
     def contains(self, agent_id: str) -> bool:
         """Whether ``agent_id`` is stored."""
         with self._lock:
-            row = self._db.execute(
+            row = self._open().execute(
                 "SELECT 1 FROM inactive_paglets WHERE agent_id = ?", (agent_id,)
             ).fetchone()
         return row is not None
 
+    def _open(self) -> sqlite3.Connection:
+        if self._closed:
+            raise HostStoppedError("the host stopped: its paglet store is closed")
+        return self._db
+
     def close(self) -> None:
-        """Close the database."""
+        """Close the database; later calls raise HostStoppedError."""
         with self._lock:
+            self._closed = True
             self._db.close()

@@ -4,6 +4,8 @@ Transport
     A host binds one ROUTER socket (requests in). Callers (other hosts and
     ``HostClient``) open one DEALER per host they talk to. Every message is a ZeroMQ
     multipart message; the ROUTER's routing-id frame is not part of the protocol.
+    Each host also binds a PUB socket for gossip of its host facts; those frames are
+    documented in :mod:`paglets.net.gossip`.
 
 Request  ``[header, body, blob*]``
     ``header`` is a msgpack map::
@@ -26,7 +28,9 @@ Verbs (header fields besides ``v``/``id``/``verb``; body; reply body)
 =================  =============================  =========================================
 verb               header / body                  reply body
 =================  =============================  =========================================
-``hello``          body: caller's host facts       this host's facts and known peers
+``hello``          body: caller's host facts       this host's facts; with ``want_peers``
+                   (``want_peers``: also list      in the body also ``peers``: ``[{name,
+                   the peers)                     address, pub}]`` of online peers
 ``ping``           -                              ``{"name", "time"}``
 ``msg``            ``to``: agent id; body:         the handler's return value
                    ``[kind, args, arg, priority,
@@ -45,6 +49,9 @@ verb               header / body                  reply body
 ``info``           ``to``                         the paglet's info map
 ``list``           body: flags                    list of info maps
 ``state``          ``to``                         ``[state class path, state bytes]``
+``mesh``           -                              this host's view of the mesh: ``{self,
+                                                  peers, ignored, clashes, discovery,
+                                                  gossip, time}`` (see ``docs/mesh.md``)
 =================  =============================  =========================================
 
 Versioning
@@ -76,6 +83,7 @@ VERB_CONTROL = "control"
 VERB_INFO = "info"
 VERB_LIST = "list"
 VERB_STATE = "state"
+VERB_MESH = "mesh"
 
 VERBS = frozenset(
     {
@@ -90,6 +98,7 @@ VERBS = frozenset(
         VERB_INFO,
         VERB_LIST,
         VERB_STATE,
+        VERB_MESH,
     }
 )
 
@@ -159,6 +168,6 @@ def check_request_header(header: dict[str, Any]) -> str:
             f"{PROTOCOL_VERSION})"
         )
     verb = header.get("verb")
-    if verb not in VERBS:
-        raise ProtocolError(f"unknown verb {verb!r}")
+    if not isinstance(verb, str) or verb not in VERBS:
+        raise ProtocolError(f"unknown verb {verb!r}"[:200])
     return str(verb)

@@ -1,0 +1,117 @@
+"""Which host a CLI talks to: ``--entry NAME|ADDRESS``, else one on this machine, else zeroconf.
+
+Resolution, in order:
+
+1. ``--entry`` is an address (``tcp://H:P``, ``H:P``, ``http://H:P``): that host.
+2. Otherwise a host listening on this machine's default address
+   (:data:`LOCAL_ENTRY`) is asked first: with no ``--entry`` it is the entry; with
+   ``--entry NAME`` it is the entry if it is called NAME, else its view of the mesh
+   (the ``mesh`` verb) gives NAME's address.
+3. Otherwise zeroconf is browsed for a few seconds: the first host found (or the first
+   called NAME) is the entry.
+
+A host that answers but refuses us (wrong or missing mesh secret) is reported as such,
+not skipped: browsing on would only hide the real problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from paglets.core.errors import PagletError, PeerNotFoundError, ReplyTimeoutError
+from paglets.net.discovery import browse
+from paglets.net.endpoint import looks_like_address, normalize_address
+from paglets.remote.client import HostClient
+from paglets.runtime.config import DEFAULT_PORT
+from paglets.wire.protocol import VERB_MESH
+
+LOCAL_ENTRY = f"tcp://127.0.0.1:{DEFAULT_PORT}"
+PROBE_TIMEOUT = 1.0
+BROWSE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """How a CLI connects: per-call timeout and where the mesh secret comes from."""
+
+    timeout: float = 10.0
+    api_key_env: str | None = None
+    insecure: bool = False
+
+    def client(self, address: str, timeout: float | None = None) -> HostClient:
+        """Open a :class:`HostClient` to ``address`` with these options.
+
+        Raises:
+            ValueError: the address is malformed or ``api_key_env`` is unset.
+        """
+        return HostClient(
+            address,
+            timeout=self.timeout if timeout is None else timeout,
+            api_key_env=self.api_key_env,
+            insecure=self.insecure,
+        )
+
+
+def fetch_mesh_view(client: HostClient, timeout: float | None = None) -> dict[str, Any]:
+    """The entry host's view of the mesh (the ``mesh`` verb).
+
+    Raises:
+        PagletError: the host did not answer, or answered something else than a map.
+    """
+    view = client.backend.call(client.address, VERB_MESH, timeout=timeout or client.timeout)
+    if not isinstance(view, dict) or not isinstance(view.get("self"), dict):
+        raise PagletError(f"malformed mesh view from {client.address}")
+    return view
+
+
+def _probe(address: str, options: ClientOptions) -> dict[str, Any] | None:
+    """The ping facts of the host at ``address``, or None when nobody answers there."""
+    try:
+        with options.client(address, PROBE_TIMEOUT) as client:
+            return client.health(PROBE_TIMEOUT)
+    except (PeerNotFoundError, ReplyTimeoutError):
+        return None
+
+
+def _named_in_view(address: str, name: str, options: ClientOptions) -> str | None:
+    with options.client(address) as client:
+        view = fetch_mesh_view(client)
+    for peer in view.get("peers") or ():
+        if isinstance(peer, dict) and peer.get("name") == name and peer.get("online"):
+            return normalize_address(str(peer["address"]))
+    return None
+
+
+def resolve_entry(
+    entry: str | None,
+    options: ClientOptions,
+    *,
+    local: str = LOCAL_ENTRY,
+    browse_seconds: float = BROWSE_SECONDS,
+) -> str:
+    """The address of the host a CLI should talk to (see the module docstring).
+
+    Raises:
+        PeerNotFoundError: no such host could be found.
+        AuthenticationError: the local host refused our (missing) secret.
+        ValueError: ``api_key_env`` names an unset variable.
+    """
+    if entry and looks_like_address(entry):
+        return normalize_address(entry)
+    local_facts = _probe(local, options)
+    if local_facts is not None:
+        if entry is None or local_facts.get("name") == entry:
+            return local
+        found = _named_in_view(local, entry, options)
+        if found is not None:
+            return found
+    hosts = browse(browse_seconds, until=lambda host: entry is None or host.name == entry)
+    for host in hosts:
+        if entry is None or host.name == entry:
+            return host.address
+    wanted = "any host" if entry is None else f"a host called {entry!r}"
+    raise PeerNotFoundError(
+        f"found {wanted} neither at {local} nor by zeroconf within {browse_seconds}s; "
+        "give --entry NAME|ADDRESS"
+    )

@@ -1,0 +1,255 @@
+"""Gossip: host facts out on one PUB socket, everyone else's in on one SUB socket.
+
+Each host binds a PUB socket next to its ROUTER and connects one SUB socket to the PUB
+of every peer it knows. Both live on the transport's I/O thread. A message is two
+frames::
+
+    [b"paglets.facts", msgpack map of host facts]
+
+The map is what :meth:`paglets.net.peers.PeerInfo.from_wire` reads (``name``,
+``address``, ``pub``, ``mesh_version``, ``incarnation``, ``seq``, tags, properties,
+counts, load, free resources), plus ``leaving: True`` in the last message of a host
+that stops. Messages over :data:`MAX_FACTS_SIZE` are refused by the socket itself;
+anything that is not a map is counted and dropped.
+
+PUB/SUB loses what is sent before a subscription is in place; the owner makes up for
+it by asking for a snapshot (``hello``) *after* connecting the SUB, and by
+re-publishing full facts on every heartbeat, so one lost message costs at most one
+heartbeat of staleness. This module knows nothing about what the facts mean: it
+calls ``on_facts`` with each decoded map and ``on_tick`` every ``interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+import zmq
+
+from paglets.core.errors import HostStoppedError
+from paglets.net.endpoint import normalize_address
+from paglets.net.transport import Transport
+
+log = logging.getLogger(__name__)
+
+TOPIC = b"paglets.facts"
+MAX_FACTS_SIZE = 64 * 1024
+_READ_BATCH = 256
+
+FactsCallback = Callable[[dict[str, Any]], None]
+
+
+class Gossip:
+    """The PUB and SUB sockets of one host, run on its transport's I/O thread.
+
+    Args:
+        transport: the host's transport (its I/O thread and socket factory).
+        bind_host: interface to bind the PUB on (the ROUTER's).
+        port: PUB port, 0 for one the OS chooses.
+        interval: seconds between two calls of ``on_tick`` (the heartbeat).
+        on_facts: called on the I/O thread with every facts map received.
+        on_tick: called on the I/O thread every ``interval`` seconds.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        bind_host: str,
+        port: int,
+        interval: float,
+        on_facts: FactsCallback,
+        on_tick: Callable[[], None],
+    ) -> None:
+        self._transport = transport
+        self._io = transport.io
+        self._bind_host = bind_host
+        self._port = port
+        self._interval = interval
+        self._on_facts = on_facts
+        self._on_tick = on_tick
+        self._pub: zmq.Socket[Any] | None = None
+        self._sub: zmq.Socket[Any] | None = None
+        self._endpoints: set[str] = set()
+        self._bound = ""
+        self._closed = False
+        self.sent = 0
+        self.received = 0
+        self.dropped = 0
+
+    @property
+    def bound_address(self) -> str:
+        """The endpoint the PUB is bound to ('' before :meth:`start`)."""
+        return self._bound
+
+    @property
+    def endpoints(self) -> frozenset[str]:
+        """The PUB endpoints the SUB is connected to."""
+        return frozenset(self._endpoints)
+
+    def start(self, timeout: float = 5.0) -> str:
+        """Create and bind the sockets on the I/O thread; return the PUB endpoint.
+
+        Raises:
+            zmq.ZMQError: the PUB could not be bound.
+            HostStoppedError: the I/O thread is not running or did not answer in time.
+        """
+        opened: concurrent.futures.Future[str] = concurrent.futures.Future()
+        self._io.call_soon(self._open, opened)
+        try:
+            self._bound = opened.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise HostStoppedError(f"gossip sockets not opened within {timeout}s") from None
+        return self._bound
+
+    def _open(self, opened: concurrent.futures.Future[str]) -> None:
+        try:
+            pub = self._transport.new_socket(zmq.PUB, server=True)
+            host = self._bind_host
+            if ":" in host:
+                pub.setsockopt(zmq.IPV6, 1)
+                host = f"[{host}]"
+            try:
+                pub.bind(f"tcp://{host}:{self._port}")
+            except zmq.ZMQError:
+                pub.close(0)
+                raise
+            sub = self._transport.new_socket(zmq.SUB, server=False)
+            sub.setsockopt(zmq.MAXMSGSIZE, MAX_FACTS_SIZE)
+            sub.setsockopt(zmq.SUBSCRIBE, TOPIC)
+        except Exception as exc:
+            opened.set_exception(exc)
+            return
+        self._pub, self._sub = pub, sub
+        self._io.add_reader(sub, self._on_readable)
+        self._io.add_stop_callback(self._close)
+        self._io.call_later(self._interval, self._tick)
+        endpoint = pub.getsockopt(zmq.LAST_ENDPOINT)
+        assert isinstance(endpoint, bytes)
+        opened.set_result(normalize_address(endpoint.decode()))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close both sockets (what the PUB still queues gets up to the linger time)."""
+        if self._closed:
+            return
+        closed: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def close() -> None:
+            self._close()
+            closed.set_result(None)
+
+        try:
+            self._io.call_soon(close)
+            closed.result(timeout)
+        except (HostStoppedError, concurrent.futures.TimeoutError):
+            pass  # the loop stopped: its stop callback closes the sockets
+
+    def _close(self) -> None:
+        self._closed = True
+        for socket in (self._sub, self._pub):
+            if socket is not None:
+                self._io.remove_socket(socket)
+                # A SUB only queues subscriptions for PUBs that went away: lingering on
+                # them would hold the context's term() for the whole linger time.
+                linger = 0 if socket is self._sub else self._transport.config.linger_ms
+                socket.close(linger)
+        self._pub = self._sub = None
+        self._endpoints.clear()
+
+    # thread-safe hand-over ----------------------------------------------------------------
+
+    def publish(self, facts: dict[str, Any]) -> None:
+        """Publish a facts map to every subscriber. Any thread; order is kept."""
+        payload = msgpack.packb(facts, use_bin_type=True)
+        self._hand_over(self._send, payload)
+
+    def connect(self, endpoint: str) -> None:
+        """Subscribe to the PUB at ``endpoint`` (once; repeated calls do nothing)."""
+        self._hand_over(self._connect, endpoint)
+
+    def disconnect(self, endpoint: str) -> None:
+        """Stop listening to the PUB at ``endpoint``."""
+        self._hand_over(self._disconnect, endpoint)
+
+    def reconnect(self, endpoint: str) -> None:
+        """Drop and re-make the connection to ``endpoint`` (a fresh subscription)."""
+        self._hand_over(self._disconnect, endpoint)
+        self._hand_over(self._connect, endpoint)
+
+    def _hand_over(self, callback: Callable[..., None], *args: Any) -> None:
+        if self._closed:
+            return
+        if self._io.in_loop():
+            callback(*args)
+            return
+        try:
+            self._io.call_soon(callback, *args)
+        except HostStoppedError:
+            pass
+
+    # on the loop ----------------------------------------------------------------------
+
+    def _send(self, payload: bytes) -> None:
+        if self._pub is None:
+            return
+        try:
+            self._pub.send_multipart([TOPIC, payload], flags=zmq.NOBLOCK)
+            self.sent += 1
+        except zmq.Again:
+            self.dropped += 1
+
+    def _connect(self, endpoint: str) -> None:
+        if self._sub is None or endpoint in self._endpoints:
+            return
+        try:
+            self._sub.connect(endpoint)
+        except zmq.ZMQError as exc:
+            log.warning("cannot subscribe to %s: %s", endpoint, exc)
+            return
+        self._endpoints.add(endpoint)
+
+    def _disconnect(self, endpoint: str) -> None:
+        if self._sub is None or endpoint not in self._endpoints:
+            return
+        self._endpoints.discard(endpoint)
+        try:
+            self._sub.disconnect(endpoint)
+        except zmq.ZMQError:
+            pass  # never connected for real: nothing to undo
+
+    def _tick(self) -> None:
+        if self._closed:
+            return
+        try:
+            self._on_tick()
+        finally:
+            self._io.call_later(self._interval, self._tick)
+
+    def _on_readable(self, socket: zmq.Socket[Any]) -> None:
+        for _ in range(_READ_BATCH):
+            try:
+                frames = socket.recv_multipart(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            facts = _decode(frames)
+            if facts is None:
+                self.dropped += 1
+                continue
+            self.received += 1
+            try:
+                self._on_facts(facts)
+            except Exception:
+                log.exception("handling gossip from %r failed", facts.get("name"))
+
+
+def _decode(frames: list[bytes]) -> dict[str, Any] | None:
+    if len(frames) != 2 or frames[0] != TOPIC:
+        return None
+    try:
+        facts = msgpack.unpackb(frames[1], raw=False, strict_map_key=True)
+    except Exception:  # msgpack raises several unrelated types on junk
+        return None
+    return facts if type(facts) is dict else None

@@ -1,0 +1,171 @@
+"""This host's pulse on gossip: publish its facts, hear the others', mark the silent offline.
+
+Every ``heartbeat_interval`` (and ~50 ms after a paglet event changed its counts) the
+host samples its facts on a worker thread and publishes them with the next ``seq``.
+Each beat also marks offline the peers silent for ``offline_after`` seconds and
+re-greets offline peers every couple of seconds, so a host that comes back is online
+again without a restart on either side. A host that stops publishes one last message
+with ``leaving: True``; its peers mark it offline at once.
+
+Gossip arrives on the I/O thread. What it says is handed to the :class:`Learner`
+(:class:`~paglets.runtime.membership.Membership`); when a peer knows more online hosts
+than we do, we ask it for its list (at most every couple of seconds), which heals the
+race of two hosts joining through one seed at the same moment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from paglets.core.errors import PagletError
+from paglets.net.endpoint import normalize_address, split_address
+from paglets.net.gossip import Gossip
+from paglets.net.peers import PeerInfo
+from paglets.runtime.event_log import ContextEvent
+from paglets.runtime.host_facts import HostFacts
+from paglets.runtime.parts import HostParts
+
+log = logging.getLogger(__name__)
+
+_REGREET_INTERVAL = 2.0
+_PULL_INTERVAL = 2.0
+_CHANGE_DEBOUNCE = 0.05
+
+
+class Learner(Protocol):
+    """What the heartbeat hands on: first-hand facts, and hosts worth a ``hello``."""
+
+    def take(self, info: PeerInfo, via: str) -> None: ...
+
+    def greet(self, address: str, *, want_peers: bool = False, retries: int | None = 0) -> None: ...
+
+
+class Heartbeat:
+    """Publishes this host's facts and keeps the peer table's liveness up to date."""
+
+    def __init__(self, parts: HostParts, learner: Learner) -> None:
+        self._parts = parts
+        self._learner = learner
+        self._lock = threading.Lock()
+        self._regreet_at: dict[str, float] = {}
+        self._pulled_at = 0.0
+        self._publish_pending = False
+        self._stopped = False
+        self.gossip: Gossip | None = None
+        self.facts: HostFacts | None = None
+
+    def start(self) -> str:
+        """Bind the PUB, publish the first facts; return the advertised PUB endpoint.
+
+        Raises:
+            zmq.ZMQError: the PUB port could not be bound.
+        """
+        parts, config = self._parts, self._parts.config
+        gossip = Gossip(
+            parts.transport,
+            bind_host=config.host,
+            port=config.pub_port,
+            interval=config.heartbeat_interval,
+            on_facts=self._on_gossip,
+            on_tick=lambda: self.submit(self._beat),
+        )
+        bound = gossip.start()
+        advertised_host, _ = split_address(parts.address)
+        pub_address = normalize_address(f"{advertised_host}:{split_address(bound)[1]}")
+        self.gossip = gossip
+        self.facts = HostFacts(parts, pub_address)
+        self.publish()
+        parts.events.add_listener(self._on_event)
+        return pub_address
+
+    def stop(self) -> None:
+        """Publish the leaving message and close the gossip sockets."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._parts.events.remove_listener(self._on_event)
+        if self.gossip is not None and self.facts is not None:
+            try:
+                self.facts.publish_sample(self.gossip.publish, leaving=True)
+            except PagletError:
+                pass
+            self.gossip.stop()
+
+    def publish(self) -> None:
+        """Sample this host's facts and publish them now."""
+        if self.gossip is not None and self.facts is not None and not self._stopped:
+            self.facts.publish_sample(self.gossip.publish)
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on a worker thread (nothing once the host stops)."""
+        if self._stopped:
+            return
+        try:
+            self._parts.pool.submit(fn, *args)
+        except RuntimeError:
+            pass  # the host is stopping
+
+    def _on_event(self, event: ContextEvent) -> None:
+        if event.kind.startswith("host-") or event.kind == "name-clash":
+            return
+        with self._lock:
+            if self._publish_pending:
+                return
+            self._publish_pending = True
+        io = self._parts.transport.io
+        try:
+            io.call_soon(io.call_later, _CHANGE_DEBOUNCE, self._publish_changed)
+        except PagletError:
+            pass
+
+    def _publish_changed(self) -> None:
+        with self._lock:
+            self._publish_pending = False
+        self.submit(self.publish)
+
+    def _beat(self) -> None:
+        if self._stopped:
+            return
+        self.publish()
+        peers = self._parts.peers
+        for info in peers.sweep(self._parts.config.offline_after):
+            log.info("host %s (%s) went silent: offline", info.name, info.address)
+            self._parts.events.record("host-offline", "", name=info.name, address=info.address)
+        now = time.monotonic()
+        for info in peers.all():
+            if not info.online and now >= self._regreet_at.get(info.address, 0.0):
+                self._regreet_at[info.address] = now + _REGREET_INTERVAL
+                self._learner.greet(info.address, retries=0)
+
+    def _on_gossip(self, data: dict[str, Any]) -> None:
+        """Facts from a peer's PUB (on the I/O thread)."""
+        if self._stopped:
+            return
+        try:
+            info = PeerInfo.from_wire(data)
+            if info.mesh_version != self._parts.config.mesh_version:
+                return
+            info = PeerInfo.from_wire({**data, "address": normalize_address(info.address)})
+        except ValueError as exc:
+            log.debug("dropped gossip: %s", exc)
+            return
+        peers = self._parts.peers
+        if data.get("leaving") is True:
+            known = peers.get(info.address)
+            if known is not None and known.incarnation == info.incarnation:
+                if peers.mark_offline(info.address) is not None:
+                    self.submit(self._record_left, info)
+            return
+        self._learner.take(info, "gossip")
+        now = time.monotonic()
+        if info.peer_count > peers.online_count() and now - self._pulled_at > _PULL_INTERVAL:
+            self._pulled_at = now
+            self._learner.greet(info.address, want_peers=True)
+
+    def _record_left(self, info: PeerInfo) -> None:
+        log.info("host %s (%s) stopped: offline", info.name, info.address)
+        self._parts.events.record("host-offline", "", name=info.name, address=info.address)

@@ -1,0 +1,179 @@
+"""``create``, ``dispatch`` and ``clone``: the cost of bringing paglets into being and moving them.
+
+* create: ``host.create_remote(B, EchoPaglet, state)`` from host A (the user-visible
+  path; bar: p50 <= 2x the raw round trip), ``HostClient.create`` and the local
+  ``host.create`` (no bar).
+* dispatch: ``proxy.dispatch(C)`` / ``proxy.dispatch(B)`` from host A moves a
+  :class:`~bench_paglets.MoverPaglet` back and forth between hosts B and C; each hop is
+  timed until the call returns, i.e. acknowledged: control call A -> source, stage and
+  commit source -> target, reply. Small state (bar: p50 <= 4x the raw round trip) and a
+  1 MiB state (limit: a raw request carrying 1 MiB with a small reply).
+* clone: ``proxy.clone(C)`` of a paglet on host B, from host A.
+
+Paglets created here are disposed at the end so later scenarios see quiet hosts.
+"""
+
+from __future__ import annotations
+
+from bench_paglets import BlobState, EchoPaglet, EchoState, MoverPaglet
+from lab import Lab
+from measure import MIB, Settings, summary_us, time_calls
+from mode import host_options
+from report import Row, ScenarioResult, ratio_at_most
+
+from paglets.remote.client import HostClient
+from paglets.remote.proxy import PagletProxy
+
+TIMEOUT = 30.0
+
+
+def _dispose_all(proxies: list[PagletProxy]) -> None:
+    for proxy in proxies:
+        try:
+            proxy.dispose(timeout=TIMEOUT)
+        except Exception:  # a leftover paglet only costs memory on a host we stop anyway
+            continue
+
+
+def _ms(stats: dict[str, float], key: str = "p50_us") -> float:
+    return stats[key] / 1000
+
+
+def run_create(lab: Lab, settings: Settings) -> ScenarioResult:
+    """Remote create (A on B), HostClient create and local create, against raw RTT."""
+    result = ScenarioResult("create")
+    count = settings.count(300, 3000)
+    budget = float(settings.pick(3.0, 10.0))
+    host = lab.host
+    created: list[PagletProxy] = []
+
+    def remote(index: int) -> None:
+        created.append(
+            host.create_remote(lab.b_address, EchoPaglet, EchoState(index), timeout=TIMEOUT)
+        )
+
+    def local(index: int) -> None:
+        created.append(host.create(EchoPaglet, EchoState(index)))
+
+    try:
+        time_calls(remote, 50, 2.0)
+        raw_samples = lab.raw.round_trips(count, budget)
+        remote_samples = time_calls(remote, count, budget)
+        with HostClient(lab.b_address, timeout=TIMEOUT, **host_options()) as client:
+            made: list[PagletProxy] = []
+            time_calls(lambda i: made.append(client.create(EchoPaglet, EchoState(i))), 50, 2.0)
+            client_samples = time_calls(
+                lambda i: made.append(client.create(EchoPaglet, EchoState(i))), count, budget
+            )
+            # dispose through host A once the client is closed
+            created.extend(host.proxy(proxy.agent_id, proxy.address) for proxy in made)
+        local_samples = time_calls(local, count, budget)
+        raw_samples += lab.raw.round_trips(count, budget)
+    finally:
+        _dispose_all(created)
+    raw, remote_stats = summary_us(raw_samples), summary_us(remote_samples)
+    client_stats, local_stats = summary_us(client_samples), summary_us(local_samples)
+    result.details = {
+        "raw": raw,
+        "create_remote": remote_stats,
+        "host_client": client_stats,
+        "local": local_stats,
+    }
+    result.rows = [
+        Row(
+            "create_remote A -> B, p50",
+            remote_stats["p50_us"],
+            raw["p50_us"],
+            "us",
+            ratio_at_most(2.0),
+        ),
+        Row("create_remote A -> B, p99", remote_stats["p99_us"], raw["p99_us"], "us"),
+        Row("HostClient.create, p50", client_stats["p50_us"], raw["p50_us"], "us"),
+        Row("local Host.create, p50", local_stats["p50_us"], raw["p50_us"], "us"),
+    ]
+    return result
+
+
+def _hops(lab: Lab, state: BlobState, count: int, budget: float) -> list[int]:
+    proxy = lab.host.create_remote(lab.b_address, MoverPaglet, state, timeout=TIMEOUT)
+    targets = (lab.c_address, lab.b_address)
+    try:
+        time_calls(lambda i: proxy.dispatch(targets[i % 2], timeout=TIMEOUT), 4, 5.0)
+        samples = time_calls(
+            lambda i: proxy.dispatch(targets[i % 2], timeout=TIMEOUT), count, budget
+        )
+        arrived = proxy.send("size", timeout=TIMEOUT)
+        if arrived["bytes"] != len(state.blob):
+            raise RuntimeError(f"the state did not travel intact: {arrived}")
+    finally:
+        _dispose_all([proxy])
+    return samples
+
+
+def run_dispatch(lab: Lab, settings: Settings) -> ScenarioResult:
+    """Per-hop dispatch time between B and C, small state and 1 MiB state."""
+    result = ScenarioResult("dispatch")
+    budget = float(settings.pick(3.0, 10.0))
+    small = _hops(lab, BlobState(b"x" * 64), settings.count(200, 2000), budget)
+    large = _hops(lab, BlobState(bytes(MIB)), settings.count(20, 200), budget)
+    raw_small = lab.raw.round_trips(settings.count(2000, 10000), budget)
+    raw_large = lab.raw.round_trips(
+        settings.count(50, 300), budget, args={"blob": bytes(MIB)}, kind="blob"
+    )
+    stats = {
+        "small": summary_us(small),
+        "1mib": summary_us(large),
+        "raw": summary_us(raw_small),
+        "raw_1mib": summary_us(raw_large),
+    }
+    result.details = {**stats, "path": "A: proxy.dispatch(target), paglet alternating B <-> C"}
+    result.rows = [
+        Row(
+            "one hop, small state, p50",
+            _ms(stats["small"]),
+            _ms(stats["raw"]),
+            "ms",
+            ratio_at_most(4.0),
+        ),
+        Row(
+            "one hop, small state, p99",
+            _ms(stats["small"], "p99_us"),
+            _ms(stats["raw"], "p99_us"),
+            "ms",
+        ),
+        Row(
+            "one hop, 1 MiB state, p50",
+            _ms(stats["1mib"]),
+            _ms(stats["raw_1mib"]),
+            "ms",
+            note="limit: raw 1 MiB request",
+        ),
+    ]
+    return result
+
+
+def run_clone(lab: Lab, settings: Settings) -> ScenarioResult:
+    """Clone of a paglet on host B to host C, asked from host A."""
+    result = ScenarioResult("clone")
+    budget = float(settings.pick(3.0, 10.0))
+    original = lab.host.create_remote(
+        lab.b_address, MoverPaglet, BlobState(b"x" * 64), timeout=TIMEOUT
+    )
+    copies: list[PagletProxy] = []
+    try:
+        time_calls(lambda i: copies.append(original.clone(lab.c_address, timeout=TIMEOUT)), 10, 2.0)
+        samples = time_calls(
+            lambda i: copies.append(original.clone(lab.c_address, timeout=TIMEOUT)),
+            settings.count(200, 1000),
+            budget,
+        )
+    finally:
+        _dispose_all([original, *copies])
+    raw_samples = lab.raw.round_trips(settings.count(2000, 10000), budget)
+    stats, raw = summary_us(samples), summary_us(raw_samples)
+    result.details = {"clone": stats, "raw": raw, "path": "A: proxy.clone(C) of a paglet on B"}
+    result.rows = [
+        Row("clone B -> C, p50", _ms(stats), _ms(raw), "ms"),
+        Row("clone B -> C, p99", _ms(stats, "p99_us"), _ms(raw, "p99_us"), "ms"),
+    ]
+    return result
