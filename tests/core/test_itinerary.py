@@ -263,7 +263,7 @@ class FakeControl:
             raise self.fail
         # What travels is the state at this moment: record the plan's index then.
         self.dispatched.append((target, self.paglet.state.itinerary.index, dict(options)))
-        self.paglet._leaving.set()
+        self.paglet._mark_leaving()
         return f"proxy at {target}"
 
     def own_proxy(self) -> Any:

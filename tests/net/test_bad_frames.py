@@ -235,19 +235,36 @@ ANSWERED: list[tuple[str, dict[str, Any], bytes, str, str]] = [
     ),
     ("info without a target", {"verb": "info"}, b"", "ProtocolError", "'to'"),
     (
-        "stage of a malformed record",
-        {"verb": "stage"},
+        "transfer of a malformed record",
+        {"verb": "transfer"},
         msgpack.packb({"tid": "t"}),
         "TransferError",
         "lacks",
     ),
-    ("stage of a non-map", {"verb": "stage"}, msgpack.packb([1, 2]), "TransferError", "map"),
     (
-        "commit of an unknown transfer",
-        {"verb": "commit"},
-        msgpack.packb("no-such-tid"),
+        "transfer of a non-map",
+        {"verb": "transfer"},
+        msgpack.packb([1, 2]),
         "TransferError",
-        "no-such-tid",
+        "map",
+    ),
+    (
+        "transfer of a class outside the allowlist",
+        {"verb": "transfer"},
+        msgpack.packb(
+            {
+                "tid": "t",
+                "agent_id": "a",
+                "class": "not_allowed_anywhere:Paglet",
+                "state_class": "",
+                "state": b"\x80",
+                "reason": "dispatch",
+                "source_name": "x",
+                "source_address": "tcp://127.0.0.1:1",
+            }
+        ),
+        "ClassNotAllowedError",
+        "not_allowed_anywhere",
     ),
     ("hello without facts", {"verb": "hello"}, msgpack.packb(3), "ProtocolError", "hello"),
 ]

@@ -154,7 +154,9 @@ def _wait(check: Any, deadline: float, what: str) -> float:
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-def measure(size: int, per_process: int, steady: float, secure: bool, deadline: float) -> dict:
+def measure(
+    size: int, per_process: int, steady: float, secure: bool, deadline: float, verbose: bool
+) -> dict:
     """Start ``size`` hosts, measure, stop them; return the figures."""
     names = [f"h{i:03d}" for i in range(size - 1)]
     children: list[Child] = []
@@ -173,11 +175,13 @@ def measure(size: int, per_process: int, steady: float, secure: bool, deadline: 
         workers = list(children)
         children.append(victim)
         everyone = size - 1
-        done = _wait(
-            lambda: all(c.ask({"cmd": "status"})["min_online"] >= everyone for c in children),
-            deadline,
-            f"{size} hosts to see each other",
-        )
+        def converged() -> bool:
+            least = min(c.ask({"cmd": "status"})["min_online"] for c in children)
+            if verbose:
+                print(f"  {size} hosts: each sees at least {least} of {everyone}", flush=True)
+            return least >= everyone
+
+        done = _wait(converged, deadline, f"{size} hosts to see each other")
         converge_first, converge_last = done - min(starts), done - max(starts)
         time.sleep(1.0)  # let the greetings of the join settle
         before = [c.ask({"cmd": "counters"}) for c in workers]
@@ -218,6 +222,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="bound of the whole run")
     parser.add_argument("--secure", action="store_true", help="use a mesh secret (CURVE)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--verbose", action="store_true", help="print convergence progress")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--seed", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -237,7 +242,11 @@ def main() -> None:
     rows = []
     with home:
         for size in (int(s) for s in args.sizes.split(",")):
-            rows.append(measure(size, args.per_process, args.steady, args.secure, deadline))
+            rows.append(
+                measure(
+                    size, args.per_process, args.steady, args.secure, deadline, args.verbose
+                )
+            )
             _print(rows[-1:], header=len(rows) == 1, secure=args.secure)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -102,8 +102,9 @@ class Paglet(Generic[StateT]):
     _context: AgentContext | None = None
     _control: AgentControl | None = None
     _state_lock: threading.RLock
-    _state_changed: threading.Condition
-    _leaving: threading.Event
+    _state_changed: threading.Condition | None
+    _leaving: threading.Event | None
+    _left: bool
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -127,8 +128,26 @@ class Paglet(Generic[StateT]):
         self._context = context
         self._control = control
         self._state_lock = threading.RLock()
-        self._state_changed = threading.Condition(self._state_lock)
-        self._leaving = threading.Event()
+        # Built on first use: most paglets never wait, and 10,000 idle ones must be cheap.
+        self._state_changed = None
+        self._leaving = None
+        self._left = False
+
+    def _condition(self) -> threading.Condition:
+        condition = self._state_changed
+        if condition is None:
+            with self._state_lock:
+                if self._state_changed is None:
+                    self._state_changed = threading.Condition(self._state_lock)
+                condition = self._state_changed
+        return condition
+
+    def _mark_leaving(self) -> None:
+        """Record that this instance left its host; wakes :meth:`wait_leaving`."""
+        with self._state_lock:
+            self._left = True
+            if self._leaving is not None:
+                self._leaving.set()
 
     # identity and state -------------------------------------------------------------
 
@@ -205,11 +224,12 @@ class Paglet(Generic[StateT]):
     @contextmanager
     def locked_state(self) -> Iterator[StateT]:
         """Hold the state lock and yield the state; waiters are notified on exit."""
-        with self._state_changed:
+        condition = self._condition()
+        with condition:
             try:
                 yield self._state
             finally:
-                self._state_changed.notify_all()
+                condition.notify_all()
 
     def wait_state(self, predicate: Callable[[StateT], bool], timeout: float) -> bool:
         """Wait until ``predicate(state)`` holds; return False if ``timeout`` passed first.
@@ -217,13 +237,15 @@ class Paglet(Generic[StateT]):
         Others wake waiters with :meth:`notify_all_state_changed` or by leaving a
         :meth:`locked_state` block.
         """
-        with self._state_changed:
-            return self._state_changed.wait_for(lambda: predicate(self._state), timeout)
+        condition = self._condition()
+        with condition:
+            return condition.wait_for(lambda: predicate(self._state), timeout)
 
     def notify_all_state_changed(self) -> None:
         """Wake every :meth:`wait_state` caller so it checks its predicate again."""
-        with self._state_changed:
-            self._state_changed.notify_all()
+        condition = self._condition()
+        with condition:
+            condition.notify_all()
 
     # mailbox wait / notify ----------------------------------------------------------
 
@@ -249,11 +271,17 @@ class Paglet(Generic[StateT]):
 
         A long ``run()`` checks it, or waits on it with :meth:`wait_leaving`, to stop.
         """
-        return self._leaving.is_set()
+        return self._left
 
     def wait_leaving(self, timeout: float) -> bool:
         """Sleep up to ``timeout`` seconds, waking early (True) when the paglet leaves."""
-        return self._leaving.wait(timeout)
+        with self._state_lock:
+            if self._left:
+                return True
+            if self._leaving is None:
+                self._leaving = threading.Event()
+            leaving = self._leaving
+        return leaving.wait(timeout)
 
     # hooks: override what you need ----------------------------------------------------
 

@@ -108,6 +108,7 @@ class Gossip:
     def _open(self, opened: concurrent.futures.Future[str]) -> None:
         try:
             pub = self._transport.new_socket(zmq.PUB, server=True)
+            _application_heartbeats(pub)
             host = self._bind_host
             if ":" in host:
                 pub.setsockopt(zmq.IPV6, 1)
@@ -118,6 +119,7 @@ class Gossip:
                 pub.close(0)
                 raise
             sub = self._transport.new_socket(zmq.SUB, server=False)
+            _application_heartbeats(sub)
             sub.setsockopt(zmq.MAXMSGSIZE, MAX_FACTS_SIZE)
             sub.setsockopt(zmq.SUBSCRIBE, TOPIC)
         except Exception as exc:
@@ -243,6 +245,22 @@ class Gossip:
                 self._on_facts(facts)
             except Exception:
                 log.exception("handling gossip from %r failed", facts.get("name"))
+
+
+def _application_heartbeats(socket: zmq.Socket[Any]) -> None:
+    """Turn ZMTP heartbeats off on a gossip socket; TCP keepalive finds dead peers instead.
+
+    Gossip is itself the heartbeat, and libzmq 4.3 can abort the whole process on a
+    PUB/SUB connection that a ZMTP heartbeat times out while its input is throttled
+    (libzmq issues 3937, 4364, 4767), which a loaded host does hit.
+    """
+    socket.setsockopt(zmq.HEARTBEAT_IVL, 0)
+    socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, 0)
+    socket.setsockopt(zmq.HEARTBEAT_TTL, 0)
+    socket.setsockopt(zmq.TCP_KEEPALIVE, 1)
+    socket.setsockopt(zmq.TCP_KEEPALIVE_IDLE, 10)
+    socket.setsockopt(zmq.TCP_KEEPALIVE_INTVL, 5)
+    socket.setsockopt(zmq.TCP_KEEPALIVE_CNT, 3)
 
 
 def _decode(frames: list[bytes]) -> dict[str, Any] | None:

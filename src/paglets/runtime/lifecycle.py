@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.classes import class_path
+from paglets.core.ids import new_id
 from paglets.core.errors import AgentNotFoundError, PagletError
 from paglets.core.events import CreationEvent, DisposalEvent, PersistencyEvent
 from paglets.runtime.context import PagletContext
@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 
 def new_agent_id() -> str:
-    """A fresh agent id (uuid4 hex)."""
-    return uuid.uuid4().hex
+    """A fresh agent id (uuid4 form, 32 hex digits)."""
+    return new_id()
 
 
 class Lifecycle:
@@ -107,6 +107,8 @@ class Lifecycle:
         state: PagletState | None,
         init: Any,
         agent_id: str | None = None,
+        *,
+        check_state: bool = True,
     ) -> AgentSlot:
         """Create a paglet here; ``on_creation`` runs before this returns.
 
@@ -117,7 +119,8 @@ class Lifecycle:
         """
         if state is None:
             state = cls.State()
-        encode_state(state)
+        if check_state:
+            encode_state(state)
         slot = self.install(cls, agent_id or new_agent_id(), state)
         event = CreationEvent(init=init, **self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
         try:
@@ -136,7 +139,8 @@ class Lifecycle:
     ) -> AgentSlot:
         """Create a paglet from class paths and an encoded state (the ``create`` verb)."""
         cls, state_value = self.decode(cls_path, state_cls_path, state)
-        return self.create(cls, state_value, init)
+        # decoded from the wire, so it encodes again: no need to check it up front
+        return self.create(cls, state_value, init, check_state=False)
 
     def decode(
         self, cls_path: str, state_cls_path: str, state: bytes

@@ -39,7 +39,8 @@ class Mailbox:
     def __init__(self, pool: WorkerPool, handle: Callable[[Any], None]) -> None:
         self._pool = pool
         self._handle = handle
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._waiting: threading.Condition | None = None  # built on first wait_message
         self._queue: list[tuple[int, int, Any]] = []
         self._seq = itertools.count()
         self._busy = False
@@ -50,9 +51,19 @@ class Mailbox:
     def __len__(self) -> int:
         return len(self._queue)
 
+    @property
+    def _cond(self) -> threading.Condition:
+        waiting = self._waiting
+        if waiting is None:
+            with self._lock:
+                if self._waiting is None:
+                    self._waiting = threading.Condition(self._lock)
+                waiting = self._waiting
+        return waiting
+
     def post(self, envelope: Any, priority: int) -> None:
         """Queue ``envelope``; start a drain if nobody holds the turn."""
-        with self._cond:
+        with self._lock:
             heapq.heappush(self._queue, (-priority, next(self._seq), envelope))
             if self._busy or self._held or self._resuming:
                 return
@@ -61,11 +72,11 @@ class Mailbox:
 
     def _drain(self) -> None:
         while True:
-            with self._cond:
+            with self._lock:
                 if self._resuming or self._held or not self._queue:
                     self._busy = False
-                    if self._resuming:
-                        self._cond.notify_all()
+                    if self._resuming and self._waiting is not None:
+                        self._waiting.notify_all()
                     return
                 envelope = heapq.heappop(self._queue)[2]
             _turn.mailbox = self
@@ -88,6 +99,32 @@ class Mailbox:
         finally:
             _turn.mailbox = previous
 
+    def run_if_idle(self, action: Callable[[], Any]) -> tuple[bool, Any]:
+        """Run ``action`` on the calling thread as the turn holder, if nobody needs the turn.
+
+        Returns:
+            ``(True, result)`` when it ran; ``(False, None)`` when the paglet is busy,
+            held or has messages waiting (then the caller queues the action instead).
+        """
+        with self._lock:
+            if self._busy or self._held or self._resuming or self._queue:
+                return False, None
+            self._busy = True
+        previous = getattr(_turn, "mailbox", None)
+        _turn.mailbox = self
+        try:
+            return True, action()
+        finally:
+            _turn.mailbox = previous
+            with self._lock:
+                drain = bool(self._queue) and not self._held and not self._resuming
+                if not drain:
+                    self._busy = False
+                    if self._resuming and self._waiting is not None:
+                        self._waiting.notify_all()
+            if drain:
+                self._pool.submit(self._drain)
+
     def holds_turn(self) -> bool:
         """Whether the calling thread holds this mailbox's turn."""
         return getattr(_turn, "mailbox", None) is self
@@ -96,12 +133,12 @@ class Mailbox:
 
     def hold(self) -> None:
         """Stop handling: envelopes still queue, but no drain runs until :meth:`release`."""
-        with self._cond:
+        with self._lock:
             self._held = True
 
     def release(self) -> None:
         """Undo :meth:`hold` and handle what queued meanwhile."""
-        with self._cond:
+        with self._lock:
             self._held = False
             if self._busy or self._resuming or not self._queue:
                 return
@@ -110,7 +147,7 @@ class Mailbox:
 
     def take_all(self) -> list[Any]:
         """Remove and return every queued envelope, highest priority first."""
-        with self._cond:
+        with self._lock:
             items = sorted(self._queue)
             self._queue.clear()
         return [item[2] for item in items]

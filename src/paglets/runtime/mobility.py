@@ -1,58 +1,57 @@
-"""Moving paglets between hosts: dispatch, clone and retract, as a two-step hand-off.
+"""Moving paglets between hosts: dispatch, clone and retract, as one acknowledged hand-off.
 
 Source side (holding the paglet's turn)::
 
     hook (on_dispatching / on_cloning / on_reverting)
     snapshot the state                      -> record with a transfer id
-    stage  -> target                        target decodes and keeps it, not running
     hold the mailbox (messages queue)
-    commit -> target                        target installs it, runs on_arrival/on_clone,
-                                            lets messages in and starts run()
+    transfer -> target                      target checks and decodes everything first,
+                                            then installs it, runs on_arrival/on_clone,
+                                            lets messages in, starts run() and answers
     leave: forwarding address, queued messages redirected (dispatch only)
 
-Any failure up to the commit leaves the paglet at the source and raises
-``TransferError``. A commit that cannot be confirmed is followed by an abort; only a
-target that answers "committed" to it keeps the paglet, otherwise the source resumes
-it (the target drops what it staged), so the paglet is never lost and never runs twice
-unless the target vanishes between committing and answering both calls.
+A refusal (class not allowed, state not decodable, paglet already there) arrives before
+the target changed anything: the paglet stays at the source and ``TransferError`` says
+why. When the answer is uncertain (no reply in time), the source asks ``abort``: the
+target answers ``committed`` if the paglet runs there, otherwise it records the
+transfer as aborted so that a late copy is refused, and the paglet resumes at the
+source. So a paglet is never lost and never runs twice, unless the target vanishes
+after starting it and before answering both calls, in which case it resumes at the
+source.
 
-Commit is idempotent: a repeated commit of a committed transfer answers True again.
+The target's answer is idempotent: a repeated transfer of a committed id answers True.
+This is the stage/ack/commit hand-off folded into one round trip: the target stages
+(decodes and checks) and commits (starts) under one request, and the source's commit
+is taking the answer.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.errors import PagletError, TransferError
+from paglets.core.errors import (
+    HostStoppedError,
+    PagletError,
+    ReplyTimeoutError,
+    TransferError,
+)
 from paglets.core.events import CloneEvent, MobilityEvent
+from paglets.core.ids import new_id
 from paglets.runtime.lifecycle import Lifecycle, new_agent_id
 from paglets.runtime.parts import HostParts
 from paglets.runtime.slot import AgentSlot, SlotOperations, SlotStatus
 from paglets.wire.codec import encode_state
-from paglets.wire.protocol import VERB_ABORT, VERB_COMMIT, VERB_STAGE
+from paglets.wire.protocol import VERB_ABORT, VERB_TRANSFER
 
 log = logging.getLogger(__name__)
 
 _COMMITTED = "committed"
 _ABORTED = "aborted"
 _UNKNOWN = "unknown"
-
-
-@dataclass
-class _Staged:
-    record: dict[str, Any]
-    cls: type[Paglet[Any]]
-    state: PagletState
-    expires: float
-    done: threading.Event = field(default_factory=threading.Event)
-    committing: bool = False
 
 
 class Mobility:
@@ -64,7 +63,7 @@ class Mobility:
         self._parts = parts
         self._lifecycle = lifecycle
         self._operations = operations
-        self._staged: dict[str, _Staged] = {}
+        self._arriving: dict[str, threading.Event] = {}
         self._outcomes: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -98,10 +97,9 @@ class Mobility:
         if hook:
             self._hook(slot, "on_dispatching", lambda: slot.paglet.on_dispatching(event))
         record = self._record(slot, slot.agent_id, reason)
-        self._stage(target, record, limit, what=reason)
         slot.mailbox.hold()
         try:
-            self._commit(target, record["tid"], limit)
+            self._transfer(target, record, limit, what=reason)
         except TransferError:
             slot.mailbox.release()
             raise
@@ -129,8 +127,7 @@ class Mobility:
         self._hook(slot, "on_cloning", lambda: slot.paglet.on_cloning(cloning))
         clone_id = new_agent_id()
         record = self._record(slot, clone_id, "clone")
-        self._stage(address, record, limit, what="clone")
-        self._commit(address, record["tid"], limit)
+        self._transfer(address, record, limit, what="clone")
         cloned = CloneEvent(
             clone_agent_id=clone_id, **common, **parts.event_fields(slot.agent_id)  # type: ignore[arg-type]
         )
@@ -175,7 +172,7 @@ class Mobility:
                 f"cannot move {slot.paglet!r}: {exc}; the paglet stayed on {self._parts.name}"
             ) from exc
         return {
-            "tid": uuid.uuid4().hex,
+            "tid": new_id(),
             "agent_id": agent_id,
             "source_agent_id": slot.agent_id,
             "class": slot.class_path,
@@ -188,45 +185,39 @@ class Mobility:
 
     def _call(self, target: str, verb: str, value: Any, timeout: float) -> Any:
         if self._parts.is_local(target):
-            if verb == VERB_STAGE:
-                return self.stage(value)
-            if verb == VERB_COMMIT:
-                return self.commit(value, timeout)
-            return self.abort(value)
+            return self.receive(value, timeout) if verb == VERB_TRANSFER else self.abort(value)
         return self._parts.require_backend().call(target, verb, value, timeout=timeout)
 
-    def _stage(self, target: str, record: dict[str, Any], timeout: float, what: str) -> None:
+    def _transfer(self, target: str, record: dict[str, Any], timeout: float, what: str) -> None:
+        stayed = f"the paglet stayed on {self._parts.name}"
         try:
-            self._call(target, VERB_STAGE, record, timeout)
-        except PagletError as exc:
+            self._call(target, VERB_TRANSFER, record, timeout)
+            return
+        except (ReplyTimeoutError, HostStoppedError) as exc:
+            uncertain: PagletError = exc  # it may have arrived: ask below
+        except PagletError as exc:  # refused, or never sent: nothing runs there
             raise TransferError(
                 f"{what} of paglet {record['source_agent_id']} to {target} failed: "
-                f"{type(exc).__name__}: {exc}; the paglet stayed on {self._parts.name}"
+                f"{type(exc).__name__}: {exc}; {stayed}"
             ) from exc
-
-    def _commit(self, target: str, tid: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        error: PagletError | None = None
-        while time.monotonic() < deadline:
-            try:
-                self._call(target, VERB_COMMIT, tid, max(0.1, deadline - time.monotonic()))
-                return
-            except TransferError:
-                raise
-            except PagletError as exc:
-                error = exc
-                log.warning("commit of transfer %s to %s failed (%s); retrying", tid, target, exc)
         try:
-            outcome = self._call(target, VERB_ABORT, tid, min(timeout, 5.0))
+            outcome = self._call(target, VERB_ABORT, record["tid"], min(timeout, 5.0))
         except PagletError as exc:
+            log.error(
+                "transfer %s to %s: no answer (%s) and abort failed (%s); resuming the "
+                "paglet here",
+                record["tid"],
+                target,
+                uncertain,
+                exc,
+            )
             outcome = _UNKNOWN
-            log.warning("abort of transfer %s at %s failed: %s", tid, target, exc)
         if outcome == _COMMITTED:
             return
         raise TransferError(
-            f"transfer {tid} to {target} could not be committed ({error}); "
-            f"the paglet stayed on {self._parts.name}"
-        )
+            f"{what} of paglet {record['source_agent_id']} to {target} got no answer "
+            f"({uncertain}); {stayed}"
+        ) from uncertain
 
     def _name_of(self, address: str) -> str:
         if self._parts.is_local(address):
@@ -236,81 +227,69 @@ class Mobility:
 
     # target side ----------------------------------------------------------------------
 
-    def stage(self, record: Any) -> bool:
-        """Keep an arriving paglet ready to start (the ``stage`` verb).
+    def receive(self, record: Any, timeout: float | None = None) -> bool:
+        """Take an arriving paglet and start it here (the ``transfer`` verb).
 
         Raises:
             ClassResolutionError, SerializationError: the class or state is refused.
-            TransferError: the record is malformed or the paglet already lives here.
+            TransferError: the record is malformed, the transfer was aborted, or the
+                paglet already lives here.
         """
         if not isinstance(record, dict):
             raise TransferError("a transfer record must be a map")
         try:
             tid = str(record["tid"])
             agent_id = str(record["agent_id"])
-            cls, state = self._lifecycle.decode(
-                str(record["class"]), str(record["state_class"]), record["state"]
-            )
+            state_bytes = record["state"]
+            cls_path, state_cls_path = str(record["class"]), str(record["state_class"])
         except KeyError as exc:
             raise TransferError(f"transfer record lacks {exc.args[0]!r}") from None
+        with self._lock:
+            outcome = self._outcomes.get(tid)
+            if outcome == _COMMITTED:
+                return True
+            if outcome == _ABORTED:
+                raise TransferError(f"transfer {tid} was aborted")
+            running = self._arriving.get(tid)
+        if running is not None:
+            running.wait(timeout or self._parts.config.transfer_timeout)
+            if self._outcomes.get(tid) == _COMMITTED:
+                return True
+            raise TransferError(f"transfer {tid} is still arriving")
+        cls, state = self._lifecycle.decode(cls_path, state_cls_path, state_bytes)
         if self._parts.registry.get(agent_id) is not None:
             raise TransferError(f"paglet {agent_id} already lives on {self._parts.name}")
-        now = time.monotonic()
         with self._lock:
-            for key in [k for k, v in self._staged.items() if v.expires < now]:
-                log.warning("staged transfer %s expired without a commit; dropped", key)
-                del self._staged[key]
-            self._staged[tid] = _Staged(
-                record, cls, state, now + 2 * self._parts.config.transfer_timeout + 10
-            )
-        return True
-
-    def commit(self, tid: Any, timeout: float | None = None) -> bool:
-        """Start a staged paglet here (the ``commit`` verb); idempotent.
-
-        Raises:
-            TransferError: no such staged transfer (never staged, aborted or expired).
-        """
-        tid = str(tid)
-        with self._lock:
-            if self._outcomes.get(tid) == _COMMITTED:
-                return True
-            staged = self._staged.get(tid)
-            if staged is None:
-                raise TransferError(f"no staged transfer {tid} on {self._parts.name}")
-            in_progress = staged.committing
-            staged.committing = True
-        if in_progress:
-            staged.done.wait(timeout or self._parts.config.transfer_timeout)
-            if self._outcomes.get(tid) == _COMMITTED:
-                return True
-            raise TransferError(f"transfer {tid} is still being committed")
+            if tid in self._outcomes or tid in self._arriving:
+                return self.receive(record, timeout)
+            done = self._arriving[tid] = threading.Event()
         try:
-            self._start(staged)
+            self._start(record, cls, state)
         except BaseException:
-            with self._lock:
-                self._staged.pop(tid, None)
-                self._remember(tid, _ABORTED)
-            staged.done.set()
+            self._finish(tid, _ABORTED, done)
             raise
-        with self._lock:
-            self._staged.pop(tid, None)
-            self._remember(tid, _COMMITTED)
-        staged.done.set()
+        self._finish(tid, _COMMITTED, done)
         return True
+
+    def _finish(self, tid: str, outcome: str, done: threading.Event) -> None:
+        with self._lock:
+            self._arriving.pop(tid, None)
+            self._remember(tid, outcome)
+        done.set()
 
     def abort(self, tid: Any) -> str:
-        """Drop a staged transfer (the ``abort`` verb); answer what became of it."""
+        """Answer what became of a transfer (the ``abort`` verb); refuse it from now on.
+
+        Returns:
+            ``committed`` if the paglet runs (or is starting) here, else ``aborted``.
+        """
         tid = str(tid)
         with self._lock:
             outcome = self._outcomes.get(tid)
             if outcome is not None:
                 return outcome
-            staged = self._staged.get(tid)
-            if staged is not None and staged.committing:
-                return _COMMITTED
-            if self._staged.pop(tid, None) is None:
-                return _UNKNOWN
+            if tid in self._arriving:
+                return _COMMITTED  # decoded and checked: nothing left that can refuse it
             self._remember(tid, _ABORTED)
         return _ABORTED
 
@@ -319,11 +298,10 @@ class Mobility:
         while len(self._outcomes) > 10_000:
             self._outcomes.popitem(last=False)
 
-    def _start(self, staged: _Staged) -> None:
-        record = staged.record
+    def _start(self, record: dict[str, Any], cls: type[Paglet[Any]], state: PagletState) -> None:
         parts = self._parts
         agent_id = str(record["agent_id"])
-        slot = self._lifecycle.install(staged.cls, agent_id, staged.state)
+        slot = self._lifecycle.install(cls, agent_id, state)
         reason = str(record["reason"])
         source_name = str(record["source_name"])
         fields = parts.event_fields(agent_id)

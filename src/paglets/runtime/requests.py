@@ -38,8 +38,7 @@ class RequestRouter:
         self._handlers: dict[str, Callable[[IncomingRequest, Any], Any]] = {
             protocol.VERB_HELLO: lambda request, body: membership.on_hello(body),
             protocol.VERB_CREATE: self._create,
-            protocol.VERB_STAGE: lambda request, body: operations.mobility.stage(body),
-            protocol.VERB_COMMIT: lambda request, body: operations.mobility.commit(body),
+            protocol.VERB_TRANSFER: lambda request, body: operations.mobility.receive(body),
             protocol.VERB_ABORT: lambda request, body: operations.mobility.abort(body),
             protocol.VERB_CONTROL: self._control,
             protocol.VERB_INFO: lambda request, body: operations.info(_target(request)),

@@ -187,8 +187,10 @@ class AgentSlot:
     def run_in_turn(self, action: Callable[[], Any], timeout: float | None) -> Any:
         """Run ``action`` while holding the paglet's turn and return its result.
 
-        Runs at once when the caller already holds the turn (a handler calling a
-        self-operation); otherwise it waits for the current handler to finish.
+        Runs at once, on the calling thread, when the caller already holds the turn (a
+        handler calling a self-operation) or nobody needs it (the paglet is idle);
+        otherwise it is queued ahead of every message and runs after the current
+        handler.
         ``timeout`` bounds the wait for the turn only: an action that started is
         waited for, so the caller never hears "timeout" while it may still succeed
         (a transfer bounds itself with its own timeout).
@@ -198,6 +200,9 @@ class AgentSlot:
         """
         if self.mailbox.holds_turn():
             return action()
+        ran, result = self.mailbox.run_if_idle(action)
+        if ran:
+            return result
         future = FutureReply()
         claim = threading.Lock()
 
@@ -271,7 +276,7 @@ class AgentSlot:
         self.mailbox.hold()
         self.status = status
         self.moved_to = moved_to
-        self.paglet._leaving.set()
+        self.paglet._mark_leaving()
         envelopes: list[Envelope] = self.mailbox.take_all()
         return envelopes
 

@@ -19,6 +19,7 @@ The class found must then be of the required kind, else
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 import threading
@@ -169,6 +170,11 @@ def _import_allowed(path: str, module_name: str, policy: ClassPolicy) -> ModuleT
 def _split_path(path: str) -> tuple[str, str]:
     if not isinstance(path, str) or len(path) > MAX_CLASS_PATH_LENGTH:
         raise ClassResolutionError(f"malformed class path {_short(path)}")
+    return _split_valid_length_path(path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _split_valid_length_path(path: str) -> tuple[str, str]:
     module_name, colon, qualname = path.partition(":")
     module_ok = all(part.isidentifier() for part in module_name.split("."))
     qualname_ok = all(part.isidentifier() or part == _LOCALS for part in qualname.split("."))

@@ -38,10 +38,10 @@ verb               header / body                  reply body
 ``create``         body: ``[class path, state      the new agent id
                    class path, state bytes, init,
                    agent id or None]``
-``stage``          body: transfer record (class,  ``True`` once staged (not yet running)
-                   state, ids, reason, source)
-``commit``         body: ``[transfer id]``         ``True`` once the paglet runs here
-``abort``          body: ``[transfer id]``         ``True``
+``transfer``       body: transfer record (class,  ``True`` once the paglet runs here
+                   state, ids, reason, source)    (checked first: a refusal changes nothing)
+``abort``          body: transfer id               ``"committed"`` or ``"aborted"``; a
+                                                  transfer not yet seen is refused later
 ``control``        ``to``; body: ``[op, args]``    op result: ``dispatch``/``clone``
                    with op in dispatch, clone,     return the new address/agent id
                    retract, deactivate, activate,
@@ -76,8 +76,7 @@ VERB_HELLO = "hello"
 VERB_PING = "ping"
 VERB_MESSAGE = "msg"
 VERB_CREATE = "create"
-VERB_STAGE = "stage"
-VERB_COMMIT = "commit"
+VERB_TRANSFER = "transfer"
 VERB_ABORT = "abort"
 VERB_CONTROL = "control"
 VERB_INFO = "info"
@@ -91,8 +90,7 @@ VERBS = frozenset(
         VERB_PING,
         VERB_MESSAGE,
         VERB_CREATE,
-        VERB_STAGE,
-        VERB_COMMIT,
+        VERB_TRANSFER,
         VERB_ABORT,
         VERB_CONTROL,
         VERB_INFO,
