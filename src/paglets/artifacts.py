@@ -1,12 +1,17 @@
 """Artifacts: content-addressed blobs stored on a host and moved peer to peer.
 
 :class:`ArtifactRef` is the encodable handle to one blob; it can sit in a paglet's state
-or in a message.
+or in a message. :func:`check_name` is the one rule for the names of artifacts and of
+the files paglets carry: a plain file name, never a path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from paglets.core.errors import ArtifactError
+
+MAX_NAME_LENGTH = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +33,19 @@ class ArtifactRef:
     size: int
     sha256: str
     created_at: float = 0.0
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a plain file name (one path component), else raise.
+
+    Raises:
+        ArtifactError: empty, too long, ``.``/``..``, or holding a path separator or NUL
+            (so ``../x`` and ``/etc/passwd`` are refused, never resolved).
+    """
+    if not isinstance(name, str) or not name:
+        raise ArtifactError("a file name must be a non-empty string")
+    if name in (".", "..") or any(sep in name for sep in ("/", "\\", "\x00")):
+        raise ArtifactError(f"{name[:100]!r} is not a plain file name (no paths, no '..')")
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_LENGTH:
+        raise ArtifactError(f"file name of {len(name)} characters is too long")
+    return name

@@ -315,3 +315,17 @@ def test_a_frame_over_the_hosts_size_limit_is_refused(
     assert proxy.send("add", timeout=TIMEOUT) == 1
     with HostClient(host.address, api_key=SECRET, timeout=TIMEOUT) as client:
         assert client.health()["name"] == "small"
+
+
+@pytest.mark.parametrize("timeout", ["soon", -1, float("nan"), 10**12, [1]])
+def test_a_control_request_with_a_bad_timeout_uses_the_default(
+    target: Target, timeout: Any
+) -> None:
+    request_id = next(_ids)
+    target.send(
+        header(request_id, "control", to=agent(target)),
+        msgpack.packb(["deactivate", {"duration": None, "timeout": timeout}]),
+    )
+    reply = target.reply_to(request_id)
+    assert reply["ok"] is True, reply
+    assert not target.proxy.is_active()

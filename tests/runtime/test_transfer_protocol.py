@@ -6,14 +6,17 @@ import threading
 from dataclasses import dataclass
 
 import msgpack
+import pytest
 import zmq
 
 from conftest import HostFactory
 from helpers import TIMEOUT, gate, new_gate, wait_for
 from paglets.core.agent import Paglet, PagletState
+from paglets.core.errors import TransferError
 from paglets.core.events import MobilityEvent
 from paglets.core.messages import Message
 from paglets.net.security import configure_socket, derive_keys
+from paglets.remote import proxy as proxy_module
 from paglets.wire.codec import encode_value
 
 SECRET = "transfer-secret"
@@ -110,3 +113,19 @@ def test_an_abort_seen_first_refuses_the_late_transfer(make_host: HostFactory) -
     finally:
         dealer.close(0)
         context.term()
+
+
+def test_a_remote_dispatch_without_a_timeout_reports_the_transfer_error(
+    make_host: HostFactory, dead_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The proxy tells the paglet's host how long the move may take and waits longer,
+    # so the caller hears the host's TransferError rather than its own time-out.
+    monkeypatch.setattr(proxy_module, "DEFAULT_MOVE_TIMEOUT", 1.0)
+    alpha = make_host("alpha", api_key=SECRET)
+    beta = make_host("beta", api_key=SECRET, peers=[alpha.address])
+    alpha.wait_for_host("beta", TIMEOUT)
+    proxy = alpha.create_remote("beta", SlowArrival)
+    with pytest.raises(TransferError):
+        proxy.dispatch(dead_address)
+    assert proxy.send("add", timeout=TIMEOUT) == 1
+    assert proxy.address == beta.address

@@ -8,11 +8,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from paglets.cli.output import fail, print_json, print_table
 from paglets.core.agent import ACTIVE, INACTIVE
 from paglets.core.errors import PagletError
 from paglets.remote.client import HostClient
-
-from paglets.cli.output import fail, print_json, print_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Work with paglets on a host.")
 _api_key_env: str | None = None

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from paglets.cli import agents
+from paglets.cli import agents, artifacts, grab, mesh
 from paglets.cli import host as host_command
-from paglets.cli import mesh
 
 app = typer.Typer(
     add_completion=False,
@@ -16,6 +15,8 @@ app = typer.Typer(
 app.command("host")(host_command.host)
 app.add_typer(agents.app, name="agents")
 app.add_typer(mesh.app, name="mesh")
+app.add_typer(grab.app, name="grab")
+app.add_typer(artifacts.app, name="artifacts")
 
 
 def main() -> None:

@@ -16,13 +16,13 @@ from typing import Annotated
 import typer
 import zmq
 
+from paglets.cli.mesh import parse_size
+from paglets.cli.output import fail
 from paglets.core.errors import PagletError
 from paglets.net.discovery import interface_ipv4
 from paglets.net.endpoint import normalize_address
 from paglets.runtime.config import DEFAULT_PORT
 from paglets.runtime.host import Host
-
-from paglets.cli.output import fail
 
 app = typer.Typer(add_completion=False, help="Run a paglets host.")
 
@@ -73,7 +73,16 @@ def host(
         list[str] | None, typer.Option("--property", help="KEY=VALUE host property; repeatable.")
     ] = None,
     persistence_dir: Annotated[
-        Path | None, typer.Option(help="Directory for inactive paglets (SQLite).")
+        Path | None,
+        typer.Option(help="Directory for inactive paglets, artifacts and work dirs."),
+    ] = None,
+    artifact_max_size: Annotated[
+        str | None,
+        typer.Option(help="Largest artifact or carried file accepted (e.g. 2G)."),
+    ] = None,
+    artifact_storage_quota: Annotated[
+        str | None,
+        typer.Option(help="Bytes the artifact store may hold (e.g. 50G)."),
     ] = None,
     allow_module: Annotated[
         list[str] | None,
@@ -124,6 +133,10 @@ def host(
             discovery=not no_discovery,
             api_key_env=api_key_env,
             insecure=insecure,
+            artifact_max_size=None if artifact_max_size is None else parse_size(artifact_max_size),
+            artifact_storage_quota=(
+                None if artifact_storage_quota is None else parse_size(artifact_storage_quota)
+            ),
         )
         running.start_background()
     except zmq.ZMQError as exc:

@@ -12,7 +12,8 @@ hook                          runs on     when
 ============================  ==========  =================================================
 ``on_creation(event)``        creator     once, after construction; ``event.init``
 ``on_dispatching(event)``     source      before the state snapshot of a dispatch
-``on_arrival(event)``         target      after the state is in place (dispatch or retract)
+``on_arrival(event)``         target      after the state and registered files are in
+                                          place (dispatch or retract)
 ``on_reverting(event)``       remote      when a retract pulls the paglet away
 ``on_cloning(event)``         original    before the clone snapshot
 ``on_clone(event)``           the copy    on the target, with a new ``agent_id``
@@ -27,6 +28,10 @@ hook                          runs on     when
 
 ``dispatch()`` called inside a handler is the last thing that handler does to the state:
 the snapshot is taken during the call, so later changes do not travel.
+
+Files travel too: :meth:`Paglet.register_file` adds a file to the paglet's registered
+files, which move (or are copied, for a clone) into the paglet's :meth:`Paglet.work_dir`
+on the target host before ``on_arrival``/``on_clone`` runs there.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from paglets.core.classes import remember_class
@@ -212,6 +219,58 @@ class Paglet(Generic[StateT]):
     def not_handled(self) -> Any:
         """Return this from ``handle_message`` for kinds it does not handle."""
         return NOT_HANDLED
+
+    # files that travel with the paglet ----------------------------------------------
+
+    def register_file(
+        self, path: str | PathLike[str], name: str | None = None, mode: str = "copy"
+    ) -> Path:
+        """Make the file at ``path`` travel with this paglet, under ``name``.
+
+        On a dispatch or clone the file is moved into this paglet's work dir on the
+        target before ``on_arrival``/``on_clone``. With ``mode="copy"`` a file outside
+        the work dir stays where it is; with ``mode="move"`` it is deleted here once
+        the dispatch committed (never before; a clone always copies). Registering a
+        name again replaces the entry.
+
+        Args:
+            path: an existing regular file on this host.
+            name: the name it travels under (default: the file's name); a plain file
+                name, no directories.
+            mode: ``"copy"`` or ``"move"``.
+
+        Returns:
+            The absolute path registered.
+
+        Raises:
+            ArtifactNotFoundError: ``path`` is not a regular file.
+            ArtifactError: a bad name or mode.
+        """
+        return self._require_control().register_file(path, name, mode)
+
+    def unregister_file(self, name: str, *, delete: bool = False) -> None:
+        """Stop carrying the file ``name`` (and delete it when ``delete``)."""
+        self._require_control().unregister_file(name, delete)
+
+    def registered_files(self) -> dict[str, Path]:
+        """Name -> path on this host of every file this paglet carries."""
+        return self._require_control().registered_files()
+
+    def file_path(self, name: str) -> Path:
+        """Where the registered file ``name`` is on this host.
+
+        Raises:
+            ArtifactNotFoundError: no file of that name is registered.
+        """
+        return self._require_control().file_path(name)
+
+    def work_dir(self) -> Path:
+        """This paglet's own directory on this host (created on first use).
+
+        It is removed when the paglet leaves the host or is disposed; files the paglet
+        wants to keep across moves must be registered.
+        """
+        return self._require_control().work_dir()
 
     # state locking ------------------------------------------------------------------
 

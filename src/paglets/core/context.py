@@ -6,7 +6,9 @@ core layer, so that a paglet module imports nothing above ``paglets.core``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -16,14 +18,25 @@ if TYPE_CHECKING:
 
 
 class HostRef(Protocol):
-    """What a paglet can know of another host of the mesh."""
+    """What a paglet can know of another host of the mesh (read-only)."""
 
-    name: str
-    address: str
-    mesh_version: str
-    tags: tuple[str, ...]
-    properties: Mapping[str, str]
-    online: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def mesh_version(self) -> str: ...
+
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+
+    @property
+    def properties(self) -> Mapping[str, str]: ...
+
+    @property
+    def online(self) -> bool: ...
 
 
 class AgentContext(Protocol):
@@ -49,7 +62,7 @@ class AgentContext(Protocol):
         """This host's tags."""
         ...
 
-    def available_hosts(self) -> list[HostRef]:
+    def available_hosts(self) -> Sequence[HostRef]:
         """The other hosts this host knows, online or not."""
         ...
 
@@ -98,3 +111,13 @@ class AgentControl(Protocol):
     def notify_message(self) -> None: ...
 
     def notify_all_messages(self) -> None: ...
+
+    def register_file(self, path: str | PathLike[str], name: str | None, mode: str) -> Path: ...
+
+    def unregister_file(self, name: str, delete: bool) -> None: ...
+
+    def registered_files(self) -> dict[str, Path]: ...
+
+    def file_path(self, name: str) -> Path: ...
+
+    def work_dir(self) -> Path: ...

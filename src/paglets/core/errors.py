@@ -12,6 +12,11 @@ Every error the runtime raises derives from :class:`PagletError`::
     ├── PagletInactiveError       the paglet is deactivated and ``no_delay`` was asked
     ├── TransferError             a dispatch, clone or retract did not commit; the paglet stayed
     ├── AgentMovedError           the paglet left that host; ``address`` says where it went
+    ├── ArtifactError             an artifact or a paglet's file could not be stored or moved
+    │   ├── ArtifactNotFoundError no artifact with that id on that host (or no such file)
+    │   ├── IntegrityError        the bytes received are not the bytes announced (hash, size)
+    │   ├── QuotaExceededError    no room: over the size limit, the storage quota, or disk full
+    │   └── DestinationExistsError  the destination file exists and overwrite was not asked
     ├── MeshError                 talking to another host failed
     │   ├── PeerNotFoundError     unknown host name, or an address nobody answers on
     │   ├── ReplyTimeoutError     no reply within the timeout
@@ -86,6 +91,29 @@ class AgentMovedError(PagletError):
         self.address = address
 
 
+class ArtifactError(PagletError):
+    """An artifact (or a file a paglet carries) could not be stored, found or moved.
+
+    Also raised for names that are not plain file names (``../x``, absolute paths).
+    """
+
+
+class ArtifactNotFoundError(ArtifactError):
+    """No artifact with this id on the host asked, or a registered file is missing."""
+
+
+class IntegrityError(ArtifactError):
+    """The bytes received do not match the announced size or sha256; nothing was kept."""
+
+
+class QuotaExceededError(ArtifactError):
+    """No room: the artifact is over the size limit, the store over its quota, or the disk full."""
+
+
+class DestinationExistsError(ArtifactError):
+    """The destination file exists and overwriting it was not asked for."""
+
+
 class MeshError(PagletError):
     """Talking to another host failed."""
 
@@ -130,6 +158,11 @@ _BY_NAME: dict[str, type[PagletError]] = {
         PagletInactiveError,
         TransferError,
         AgentMovedError,
+        ArtifactError,
+        ArtifactNotFoundError,
+        IntegrityError,
+        QuotaExceededError,
+        DestinationExistsError,
         MeshError,
         PeerNotFoundError,
         ReplyTimeoutError,

@@ -16,13 +16,15 @@ PUB/SUB loses what is sent before a subscription is in place; the owner makes up
 it by asking for a snapshot (``hello``) *after* connecting the SUB, and by
 re-publishing full facts on every heartbeat, so one lost message costs at most one
 heartbeat of staleness. This module knows nothing about what the facts mean: it
-calls ``on_facts`` with each decoded map and ``on_tick`` every ``interval`` seconds.
+calls ``on_facts`` with each decoded map and ``on_tick`` every ``interval`` seconds, on
+multiples of the interval of the wall clock (see :meth:`Gossip._schedule_tick`).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -51,7 +53,8 @@ class Gossip:
         port: PUB port, 0 for one the OS chooses.
         interval: seconds between two calls of ``on_tick`` (the heartbeat).
         on_facts: called on the I/O thread with every facts map received.
-        on_tick: called on the I/O thread every ``interval`` seconds.
+        on_tick: called on the I/O thread every ``interval`` seconds with how late (in
+            seconds) that tick runs: a loaded host can tell its own lag from silent peers.
     """
 
     def __init__(
@@ -62,7 +65,7 @@ class Gossip:
         port: int,
         interval: float,
         on_facts: FactsCallback,
-        on_tick: Callable[[], None],
+        on_tick: Callable[[float], None],
     ) -> None:
         self._transport = transport
         self._io = transport.io
@@ -76,6 +79,7 @@ class Gossip:
         self._endpoints: set[str] = set()
         self._bound = ""
         self._closed = False
+        self._due = 0.0
         self.sent = 0
         self.received = 0
         self.dropped = 0
@@ -128,7 +132,7 @@ class Gossip:
         self._pub, self._sub = pub, sub
         self._io.add_reader(sub, self._on_readable)
         self._io.add_stop_callback(self._close)
-        self._io.call_later(self._interval, self._tick)
+        self._schedule_tick()
         endpoint = pub.getsockopt(zmq.LAST_ENDPOINT)
         assert isinstance(endpoint, bytes)
         opened.set_result(normalize_address(endpoint.decode()))
@@ -225,10 +229,22 @@ class Gossip:
     def _tick(self) -> None:
         if self._closed:
             return
+        late = max(0.0, time.monotonic() - self._due)
         try:
-            self._on_tick()
+            self._on_tick(late)
         finally:
-            self._io.call_later(self._interval, self._tick)
+            self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        # Ticks fall on multiples of the interval of the wall clock, so hosts with
+        # synchronised clocks publish together and a receiver drains many heartbeats
+        # per wake-up instead of waking once per peer.
+        interval = self._interval
+        delay = interval - (time.time() % interval)
+        if delay < interval / 10:
+            delay += interval
+        self._due = time.monotonic() + delay
+        self._io.call_later(delay, self._tick)
 
     def _on_readable(self, socket: zmq.Socket[Any]) -> None:
         for _ in range(_READ_BATCH):

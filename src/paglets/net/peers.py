@@ -219,7 +219,7 @@ class PeerTable:
                 return change, old
             else:
                 change = Change.UPDATED if old.online else Change.RETURNED
-            self._by_address[info.address] = replace(info, online=True)
+            self._by_address[info.address] = info if info.online else replace(info, online=True)
             if change is not Change.UPDATED:
                 self._drop_replaced(info)
             self._cond.notify_all()

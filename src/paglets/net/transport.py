@@ -250,7 +250,7 @@ class Transport:
                 self._context.term()
                 self._context = None
                 raise
-            endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+            endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
             self._address = normalize_address(endpoint)
             self._router = router
             self._router_watch = router.get_monitor_socket(
@@ -564,8 +564,8 @@ class Transport:
             entry.future.set_error(error)
         for link in self._links.values():
             while link.backlog and link.backlog[0][2] <= now:
-                request_id, _, _ = link.backlog.popleft()
-                if request_id is None:
+                dropped_id, _, _ = link.backlog.popleft()
+                if dropped_id is None:
                     log.warning("%s: oneway message to an unreachable peer dropped", self.name)
         if len(deadlines) > 4 * len(self._pending) + 1024:
             self._deadlines = [(e.deadline, rid) for rid, e in self._pending.items()]

@@ -7,11 +7,14 @@ paglets living on itself; a :class:`~paglets.remote.client.HostClient` uses this
 
 from __future__ import annotations
 
+from os import PathLike
 from typing import Any, Protocol
 
+from paglets.artifacts import ArtifactRef
 from paglets.core.errors import PagletError
 from paglets.core.messages import FutureReply, Message
 from paglets.net.transport import Reply, Transport
+from paglets.remote.artifacts import ArtifactClient
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
 from paglets.wire.protocol import VERB_CONTROL, VERB_INFO, VERB_MESSAGE
@@ -55,6 +58,12 @@ class ProxyBackend(Protocol):
 
     def retract(self, address: str, agent_id: str, timeout: float | None) -> str: ...
 
+    def upload_artifact(
+        self, address: str, path: str | PathLike[str], name: str | None, owner: str
+    ) -> ArtifactRef: ...
+
+    def delete_artifact(self, address: str, artifact_id: str) -> bool: ...
+
 
 class RemoteBackend:
     """A :class:`ProxyBackend` that always goes over the wire."""
@@ -62,6 +71,7 @@ class RemoteBackend:
     def __init__(self, transport: Transport, policy: ClassPolicy) -> None:
         self.transport = transport
         self.policy = policy
+        self.artifacts = ArtifactClient(transport, policy, timeout=transport.config.default_timeout)
 
     def decode(self, reply: Reply) -> Any:
         """Decode a reply body with this backend's class policy."""
@@ -132,7 +142,8 @@ class RemoteBackend:
             # The remote host bounds the transfer by args["timeout"] (stage, then commit,
             # then maybe an abort): wait long enough to hear how it ended.
             timeout = 2 * timeout + _ABORT_GRACE
-        return self.call(address, VERB_CONTROL, [op, args], fields={"to": agent_id}, timeout=timeout)
+        fields = {"to": agent_id}
+        return self.call(address, VERB_CONTROL, [op, args], fields=fields, timeout=timeout)
 
     def info(self, address: str, agent_id: str, timeout: float | None) -> dict[str, Any]:
         info = self.call(address, VERB_INFO, None, fields={"to": agent_id}, timeout=timeout)
@@ -144,3 +155,13 @@ class RemoteBackend:
         raise PagletError(
             "retract pulls a paglet to a host: call it through a Host, not a HostClient"
         )
+
+    def upload_artifact(
+        self, address: str, path: str | PathLike[str], name: str | None, owner: str
+    ) -> ArtifactRef:
+        """Store a local file on the host at ``address`` (see ArtifactClient.upload)."""
+        return self.artifacts.upload(address, path, name, owner=owner)
+
+    def delete_artifact(self, address: str, artifact_id: str) -> bool:
+        """Delete an artifact of the host at ``address``; return whether it was there."""
+        return self.artifacts.delete(address, artifact_id)

@@ -7,9 +7,12 @@ wire; a proxy follows its paglet when it moves, as any proxy does.
 
 from __future__ import annotations
 
+from os import PathLike
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from paglets.artifacts import ArtifactRef
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
 from paglets.core.classes import class_path
 from paglets.core.errors import PagletError
@@ -18,7 +21,9 @@ from paglets.net.endpoint import normalize_address
 from paglets.net.mesh_secret import resolve_secret
 from paglets.net.security import derive_keys
 from paglets.net.transport import Transport, TransportConfig
+from paglets.remote.artifacts import ArtifactClient
 from paglets.remote.backend import RemoteBackend
+from paglets.remote.blob_stream import Progress
 from paglets.remote.proxy import PagletProxy, as_message
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import encode_state, encode_value
@@ -65,7 +70,8 @@ class HostClient:
         )
         self._transport.start()
         self.backend = RemoteBackend(
-            self._transport, ClassPolicy(("paglets.examples", *allowed_modules))
+            self._transport,
+            ClassPolicy(("paglets.examples", "paglets.patterns", *allowed_modules)),
         )
 
     def close(self) -> None:
@@ -139,3 +145,84 @@ class HostClient:
     ) -> Any:
         """Send a message to a paglet of the host and return the reply."""
         return self.proxy(agent_id).send(as_message(message, args), timeout=timeout)
+
+    # artifacts ------------------------------------------------------------------------
+
+    @property
+    def artifacts(self) -> ArtifactClient:
+        """The artifact verbs, for callers that need more than the methods below."""
+        return self.backend.artifacts
+
+    def upload_artifact(
+        self,
+        path: str | PathLike[str],
+        name: str | None = None,
+        *,
+        owner: str = "",
+        ttl: float | None = None,
+        progress: Progress | None = None,
+    ) -> ArtifactRef:
+        """Store a local file on the host as an artifact; return its ref.
+
+        Content the host already holds is not sent again. An interrupted upload resumes
+        where it stopped when called again.
+
+        Args:
+            path: the file to upload.
+            name: the artifact's name (default: the file's name); a plain file name.
+            owner: the agent id of the paglet the artifact belongs to, if any.
+            ttl: seconds until the host may delete the artifact (None: never).
+            progress: called with the bytes sent so far.
+
+        Raises:
+            ArtifactNotFoundError, ArtifactError, QuotaExceededError, IntegrityError.
+        """
+        return self.artifacts.upload(
+            self.address, path, name, owner=owner, ttl=ttl, progress=progress
+        )
+
+    def download_artifact(
+        self,
+        ref_or_id: ArtifactRef | str,
+        dest_path: str | PathLike[str],
+        overwrite: bool = False,
+        *,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Copy an artifact to the local file ``dest_path``; return that path.
+
+        A ref is fetched from its own host; a bare id from this client's host.
+
+        Raises:
+            DestinationExistsError: the file exists and ``overwrite`` is False.
+            ArtifactNotFoundError, IntegrityError, QuotaExceededError.
+        """
+        if isinstance(ref_or_id, ArtifactRef):
+            address, artifact_id = ref_or_id.host or self.address, ref_or_id.artifact_id
+        else:
+            address, artifact_id = self.address, str(ref_or_id)
+        return self.artifacts.download(
+            address, artifact_id, dest_path, overwrite=overwrite, progress=progress
+        )
+
+    def list_artifacts(self) -> list[dict[str, Any]]:
+        """The metadata of every artifact stored on the host."""
+        return self.artifacts.list(self.address)
+
+    def artifact_info(self, artifact_id: str) -> dict[str, Any]:
+        """The metadata of one artifact (ArtifactNotFoundError if there is none)."""
+        return self.artifacts.info(self.address, artifact_id)
+
+    def delete_artifact(self, artifact_id: str | ArtifactRef) -> bool:
+        """Delete an artifact of the host; return whether it was there."""
+        if isinstance(artifact_id, ArtifactRef):
+            artifact_id = artifact_id.artifact_id
+        return self.artifacts.delete(self.address, artifact_id)
+
+    def fetch_artifact(self, ref: ArtifactRef, timeout: float | None = None) -> ArtifactRef:
+        """Have the host pull an artifact from another host (peer to peer); return its ref."""
+        return self.artifacts.fetch(self.address, ref, timeout)
+
+    def transfers(self) -> list[dict[str, Any]]:
+        """The artifact and file transfers in flight on the host, with bytes done."""
+        return self.artifacts.progress(self.address)

@@ -7,16 +7,31 @@ to :data:`MAX_HOPS` times per call), so the caller does not notice.
 
 from __future__ import annotations
 
+from os import PathLike
+from pathlib import Path
 from typing import Any
 
+from paglets.artifacts import ArtifactRef
 from paglets.core.agent import ACTIVE, INACTIVE
-from paglets.core.errors import AgentMovedError, AgentNotFoundError, PagletError
+from paglets.core.errors import (
+    AgentMovedError,
+    AgentNotFoundError,
+    PagletError,
+    RemoteHostError,
+    ReplyTimeoutError,
+)
 from paglets.core.messages import FutureReply, Message
 from paglets.core.refs import PagletProxyRef
 from paglets.net.endpoint import normalize_address
 from paglets.remote.backend import ProxyBackend
 
 MAX_HOPS = 16
+DEFAULT_MOVE_TIMEOUT = 30.0
+"""Seconds a dispatch, clone or retract may take when the caller gives no timeout.
+
+The proxy always tells the paglet's host this bound and waits longer than it, so a
+failed move reaches the caller as the host's ``TransferError``, never as a time-out.
+"""
 
 
 def as_message(message: Message | str, args: dict[str, Any] | None = None) -> Message:
@@ -128,6 +143,53 @@ class PagletProxy:
         """Send a message and do not wait; no reply, errors are only logged by the host."""
         self._backend.send_oneway(self._address, self._agent_id, as_message(message, args))
 
+    def send_artifact(
+        self,
+        message: Message | str,
+        path: str | PathLike[str],
+        *,
+        move: bool = False,
+        name: str | None = None,
+        args: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        no_delay: bool = False,
+    ) -> Any:
+        """Upload a file to the paglet's host and send a message carrying its ref.
+
+        The file becomes an artifact owned by the paglet on the host where it was last
+        seen; its :class:`~paglets.artifacts.ArtifactRef` is put in the message args
+        under ``"artifact"``. If the message is not delivered (the paglet is gone, does
+        not handle the kind, the host is unreachable), the uploaded artifact is deleted
+        again; it is kept when the handler ran and raised (``RemoteHostError``) or may
+        still run (``ReplyTimeoutError``), since the handler may hold the ref. With
+        ``move=True`` the local file is deleted, but only after the paglet answered.
+
+        Returns:
+            The paglet's reply.
+
+        Raises:
+            ArtifactNotFoundError: ``path`` is not a regular file.
+            QuotaExceededError, IntegrityError: the upload failed; nothing was sent.
+            PagletError: the delivery failed (the artifact was deleted again).
+        """
+        msg = as_message(message, args)
+        address = self._address
+        ref: ArtifactRef = self._backend.upload_artifact(address, path, name, self._agent_id)
+        msg.args["artifact"] = ref
+        try:
+            reply = self.send(msg, timeout=timeout, no_delay=no_delay)
+        except (RemoteHostError, ReplyTimeoutError):
+            raise
+        except PagletError:
+            try:
+                self._backend.delete_artifact(ref.host or address, ref.artifact_id)
+            except PagletError:
+                pass  # the delivery error is the one worth reporting
+            raise
+        if move:
+            Path(path).unlink(missing_ok=True)
+        return reply
+
     # mobility and lifecycle -----------------------------------------------------------
 
     def _control(self, op: str, args: dict[str, Any], timeout: float | None = None) -> Any:
@@ -141,19 +203,27 @@ class PagletProxy:
         Raises:
             TransferError: the move failed; the paglet stayed where it was.
         """
-        address = self._control("dispatch", {"target": target, "timeout": timeout}, timeout)
+        limit = DEFAULT_MOVE_TIMEOUT if timeout is None else timeout
+        address = self._control("dispatch", {"target": target, "timeout": limit}, limit)
         self._address = normalize_address(str(address))
         return self
 
     def clone(self, target: str | None = None, *, timeout: float | None = None) -> PagletProxy:
         """Copy the paglet (on its host, or on ``target``); return the copy's proxy."""
-        reply = self._control("clone", {"target": target, "timeout": timeout}, timeout)
+        limit = DEFAULT_MOVE_TIMEOUT if timeout is None else timeout
+        reply = self._control("clone", {"target": target, "timeout": limit}, limit)
         return PagletProxy(str(reply["agent_id"]), str(reply["address"]), self._backend)
 
     def retract(self, *, timeout: float | None = None) -> PagletProxy:
         """Pull the paglet back to the host this proxy belongs to."""
         self._address = normalize_address(
-            self._follow(lambda address: self._backend.retract(address, self._agent_id, timeout))
+            self._follow(
+                lambda address: self._backend.retract(
+                    address,
+                    self._agent_id,
+                    DEFAULT_MOVE_TIMEOUT if timeout is None else timeout,
+                )
+            )
         )
         return self
 

@@ -20,7 +20,9 @@ class HostConfig:
         mesh_version: hosts only talk to hosts of the same mesh version.
         tags: free-form labels other hosts see.
         properties: ``KEY=VALUE`` facts other hosts see.
-        persistence_dir: where inactive paglets are stored; None keeps them in memory.
+        persistence_dir: where inactive paglets, artifacts and paglets' work dirs are
+            kept; None keeps paglets in memory and files in a temporary directory
+            removed at stop.
         discovery: find peers with zeroconf (off in tests).
         pub_port: port of the gossip PUB socket (bound on ``host``); 0 lets the OS choose.
         heartbeat_interval: seconds between two publications of this host's facts.
@@ -36,6 +38,19 @@ class HostConfig:
         event_log_size: how many context events are kept.
         max_queued_messages: messages one paglet's mailbox holds before refusing more.
         max_inflight_per_peer: requests one peer may have unanswered at once.
+        artifact_max_size: largest single artifact (or carried file) accepted, in
+            bytes; None: no limit.
+        artifact_storage_quota: bytes the artifact store may hold (blobs plus uploads
+            in progress); None: only the free disk space limits it.
+        artifact_chunk_size: bytes per chunk when moving artifacts and files.
+        artifact_window: chunk requests kept in flight by one transfer (the credit).
+        artifact_chunk_timeout: seconds one chunk may take before the peer counts as
+            gone (then the transfer resumes, up to ``artifact_retries`` times).
+        artifact_retries: how many times an interrupted pull resumes before failing.
+        artifact_partial_ttl: seconds an interrupted transfer's partial file is kept
+            for a resume.
+        artifact_min_rate: bytes per second a dispatch carrying files is granted on top
+            of ``transfer_timeout`` before the source gives up.
     """
 
     name: str = "paglets"
@@ -53,7 +68,7 @@ class HostConfig:
     api_key: str | None = field(default=None, repr=False)
     api_key_env: str | None = None
     insecure: bool = False
-    allowed_modules: tuple[str, ...] = ("paglets.examples",)
+    allowed_modules: tuple[str, ...] = ("paglets.examples", "paglets.patterns")
     request_timeout: float = 30.0
     transfer_timeout: float = 30.0
     max_message_size: int = 512 * 1024 * 1024
@@ -61,3 +76,11 @@ class HostConfig:
     event_log_size: int = 1000
     max_queued_messages: int = 100_000
     max_inflight_per_peer: int = 10_000
+    artifact_max_size: int | None = None
+    artifact_storage_quota: int | None = None
+    artifact_chunk_size: int = 1024 * 1024
+    artifact_window: int = 8
+    artifact_chunk_timeout: float = 10.0
+    artifact_retries: int = 2
+    artifact_partial_ttl: float = 3600.0
+    artifact_min_rate: float = 4 * 1024 * 1024

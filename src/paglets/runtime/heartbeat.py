@@ -31,7 +31,9 @@ from paglets.runtime.parts import HostParts
 
 log = logging.getLogger(__name__)
 
-_REGREET_INTERVAL = 2.0
+_REGREET_FIRST = 2.0
+_REGREET_MAX = 30.0
+_REGREETS_PER_BEAT = 4
 _PULL_INTERVAL = 2.0
 _CHANGE_DEBOUNCE = 0.05
 
@@ -51,9 +53,11 @@ class Heartbeat:
         self._parts = parts
         self._learner = learner
         self._lock = threading.Lock()
-        self._regreet_at: dict[str, float] = {}
+        self._regreet: dict[str, tuple[float, float]] = {}  # address: (when, backoff)
+        self.late_beats = 0
         self._pulled_at = 0.0
         self._publish_pending = False
+        self._dirty = False
         self._stopped = False
         self.gossip: Gossip | None = None
         self.facts: HostFacts | None = None
@@ -71,7 +75,7 @@ class Heartbeat:
             port=config.pub_port,
             interval=config.heartbeat_interval,
             on_facts=self._on_gossip,
-            on_tick=lambda: self.submit(self._beat),
+            on_tick=lambda late: self.submit(self._beat, time.monotonic() - late),
         )
         bound = gossip.start()
         advertised_host, _ = split_address(parts.address)
@@ -98,7 +102,19 @@ class Heartbeat:
     def publish(self) -> None:
         """Sample this host's facts and publish them now."""
         if self.gossip is not None and self.facts is not None and not self._stopped:
+            self._dirty = False
             self.facts.publish_sample(self.gossip.publish)
+
+    def current(self) -> dict[str, Any]:
+        """The facts as last published, first publishing a change not yet out.
+
+        A ``hello`` answers with these, so a late joiner's snapshot is current even
+        within the few milliseconds a change waits to be published.
+        """
+        assert self.facts is not None, "heartbeat not started"
+        if self._dirty:
+            self.publish()
+        return self.facts.current()
 
     def submit(self, fn: Callable[..., None], *args: Any) -> None:
         """Run ``fn(*args)`` on a worker thread (nothing once the host stops)."""
@@ -112,6 +128,7 @@ class Heartbeat:
     def _on_event(self, event: ContextEvent) -> None:
         if event.kind.startswith("host-") or event.kind == "name-clash":
             return
+        self._dirty = True
         with self._lock:
             if self._publish_pending:
                 return
@@ -127,29 +144,50 @@ class Heartbeat:
             self._publish_pending = False
         self.submit(self.publish)
 
-    def _beat(self) -> None:
+    def _beat(self, due: float) -> None:
         if self._stopped:
             return
         self.publish()
-        peers = self._parts.peers
-        for info in peers.sweep(self._parts.config.offline_after):
+        config = self._parts.config
+        if time.monotonic() - due > config.heartbeat_interval / 2:
+            # This host runs late (overloaded): the silence may well be ours, so do
+            # not judge others on this beat.
+            self.late_beats += 1
+            return
+        for info in self._parts.peers.sweep(config.offline_after):
             log.info("host %s (%s) went silent: offline", info.name, info.address)
             self._parts.events.record("host-offline", "", name=info.name, address=info.address)
+        self._regreet_offline()
+
+    def _regreet_offline(self) -> None:
+        """Greet offline peers again, each with its own backoff and a few per beat.
+
+        A peer that restarted elsewhere (a new PUB port) and does not know us is found
+        this way; the backoff keeps a host that is merely slow from drawing a storm.
+        """
         now = time.monotonic()
-        for info in peers.all():
-            if not info.online and now >= self._regreet_at.get(info.address, 0.0):
-                self._regreet_at[info.address] = now + _REGREET_INTERVAL
-                self._learner.greet(info.address, retries=0)
+        budget = _REGREETS_PER_BEAT
+        for info in self._parts.peers.all():
+            if info.online:
+                self._regreet.pop(info.address, None)
+                continue
+            when, backoff = self._regreet.get(info.address, (0.0, _REGREET_FIRST / 2))
+            if now < when or budget == 0:
+                continue
+            budget -= 1
+            backoff = min(_REGREET_MAX, backoff * 2)
+            self._regreet[info.address] = (now + backoff, backoff)
+            self._learner.greet(info.address, retries=0)
 
     def _on_gossip(self, data: dict[str, Any]) -> None:
         """Facts from a peer's PUB (on the I/O thread)."""
         if self._stopped:
             return
+        if data.get("mesh_version") != self._parts.config.mesh_version:
+            return  # another mesh: never subscribed on purpose, ignored if it happens
         try:
+            data["address"] = normalize_address(str(data.get("address", "")))
             info = PeerInfo.from_wire(data)
-            if info.mesh_version != self._parts.config.mesh_version:
-                return
-            info = PeerInfo.from_wire({**data, "address": normalize_address(info.address)})
         except ValueError as exc:
             log.debug("dropped gossip: %s", exc)
             return

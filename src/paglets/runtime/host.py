@@ -9,8 +9,12 @@ peers) and exposes the documented verbs; behaviour lives in the modules it wires
 
 from __future__ import annotations
 
+import functools
 import logging
+import shutil
+import tempfile
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -28,12 +32,17 @@ from paglets.net.mesh_secret import MeshSecret, join_line, resolve_secret
 from paglets.net.peers import PeerInfo, PeerTable
 from paglets.net.security import derive_keys
 from paglets.net.transport import Transport, TransportConfig
+from paglets.remote.blob_stream import StreamSettings
 from paglets.remote.proxy import PagletProxy
+from paglets.runtime.artifact_service import ArtifactService
+from paglets.runtime.artifact_store import ArtifactStore, StoreLimits
+from paglets.runtime.artifact_transfer import ArtifactTransfers, TransferBoard
 from paglets.runtime.backend import HostBackend
 from paglets.runtime.config import HostConfig
 from paglets.runtime.event_log import ContextEvent, EventLog, Listener
 from paglets.runtime.membership import Membership
 from paglets.runtime.operations import HostOperations
+from paglets.runtime.paglet_files import WorkArea
 from paglets.runtime.parts import HostParts
 from paglets.runtime.registry import Registry
 from paglets.runtime.requests import RequestRouter
@@ -86,7 +95,7 @@ class Host:
                 persistence_dir=None if persistence_dir is None else Path(persistence_dir),
                 discovery=discovery,
                 api_key=api_key,
-                allowed_modules=("paglets.examples", *allowed_modules),
+                allowed_modules=("paglets.examples", "paglets.patterns", *allowed_modules),
                 **options,
             )
         self.config = config
@@ -102,6 +111,20 @@ class Host:
                 keys=None if self.secret is None else derive_keys(self.secret.value),
             ),
         )
+        files_root = self._files_root(config)
+        artifacts = ArtifactStore(
+            files_root,
+            StoreLimits(
+                config.artifact_max_size, config.artifact_storage_quota,
+                config.artifact_partial_ttl,
+            ),
+        )
+        stream = StreamSettings(
+            config.artifact_chunk_size,
+            config.artifact_window,
+            config.artifact_chunk_timeout,
+            config.artifact_retries,
+        )
         self._parts = HostParts(
             config=config,
             transport=transport,
@@ -111,13 +134,33 @@ class Host:
             store=PagletStore(config.persistence_dir),
             events=EventLog(config.event_log_size),
             peers=PeerTable(),
+            artifacts=artifacts,
+            transfers=ArtifactTransfers(transport, artifacts, stream, TransferBoard()),
+            work_area=WorkArea(files_root / "work"),
         )
         self._membership = Membership(self._parts)
         self._operations = HostOperations(self._parts, self._membership.resolve_target)
         self._parts.backend = HostBackend(self._parts, self._operations)
-        transport._handler = RequestRouter(self._parts, self._operations, self._membership)
+        self._artifact_service = ArtifactService(self._parts)
+        transport._handler = RequestRouter(
+            self._parts, self._operations, self._membership, self._artifact_service
+        )
         self._started = False
         self._stopped = threading.Event()
+
+    def _files_root(self, config: HostConfig) -> Path:
+        """Where artifacts and work dirs live: the persistence dir, else a temp dir."""
+        if config.persistence_dir is not None:
+            config.persistence_dir.mkdir(parents=True, exist_ok=True)
+            self._temp_root: Path | None = None
+            return config.persistence_dir
+        label = "".join(c if c.isalnum() else "-" for c in config.name[:40])
+        self._temp_root = Path(tempfile.mkdtemp(prefix=f"paglets-{label}-"))
+        # removed at stop, or when a host that never started is collected
+        self._remove_temp_root = weakref.finalize(
+            self, shutil.rmtree, str(self._temp_root), True
+        )
+        return self._temp_root
 
     @staticmethod
     def _resolve_secret(config: HostConfig) -> MeshSecret | None:
@@ -136,6 +179,11 @@ class Host:
             return resolve_secret(config.api_key, config.api_key_env)
         except ValueError as exc:
             raise PagletError(str(exc)) from None
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        """This host's artifact store (blobs, metadata, quotas)."""
+        return self._parts.artifacts
 
     @property
     def secured(self) -> bool:
@@ -208,7 +256,7 @@ class Host:
         for slot in self._parts.registry.slots():
             if durable:
                 try:
-                    slot.run_in_turn(lambda s=slot: self._deactivate_for_stop(s), timeout)
+                    slot.run_in_turn(functools.partial(self._deactivate_for_stop, slot), timeout)
                     kept += 1
                     continue
                 except Exception as exc:
@@ -220,7 +268,11 @@ class Host:
         self._parts.events.record("host-stopped", "", deactivated=kept)
         self._parts.transport.stop(timeout)
         self._parts.pool.stop(timeout=min(timeout, 2.0))
+        self._artifact_service.close()
         self._parts.store.close()
+        self._parts.artifacts.close()
+        if self._temp_root is not None:
+            self._remove_temp_root()
         self._stopped.set()
 
     def _deactivate_for_stop(self, slot: Any) -> None:

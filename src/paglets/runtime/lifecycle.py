@@ -14,9 +14,9 @@ from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.classes import class_path
-from paglets.core.ids import new_id
 from paglets.core.errors import AgentNotFoundError, PagletError
 from paglets.core.events import CreationEvent, DisposalEvent, PersistencyEvent
+from paglets.core.ids import new_id
 from paglets.runtime.context import PagletContext
 from paglets.runtime.parts import HostParts
 from paglets.runtime.slot import AgentSlot, SlotOperations, SlotStatus, not_found
@@ -77,6 +77,7 @@ class Lifecycle:
             self._parts.policy,
             self._parts.address,
             self._parts.config.max_queued_messages,
+            self._parts.work_area,
         )
         paglet._bind(agent_id, state, self._context, slot)
         slot.mailbox.hold()
@@ -175,6 +176,8 @@ class Lifecycle:
         self._parts.store.save(
             slot.agent_id, slot.class_path, slot.state_class_path, state, wake_at
         )
+        if slot.has_files:  # the files stay in the work dir; the table is kept aside
+            self._parts.artifacts.save_files(slot.agent_id, slot.files.table())
         queued = slot.leave(SlotStatus.DEACTIVATED)
         self._parts.registry.remove(slot.agent_id)
         self._parts.events.record("deactivated", slot.agent_id)
@@ -213,6 +216,10 @@ class Lifecycle:
                 raise not_found(agent_id, self._parts.name)
             cls, state = self.decode(stored.class_path, stored.state_class_path, stored.state)
             slot = self.install(cls, agent_id, state)
+            files = self._parts.artifacts.load_files(agent_id)
+            if files:
+                slot.files.load(files)
+                self._parts.artifacts.drop_files(agent_id)
             self._parts.store.delete(agent_id)
             timer = self._wake_timers.pop(agent_id, None)
             if timer is not None:
@@ -237,6 +244,7 @@ class Lifecycle:
             log.exception("%r: on_disposing raised; disposing anyway", slot.paglet)
         queued = slot.leave(SlotStatus.DISPOSED)
         self._parts.registry.remove(slot.agent_id)
+        self._remove_files(slot.agent_id)
         self._parts.events.record("disposed", slot.agent_id)
         slot.fail_queued(queued, AgentNotFoundError(f"paglet {slot.agent_id} was disposed"))
 
@@ -251,7 +259,16 @@ class Lifecycle:
         timer = self._wake_timers.pop(agent_id, None)
         if timer is not None:
             timer.cancel()
+        self._parts.artifacts.drop_files(agent_id)
+        self._remove_files(agent_id)
         self._parts.events.record("disposed", agent_id)
+
+    def _remove_files(self, agent_id: str) -> None:
+        """Remove a destroyed paglet's work dir (its registered files elsewhere stay)."""
+        try:
+            self._parts.work_area.remove(agent_id)
+        except OSError as exc:
+            log.warning("work dir of disposed paglet %s left behind: %s", agent_id, exc)
 
     def cancel_timers(self) -> None:
         """Cancel every pending timed activation (host stopping)."""

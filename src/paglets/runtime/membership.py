@@ -60,7 +60,7 @@ class Membership:
     def facts(self) -> dict[str, Any]:
         """This host's facts as sent in ``hello`` and gossip (the last sample)."""
         if self.heartbeat.facts is not None:
-            return self.heartbeat.facts.current()
+            return self.heartbeat.current()
         config = self._parts.config
         return {
             "name": config.name,
@@ -203,9 +203,8 @@ class Membership:
                 pub = normalize_address(str(entry["pub"])) if entry.get("pub") else ""
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue
-            known = self._parts.peers.get(address)
-            if self._parts.is_local(address) or (known is not None and known.online):
-                continue
+            if self._parts.is_local(address) or self._parts.peers.get(address) is not None:
+                continue  # known hosts that went offline are re-greeted by the heartbeat
             if pub and self.heartbeat.gossip is not None:
                 self.heartbeat.gossip.connect(
                     pub

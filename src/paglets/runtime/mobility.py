@@ -3,16 +3,23 @@
 Source side (holding the paglet's turn)::
 
     hook (on_dispatching / on_cloning / on_reverting)
-    snapshot the state                      -> record with a transfer id
+    snapshot the state and the registered   -> record with a transfer id and ``files``
+    files' sizes and hashes                    (name, size, sha256, mode)
     hold the mailbox (messages queue)
+    serve the files under the transfer id
     transfer -> target                      target checks and decodes everything first,
-                                            then installs it, runs on_arrival/on_clone,
-                                            lets messages in, starts run() and answers
-    leave: forwarding address, queued messages redirected (dispatch only)
+                                            pulls the files (``art.read``) into a
+                                            staging dir, verifying each, then installs
+                                            the paglet, moves the files into its work
+                                            dir, runs on_arrival/on_clone, lets
+                                            messages in, starts run() and answers
+    leave: forwarding address, queued messages redirected, ``move`` files and the
+    work dir deleted (dispatch only)
 
-A refusal (class not allowed, state not decodable, paglet already there) arrives before
-the target changed anything: the paglet stays at the source and ``TransferError`` says
-why. When the answer is uncertain (no reply in time), the source asks ``abort``: the
+A refusal (class not allowed, state not decodable, paglet already there, a file that
+cannot be received: wrong hash, no room, source gone) arrives before the target
+changed anything: the paglet and its files stay at the source and ``TransferError``
+says why. An ``abort`` while files are still arriving cancels their pull. When the answer is uncertain (no reply in time), the source asks ``abort``: the
 target answers ``committed`` if the paglet runs there, otherwise it records the
 transfer as aborted so that a late copy is refused, and the paglet resumes at the
 source. So a paglet is never lost and never runs twice, unless the target vanishes
@@ -30,17 +37,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import (
+    ArtifactError,
     HostStoppedError,
+    MeshError,
     PagletError,
     ReplyTimeoutError,
     TransferError,
 )
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.core.ids import new_id
+from paglets.remote.partial_file import storage_error
+from paglets.runtime.artifact_store import remove_tree
 from paglets.runtime.lifecycle import Lifecycle, new_agent_id
 from paglets.runtime.parts import HostParts
 from paglets.runtime.slot import AgentSlot, SlotOperations, SlotStatus
@@ -64,6 +77,7 @@ class Mobility:
         self._lifecycle = lifecycle
         self._operations = operations
         self._arriving: dict[str, threading.Event] = {}
+        self._staging: dict[str, threading.Event] = {}  # files arriving; set = cancel
         self._outcomes: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -99,12 +113,13 @@ class Mobility:
         record = self._record(slot, slot.agent_id, reason)
         slot.mailbox.hold()
         try:
-            self._transfer(target, record, limit, what=reason)
+            self._hand_off(slot, target, record, limit, what=reason)
         except TransferError:
             slot.mailbox.release()
             raise
         queued = slot.leave(SlotStatus.MOVED, target)
         parts.registry.remove(slot.agent_id, moved_to=target)
+        self._release_files(slot)
         parts.events.record("dispatched", slot.agent_id, target=target, reason=reason)
         for envelope in queued:
             self._operations.redirect(slot, envelope)
@@ -127,7 +142,7 @@ class Mobility:
         self._hook(slot, "on_cloning", lambda: slot.paglet.on_cloning(cloning))
         clone_id = new_agent_id()
         record = self._record(slot, clone_id, "clone")
-        self._transfer(address, record, limit, what="clone")
+        self._hand_off(slot, address, record, limit, what="clone")
         cloned = CloneEvent(
             clone_agent_id=clone_id, **common, **parts.event_fields(slot.agent_id)  # type: ignore[arg-type]
         )
@@ -167,11 +182,12 @@ class Mobility:
         try:
             with slot.paglet.locked():
                 state = encode_state(slot.paglet.state)
+            files = slot.files.manifest() if slot.has_files else []
         except PagletError as exc:
             raise TransferError(
                 f"cannot move {slot.paglet!r}: {exc}; the paglet stayed on {self._parts.name}"
             ) from exc
-        return {
+        record = {
             "tid": new_id(),
             "agent_id": agent_id,
             "source_agent_id": slot.agent_id,
@@ -182,6 +198,42 @@ class Mobility:
             "source_name": self._parts.name,
             "source_address": self._parts.address,
         }
+        if files:
+            record["files"] = files
+        return record
+
+    def _hand_off(
+        self, slot: AgentSlot, target: str, record: dict[str, Any], timeout: float, what: str
+    ) -> None:
+        """Transfer ``record``, serving its files to the target meanwhile."""
+        files = record.get("files")
+        if not files:
+            self._transfer(target, record, timeout, what)
+            return
+        paths = slot.files.registered()
+        serving = self._parts.transfers.serving
+        serving.serve(
+            record["tid"],
+            slot.agent_id,
+            {item["name"]: (paths[item["name"]], item["size"]) for item in files},
+        )
+        carried = sum(item["size"] for item in files)
+        try:
+            self._transfer(
+                target, record, timeout + carried / self._parts.config.artifact_min_rate, what
+            )
+        finally:
+            serving.stop(record["tid"])
+
+    def _release_files(self, slot: AgentSlot) -> None:
+        """After a committed dispatch: the paglet's files left with it."""
+        try:
+            if slot.has_files:
+                slot.files.after_move()
+            else:
+                self._parts.work_area.remove(slot.agent_id)
+        except OSError as exc:
+            log.warning("files of %s left behind after its dispatch: %s", slot.agent_id, exc)
 
     def _call(self, target: str, verb: str, value: Any, timeout: float) -> Any:
         if self._parts.is_local(target):
@@ -259,17 +311,56 @@ class Mobility:
         cls, state = self._lifecycle.decode(cls_path, state_cls_path, state_bytes)
         if self._parts.registry.get(agent_id) is not None:
             raise TransferError(f"paglet {agent_id} already lives on {self._parts.name}")
+        staging = self._stage_files(record) if record.get("files") else None
         with self._lock:
             if tid in self._outcomes or tid in self._arriving:
+                if staging is not None:
+                    remove_tree(staging)
                 return self.receive(record, timeout)
             done = self._arriving[tid] = threading.Event()
         try:
-            self._start(record, cls, state)
+            self._start(record, cls, state, staging)
         except BaseException:
+            if staging is not None:
+                remove_tree(staging)
             self._finish(tid, _ABORTED, done)
             raise
         self._finish(tid, _COMMITTED, done)
         return True
+
+    def _stage_files(self, record: dict[str, Any]) -> Path:
+        """Pull the files an arriving paglet carries into a staging dir; return it.
+
+        An ``abort`` meanwhile cancels the pull. Nothing is left behind on failure.
+        """
+        tid, files = str(record["tid"]), record["files"]
+        source = str(record.get("source_address", ""))
+        if not isinstance(files, list):
+            raise TransferError("the files of a transfer record must be a list")
+        cancelled = threading.Event()
+        with self._lock:
+            if tid in self._outcomes or tid in self._arriving or tid in self._staging:
+                raise TransferError(f"transfer {tid} was aborted or is arriving already")
+            self._staging[tid] = cancelled
+        try:
+            staging = self._parts.work_area.staging(tid)
+            try:
+                self._parts.transfers.pull_files(
+                    source, tid, str(record["agent_id"]), files, staging, cancelled
+                )
+            except MeshError as exc:
+                remove_tree(staging)
+                raise ArtifactError(
+                    f"could not pull the paglet's files from {source}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            except BaseException:
+                remove_tree(staging)
+                raise
+        finally:
+            with self._lock:
+                self._staging.pop(tid, None)
+        return staging
 
     def _finish(self, tid: str, outcome: str, done: threading.Event) -> None:
         with self._lock:
@@ -290,6 +381,9 @@ class Mobility:
                 return outcome
             if tid in self._arriving:
                 return _COMMITTED  # decoded and checked: nothing left that can refuse it
+            staging = self._staging.get(tid)
+            if staging is not None:
+                staging.set()  # its files are still arriving: stop pulling them
             self._remember(tid, _ABORTED)
         return _ABORTED
 
@@ -298,14 +392,30 @@ class Mobility:
         while len(self._outcomes) > 10_000:
             self._outcomes.popitem(last=False)
 
-    def _start(self, record: dict[str, Any], cls: type[Paglet[Any]], state: PagletState) -> None:
+    def _start(
+        self,
+        record: dict[str, Any],
+        cls: type[Paglet[Any]],
+        state: PagletState,
+        staging: Path | None = None,
+    ) -> None:
         parts = self._parts
         agent_id = str(record["agent_id"])
         slot = self._lifecycle.install(cls, agent_id, state)
+        if staging is not None:
+            try:
+                slot.files.adopt(staging, list(record["files"]))
+            except BaseException as exc:
+                self._lifecycle.uninstall(slot)
+                parts.work_area.remove(agent_id)
+                if isinstance(exc, OSError):
+                    raise storage_error(exc, f"the work dir of {agent_id}") from None
+                raise
         reason = str(record["reason"])
         source_name = str(record["source_name"])
         fields = parts.event_fields(agent_id)
         if reason == "clone":
+            hook: Callable[[Any], None]
             event: Any = CloneEvent(
                 source_agent_id=str(record["source_agent_id"]),
                 clone_agent_id=agent_id,

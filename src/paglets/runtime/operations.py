@@ -141,7 +141,10 @@ class HostOperations:
             if self._parts.store.contains(agent_id):
                 return True
         slot = self._active_slot(agent_id)
-        limit = args.get("timeout") or timeout or self._parts.config.transfer_timeout
+        asked = args.get("timeout")  # a remote proxy's own timeout, from the wire
+        if not (isinstance(asked, int | float) and 0 < asked < 86_400):
+            asked = None
+        limit = asked or timeout or self._parts.config.transfer_timeout
         if op == "dispatch":
             target = self.resolve_target(str(args.get("target", "")))
             return slot.run_in_turn(
@@ -152,10 +155,10 @@ class HostOperations:
             )
         if op == "clone":
             raw = args.get("target")
-            target = self.resolve_target(str(raw)) if raw else None
+            clone_target = self.resolve_target(str(raw)) if raw else None
             clone_id, address = slot.run_in_turn(
                 lambda: self._moving(
-                    slot, lambda: self.mobility.clone(slot, target, timeout=limit)
+                    slot, lambda: self.mobility.clone(slot, clone_target, timeout=limit)
                 ),
                 limit,
             )
@@ -214,7 +217,7 @@ class HostOperations:
 
     def list_infos(self, flags: int) -> list[dict[str, Any]]:
         """Info maps of the paglets in the given state flags."""
-        infos = []
+        infos: list[dict[str, Any]] = []
         if flags & ACTIVE:
             infos.extend(slot.info(self._parts.name) for slot in self._parts.registry.slots())
         if flags & INACTIVE:

@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING
 from paglets.core.events import PagletEvent
 from paglets.net.peers import PeerTable
 from paglets.net.transport import Transport
+from paglets.runtime.artifact_store import ArtifactStore
+from paglets.runtime.artifact_transfer import ArtifactTransfers
 from paglets.runtime.config import HostConfig
 from paglets.runtime.event_log import EventLog
+from paglets.runtime.paglet_files import WorkArea
 from paglets.runtime.registry import Registry
 from paglets.runtime.store import PagletStore
 from paglets.runtime.workers import WorkerPool
@@ -32,6 +35,9 @@ class HostParts:
     store: PagletStore
     events: EventLog
     peers: PeerTable
+    artifacts: ArtifactStore
+    transfers: ArtifactTransfers
+    work_area: WorkArea
     local_addresses: set[str] = field(default_factory=set)
     backend: HostBackend | None = None
 

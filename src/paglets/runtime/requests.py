@@ -2,7 +2,9 @@
 
 Runs first on the I/O thread: ``msg`` requests are queued straight into the paglet's
 mailbox (their body is decoded later, on the worker that handles them) and ``ping`` is
-answered at once; every other verb may block, so it moves to a worker thread.
+answered at once; ``art.*`` verbs go to the
+:class:`~paglets.runtime.artifact_service.ArtifactService`; every other verb may block,
+so it moves to a worker thread.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from paglets.core.agent import ACTIVE
 from paglets.core.errors import PagletError, ProtocolError
 from paglets.core.messages import check_priority
 from paglets.net.transport import IncomingRequest
+from paglets.runtime.artifact_service import ArtifactService
 from paglets.runtime.membership import Membership
 from paglets.runtime.operations import HostOperations
 from paglets.runtime.parts import HostParts
@@ -30,11 +33,16 @@ class RequestRouter:
     """Turns incoming requests into host operations and their results into replies."""
 
     def __init__(
-        self, parts: HostParts, operations: HostOperations, membership: Membership
+        self,
+        parts: HostParts,
+        operations: HostOperations,
+        membership: Membership,
+        artifacts: ArtifactService | None = None,
     ) -> None:
         self._parts = parts
         self._operations = operations
         self._membership = membership
+        self._artifacts = artifacts or ArtifactService(parts)
         self._handlers: dict[str, Callable[[IncomingRequest, Any], Any]] = {
             protocol.VERB_HELLO: lambda request, body: membership.on_hello(body),
             protocol.VERB_CREATE: self._create,
@@ -63,6 +71,8 @@ class RequestRouter:
                     }
                 )
             )
+        elif verb in protocol.ARTIFACT_VERBS:
+            self._artifacts(request)
         else:
             self._parts.pool.submit(self._run, request)
 

@@ -16,6 +16,8 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
 from typing import Any, Protocol
 
 from paglets.core.agent import NOT_HANDLED, Paglet, overrides_run
@@ -33,6 +35,7 @@ from paglets.core.errors import (
 from paglets.core.messages import MAX_PRIORITY, UNQUEUED, FutureReply, Message
 from paglets.net.transport import IncomingRequest
 from paglets.runtime.mailbox import Mailbox
+from paglets.runtime.paglet_files import PagletFiles, WorkArea
 from paglets.runtime.workers import WorkerPool
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
@@ -123,6 +126,7 @@ class AgentSlot:
         policy: ClassPolicy,
         host_address: str,
         max_queued: int = 100_000,
+        work_area: WorkArea | None = None,
     ) -> None:
         self.paglet = paglet
         self.agent_id = agent_id
@@ -140,7 +144,23 @@ class AgentSlot:
         self._host_address = host_address
         self._run_thread: threading.Thread | None = None
         self._max_queued = max_queued
+        self._work_area = work_area
+        self._files: PagletFiles | None = None  # built on first use: most paglets carry none
         self.mailbox = Mailbox(pool, self._handle)
+
+    @property
+    def files(self) -> PagletFiles:
+        """The paglet's registered files and work dir on this host."""
+        if self._files is None:
+            if self._work_area is None:
+                raise PagletError("this host has no work area for paglet files")
+            self._files = PagletFiles(self._work_area, self.agent_id)
+        return self._files
+
+    @property
+    def has_files(self) -> bool:
+        """Whether the paglet has registered files (without building the table)."""
+        return self._files is not None and bool(self._files)
 
     # AgentControl: the paglet's self-operations -------------------------------------------
 
@@ -167,6 +187,21 @@ class AgentSlot:
 
     def notify_all_messages(self) -> None:
         self.mailbox.notify_all_messages()
+
+    def register_file(self, path: str | PathLike[str], name: str | None, mode: str) -> Path:
+        return self.files.register(path, name, mode)
+
+    def unregister_file(self, name: str, delete: bool) -> None:
+        self.files.unregister(name, delete)
+
+    def registered_files(self) -> dict[str, Path]:
+        return self.files.registered() if self._files is not None else {}
+
+    def file_path(self, name: str) -> Path:
+        return self.files.path_of(name)
+
+    def work_dir(self) -> Path:
+        return self.files.work_dir()
 
     # delivery -----------------------------------------------------------------------
 
@@ -343,6 +378,6 @@ def not_found(agent_id: str, host_name: str) -> AgentNotFoundError:
     return AgentNotFoundError(f"no paglet {agent_id} on host {host_name}")
 
 
-def decode_args(body: bytes, policy: ClassPolicy) -> Any:
+def decode_args(body: bytes | memoryview, policy: ClassPolicy) -> Any:
     """Decode a request body (empty means None)."""
     return decode_value(body, policy) if len(body) else None

@@ -21,7 +21,8 @@ Reply  ``[header, body, blob*]``
     ``body``, or ``{"v", "id", "ok": False, "err": type name, "msg": text}`` and an empty
     body. ``err`` names a class of :mod:`paglets.core.errors` to raise on the caller's
     side (any other name becomes ``RemoteHostError``). A paglet that moved answers
-    ``{"ok": False, "err": "Moved", "to": address}``: the caller's proxy re-sends there.
+    ``{"ok": False, "err": "AgentMovedError", "to": address}``: the caller's proxy
+    re-sends there.
 
 Verbs (header fields besides ``v``/``id``/``verb``; body; reply body)
 
@@ -31,13 +32,14 @@ verb               header / body                  reply body
 ``hello``          body: caller's host facts       this host's facts; with ``want_peers``
                    (``want_peers``: also list      in the body also ``peers``: ``[{name,
                    the peers)                     address, pub}]`` of online peers
-``ping``           -                              ``{"name", "time"}``
-``msg``            ``to``: agent id; body:         the handler's return value
-                   ``[kind, args, arg, priority,
-                   no_delay]``
+``ping``           -                              ``{"name", "address", "mesh_version",
+                                                  "active", "time"}``
+``msg``            ``to``: agent id; ``p``:        the handler's return value
+                   priority; ``nd``: no_delay;
+                   body: ``[kind, args, arg]``
 ``create``         body: ``[class path, state      the new agent id
-                   class path, state bytes, init,
-                   agent id or None]``
+                   class path ('' = declared),
+                   state bytes, init]``
 ``transfer``       body: transfer record (class,  ``True`` once the paglet runs here
                    state, ids, reason, source)    (checked first: a refusal changes nothing)
 ``abort``          body: transfer id               ``"committed"`` or ``"aborted"``; a
@@ -52,7 +54,44 @@ verb               header / body                  reply body
 ``mesh``           -                              this host's view of the mesh: ``{self,
                                                   peers, ignored, clashes, discovery,
                                                   gossip, time}`` (see ``docs/mesh.md``)
+``art.begin``      body: ``{name, size, sha256,   ``{"ref": ArtifactRef}`` when the host
+                   owner, ttl}``                  has the content already (nothing to
+                                                  send), else ``{"upload": id, "offset":
+                                                  bytes already received}`` (resume)
+``art.chunk``      ``up``: upload id, ``off``:    the next offset expected; chunks of one
+                   offset; one blob frame         upload are written in arrival order
+``art.commit``     ``up``: upload id               the new ``ArtifactRef`` once size and
+                                                  sha256 check out (else IntegrityError)
+``art.read``       ``a``: artifact id, or ``t``:  empty body and one blob frame holding
+                   transfer id + ``n``: file      up to ``len`` bytes from ``off`` (read on
+                   name; ``off``, ``len``         a worker thread)
+``art.stat``       body: artifact id              ``{artifact_id, name, size, sha256,
+                                                  owner, created_at, expires_at, host}``
+``art.list``       -                              list of those maps
+``art.delete``     body: artifact id              whether it was there
+``art.fetch``      body: an ArtifactRef on        this host's ``ArtifactRef`` of the same
+                   another host                   content (pulled in chunks unless held)
+``art.progress``   -                              transfers in flight here: ``[{direction,
+                                                  agent_id, name, size, done, started}]``
 =================  =============================  =========================================
+
+Artifacts (see ``docs/artifacts.md``)
+    Chunk bytes always travel as raw blob frames, never inside a msgpack body. A
+    sender keeps a window of a few chunk requests in flight (credit), so neither side
+    holds more than ``window x chunk`` bytes. Uploads from a client are pushes
+    (``art.begin``/``art.chunk``/``art.commit``); moves between hosts are pulls by the
+    receiver (``art.read``), including the files a paglet carries in a ``transfer``,
+    which the source serves by transfer id until the transfer ends. A transfer record
+    may carry ``files``: ``[{name, size, sha256, mode}]``.
+
+Security
+    With a mesh secret, every socket uses CURVE (:mod:`paglets.net.security`): binding
+    sockets are CURVE servers, connecting ones CURVE clients, all keys derived from the
+    secret, and a ZAP handler admits only the mesh's client key. A failed handshake is
+    reported to the caller as ``AuthenticationError``. Limits: ``MAX_HEADER_SIZE`` for
+    headers, the transport's ``max_message_size`` (ZMQ ``MAXMSGSIZE``) for whole
+    messages, the codec's size and depth limits for bodies, and a per-peer limit of
+    requests in flight (``OverloadedError``).
 
 Versioning
     ``hello`` carries the protocol version and the mesh version; a host answers a
@@ -83,6 +122,29 @@ VERB_INFO = "info"
 VERB_LIST = "list"
 VERB_STATE = "state"
 VERB_MESH = "mesh"
+VERB_ART_BEGIN = "art.begin"
+VERB_ART_CHUNK = "art.chunk"
+VERB_ART_COMMIT = "art.commit"
+VERB_ART_READ = "art.read"
+VERB_ART_STAT = "art.stat"
+VERB_ART_LIST = "art.list"
+VERB_ART_DELETE = "art.delete"
+VERB_ART_FETCH = "art.fetch"
+VERB_ART_PROGRESS = "art.progress"
+
+ARTIFACT_VERBS = frozenset(
+    {
+        VERB_ART_BEGIN,
+        VERB_ART_CHUNK,
+        VERB_ART_COMMIT,
+        VERB_ART_READ,
+        VERB_ART_STAT,
+        VERB_ART_LIST,
+        VERB_ART_DELETE,
+        VERB_ART_FETCH,
+        VERB_ART_PROGRESS,
+    }
+)
 
 VERBS = frozenset(
     {
@@ -97,11 +159,10 @@ VERBS = frozenset(
         VERB_LIST,
         VERB_STATE,
         VERB_MESH,
+        *ARTIFACT_VERBS,
     }
 )
 
-MOVED = "Moved"
-"""``err`` of a reply from a host the paglet left; ``to`` holds its new address."""
 
 
 def pack_request_header(request_id: int, verb: str, fields: dict[str, Any] | None = None) -> bytes:

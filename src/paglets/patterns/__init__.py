@@ -1,0 +1,1 @@
+"""Reusable paglet patterns: paglets and mixins that solve one recurring job each."""

@@ -1,0 +1,225 @@
+"""A file being received: written in order, hashed as it grows, visible only once verified.
+
+Every receiver of artifact bytes (a host's store, a paglet's arriving files, a client's
+download) writes through :class:`PartialFile`:
+
+* bytes go to a hidden *partial* path, strictly in offset order, and feed an
+  incremental sha256 as they are written;
+* a partial left behind by an interrupted transfer is picked up again: its prefix is
+  hashed once more and the transfer resumes at its length;
+* :meth:`PartialFile.finish` checks size and hash, fsyncs, then renames the partial to
+  its final name (atomic on one filesystem): a reader sees the whole verified file or
+  nothing;
+* a full disk raises :class:`~paglets.core.errors.QuotaExceededError` and removes the
+  partial, a wrong hash raises :class:`~paglets.core.errors.IntegrityError` and removes
+  it too.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from pathlib import Path
+
+from paglets.core.errors import (
+    ArtifactError,
+    DestinationExistsError,
+    IntegrityError,
+    QuotaExceededError,
+)
+
+_REHASH_BLOCK = 4 * 1024 * 1024
+
+
+def storage_error(exc: OSError, where: str) -> ArtifactError:
+    """The paglets error for an ``OSError`` met while storing bytes at ``where``."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return QuotaExceededError(f"no space left for {where}: {exc.strerror}")
+    return ArtifactError(f"cannot write {where}: {exc}")
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or unlink in ``directory`` durable (best effort off POSIX)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _place_new(source: Path, dest: Path) -> None:
+    """Rename ``source`` to ``dest`` unless ``dest`` exists (FileExistsError)."""
+    try:
+        os.link(source, dest)  # fails if dest exists: no check-then-act race
+    except FileExistsError:
+        raise
+    except OSError:  # a filesystem without hard links: check, then rename
+        if dest.exists():
+            raise FileExistsError(dest) from None
+        os.rename(source, dest)
+        return
+    os.unlink(source)
+
+
+class PartialFile:
+    """The receiving end of one blob of ``size`` bytes whose sha256 is ``sha256``.
+
+    Args:
+        path: the partial file; created, or resumed when it exists.
+        size: the announced size.
+        sha256: the announced hex digest.
+
+    Raises:
+        QuotaExceededError, ArtifactError: the partial cannot be created.
+    """
+
+    def __init__(self, path: Path, size: int, sha256: str) -> None:
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+        self._hash = hashlib.sha256()
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise storage_error(exc, str(path)) from None
+        self.offset = 0
+        self.resumed_from = 0
+        self._sealed = False
+        try:
+            self._resume()
+        except BaseException:
+            self.discard()
+            raise
+
+    def _resume(self) -> None:
+        length = os.fstat(self._fd).st_size
+        if length > self.size:
+            os.ftruncate(self._fd, 0)
+            length = 0
+        done = 0
+        while done < length:
+            block = os.pread(self._fd, min(_REHASH_BLOCK, length - done), done)
+            if not block:
+                break
+            self._hash.update(block)
+            done += len(block)
+        os.ftruncate(self._fd, done)
+        os.lseek(self._fd, done, os.SEEK_SET)
+        self.offset = self.resumed_from = done
+
+    @property
+    def complete(self) -> bool:
+        """Whether every announced byte has been written."""
+        return self.offset == self.size
+
+    def write(self, offset: int, data: bytes | memoryview) -> int:
+        """Append ``data``, which must start at :attr:`offset`; return the new offset.
+
+        A chunk that ends at or before the current offset is a repeat and is ignored.
+
+        Raises:
+            IntegrityError: a gap before ``offset``, or more bytes than announced.
+            QuotaExceededError: the disk is full (the partial is removed).
+        """
+        end = offset + len(data)
+        if end <= self.offset and offset < self.offset:
+            return self.offset
+        if offset != self.offset:
+            raise IntegrityError(f"chunk at offset {offset}, expected {self.offset}")
+        if end > self.size:
+            raise IntegrityError(f"{end} bytes received, {self.size} were announced")
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            error = storage_error(exc, str(self.path))
+            if isinstance(error, QuotaExceededError):
+                self.discard()
+            raise error from None
+        self._hash.update(data)
+        self.offset = end
+        return end
+
+    def verify(self) -> None:
+        """Check size and hash; remove the partial when the hash is wrong.
+
+        Raises:
+            IntegrityError: truncated, or the sha256 differs.
+        """
+        if self.offset != self.size:
+            raise IntegrityError(
+                f"stream truncated: {self.offset} of {self.size} bytes received"
+            )
+        digest = self._hash.hexdigest()
+        if digest != self.sha256:
+            self.discard()
+            raise IntegrityError(
+                f"sha256 mismatch: received {digest}, expected {self.sha256}; discarded"
+            )
+
+    def finish(self, dest: Path, *, overwrite: bool = True) -> Path:
+        """Verify, fsync and rename the partial to ``dest``; return ``dest``.
+
+        Raises:
+            IntegrityError: the bytes are not the announced ones (partial removed).
+            DestinationExistsError: ``dest`` exists and ``overwrite`` is False (the
+                verified partial is kept for a later attempt).
+            QuotaExceededError, ArtifactError: fsync or rename failed.
+        """
+        self.seal()
+        return self.place(dest, overwrite=overwrite)
+
+    def seal(self) -> None:
+        """Verify the content, fsync and close the partial (it is ready to be placed).
+
+        Raises:
+            IntegrityError: truncated or wrong hash (the partial is removed).
+            QuotaExceededError, ArtifactError: fsync failed.
+        """
+        if self._sealed:
+            return
+        self.verify()
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise storage_error(exc, str(self.path)) from None
+        self.close()
+        self._sealed = True
+
+    def place(self, dest: Path, *, overwrite: bool = True) -> Path:
+        """Rename the sealed partial to ``dest`` (see :meth:`finish`); return ``dest``."""
+        if not self._sealed:
+            raise ArtifactError(f"{self.path} is not verified yet; seal() it first")
+        try:
+            if overwrite:
+                os.replace(self.path, dest)
+            else:
+                _place_new(self.path, dest)
+        except FileExistsError:
+            raise DestinationExistsError(f"{dest} exists; overwrite was not asked") from None
+        except OSError as exc:
+            raise storage_error(exc, str(dest)) from None
+        fsync_directory(dest.parent)
+        return dest
+
+    def close(self) -> None:
+        """Close the file, keeping the partial for a later resume."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def discard(self) -> None:
+        """Close and remove the partial."""
+        self.close()
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,198 @@
+"""The files a paglet carries: its registered files and its work dir on this host.
+
+Each paglet may have a work dir (``<work root>/<agent id>``, created on first use) and
+a table of *registered files*: name -> (path on this host, mode). A registered file may
+live anywhere; when the paglet moves it travels under its name into the work dir of
+the paglet on the target host, and is in place before ``on_arrival``/``on_clone``.
+
+* ``copy`` (the default): a file outside the work dir stays where it was after a
+  dispatch; the paglet takes a copy.
+* ``move``: after a committed dispatch the file is deleted from this host.
+* a clone always copies; a failed move changes nothing.
+
+The work dir belongs to the paglet: it is removed when the paglet leaves this host for
+good (dispatch, retract) or is disposed, and kept while it is inactive.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from paglets.artifacts import check_name
+from paglets.core.errors import ArtifactError, ArtifactNotFoundError
+from paglets.remote.blob_stream import hash_file
+from paglets.runtime.artifact_store import remove_tree
+
+MODES = ("copy", "move")
+INCOMING = ".incoming"
+
+
+class WorkArea:
+    """The per-paglet work dirs of one host, under one root directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def dir_of(self, agent_id: str) -> Path:
+        """The work dir of ``agent_id`` (not created)."""
+        return self.root / check_name(agent_id)
+
+    def staging(self, transfer_id: str) -> Path:
+        """A fresh directory where the files of an arriving transfer are gathered."""
+        path = self.root / INCOMING / check_name(transfer_id)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def remove(self, agent_id: str) -> None:
+        """Remove the work dir of ``agent_id`` and everything in it."""
+        remove_tree(self.dir_of(agent_id))
+
+
+@dataclass
+class FileEntry:
+    """One registered file; caches its digest while size, mtime and inode stay the same."""
+
+    path: Path
+    mode: str
+    _stamp: tuple[int, int, int] | None = None
+    _digest: str = ""
+
+    def digest(self) -> tuple[int, str]:
+        """The size and sha256 of the file now.
+
+        Raises:
+            ArtifactNotFoundError: the file is gone or unreadable.
+        """
+        try:
+            info = os.stat(self.path)
+            stamp = (info.st_size, info.st_mtime_ns, info.st_ino)
+            if stamp != self._stamp:
+                size, self._digest = hash_file(self.path)
+                self._stamp = (size, info.st_mtime_ns, info.st_ino)
+        except OSError as exc:
+            raise ArtifactNotFoundError(f"registered file {self.path} is unreadable: {exc}") from None
+        return self._stamp[0], self._digest
+
+
+class PagletFiles:
+    """One paglet's registered files and work dir. Thread-safe."""
+
+    def __init__(self, area: WorkArea, agent_id: str) -> None:
+        self._area = area
+        self._agent_id = agent_id
+        self._entries: dict[str, FileEntry] = {}
+        self._lock = threading.Lock()
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def work_dir(self) -> Path:
+        """The paglet's work dir on this host, created on demand."""
+        path = self._area.dir_of(self._agent_id)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def register(self, path: str | os.PathLike[str], name: str | None, mode: str) -> Path:
+        """Register a file to travel with the paglet; return its absolute path.
+
+        Raises:
+            ArtifactNotFoundError: ``path`` is not a regular file.
+            ArtifactError: a bad ``name`` or ``mode``.
+        """
+        if mode not in MODES:
+            raise ArtifactError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        source = Path(path).absolute()
+        if not source.is_file():
+            raise ArtifactNotFoundError(f"{source} is not a regular file")
+        label = check_name(name or source.name)
+        with self._lock:
+            self._entries[label] = FileEntry(source, mode)
+        return source
+
+    def unregister(self, name: str, delete: bool = False) -> None:
+        """Stop carrying ``name``; delete the file too when ``delete``."""
+        with self._lock:
+            entry = self._entries.pop(name, None)
+        if entry is None:
+            raise ArtifactNotFoundError(f"no registered file {name!r}")
+        if delete:
+            entry.path.unlink(missing_ok=True)
+
+    def path_of(self, name: str) -> Path:
+        """Where the registered file ``name`` is on this host.
+
+        Raises:
+            ArtifactNotFoundError: no file of that name is registered.
+        """
+        with self._lock:
+            entry = self._entries.get(name)
+        if entry is None:
+            raise ArtifactNotFoundError(f"no registered file {name!r}")
+        return entry.path
+
+    def registered(self) -> dict[str, Path]:
+        """Name -> path of every registered file."""
+        with self._lock:
+            return {name: entry.path for name, entry in self._entries.items()}
+
+    # moving -------------------------------------------------------------------------
+
+    def manifest(self) -> list[dict[str, Any]]:
+        """What travels in a transfer record: ``[{name, size, sha256, mode}]``.
+
+        Raises:
+            ArtifactNotFoundError: a registered file is gone.
+        """
+        with self._lock:
+            entries = list(self._entries.items())
+        files = []
+        for name, entry in entries:
+            size, sha256 = entry.digest()
+            files.append({"name": name, "size": size, "sha256": sha256, "mode": entry.mode})
+        return files
+
+    def after_move(self) -> None:
+        """The paglet left for good: delete ``move`` files and the work dir."""
+        work = self._area.dir_of(self._agent_id)
+        with self._lock:
+            entries = list(self._entries.values())
+        for entry in entries:
+            if entry.mode == "move" and not entry.path.is_relative_to(work):
+                entry.path.unlink(missing_ok=True)
+        self._area.remove(self._agent_id)
+
+    def adopt(self, staging: Path, files: list[dict[str, Any]]) -> None:
+        """Move the verified files of an arriving transfer into the work dir."""
+        work = self.work_dir()
+        entries = {}
+        for item in files:
+            name = check_name(str(item["name"]))
+            target = work / name
+            os.replace(staging / name, target)
+            entries[name] = FileEntry(target, str(item.get("mode", "copy")))
+        remove_tree(staging)
+        with self._lock:
+            self._entries.update(entries)
+
+    def dispose(self) -> None:
+        """The paglet is destroyed: remove its work dir."""
+        with self._lock:
+            self._entries.clear()
+        self._area.remove(self._agent_id)
+
+    # persistence while inactive ---------------------------------------------------------
+
+    def table(self) -> dict[str, tuple[str, str]]:
+        """Name -> (path, mode), for the store of inactive paglets."""
+        with self._lock:
+            return {name: (str(e.path), e.mode) for name, e in self._entries.items()}
+
+    def load(self, table: dict[str, tuple[str, str]]) -> None:
+        """Restore a table saved by :meth:`table`."""
+        with self._lock:
+            for name, (path, mode) in table.items():
+                self._entries[name] = FileEntry(Path(path), mode)
