@@ -1,6 +1,7 @@
 """A paglets host in a process of its own, driven by the benchmark over stdin/stdout.
 
-Usage: ``python host_server.py --name NAME [--port PORT] [--peer ADDRESS ...]``
+Usage: ``python host_server.py --name NAME [--port PORT] [--peer ADDRESS ...]
+[--persistence-dir DIR] [--config JSON]`` (``--config``: extra ``HostConfig`` fields)
 
 Starts ``Host(..., allowed_modules=["bench_paglets"])`` on 127.0.0.1 (discovery off;
 plain or secured sockets as :mod:`mode` says),
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import json
 import logging
 import threading
 import time
@@ -21,6 +23,7 @@ from typing import Any
 import psutil
 from mode import host_options
 from procs import commands, emit
+from raw_artifact import peak_rss, reset_peak_rss
 
 from paglets.runtime.host import Host
 
@@ -51,7 +54,8 @@ def create_many(host: Host, count: int, class_name: str) -> dict[str, Any]:
 
 
 def serve(host: Host) -> None:
-    """Answer the driver's commands: ``rss``, ``create_many``, ``info``."""
+    """Answer the driver's commands: ``rss``, ``create_many``, ``info``, ``peak_reset``,
+    ``peak`` (peak RSS since the reset, ``VmHWM`` on Linux)."""
     process = psutil.Process()
     for command in commands():
         name = command.get("cmd")
@@ -62,6 +66,10 @@ def serve(host: Host) -> None:
                 emit(create_many(host, int(command["count"]), str(command["class"])))
             elif name == "info":
                 emit({"info": host.info()})
+            elif name == "peak_reset":
+                emit({"rss": reset_peak_rss()})
+            elif name == "peak":
+                emit({"peak": peak_rss(), "rss": process.memory_info().rss})
             else:
                 emit({"error": f"unknown command {name!r}"})
         except Exception as exc:  # report, keep serving: the driver decides what to do
@@ -73,6 +81,8 @@ def main() -> None:
     parser.add_argument("--name", default="bench")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--peer", action="append", default=[])
+    parser.add_argument("--persistence-dir", default=None)
+    parser.add_argument("--config", default="{}", help="extra HostConfig fields as JSON")
     options = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
     started = time.perf_counter()
@@ -82,7 +92,9 @@ def main() -> None:
         port=options.port,
         peers=options.peer,
         allowed_modules=["bench_paglets"],
+        persistence_dir=options.persistence_dir,
         **host_options(),
+        **json.loads(options.config),
     )
     host.start_background()
     try:

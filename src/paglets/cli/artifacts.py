@@ -87,8 +87,15 @@ def list_artifacts(
         "artifacts",
         ["id", "name", "size", "sha256", "owner", "created", "expires"],
         [
-            [i["artifact_id"], i["name"], human_size(i["size"]), i["sha256"][:16],
-             i["owner"][:12], _when(i["created_at"]), _when(i["expires_at"])]
+            [
+                i["artifact_id"],
+                i["name"],
+                human_size(i["size"]),
+                i["sha256"][:16],
+                i["owner"][:12],
+                _when(i["created_at"]),
+                _when(i["expires_at"]),
+            ]
             for i in infos
         ],
     )
@@ -124,8 +131,9 @@ def get(
     def download(client: HostClient) -> dict[str, Any]:
         facts = client.artifact_info(artifact_id)
         started = time.monotonic()
-        with transfer_bar(f"get {facts['name']}", int(facts["size"]),
-                          bars_enabled(json_output)) as update:
+        with transfer_bar(
+            f"get {facts['name']}", int(facts["size"]), bars_enabled(json_output)
+        ) as update:
             path = client.download_artifact(artifact_id, dest, overwrite, progress=update)
         return {**facts, "path": str(path), "seconds": time.monotonic() - started}
 
@@ -133,8 +141,9 @@ def get(
     if json_output:
         print_json(result)
     else:
-        console.print(f"{result['path']} ({human_size(result['size'])}, sha256 verified)",
-                      highlight=False)
+        console.print(
+            f"{result['path']} ({human_size(result['size'])}, sha256 verified)", highlight=False
+        )
 
 
 @app.command()
@@ -157,8 +166,15 @@ def put(
 
     ref = _with_client(entry, timeout, api_key_env, insecure, upload)
     if json_output:
-        print_json({"artifact_id": ref.artifact_id, "name": ref.name, "size": ref.size,
-                    "sha256": ref.sha256, "host": ref.host})
+        print_json(
+            {
+                "artifact_id": ref.artifact_id,
+                "name": ref.name,
+                "size": ref.size,
+                "sha256": ref.sha256,
+                "host": ref.host,
+            }
+        )
     else:
         print(ref.artifact_id)
 
@@ -172,8 +188,9 @@ def rm(
     insecure: Insecure = False,
 ) -> None:
     """Delete an artifact."""
-    if not _with_client(entry, timeout, api_key_env, insecure,
-                        lambda c: c.delete_artifact(artifact_id)):
+    if not _with_client(
+        entry, timeout, api_key_env, insecure, lambda c: c.delete_artifact(artifact_id)
+    ):
         fail(f"no artifact {artifact_id}")
     print(f"deleted {artifact_id}")
 

@@ -106,7 +106,9 @@ def resolve_entry(
         found = _named_in_view(local, entry, options)
         if found is not None:
             return found
-    hosts = browse(browse_seconds, until=lambda host: entry is None or host.name == entry)
+    hosts = []
+    if browse_seconds > 0:
+        hosts = browse(browse_seconds, until=lambda host: entry is None or host.name == entry)
     for host in hosts:
         if entry is None or host.name == entry:
             return host.address

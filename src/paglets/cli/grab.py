@@ -82,8 +82,18 @@ def push(
     insecure: Insecure = False,
 ) -> None:
     """Send a file of the entry host to --dest on --remote."""
-    _grab("push", str(Path(source).expanduser().absolute()), dest, remote, entry, mode, dry,
-          overwrite, json_output, ClientOptions(timeout, api_key_env, insecure))
+    _grab(
+        "push",
+        str(Path(source).expanduser().absolute()),
+        dest,
+        remote,
+        entry,
+        mode,
+        dry,
+        overwrite,
+        json_output,
+        ClientOptions(timeout, api_key_env, insecure),
+    )
 
 
 @app.command()
@@ -101,8 +111,18 @@ def pull(
     insecure: Insecure = False,
 ) -> None:
     """Fetch a file of --remote to --dest on the entry host (this machine)."""
-    _grab("pull", source, str(Path(dest).expanduser().absolute()), remote, entry, mode, dry,
-          overwrite, json_output, ClientOptions(timeout, api_key_env, insecure))
+    _grab(
+        "pull",
+        source,
+        str(Path(dest).expanduser().absolute()),
+        remote,
+        entry,
+        mode,
+        dry,
+        overwrite,
+        json_output,
+        ClientOptions(timeout, api_key_env, insecure),
+    )
 
 
 def _grab(
@@ -122,8 +142,18 @@ def _grab(
     try:
         address = resolve_entry(entry, options)
         with options.client(address) as client:
-            report = _run(client, direction, source, dest, remote, mode, dry, overwrite,
-                          json_output, options.timeout)
+            report = _run(
+                client,
+                direction,
+                source,
+                dest,
+                remote,
+                mode,
+                dry,
+                overwrite,
+                json_output,
+                options.timeout,
+            )
     except ValueError as exc:
         fail(str(exc))
         return
@@ -168,8 +198,14 @@ def _run(
         "overwrite": overwrite,
     }
     proxy = client.create(TRANSFER_CLASS, state)
-    report: dict[str, Any] = {"direction": direction, "source": source, "dest": dest,
-                              "source_host": hosts[0], "dest_host": hosts[1], "mode": mode}
+    report: dict[str, Any] = {
+        "direction": direction,
+        "source": source,
+        "dest": dest,
+        "source_host": hosts[0],
+        "dest_host": hosts[1],
+        "mode": mode,
+    }
     keep = False
     try:
         plan = proxy.send("plan", timeout=timeout)
@@ -185,18 +221,22 @@ def _run(
             proxy.send(Message("go", arg=remote), timeout=limit)
         started = time.monotonic()
         future = proxy.send_future("carry", timeout=limit)
-        with transfer_bar(f"{direction} {Path(source).name}", size,
-                          bars_enabled(json_output)) as update:
+        with transfer_bar(
+            f"{direction} {Path(source).name}", size, bars_enabled(json_output)
+        ) as update:
             while not future.wait(0.2):
                 update(_done(client, proxy.agent_id))
             future.get_reply(0)
         result = proxy.send("result", timeout=timeout)
-        report.update(seconds=time.monotonic() - started, saved=result["saved"],
-                      error=result["error"])
+        report.update(
+            seconds=time.monotonic() - started, saved=result["saved"], error=result["error"]
+        )
         if result["error"]:
             keep = not _recover(proxy, mode, timeout + size / _MIN_RATE, report)
-            raise PagletError(f"the file arrived but could not be saved: {result['error']}"
-                              + report.get("recovery", ""))
+            raise PagletError(
+                f"the file arrived but could not be saved: {result['error']}"
+                + report.get("recovery", "")
+            )
         return report
     finally:
         if not keep:

@@ -122,7 +122,6 @@ def summary(
                 host.address,
                 "online" if host.online else "OFFLINE",
                 _seen(raw, index == 0),
-                host.mesh_version,
                 ", ".join(host.tags),
                 ", ".join(f"{k}={v}" for k, v in sorted(host.properties.items())),
                 f"{host.active}/{host.inactive}",
@@ -137,7 +136,6 @@ def summary(
         "address",
         "status",
         "last seen",
-        "mesh",
         "tags",
         "properties",
         "paglets a/i",
@@ -146,7 +144,8 @@ def summary(
         "free work",
         "free cores",
     ]
-    print_table(f"mesh seen from {own.get('name')} ({own.get('address')})", columns, rows)
+    title = f"mesh {own.get('mesh_version')!r} seen from {own.get('name')} ({own.get('address')})"
+    print_table(title, columns, rows)
     ignored = view.get("ignored") or []
     if ignored:
         print_table(

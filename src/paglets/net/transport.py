@@ -366,6 +366,7 @@ class Transport:
         fields: dict[str, Any] | None = None,
         blobs: Sequence[Frame] = (),
         timeout: float | None = None,
+        ordered: bool = True,
     ) -> FutureReply:
         """Send a request; return the future of its :class:`Reply`. Thread-safe.
 
@@ -376,6 +377,8 @@ class Transport:
             fields: extra header fields.
             blobs: raw frames sent after the body.
             timeout: seconds before the future fails (default: the config's).
+            ordered: keep this thread's later blocking calls to ``address`` behind this
+                request (see :meth:`call`); internal traffic passes False.
 
         Raises:
             PayloadTooLargeError: the frames are over ``max_message_size``.
@@ -387,7 +390,8 @@ class Transport:
         future = FutureReply()
         limit = self.config.default_timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
-        self._note_async(address)
+        if ordered:
+            self._note_async(address)
         self._io.call_soon(self._start_request, address, request_id, frames, future, deadline)
         return future
 
@@ -419,7 +423,7 @@ class Transport:
             or not self._channels.has_room(address)
         ):
             result: Reply = self.request(
-                address, verb, body, fields=fields, blobs=blobs, timeout=limit
+                address, verb, body, fields=fields, blobs=blobs, timeout=limit, ordered=False
             ).get_reply(limit + 1.0)
             return result
         request_id = next(self._ids)
@@ -438,13 +442,15 @@ class Transport:
         *,
         fields: dict[str, Any] | None = None,
         blobs: Sequence[Frame] = (),
+        ordered: bool = True,
     ) -> None:
         """Send a request that asks for no reply. Thread-safe."""
         header_fields = {**fields, "ow": True} if fields else {"ow": True}
         frames: list[Frame] = [pack_request_header(0, verb, header_fields), body, *blobs]
         self._check_size(frames)
         deadline = time.monotonic() + self.config.default_timeout
-        self._note_async(address)
+        if ordered:
+            self._note_async(address)
         self._io.call_soon(self._send_to_peer, address, None, frames, deadline)
 
     def _async_addresses(self) -> set[str]:

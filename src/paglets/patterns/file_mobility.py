@@ -212,7 +212,9 @@ class SingleFileTransferPaglet(FileMobilityMixin, Paglet[SingleFileTransferState
         if message.kind == "carry":
             facts = stat_path(state.source)
             if not facts["is_file"]:
-                raise ArtifactNotFoundError(f"{state.source} is not a file on {self.context.host_name}")
+                raise ArtifactNotFoundError(
+                    f"{state.source} is not a file on {self.context.host_name}"
+                )
             state.size, state.started_at, state.phase = facts["size"], time.time(), "carrying"
             return self.carry_file(state.source, state.dest_host, mode=state.mode).address
         if message.kind == "return":

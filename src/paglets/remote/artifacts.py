@@ -134,8 +134,16 @@ class ArtifactClient:
                 return begun["ref"]
             upload_id, offset = str(begun.get("upload", "")), int(begun.get("offset", 0))
             try:
-                push(self.transport, address, upload_id, source, offset, size,
-                     self.settings, progress)
+                push(
+                    self.transport,
+                    address,
+                    upload_id,
+                    source,
+                    offset,
+                    size,
+                    self.settings,
+                    progress,
+                )
                 ref = self._call(
                     address, VERB_ART_COMMIT, fields={"up": upload_id}, timeout=self._slow(size)
                 )
@@ -177,8 +185,14 @@ class ArtifactClient:
         size, sha256 = int(info["size"]), str(info["sha256"])
         partial = PartialFile(partial_path_for(target, sha256), size, sha256)
         try:
-            pull(self.transport, address, {"a": artifact_id}, partial, self.settings,
-                 progress=progress)
+            pull(
+                self.transport,
+                address,
+                {"a": artifact_id},
+                partial,
+                self.settings,
+                progress=progress,
+            )
             return partial.finish(target, overwrite=overwrite)
         finally:
             partial.close()
@@ -194,7 +208,7 @@ class ArtifactClient:
             raise PagletError(f"malformed art.stat reply from {address}")
         return info
 
-    def list(self, address: str) -> list[dict[str, Any]]:
+    def list_all(self, address: str) -> list[dict[str, Any]]:
         """The metadata of every artifact of the host, newest first."""
         return list(self._call(address, VERB_ART_LIST) or [])
 

@@ -96,7 +96,8 @@ def pull(
         cancelled: set by another thread to stop the pull with TransferError.
 
     Raises:
-        IntegrityError: the peer sent fewer or more bytes than asked.
+        IntegrityError: the peer sent fewer or more bytes than asked (the partial is
+            removed).
         TransferError: ``cancelled`` was set.
         PagletError: the peer stayed unreachable over every retry, or refused.
     """
@@ -106,6 +107,9 @@ def pull(
         try:
             _pull_once(transport, address, source, partial, settings, progress, cancelled)
             return
+        except IntegrityError:
+            partial.discard()  # the source does not hold what it announced: keep nothing
+            raise
         except RETRYABLE:
             if partial.offset > before:
                 attempt = 0  # it moved on: only consecutive failures count
@@ -133,7 +137,11 @@ def _pull_once(
             length = min(settings.chunk_size, size - next_offset)
             fields = {**source, "off": next_offset, "len": length}
             future = transport.request(
-                address, VERB_ART_READ, fields=fields, timeout=settings.chunk_timeout
+                address,
+                VERB_ART_READ,
+                fields=fields,
+                timeout=settings.chunk_timeout,
+                ordered=False,
             )
             pending.append((next_offset, length, future))
             next_offset += length
@@ -183,6 +191,7 @@ def push(
                     fields={"up": upload_id, "off": offset},
                     blobs=[data],
                     timeout=settings.chunk_timeout,
+                    ordered=False,
                 )
                 offset += len(data)
                 pending.append((offset, future))

@@ -7,6 +7,7 @@ wire; a proxy follows its paglet when it moves, as any proxy does.
 
 from __future__ import annotations
 
+import builtins
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -205,9 +206,9 @@ class HostClient:
             address, artifact_id, dest_path, overwrite=overwrite, progress=progress
         )
 
-    def list_artifacts(self) -> list[dict[str, Any]]:
+    def list_artifacts(self) -> builtins.list[dict[str, Any]]:
         """The metadata of every artifact stored on the host."""
-        return self.artifacts.list(self.address)
+        return self.artifacts.list_all(self.address)
 
     def artifact_info(self, artifact_id: str) -> dict[str, Any]:
         """The metadata of one artifact (ArtifactNotFoundError if there is none)."""
@@ -223,6 +224,6 @@ class HostClient:
         """Have the host pull an artifact from another host (peer to peer); return its ref."""
         return self.artifacts.fetch(self.address, ref, timeout)
 
-    def transfers(self) -> list[dict[str, Any]]:
+    def transfers(self) -> builtins.list[dict[str, Any]]:
         """The artifact and file transfers in flight on the host, with bytes done."""
         return self.artifacts.progress(self.address)

@@ -127,7 +127,9 @@ class ArtifactService:
         elif isinstance(header.get("t"), str) and isinstance(header.get("n"), str):
             served = self._transfers.serving.lookup(header["t"], header["n"])
             if served is None:
-                raise ArtifactError(f"transfer {header['t'][:40]} serves no file {header['n'][:80]!r}")
+                raise ArtifactError(
+                    f"transfer {header['t'][:40]} serves no file {header['n'][:80]!r}"
+                )
             path, board_key = served
         else:
             raise ProtocolError("art.read needs 'a' (artifact id) or 't' and 'n'")
@@ -155,6 +157,7 @@ class ArtifactService:
             raise ProtocolError("art.begin needs an integer size and a hex sha256")
         if not isinstance(owner, str) or not (ttl is None or isinstance(ttl, (int, float))):
             raise ProtocolError("art.begin: owner must be a string, ttl a number or None")
+        sha256 = str(sha256)
         self._close_idle()
         existing = self._store.add_existing(sha256, name, owner, ttl)
         if existing is not None:
@@ -166,7 +169,10 @@ class ArtifactService:
                 with upload.lock:
                     self._uploads.pop(upload.upload_id, None)
                     upload.upload_id, upload.name, upload.owner, upload.ttl = (
-                        upload_id, name, owner, ttl,
+                        upload_id,
+                        name,
+                        owner,
+                        ttl,
                     )
                     upload.touched = time.monotonic()
                 self._uploads[upload_id] = upload
@@ -181,7 +187,8 @@ class ArtifactService:
         return {"upload": upload_id, "offset": partial.offset}
 
     def _enqueue(self, request: IncomingRequest) -> None:
-        upload = self._uploads.get(request.header.get("up"))  # type: ignore[arg-type]
+        upload_id = request.header.get("up")
+        upload = self._uploads.get(upload_id) if isinstance(upload_id, str) else None
         if upload is None:
             request.fail(ArtifactError("unknown upload (finished, superseded or expired)"))
             return

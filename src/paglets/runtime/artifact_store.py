@@ -3,7 +3,7 @@
 Layout under the store's root (the host's ``persistence_dir``, or a temporary directory
 the host removes at stop)::
 
-    artifacts.sqlite3        metadata rows, and the file tables of inactive paglets
+    artifacts.sqlite3        metadata rows
     blobs/ab/abcdef...       one file per distinct content, named by its sha256
     partial/<sha256>.part    bytes still arriving (never listed, never served)
 
@@ -52,13 +52,6 @@ CREATE TABLE IF NOT EXISTS artifacts (
     expires_at REAL
 );
 CREATE INDEX IF NOT EXISTS artifacts_by_sha256 ON artifacts (sha256);
-CREATE TABLE IF NOT EXISTS paglet_files (
-    agent_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    path TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    PRIMARY KEY (agent_id, name)
-);
 """
 _COLUMNS = "artifact_id, sha256, name, size, owner, created_at, expires_at"
 _SWEEP_INTERVAL = 10.0
@@ -87,8 +80,9 @@ class ArtifactRecord:
 
     def ref(self, host: str) -> ArtifactRef:
         """The encodable handle to this artifact on ``host``."""
-        return ArtifactRef(host, self.artifact_id, self.name, self.size, self.sha256,
-                           self.created_at)
+        return ArtifactRef(
+            host, self.artifact_id, self.name, self.size, self.sha256, self.created_at
+        )
 
     def info(self, host: str) -> dict[str, Any]:
         """The metadata map the ``art.stat`` and ``art.list`` verbs answer."""
@@ -106,9 +100,7 @@ class ArtifactRecord:
 
 def is_sha256(text: object) -> bool:
     """Whether ``text`` is a lowercase hex sha256 digest."""
-    return (
-        isinstance(text, str) and len(text) == 64 and all(c in "0123456789abcdef" for c in text)
-    )
+    return isinstance(text, str) and len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 class ArtifactStore:
@@ -143,9 +135,11 @@ class ArtifactStore:
             ArtifactNotFoundError: no such artifact (or it expired).
         """
         with self._cond:
-            row = self._open().execute(
-                f"SELECT {_COLUMNS} FROM artifacts WHERE artifact_id = ?", (artifact_id,)
-            ).fetchone()
+            row = (
+                self._open()
+                .execute(f"SELECT {_COLUMNS} FROM artifacts WHERE artifact_id = ?", (artifact_id,))
+                .fetchone()
+            )
         if row is None:
             raise ArtifactNotFoundError(f"no artifact {str(artifact_id)[:64]!r} here")
         record = ArtifactRecord(*row)
@@ -157,9 +151,11 @@ class ArtifactStore:
         """Every artifact, newest first."""
         self.sweep()
         with self._cond:
-            rows = self._open().execute(
-                f"SELECT {_COLUMNS} FROM artifacts ORDER BY created_at DESC"
-            ).fetchall()
+            rows = (
+                self._open()
+                .execute(f"SELECT {_COLUMNS} FROM artifacts ORDER BY created_at DESC")
+                .fetchall()
+            )
         return [ArtifactRecord(*row) for row in rows]
 
     def blob_path(self, sha256: str) -> Path:
@@ -172,10 +168,14 @@ class ArtifactStore:
             return self._used()
 
     def _used(self) -> int:
-        row = self._open().execute(
-            "SELECT COALESCE(SUM(size), 0) FROM "
-            "(SELECT MAX(size) AS size FROM artifacts GROUP BY sha256)"
-        ).fetchone()
+        row = (
+            self._open()
+            .execute(
+                "SELECT COALESCE(SUM(size), 0) FROM "
+                "(SELECT MAX(size) AS size FROM artifacts GROUP BY sha256)"
+            )
+            .fetchone()
+        )
         return int(row[0])
 
     # adding -----------------------------------------------------------------------------
@@ -231,9 +231,7 @@ class ArtifactStore:
             )
         free = shutil.disk_usage(self.root).free
         if free + have < size + arriving:
-            raise QuotaExceededError(
-                f"not enough free disk space for {size} bytes ({free} free)"
-            )
+            raise QuotaExceededError(f"not enough free disk space for {size} bytes ({free} free)")
 
     def release(self, sha256: str) -> None:
         """Give the lease of ``sha256`` back (the partial stays unless discarded)."""
@@ -290,7 +288,12 @@ class ArtifactStore:
     ) -> ArtifactRecord:
         now = time.time()
         record = ArtifactRecord(
-            new_id(), sha256, check_name(name), size, owner, now,
+            new_id(),
+            sha256,
+            check_name(name),
+            size,
+            owner,
+            now,
             None if ttl is None else now + float(ttl),
         )
         self._open().execute(
@@ -357,31 +360,6 @@ class ArtifactStore:
                     blob.unlink(missing_ok=True)
         self.sweep(force=True)
 
-    # the files of inactive paglets --------------------------------------------------------
-
-    def save_files(self, agent_id: str, files: dict[str, tuple[str, str]]) -> None:
-        """Remember an inactive paglet's registered files: name -> (path, mode)."""
-        with self._cond:
-            db = self._open()
-            db.execute("DELETE FROM paglet_files WHERE agent_id = ?", (agent_id,))
-            db.executemany(
-                "INSERT INTO paglet_files VALUES (?, ?, ?, ?)",
-                [(agent_id, name, path, mode) for name, (path, mode) in files.items()],
-            )
-
-    def load_files(self, agent_id: str) -> dict[str, tuple[str, str]]:
-        """The registered files saved for ``agent_id`` (empty when none)."""
-        with self._cond:
-            rows = self._open().execute(
-                "SELECT name, path, mode FROM paglet_files WHERE agent_id = ?", (agent_id,)
-            ).fetchall()
-        return {name: (path, mode) for name, path, mode in rows}
-
-    def drop_files(self, agent_id: str) -> None:
-        """Forget the registered files saved for ``agent_id``."""
-        with self._cond:
-            self._open().execute("DELETE FROM paglet_files WHERE agent_id = ?", (agent_id,))
-
     def _open(self) -> sqlite3.Connection:
         if self._closed:
             raise HostStoppedError("the host stopped: its artifact store is closed")
@@ -394,11 +372,3 @@ class ArtifactStore:
                 self._closed = True
                 self._db.close()
 
-
-def remove_tree(path: Path) -> None:
-    """Remove a directory tree, logging (not raising) what could not be removed."""
-    if not path.exists():
-        return
-    shutil.rmtree(path, ignore_errors=True)
-    if path.exists():
-        log.warning("could not remove all of %s", path)

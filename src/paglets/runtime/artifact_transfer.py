@@ -16,6 +16,7 @@ keeps ``window`` chunk requests in flight and resumes after an interruption.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import shutil
 import threading
@@ -168,8 +169,14 @@ class ArtifactTransfers:
             existing = self._store.add_existing(ref.sha256, ref.name, owner)
             if existing is not None:  # another receiver finished it while we waited
                 return existing
-            pull(self._transport, ref.host, {"a": ref.artifact_id}, partial, self.settings,
-                 progress=lambda done: self.board.update(key, done))
+            pull(
+                self._transport,
+                ref.host,
+                {"a": ref.artifact_id},
+                partial,
+                self.settings,
+                progress=lambda done: self.board.update(key, done),
+            )
             return self._store.commit(partial, ref.name, owner)
         finally:
             partial.close()
@@ -200,9 +207,15 @@ class ArtifactTransfers:
             partial = self._store.open_partial(sha256, size, quota=False)
             key = self.board.start("in", agent_id, name, size)
             try:
-                pull(self._transport, source, {"t": transfer_id, "n": name}, partial,
-                     self.settings, progress=lambda done, k=key: self.board.update(k, done),
-                     cancelled=cancelled)
+                pull(
+                    self._transport,
+                    source,
+                    {"t": transfer_id, "n": name},
+                    partial,
+                    self.settings,
+                    progress=functools.partial(self.board.update, key),
+                    cancelled=cancelled,
+                )
                 partial.finish(target, overwrite=True)
             finally:
                 partial.close()
@@ -232,4 +245,3 @@ def _checked(item: Any) -> tuple[str, int, str]:
     if type(size) is not int or size < 0 or not is_sha256(sha256):
         raise ArtifactError(f"file entry {name!r} needs an integer size and a sha256")
     return name, size, str(sha256)
-

@@ -26,7 +26,8 @@ class HostConfig:
         discovery: find peers with zeroconf (off in tests).
         pub_port: port of the gossip PUB socket (bound on ``host``); 0 lets the OS choose.
         heartbeat_interval: seconds between two publications of this host's facts.
-        offline_after: seconds of silence after which a peer is marked offline.
+        offline_after: seconds of silence after which a peer is marked offline (checked
+            every heartbeat: 2.5 intervals means "missed its third heartbeat").
         api_key: the mesh secret; None reads ``PAGLETS_API_KEY`` or the config dir's.
         api_key_env: the name of the environment variable holding the secret.
         insecure: plain, unauthenticated sockets (no secret at all).
@@ -64,7 +65,7 @@ class HostConfig:
     discovery: bool = False
     pub_port: int = 0
     heartbeat_interval: float = 1.0
-    offline_after: float = 3.0
+    offline_after: float = 2.5
     api_key: str | None = field(default=None, repr=False)
     api_key_env: str | None = None
     insecure: bool = False

@@ -2,9 +2,10 @@
 
 Every ``heartbeat_interval`` (and ~50 ms after a paglet event changed its counts) the
 host samples its facts on a worker thread and publishes them with the next ``seq``.
-Each beat also marks offline the peers silent for ``offline_after`` seconds and
-re-greets offline peers every couple of seconds, so a host that comes back is online
-again without a restart on either side. A host that stops publishes one last message
+Each beat also marks offline the peers silent for ``offline_after`` seconds (unless
+this host itself runs late, for at most two beats) and re-greets offline peers with a
+per-peer backoff (2 s doubling to 30 s), so a host that comes back is online again
+without a restart on either side. A host that stops publishes one last message
 with ``leaving: True``; its peers mark it offline at once.
 
 Gossip arrives on the I/O thread. What it says is handed to the :class:`Learner`
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 _REGREET_FIRST = 2.0
 _REGREET_MAX = 30.0
 _REGREETS_PER_BEAT = 4
+_MAX_SKIPPED_SWEEPS = 2
 _PULL_INTERVAL = 2.0
 _CHANGE_DEBOUNCE = 0.05
 
@@ -55,6 +57,7 @@ class Heartbeat:
         self._lock = threading.Lock()
         self._regreet: dict[str, tuple[float, float]] = {}  # address: (when, backoff)
         self.late_beats = 0
+        self._skipped = 0
         self._pulled_at = 0.0
         self._publish_pending = False
         self._dirty = False
@@ -151,9 +154,13 @@ class Heartbeat:
         config = self._parts.config
         if time.monotonic() - due > config.heartbeat_interval / 2:
             # This host runs late (overloaded): the silence may well be ours, so do
-            # not judge others on this beat.
+            # not judge others on this beat, nor on the next one, but no longer:
+            # a host that stays overloaded must still notice dead peers.
             self.late_beats += 1
-            return
+            self._skipped += 1
+            if self._skipped <= _MAX_SKIPPED_SWEEPS:
+                return
+        self._skipped = 0
         for info in self._parts.peers.sweep(config.offline_after):
             log.info("host %s (%s) went silent: offline", info.name, info.address)
             self._parts.events.record("host-offline", "", name=info.name, address=info.address)

@@ -42,12 +42,12 @@ from paglets.runtime.config import HostConfig
 from paglets.runtime.event_log import ContextEvent, EventLog, Listener
 from paglets.runtime.membership import Membership
 from paglets.runtime.operations import HostOperations
-from paglets.runtime.paglet_files import WorkArea
 from paglets.runtime.parts import HostParts
 from paglets.runtime.registry import Registry
 from paglets.runtime.requests import RequestRouter
 from paglets.runtime.slot import SlotStatus
 from paglets.runtime.store import PagletStore
+from paglets.runtime.work_area import WorkArea
 from paglets.runtime.workers import WorkerPool
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_state, encode_state
@@ -136,7 +136,7 @@ class Host:
             peers=PeerTable(),
             artifacts=artifacts,
             transfers=ArtifactTransfers(transport, artifacts, stream, TransferBoard()),
-            work_area=WorkArea(files_root / "work"),
+            work_area=WorkArea(files_root),
         )
         self._membership = Membership(self._parts)
         self._operations = HostOperations(self._parts, self._membership.resolve_target)
@@ -212,7 +212,7 @@ class Host:
         """Bind, start the I/O thread, greet the seeds; return once the host answers.
 
         Raises:
-            zmq.ZMQError: the port could not be bound.
+            zmq.ZMQError: the port (or the gossip ``pub_port``) could not be bound.
             PagletError: the host did not answer itself within ``timeout``.
         """
         if self._started:
@@ -221,7 +221,11 @@ class Host:
         self._started = True
         self._register_addresses()
         self._parts.transport.call(self.address, VERB_PING, timeout=timeout)
-        self._membership.start(self.config.peers)
+        try:
+            self._membership.start(self.config.peers)
+        except BaseException:
+            self.stop(timeout)  # e.g. pub_port taken: leave nothing running
+            raise
         self._parts.events.record("host-started", "", address=self.address)
         log.info("host %s listening on %s", self.name, self.address)
         return self
@@ -271,6 +275,7 @@ class Host:
         self._artifact_service.close()
         self._parts.store.close()
         self._parts.artifacts.close()
+        self._parts.work_area.close()
         if self._temp_root is not None:
             self._remove_temp_root()
         self._stopped.set()

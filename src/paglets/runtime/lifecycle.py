@@ -177,7 +177,7 @@ class Lifecycle:
             slot.agent_id, slot.class_path, slot.state_class_path, state, wake_at
         )
         if slot.has_files:  # the files stay in the work dir; the table is kept aside
-            self._parts.artifacts.save_files(slot.agent_id, slot.files.table())
+            self._parts.work_area.save_table(slot.agent_id, slot.files.table())
         queued = slot.leave(SlotStatus.DEACTIVATED)
         self._parts.registry.remove(slot.agent_id)
         self._parts.events.record("deactivated", slot.agent_id)
@@ -216,10 +216,10 @@ class Lifecycle:
                 raise not_found(agent_id, self._parts.name)
             cls, state = self.decode(stored.class_path, stored.state_class_path, stored.state)
             slot = self.install(cls, agent_id, state)
-            files = self._parts.artifacts.load_files(agent_id)
+            files = self._parts.work_area.load_table(agent_id)
             if files:
                 slot.files.load(files)
-                self._parts.artifacts.drop_files(agent_id)
+                self._parts.work_area.drop_table(agent_id)
             self._parts.store.delete(agent_id)
             timer = self._wake_timers.pop(agent_id, None)
             if timer is not None:
@@ -259,7 +259,7 @@ class Lifecycle:
         timer = self._wake_timers.pop(agent_id, None)
         if timer is not None:
             timer.cancel()
-        self._parts.artifacts.drop_files(agent_id)
+        self._parts.work_area.drop_table(agent_id)
         self._remove_files(agent_id)
         self._parts.events.record("disposed", agent_id)
 

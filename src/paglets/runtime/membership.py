@@ -142,7 +142,7 @@ class Membership:
             body["want_peers"] = True
         try:
             future = self._parts.transport.request(
-                address, VERB_HELLO, encode_value(body), timeout=_HELLO_TIMEOUT
+                address, VERB_HELLO, encode_value(body), timeout=_HELLO_TIMEOUT, ordered=False
             )
         except PagletError:
             self._done_greeting(address)
@@ -206,19 +206,23 @@ class Membership:
             if self._parts.is_local(address) or self._parts.peers.get(address) is not None:
                 continue  # known hosts that went offline are re-greeted by the heartbeat
             if pub and self.heartbeat.gossip is not None:
-                self.heartbeat.gossip.connect(
-                    pub
-                )  # subscribe first, the hello reply is the snapshot
+                # subscribe first: the hello reply is the snapshot
+                self.heartbeat.gossip.connect(pub)
             self.greet(address, retries=_DISCOVERED_RETRIES)
 
     def _learn(self, facts: Any, via: str) -> PeerInfo:
         if not isinstance(facts, dict):
             raise ValueError("hello facts must be a map")
         self._check_version(facts)
-        info = PeerInfo.from_wire(facts)
-        address = normalize_address(info.address)
-        pub = normalize_address(info.pub_address) if info.pub_address else ""
-        info = PeerInfo.from_wire({**facts, "address": address, "pub": pub, "online": True})
+        pub = facts.get("pub")
+        info = PeerInfo.from_wire(
+            {
+                **facts,
+                "address": normalize_address(str(facts.get("address", ""))),
+                "pub": normalize_address(str(pub)) if pub else "",
+                "online": True,
+            }
+        )
         self.take(info, via)
         return info
 
@@ -326,9 +330,8 @@ class Membership:
         if known is not None and known.online and known.pub_address == found.pub_address:
             return
         if self.heartbeat.gossip is not None:
-            self.heartbeat.gossip.connect(
-                found.pub_address
-            )  # subscribe first: hello is the snapshot
+            # subscribe first: the hello reply is the snapshot
+            self.heartbeat.gossip.connect(found.pub_address)
         self.greet(found.address, retries=_DISCOVERED_RETRIES)
 
     def _on_vanished(self, found: DiscoveredHost) -> None:

@@ -19,12 +19,12 @@ Source side (holding the paglet's turn)::
 A refusal (class not allowed, state not decodable, paglet already there, a file that
 cannot be received: wrong hash, no room, source gone) arrives before the target
 changed anything: the paglet and its files stay at the source and ``TransferError``
-says why. An ``abort`` while files are still arriving cancels their pull. When the answer is uncertain (no reply in time), the source asks ``abort``: the
-target answers ``committed`` if the paglet runs there, otherwise it records the
-transfer as aborted so that a late copy is refused, and the paglet resumes at the
-source. So a paglet is never lost and never runs twice, unless the target vanishes
-after starting it and before answering both calls, in which case it resumes at the
-source.
+says why. An ``abort`` while files are still arriving cancels their pull. When the
+answer is uncertain (no reply in time), the source asks ``abort``: the target answers
+``committed`` if the paglet runs there, otherwise it records the transfer as aborted so
+that a late copy is refused, and the paglet resumes at the source. So a paglet is never
+lost and never runs twice, unless the target vanishes after starting it and before
+answering both calls, in which case it resumes at the source.
 
 The target's answer is idempotent: a repeated transfer of a committed id answers True.
 This is the stage/ack/commit hand-off folded into one round trip: the target stages
@@ -53,10 +53,10 @@ from paglets.core.errors import (
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.core.ids import new_id
 from paglets.remote.partial_file import storage_error
-from paglets.runtime.artifact_store import remove_tree
 from paglets.runtime.lifecycle import Lifecycle, new_agent_id
 from paglets.runtime.parts import HostParts
 from paglets.runtime.slot import AgentSlot, SlotOperations, SlotStatus
+from paglets.runtime.work_area import remove_tree
 from paglets.wire.codec import encode_state
 from paglets.wire.protocol import VERB_ABORT, VERB_TRANSFER
 
@@ -78,6 +78,7 @@ class Mobility:
         self._operations = operations
         self._arriving: dict[str, threading.Event] = {}
         self._staging: dict[str, threading.Event] = {}  # files arriving; set = cancel
+        self._departing: dict[str, threading.Event] = {}  # agent id -> set once it left
         self._outcomes: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -112,13 +113,20 @@ class Mobility:
             self._hook(slot, "on_dispatching", lambda: slot.paglet.on_dispatching(event))
         record = self._record(slot, slot.agent_id, reason)
         slot.mailbox.hold()
+        # The target starts run() before it answers: a paglet that hops on at once may
+        # come back here before this host let go of it; receive() waits for this.
+        departed = self._departing[slot.agent_id] = threading.Event()
         try:
-            self._hand_off(slot, target, record, limit, what=reason)
-        except TransferError:
-            slot.mailbox.release()
-            raise
-        queued = slot.leave(SlotStatus.MOVED, target)
-        parts.registry.remove(slot.agent_id, moved_to=target)
+            try:
+                self._hand_off(slot, target, record, limit, what=reason)
+            except TransferError:
+                slot.mailbox.release()
+                raise
+            queued = slot.leave(SlotStatus.MOVED, target)
+            parts.registry.remove(slot.agent_id, moved_to=target)
+        finally:
+            self._departing.pop(slot.agent_id, None)
+            departed.set()
         self._release_files(slot)
         parts.events.record("dispatched", slot.agent_id, target=target, reason=reason)
         for envelope in queued:
@@ -211,6 +219,12 @@ class Mobility:
             self._transfer(target, record, timeout, what)
             return
         paths = slot.files.registered()
+        missing = [item["name"] for item in files if item["name"] not in paths]
+        if missing:  # unregistered by run() since the snapshot
+            raise TransferError(
+                f"registered files {missing} vanished during the move; the paglet stayed "
+                f"on {self._parts.name}"
+            )
         serving = self._parts.transfers.serving
         serving.serve(
             record["tid"],
@@ -309,6 +323,9 @@ class Mobility:
                 return True
             raise TransferError(f"transfer {tid} is still arriving")
         cls, state = self._lifecycle.decode(cls_path, state_cls_path, state_bytes)
+        departing = self._departing.get(agent_id)
+        if departing is not None:  # it is leaving this host right now: let it finish
+            departing.wait(timeout or self._parts.config.transfer_timeout)
         if self._parts.registry.get(agent_id) is not None:
             raise TransferError(f"paglet {agent_id} already lives on {self._parts.name}")
         staging = self._stage_files(record) if record.get("files") else None

@@ -94,6 +94,7 @@ class HostOperations:
                 envelope.request.verb,
                 bytes(envelope.body or b""),
                 fields={"to": agent_id, "p": envelope.priority},
+                ordered=False,
             )
         elif message is not None:
             self._parts.require_backend().send_oneway(moved_to, agent_id, message)

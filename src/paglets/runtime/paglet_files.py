@@ -25,31 +25,9 @@ from typing import Any
 from paglets.artifacts import check_name
 from paglets.core.errors import ArtifactError, ArtifactNotFoundError
 from paglets.remote.blob_stream import hash_file
-from paglets.runtime.artifact_store import remove_tree
+from paglets.runtime.work_area import FileTable, WorkArea, remove_tree
 
 MODES = ("copy", "move")
-INCOMING = ".incoming"
-
-
-class WorkArea:
-    """The per-paglet work dirs of one host, under one root directory."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def dir_of(self, agent_id: str) -> Path:
-        """The work dir of ``agent_id`` (not created)."""
-        return self.root / check_name(agent_id)
-
-    def staging(self, transfer_id: str) -> Path:
-        """A fresh directory where the files of an arriving transfer are gathered."""
-        path = self.root / INCOMING / check_name(transfer_id)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def remove(self, agent_id: str) -> None:
-        """Remove the work dir of ``agent_id`` and everything in it."""
-        remove_tree(self.dir_of(agent_id))
 
 
 @dataclass
@@ -74,7 +52,9 @@ class FileEntry:
                 size, self._digest = hash_file(self.path)
                 self._stamp = (size, info.st_mtime_ns, info.st_ino)
         except OSError as exc:
-            raise ArtifactNotFoundError(f"registered file {self.path} is unreadable: {exc}") from None
+            raise ArtifactNotFoundError(
+                f"registered file {self.path} is unreadable: {exc}"
+            ) from None
         return self._stamp[0], self._digest
 
 
@@ -186,12 +166,12 @@ class PagletFiles:
 
     # persistence while inactive ---------------------------------------------------------
 
-    def table(self) -> dict[str, tuple[str, str]]:
+    def table(self) -> FileTable:
         """Name -> (path, mode), for the store of inactive paglets."""
         with self._lock:
             return {name: (str(e.path), e.mode) for name, e in self._entries.items()}
 
-    def load(self, table: dict[str, tuple[str, str]]) -> None:
+    def load(self, table: FileTable) -> None:
         """Restore a table saved by :meth:`table`."""
         with self._lock:
             for name, (path, mode) in table.items():

@@ -13,9 +13,9 @@ from paglets.runtime.artifact_store import ArtifactStore
 from paglets.runtime.artifact_transfer import ArtifactTransfers
 from paglets.runtime.config import HostConfig
 from paglets.runtime.event_log import EventLog
-from paglets.runtime.paglet_files import WorkArea
 from paglets.runtime.registry import Registry
 from paglets.runtime.store import PagletStore
+from paglets.runtime.work_area import WorkArea
 from paglets.runtime.workers import WorkerPool
 from paglets.wire.classpath import ClassPolicy
 

@@ -35,7 +35,8 @@ from paglets.core.errors import (
 from paglets.core.messages import MAX_PRIORITY, UNQUEUED, FutureReply, Message
 from paglets.net.transport import IncomingRequest
 from paglets.runtime.mailbox import Mailbox
-from paglets.runtime.paglet_files import PagletFiles, WorkArea
+from paglets.runtime.paglet_files import PagletFiles
+from paglets.runtime.work_area import WorkArea
 from paglets.runtime.workers import WorkerPool
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
@@ -188,20 +189,25 @@ class AgentSlot:
     def notify_all_messages(self) -> None:
         self.mailbox.notify_all_messages()
 
+    def _own_files(self) -> PagletFiles:
+        if self.status is not SlotStatus.ACTIVE:
+            raise PagletError(f"paglet {self.agent_id} is {self.status.value}: no files here")
+        return self.files
+
     def register_file(self, path: str | PathLike[str], name: str | None, mode: str) -> Path:
-        return self.files.register(path, name, mode)
+        return self._own_files().register(path, name, mode)
 
     def unregister_file(self, name: str, delete: bool) -> None:
-        self.files.unregister(name, delete)
+        self._own_files().unregister(name, delete)
 
     def registered_files(self) -> dict[str, Path]:
-        return self.files.registered() if self._files is not None else {}
+        return self._own_files().registered() if self._files is not None else {}
 
     def file_path(self, name: str) -> Path:
-        return self.files.path_of(name)
+        return self._own_files().path_of(name)
 
     def work_dir(self) -> Path:
-        return self.files.work_dir()
+        return self._own_files().work_dir()
 
     # delivery -----------------------------------------------------------------------
 
