@@ -381,9 +381,7 @@ def test_a_stalled_disk_read_does_not_delay_messages(
 
     monkeypatch.setattr(artifact_service.ArtifactService, "_read", slow_read)
     outcome: dict[str, Any] = {}
-    puller = threading.Thread(
-        target=lambda: outcome.update(ref=beta._parts.transfers.fetch(ref))
-    )
+    puller = threading.Thread(target=lambda: outcome.update(ref=beta._parts.transfers.fetch(ref)))
     puller.start()
     try:
         assert hold.reached.wait(TIMEOUT)

@@ -16,8 +16,8 @@ from typing import Annotated
 import typer
 import zmq
 
-from paglets.cli.mesh import parse_size
 from paglets.cli.output import fail
+from paglets.cli.sizes import parse_size
 from paglets.core.errors import PagletError
 from paglets.net.discovery import interface_ipv4
 from paglets.net.endpoint import normalize_address

@@ -8,13 +8,13 @@ placement, with filters, and says why the others are left out. Both take ``--jso
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 import typer
 
 from paglets.cli.entry import ClientOptions, fetch_mesh_view, resolve_entry
 from paglets.cli.output import fail, print_json, print_table
+from paglets.cli.sizes import human_size, parse_size
 from paglets.core.errors import PagletError
 from paglets.net.peers import PeerInfo
 from paglets.runtime.host_facts import TargetFilter, rank_targets
@@ -40,32 +40,6 @@ ApiKeyEnv = Annotated[
     typer.Option(help="Read the mesh secret from this variable (default PAGLETS_API_KEY)."),
 ]
 Insecure = Annotated[bool, typer.Option("--insecure", help="Plain sockets, no mesh secret.")]
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
-def parse_size(text: str) -> int:
-    """Bytes from ``512M``, ``2G``, ``1.5GiB`` or a plain number (powers of 1024).
-
-    Raises:
-        typer.BadParameter: not a size.
-    """
-    match = _SIZE.match(text)
-    if match is None:
-        raise typer.BadParameter(f"not a size: {text!r} (e.g. 512M, 2G)")
-    return int(float(match[1]) * _UNITS[match[2].lower()])
-
-
-def human_size(size: int) -> str:
-    """``1.5 GiB`` for 1610612736."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
 
 def _view(entry: str | None, timeout: float, api_key_env: str | None, insecure: bool) -> Any:
     options = ClientOptions(timeout=timeout, api_key_env=api_key_env, insecure=insecure)

@@ -122,12 +122,18 @@ class SyncChannels:
             HostStoppedError: the transport stopped meanwhile.
         """
         channel = self._channel(address)
-        channel.busy = True
+        with self._lock:
+            # Under the lock, so close() never closes a socket its owner is using.
+            if self._closed:
+                raise HostStoppedError("transport stopped")
+            channel.busy = True
         try:
             return self._call(channel, address, request_id, frames, timeout)
         finally:
-            channel.busy = False
-            if channel.doomed:
+            with self._lock:
+                channel.busy = False
+                doomed = channel.doomed
+            if doomed:
                 channel.close()
 
     def _call(
@@ -183,8 +189,9 @@ class SyncChannels:
         deadline = time.monotonic() + timeout
         for channel in channels:
             while channel.busy and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if channel.busy:
-                channel.doomed = True
-            else:
+                time.sleep(0.01)  # a call in progress notices the close within one slice
+            with self._lock:
+                if channel.busy:
+                    channel.doomed = True  # its owner closes it when the call ends
+                    continue
                 channel.close()

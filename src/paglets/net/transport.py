@@ -86,7 +86,7 @@ class TransportConfig:
     max_message_size: int = 512 * 1024 * 1024
     high_water_mark: int = 50_000
     linger_ms: int = 500
-    heartbeat_ms: int = 1000
+    heartbeat_ms: int = 5000
     default_timeout: float = 30.0
     reconnect_ms: int = 100
     reconnect_max_ms: int = 5000
@@ -317,8 +317,8 @@ class Transport:
             if now - self._refusals_logged > 60.0:
                 self._refusals_logged = now
                 log.warning(
-                    "%s: refused a connection whose security handshake failed "
-                    "(%d so far; wrong or missing mesh secret)",
+                    "%s: a security handshake with a connecting peer failed (%d so far): "
+                    "a wrong or missing mesh secret, or a peer that gave up mid-handshake",
                     self.name,
                     self.refused_handshakes,
                 )

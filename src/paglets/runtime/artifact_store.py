@@ -371,4 +371,3 @@ class ArtifactStore:
             if not self._closed:
                 self._closed = True
                 self._db.close()
-

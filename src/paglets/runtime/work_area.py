@@ -101,9 +101,13 @@ class WorkArea:
     def load_table(self, agent_id: str) -> FileTable:
         """The registered files kept for ``agent_id`` (empty when none)."""
         with self._lock:
-            rows = self._open().execute(
-                "SELECT name, path, mode FROM paglet_files WHERE agent_id = ?", (agent_id,)
-            ).fetchall()
+            rows = (
+                self._open()
+                .execute(
+                    "SELECT name, path, mode FROM paglet_files WHERE agent_id = ?", (agent_id,)
+                )
+                .fetchall()
+            )
         return {name: (path, mode) for name, path, mode in rows}
 
     def drop_table(self, agent_id: str) -> None:

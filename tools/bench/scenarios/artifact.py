@@ -124,19 +124,29 @@ def resume_after_cut(folder: Path, src: Path, size: int) -> dict[str, Any]:
                     time.sleep(0.001)
                 resumed = time.perf_counter()
                 pulling.join(60.0)
-                figures = {"cut_at": cut_at, "stalled_at": stalled_at,
-                           "restart_seconds": back - killed}
+                figures = {
+                    "cut_at": cut_at,
+                    "stalled_at": stalled_at,
+                    "restart_seconds": back - killed,
+                }
                 if "ref" in outcome:
-                    return {**figures, "how": "the same pull retried",
-                            "resume_seconds": resumed - back,
-                            "total_seconds": outcome["at"] - started}
+                    return {
+                        **figures,
+                        "how": "the same pull retried",
+                        "resume_seconds": resumed - back,
+                        "total_seconds": outcome["at"] - started,
+                    }
                 again: dict[str, Any] = {"error_before": outcome.get("error")}
                 asked = time.perf_counter()
                 _fetch(to_r2, ref, again)  # gave up before the peer came back: ask again
                 if "ref" not in again:
                     raise RuntimeError(f"the resumed pull failed: {again}")
-                return {**figures, "how": "a second request", "resume_seconds":
-                        again["at"] - asked, "total_seconds": again["at"] - started}
+                return {
+                    **figures,
+                    "how": "a second request",
+                    "resume_seconds": again["at"] - asked,
+                    "total_seconds": again["at"] - started,
+                }
         finally:
             r1.stop()
 
@@ -171,9 +181,10 @@ def run(lab: Lab, settings: Settings) -> ScenarioResult:
     rounds = settings.count(1, 3)
     with tempfile.TemporaryDirectory(prefix="paglets-bench-artifact-") as name:
         folder = Path(name)
-        with Child("host_server.py", ["--name", "bench-art-b"]) as b, Child(
-            "host_server.py", ["--name", "bench-art-c"]
-        ) as c:
+        with (
+            Child("host_server.py", ["--name", "bench-art-b"]) as b,
+            Child("host_server.py", ["--name", "bench-art-c"]) as c,
+        ):
             for label, size in sizes.items():
                 src = folder / f"source-{label.replace(' ', '')}.bin"
                 write_source(src, size)
@@ -189,12 +200,27 @@ def run(lab: Lab, settings: Settings) -> ScenarioResult:
         resume = resume_after_cut(folder, src, 64 * MIB)
         result.details["resume"] = resume
         result.rows += [
-            Row("resume: source killed at", resume["cut_at"] / MIB, None, "MiB",
-                note="of 64 MiB; restarted on the same port and store"),
-            Row("resume: peer back -> bytes flow again", resume["resume_seconds"], None, "s",
-                note=resume["how"] + " (1 s chunk timeout)"),
-            Row("resume: whole transfer with the cut", resume["total_seconds"], None, "s",
-                note=f"peer restart took {resume['restart_seconds']:.2f}s"),
+            Row(
+                "resume: source killed at",
+                resume["cut_at"] / MIB,
+                None,
+                "MiB",
+                note="of 64 MiB; restarted on the same port and store",
+            ),
+            Row(
+                "resume: peer back -> bytes flow again",
+                resume["resume_seconds"],
+                None,
+                "s",
+                note=resume["how"] + " (1 s chunk timeout)",
+            ),
+            Row(
+                "resume: whole transfer with the cut",
+                resume["total_seconds"],
+                None,
+                "s",
+                note=f"peer restart took {resume['restart_seconds']:.2f}s",
+            ),
         ]
     return result
 
