@@ -108,7 +108,15 @@ def test_the_readme_walk_through(hosts: list[RunningHost]) -> None:
     deadline = time.monotonic() + TIMEOUT
     while True:
         result = subprocess.run(
-            [*_command("paglets"), "agents", "dispatch", agent_id, "beta", "--entry", alpha.address],
+            [
+                *_command("paglets"),
+                "agents",
+                "dispatch",
+                agent_id,
+                "beta",
+                "--entry",
+                alpha.address,
+            ],
             capture_output=True,
             text=True,
             timeout=START_TIMEOUT,
@@ -140,7 +148,9 @@ def test_a_restarted_host_finds_its_deactivated_paglets(
     agent_id = paglets(
         "agents", "create", "paglets.examples.counter:CounterPaglet", "--entry", first.address
     ).strip()
-    paglets("agents", "send", agent_id, "increment", "--args", '{"by": 5}', "--entry", first.address)
+    paglets(
+        "agents", "send", agent_id, "increment", "--args", '{"by": 5}', "--entry", first.address
+    )
     code, _ = first.stop(signal.SIGTERM)
     assert code == 0
 

@@ -77,7 +77,9 @@ def test_a_host_creates_an_owner_only_key_file_once(home: Path) -> None:
     again = resolve_secret()
     assert again is not None and not again.created and again.value == created.value
     assert created.value not in repr(created)
-    assert join_line(created, "beta") == f"{SECRET_VARIABLE}={created.value} paglets host --name beta"
+    assert (
+        join_line(created, "beta") == f"{SECRET_VARIABLE}={created.value} paglets host --name beta"
+    )
 
 
 def test_a_client_never_creates_a_secret(home: Path) -> None:

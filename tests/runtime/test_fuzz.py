@@ -107,7 +107,9 @@ _verbs = st.one_of(
 _ints = st.integers(min_value=-(2**63), max_value=2**64 - 1)  # what msgpack can carry
 _values = st.recursive(
     st.none() | st.booleans() | _ints | st.text(max_size=8) | st.binary(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 _hostile_bodies = st.one_of(
@@ -198,7 +200,6 @@ def test_a_live_host_survives_hostile_frames(target: Target) -> None:
     growth = process.memory_info().rss - rss_before
     assert growth < 100 * 1024 * 1024, f"RSS grew by {growth} bytes"
     print(f"fuzz: {tried[0]} inputs in {elapsed:.1f}s, {unanswered[0]} logged instead of answered")
-
 
 
 def test_a_message_with_an_empty_kind_does_not_wedge_the_mailbox(make_host: HostFactory) -> None:

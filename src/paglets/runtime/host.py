@@ -115,7 +115,8 @@ class Host:
         artifacts = ArtifactStore(
             files_root,
             StoreLimits(
-                config.artifact_max_size, config.artifact_storage_quota,
+                config.artifact_max_size,
+                config.artifact_storage_quota,
                 config.artifact_partial_ttl,
             ),
         )
@@ -157,9 +158,7 @@ class Host:
         label = "".join(c if c.isalnum() else "-" for c in config.name[:40])
         self._temp_root = Path(tempfile.mkdtemp(prefix=f"paglets-{label}-"))
         # removed at stop, or when a host that never started is collected
-        self._remove_temp_root = weakref.finalize(
-            self, shutil.rmtree, str(self._temp_root), True
-        )
+        self._remove_temp_root = weakref.finalize(self, shutil.rmtree, str(self._temp_root), True)
         return self._temp_root
 
     @staticmethod
@@ -242,9 +241,7 @@ class Host:
         else:
             local.add(self._parts.transport.address)
             if bound_host in ("127.0.0.1", "localhost"):
-                local.update(
-                    normalize_address(f"{h}:{port}") for h in ("127.0.0.1", "localhost")
-                )
+                local.update(normalize_address(f"{h}:{port}") for h in ("127.0.0.1", "localhost"))
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop gracefully: with a persistence dir, active paglets are deactivated first.
@@ -329,9 +326,7 @@ class Host:
         Raises:
             AgentNotFoundError: no such paglet here.
         """
-        if self._parts.registry.get(agent_id) is None and not self._parts.store.contains(
-            agent_id
-        ):
+        if self._parts.registry.get(agent_id) is None and not self._parts.store.contains(agent_id):
             raise AgentNotFoundError(f"no paglet {agent_id} on host {self.name}")
         return self._operations.proxy_of(agent_id, self.address)
 
@@ -339,7 +334,9 @@ class Host:
         """Proxies of this host's paglets in the state flags (ACTIVE, INACTIVE or both)."""
         return self._operations.proxies(flags)
 
-    def proxy(self, ref: PagletProxyRef | dict[str, str] | str, address: str | None = None) -> PagletProxy:
+    def proxy(
+        self, ref: PagletProxyRef | dict[str, str] | str, address: str | None = None
+    ) -> PagletProxy:
         """A proxy for a ref, a ``to_wire()`` dict, or an agent id (and address)."""
         if isinstance(ref, PagletProxyRef):
             return self._operations.proxy_of(ref.agent_id, ref.address)
@@ -367,7 +364,9 @@ class Host:
             raw, cls = stored.state, state_cls
         return decode_state(raw, cls, self._parts.policy)
 
-    def multicast_message(self, kind: str | Message, args: dict[str, Any] | None = None) -> ReplySet:
+    def multicast_message(
+        self, kind: str | Message, args: dict[str, Any] | None = None
+    ) -> ReplySet:
         """Send a message to every active paglet on this host; replies come as they finish."""
         message = kind if isinstance(kind, Message) else Message(kind, dict(args or {}))
         return self._operations.multicast(message)
@@ -375,13 +374,17 @@ class Host:
     def _control(self, agent_id: str, op: str, args: dict[str, Any], timeout: float | None) -> Any:
         return self._operations.control(agent_id, op, args, timeout)
 
-    def dispatch(self, agent: str | PagletProxy, target: str, timeout: float | None = None) -> PagletProxy:
+    def dispatch(
+        self, agent: str | PagletProxy, target: str, timeout: float | None = None
+    ) -> PagletProxy:
         """Move a paglet of this host to ``target`` (host name or address)."""
         agent_id = agent.agent_id if isinstance(agent, PagletProxy) else agent
         address = self._control(agent_id, "dispatch", {"target": target}, timeout)
         return self._operations.proxy_of(agent_id, str(address))
 
-    def clone(self, agent: str | PagletProxy, target: str | None = None, timeout: float | None = None) -> PagletProxy:
+    def clone(
+        self, agent: str | PagletProxy, target: str | None = None, timeout: float | None = None
+    ) -> PagletProxy:
         """Copy a paglet of this host (here, or to ``target``); return the copy's proxy."""
         agent_id = agent.agent_id if isinstance(agent, PagletProxy) else agent
         reply = self._control(agent_id, "clone", {"target": target}, timeout)
@@ -393,7 +396,9 @@ class Host:
         proxy = self._operations.proxy_of(agent_id, address)
         return proxy.retract(timeout=timeout)
 
-    def deactivate(self, agent_id: str, duration: float | None = None, timeout: float | None = None) -> None:
+    def deactivate(
+        self, agent_id: str, duration: float | None = None, timeout: float | None = None
+    ) -> None:
         """Persist and unload a paglet of this host."""
         self._control(agent_id, "deactivate", {"duration": duration}, timeout)
 

@@ -123,9 +123,7 @@ class HostOperations:
             return self.lifecycle.activate(agent_id)
         raise not_found(agent_id, self._parts.name)
 
-    def control(
-        self, agent_id: str, op: str, args: dict[str, Any], timeout: float | None
-    ) -> Any:
+    def control(self, agent_id: str, op: str, args: dict[str, Any], timeout: float | None) -> Any:
         """Run a control operation (the ``control`` verb and local proxies).
 
         Raises:
@@ -183,7 +181,9 @@ class HostOperations:
             )
             return True
         if op == "dispose":
-            slot.run_in_turn(lambda: self._moving(slot, lambda: self.lifecycle.dispose(slot)), limit)
+            slot.run_in_turn(
+                lambda: self._moving(slot, lambda: self.lifecycle.dispose(slot)), limit
+            )
             return True
         raise PagletError(f"unknown control operation {op!r}")
 
@@ -235,7 +235,9 @@ class HostOperations:
         address = self.resolve_target(target)
         timeout = options.get("timeout")
         new_address = slot.run_in_turn(
-            lambda: self._moving(slot, lambda: self.mobility.dispatch(slot, address, timeout=timeout)),
+            lambda: self._moving(
+                slot, lambda: self.mobility.dispatch(slot, address, timeout=timeout)
+            ),
             None,
         )
         return self.proxy_of(slot.agent_id, new_address)

@@ -70,9 +70,7 @@ class Envelope:
     @property
     def wants_reply(self) -> bool:
         """Whether somebody waits for the result."""
-        return self.future is not None or (
-            self.request is not None and not self.request.oneway
-        )
+        return self.future is not None or (self.request is not None and not self.request.oneway)
 
     def respond(self, value: Any = None, error: BaseException | None = None) -> None:
         """Deliver the result (or the error) to whoever waits for it."""
@@ -100,9 +98,7 @@ class SlotOperations(Protocol):
 
     def dispatch_slot(self, slot: AgentSlot, target: str, options: dict[str, Any]) -> Any: ...
 
-    def clone_slot(
-        self, slot: AgentSlot, target: str | None, options: dict[str, Any]
-    ) -> Any: ...
+    def clone_slot(self, slot: AgentSlot, target: str | None, options: dict[str, Any]) -> Any: ...
 
     def deactivate_slot(self, slot: AgentSlot, duration: float | None) -> None: ...
 
@@ -375,7 +371,9 @@ def _handler_error(exc: BaseException) -> PagletError:
     if isinstance(exc, RemoteHostError):
         return exc
     cls = type(exc)
-    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    name = (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
     return RemoteHostError(name, str(exc))
 
 

@@ -521,15 +521,17 @@ def _build_dataclass(cls: type, values: dict[Any, Any]) -> Any:
         if name not in names:
             raise SerializationError(f"cannot decode {path}: unknown field {_short_repr(name)}")
     missing = [
-        field.name
-        for field in fields
-        if field.name not in values and not _has_default(field)
+        field.name for field in fields if field.name not in values and not _has_default(field)
     ]
     if missing:
         raise SerializationError(f"cannot decode {path}: missing field {missing[0]!r}")
     try:
         obj = cls(
-            **{field.name: values[field.name] for field in fields if field.init and field.name in values}
+            **{
+                field.name: values[field.name]
+                for field in fields
+                if field.init and field.name in values
+            }
         )
     except Exception as exc:
         raise SerializationError(
@@ -544,8 +546,7 @@ def _build_dataclass(cls: type, values: dict[Any, Any]) -> Any:
 def _has_default(field: dataclasses.Field[Any]) -> bool:
     # A field added to a state class since the value was encoded takes its default.
     return (
-        field.default is not dataclasses.MISSING
-        or field.default_factory is not dataclasses.MISSING
+        field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
     )
 
 
