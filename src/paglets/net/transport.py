@@ -148,6 +148,19 @@ class IncomingRequest:
 RequestHandler = Callable[[IncomingRequest], None]
 
 
+_BATCH = 256
+"""Messages read from one socket per wake-up, so one busy socket cannot starve others."""
+
+
+def _read_batch(socket: zmq.Socket[Any], handle: Callable[[list[zmq.Frame]], None]) -> None:
+    for _ in range(_BATCH):
+        try:
+            frames = socket.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return
+        handle(frames)
+
+
 def _reply_error(header: dict[str, Any]) -> PagletError:
     type_name = str(header.get("err", "PagletError"))
     text = str(header.get("msg", ""))
@@ -587,12 +600,7 @@ class Transport:
         return PeerNotFoundError(f"no host answers at {address}")
 
     def _on_dealer_readable(self, socket: zmq.Socket[Any]) -> None:
-        for _ in range(256):
-            try:
-                frames = socket.recv_multipart(flags=zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            self._complete(frames)
+        _read_batch(socket, self._complete)
 
     def _complete(self, frames: list[zmq.Frame]) -> None:
         if len(frames) < 2:
@@ -618,12 +626,7 @@ class Transport:
     # requests in ----------------------------------------------------------------------
 
     def _on_router_readable(self, socket: zmq.Socket[Any]) -> None:
-        for _ in range(256):
-            try:
-                frames = socket.recv_multipart(flags=zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            self._receive(frames)
+        _read_batch(socket, self._receive)
 
     def _receive(self, frames: list[zmq.Frame]) -> None:
         if len(frames) < 3:
