@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 
 from helpers import TIMEOUT
+from paglets.cli.host import choose_bind_address
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 20.0
@@ -35,7 +37,15 @@ class RunningHost:
 
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen(
-            [*_command("paglets-host"), "--port", "0", "--no-discovery", *args],
+            [
+                *_command("paglets-host"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-discovery",
+                *args,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -164,10 +174,28 @@ def test_a_restarted_host_finds_its_deactivated_paglets(
 
 def test_a_bad_peer_address_is_a_clear_error() -> None:
     result = subprocess.run(
-        [*_command("paglets-host"), "--port", "0", "--no-discovery", "--peer", "not an address"],
+        [
+            *_command("paglets-host"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-discovery",
+            "--peer",
+            "not an address",
+        ],
         capture_output=True,
         text=True,
         timeout=START_TIMEOUT,
     )
     assert result.returncode != 0
     assert "not an address" in (result.stderr + result.stdout)
+
+
+def test_a_secured_host_binds_every_interface_by_default_an_insecure_one_loopback() -> None:
+    assert choose_bind_address(None, None) == "0.0.0.0"
+    assert choose_bind_address(None, None, insecure=True) == "127.0.0.1"
+    assert choose_bind_address("10.0.0.5", None) == "10.0.0.5"
+    assert choose_bind_address("127.0.0.1", None, insecure=False) == "127.0.0.1"
+    with pytest.raises(typer.BadParameter):
+        choose_bind_address("127.0.0.1", "lo")

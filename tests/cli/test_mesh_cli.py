@@ -24,7 +24,18 @@ ROOT = Path(__file__).resolve().parents[2]
 def _start_host(*args: str) -> tuple[subprocess.Popen[str], str]:
     """Start ``paglets host ARGS --no-discovery``; return it and its address."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "paglets.cli.app", "host", "--port", "0", "--no-discovery", *args],
+        [
+            sys.executable,
+            "-m",
+            "paglets.cli.app",
+            "host",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-discovery",
+            *args,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -55,6 +55,8 @@ class HostProcess:
                 sys.executable,
                 "-m",
                 "paglets.cli.host",
+                "--host",
+                "127.0.0.1",
                 "--name",
                 name,
                 "--port",

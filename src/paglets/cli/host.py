@@ -48,8 +48,8 @@ def host(
     host: Annotated[
         str | None,
         typer.Option(
-            help="Address to bind and advertise (default 127.0.0.1; 0.0.0.0 binds every "
-            "interface and advertises the primary one)."
+            help="Address to bind and advertise. Default: every interface, advertising "
+            "the primary one (secured hosts), or 127.0.0.1 with --insecure."
         ),
     ] = None,
     interface: Annotated[
@@ -116,7 +116,7 @@ def host(
         peers = [normalize_address(address) for address in peer or []]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--peer") from None
-    bind = choose_bind_address(host, interface)
+    bind = choose_bind_address(host, interface, insecure=insecure)
     if port is None:
         port = DEFAULT_PORT if port_is_free(bind, DEFAULT_PORT) else 0
     try:
@@ -173,14 +173,23 @@ def host(
     print(f"paglets host {running.name} stopped", flush=True)
 
 
-def choose_bind_address(host: str | None, interface: str | None) -> str:
-    """The address to bind from ``--host`` and ``--interface`` (127.0.0.1 by default).
+def choose_bind_address(
+    host: str | None, interface: str | None, *, insecure: bool = False
+) -> str:
+    """The address to bind from ``--host`` and ``--interface``.
+
+    With neither, a secured host binds every interface (``0.0.0.0``; the host then
+    advertises its primary address, and zeroconf announces it there), so that
+    ``paglets host --name NAME`` joins the LAN with no other flag. An insecure host
+    stays on 127.0.0.1: plain sockets never face the network unless asked to.
 
     Raises:
         typer.BadParameter: both are given, or the interface has no IPv4 address.
     """
     if interface is None:
-        return host or "127.0.0.1"
+        if host is not None:
+            return host
+        return "127.0.0.1" if insecure else "0.0.0.0"
     if host is not None:
         raise typer.BadParameter("give --host or --interface, not both", param_hint="--interface")
     try:
