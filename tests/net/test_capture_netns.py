@@ -19,7 +19,7 @@ import pytest
 
 PAYLOAD = "capture-me-if-you-can-7f3a"
 
-SCRIPT = r'''
+SCRIPT = r"""
 import json, os, socket, subprocess, sys, threading
 from dataclasses import dataclass
 
@@ -68,7 +68,7 @@ print(json.dumps({
     "captured_bytes": len(captured),
     "payload_seen": payload.encode() in captured,
 }))
-'''
+"""
 
 
 def _run(tmp_path: Path, mode: str) -> dict[str, object]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from helpers import TIMEOUT
+from helpers import TIMEOUT, wait_for
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
 from paglets.core.classes import class_path
 from paglets.core.errors import (
@@ -147,3 +147,19 @@ def test_a_closed_client_refuses_calls(host: Host) -> None:
     client.close()
     with pytest.raises(HostStoppedError):
         client.health()
+
+
+def test_mesh_view_lists_the_peers_with_their_facts(two_hosts: tuple[Host, Host]) -> None:
+    alpha, beta = two_hosts
+    with HostClient(alpha.address, timeout=TIMEOUT) as client:
+        view = client.mesh()
+    assert view["self"]["name"] == "alpha"
+    assert [peer["name"] for peer in view["peers"]] == ["beta"]
+    # the same facts are what paglets see through their context (once gossiped)
+    peer = wait_for(
+        lambda: next(
+            (p for p in alpha.available_hosts() if p.name == "beta" and p.cpu_count >= 1),
+            None,
+        )
+    )
+    assert peer.online and peer.memory_free > 0

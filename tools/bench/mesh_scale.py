@@ -81,8 +81,15 @@ def worker(names: list[str], seed: str | None, secure: bool) -> None:
                 sent += gossip["sent"]
                 received += gossip["received"]
             cpu = me.cpu_times()
-            _say({"sent": sent, "received": received, "cpu": cpu.user + cpu.system,
-                  "time": time.monotonic(), "hosts": len(hosts)})
+            _say(
+                {
+                    "sent": sent,
+                    "received": received,
+                    "cpu": cpu.user + cpu.system,
+                    "time": time.monotonic(),
+                    "hosts": len(hosts),
+                }
+            )
     for h in hosts:
         h.stop(timeout=2.0)
 
@@ -175,6 +182,7 @@ def measure(
         workers = list(children)
         children.append(victim)
         everyone = size - 1
+
         def converged() -> bool:
             least = min(c.ask({"cmd": "status"})["min_online"] for c in children)
             if verbose:
@@ -243,9 +251,7 @@ def main() -> None:
     with home:
         for size in (int(s) for s in args.sizes.split(",")):
             rows.append(
-                measure(
-                    size, args.per_process, args.steady, args.secure, deadline, args.verbose
-                )
+                measure(size, args.per_process, args.steady, args.secure, deadline, args.verbose)
             )
             _print(rows[-1:], header=len(rows) == 1, secure=args.secure)
     if args.json:

@@ -28,6 +28,7 @@ def options(
     global _api_key_env
     _api_key_env = api_key_env
 
+
 Entry = Annotated[
     str, typer.Option("--entry", help="Address of the host to talk to (tcp://H:P or H:P).")
 ]

@@ -19,12 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from paglets.core.errors import PagletError, PeerNotFoundError, ReplyTimeoutError
+from paglets.core.errors import PeerNotFoundError, ReplyTimeoutError
 from paglets.net.discovery import browse
 from paglets.net.endpoint import looks_like_address, normalize_address
 from paglets.remote.client import HostClient
 from paglets.runtime.config import DEFAULT_PORT
-from paglets.wire.protocol import VERB_MESH
 
 LOCAL_ENTRY = f"tcp://127.0.0.1:{DEFAULT_PORT}"
 PROBE_TIMEOUT = 1.0
@@ -59,10 +58,7 @@ def fetch_mesh_view(client: HostClient, timeout: float | None = None) -> dict[st
     Raises:
         PagletError: the host did not answer, or answered something else than a map.
     """
-    view = client.backend.call(client.address, VERB_MESH, timeout=timeout or client.timeout)
-    if not isinstance(view, dict) or not isinstance(view.get("self"), dict):
-        raise PagletError(f"malformed mesh view from {client.address}")
-    return view
+    return client.mesh(timeout)
 
 
 def _probe(address: str, options: ClientOptions) -> dict[str, Any] | None:

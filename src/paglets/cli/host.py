@@ -173,9 +173,7 @@ def host(
     print(f"paglets host {running.name} stopped", flush=True)
 
 
-def choose_bind_address(
-    host: str | None, interface: str | None, *, insecure: bool = False
-) -> str:
+def choose_bind_address(host: str | None, interface: str | None, *, insecure: bool = False) -> str:
     """The address to bind from ``--host`` and ``--interface``.
 
     With neither, a secured host binds every interface (``0.0.0.0``; the host then

@@ -41,6 +41,7 @@ ApiKeyEnv = Annotated[
 ]
 Insecure = Annotated[bool, typer.Option("--insecure", help="Plain sockets, no mesh secret.")]
 
+
 def _view(entry: str | None, timeout: float, api_key_env: str | None, insecure: bool) -> Any:
     options = ClientOptions(timeout=timeout, api_key_env=api_key_env, insecure=insecure)
     try:

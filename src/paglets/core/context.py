@@ -38,6 +38,36 @@ class HostRef(Protocol):
     @property
     def online(self) -> bool: ...
 
+    @property
+    def active(self) -> int:
+        """Its active paglets."""
+        ...
+
+    @property
+    def load(self) -> float:
+        """Its 1-minute load average."""
+        ...
+
+    @property
+    def cpu_count(self) -> int:
+        """Its logical cores."""
+        ...
+
+    @property
+    def cores_free(self) -> int:
+        """Cores free for compute jobs."""
+        ...
+
+    @property
+    def memory_free(self) -> int:
+        """Free RAM, in bytes."""
+        ...
+
+    @property
+    def work_free(self) -> int:
+        """Free bytes where its paglets' work files go."""
+        ...
+
 
 class AgentContext(Protocol):
     """The host a paglet currently lives on, as seen from the paglet."""

@@ -34,8 +34,7 @@ def check_priority(priority: int) -> int:
         priority == UNQUEUED or MIN_PRIORITY <= priority <= MAX_PRIORITY
     ):
         raise ValueError(
-            f"message priority must be {MIN_PRIORITY}..{MAX_PRIORITY} or UNQUEUED, "
-            f"not {priority!r}"
+            f"message priority must be {MIN_PRIORITY}..{MAX_PRIORITY} or UNQUEUED, not {priority!r}"
         )
     return priority
 

@@ -104,9 +104,7 @@ class IOThread:
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> None:
         """Run ``callback`` on the loop after ``delay`` seconds. Loop thread only."""
-        heapq.heappush(
-            self._timers, (time.monotonic() + delay, next(self._timer_seq), callback)
-        )
+        heapq.heappush(self._timers, (time.monotonic() + delay, next(self._timer_seq), callback))
 
     def add_reader(self, socket: zmq.Socket[Any], callback: ReadCallback) -> None:
         """Call ``callback(socket)`` whenever ``socket`` is readable. Loop thread only."""

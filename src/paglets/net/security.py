@@ -127,9 +127,7 @@ class ZapHandler:
         now = time.monotonic()
         if now - self._logged.get(peer, -3600.0) > 60.0:
             self._logged[peer] = now
-            log.warning(
-                "refused a connection from %s: it does not hold this mesh's secret", peer
-            )
+            log.warning("refused a connection from %s: it does not hold this mesh's secret", peer)
         socket.send_multipart([version, request_id, b"400", b"wrong mesh secret", b"", b""])
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from paglets.remote.blob_stream import Progress
 from paglets.remote.proxy import PagletProxy, as_message
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import encode_state, encode_value
-from paglets.wire.protocol import VERB_CREATE, VERB_LIST, VERB_PING
+from paglets.wire.protocol import VERB_CREATE, VERB_LIST, VERB_MESH, VERB_PING
 
 
 class HostClient:
@@ -100,6 +100,19 @@ class HostClient:
         if not isinstance(facts, dict):
             raise PagletError(f"malformed ping reply from {self.address}")
         return facts
+
+    def mesh(self, timeout: float | None = None) -> dict[str, Any]:
+        """The host's view of the mesh: ``self``, ``peers``, ``ignored``, ``clashes``, ...
+
+        See ``docs/mesh.md`` for the fields.
+
+        Raises:
+            PagletError: the host did not answer, or answered something else than a map.
+        """
+        view = self.backend.call(self.address, VERB_MESH, timeout=timeout or self.timeout)
+        if not isinstance(view, dict) or not isinstance(view.get("self"), dict):
+            raise PagletError(f"malformed mesh view from {self.address}")
+        return view
 
     def list(self, flags: int = ACTIVE | INACTIVE) -> list[dict[str, Any]]:
         """Info maps of the host's paglets in the given state flags."""

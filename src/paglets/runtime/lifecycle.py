@@ -50,9 +50,7 @@ class Lifecycle:
 
     # building -----------------------------------------------------------------------
 
-    def install(
-        self, cls: type[Paglet[Any]], agent_id: str, state: PagletState
-    ) -> AgentSlot:
+    def install(self, cls: type[Paglet[Any]], agent_id: str, state: PagletState) -> AgentSlot:
         """Construct ``cls``, bind it and register it, with its mailbox held.
 
         The caller runs the entry hook and then calls :meth:`open`.
@@ -158,8 +156,7 @@ class Lifecycle:
         state_cls = resolve_class(state_cls_path, PagletState, policy)
         if not issubclass(state_cls, cls.State):  # type: ignore[attr-defined]
             raise PagletError(
-                f"{state_cls_path} is not the state class of {cls_path} "
-                f"({class_path(cls.State)})"  # type: ignore[attr-defined]
+                f"{state_cls_path} is not the state class of {cls_path} ({class_path(cls.State)})"  # type: ignore[attr-defined]
             )
         return cls, decode_state(state, state_cls, policy)  # type: ignore[arg-type]
 

@@ -70,9 +70,7 @@ _UNKNOWN = "unknown"
 class Mobility:
     """Both ends of dispatch, clone and retract for one host."""
 
-    def __init__(
-        self, parts: HostParts, lifecycle: Lifecycle, operations: SlotOperations
-    ) -> None:
+    def __init__(self, parts: HostParts, lifecycle: Lifecycle, operations: SlotOperations) -> None:
         self._parts = parts
         self._lifecycle = lifecycle
         self._operations = operations
@@ -152,7 +150,9 @@ class Mobility:
         record = self._record(slot, clone_id, "clone")
         self._hand_off(slot, address, record, limit, what="clone")
         cloned = CloneEvent(
-            clone_agent_id=clone_id, **common, **parts.event_fields(slot.agent_id)  # type: ignore[arg-type]
+            clone_agent_id=clone_id,
+            **common,
+            **parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
         )
         try:
             slot.paglet.on_cloned(cloned)
@@ -270,8 +270,7 @@ class Mobility:
             outcome = self._call(target, VERB_ABORT, record["tid"], min(timeout, 5.0))
         except PagletError as exc:
             log.error(
-                "transfer %s to %s: no answer (%s) and abort failed (%s); resuming the "
-                "paglet here",
+                "transfer %s to %s: no answer (%s) and abort failed (%s); resuming the paglet here",
                 record["tid"],
                 target,
                 uncertain,
@@ -368,8 +367,7 @@ class Mobility:
             except MeshError as exc:
                 remove_tree(staging)
                 raise ArtifactError(
-                    f"could not pull the paglet's files from {source}: "
-                    f"{type(exc).__name__}: {exc}"
+                    f"could not pull the paglet's files from {source}: {type(exc).__name__}: {exc}"
                 ) from exc
             except BaseException:
                 remove_tree(staging)

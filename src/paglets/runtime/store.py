@@ -79,9 +79,11 @@ class PagletStore:
     def load(self, agent_id: str) -> StoredPaglet | None:
         """Return the stored paglet, or None."""
         with self._lock:
-            row = self._open().execute(
-                "SELECT * FROM inactive_paglets WHERE agent_id = ?", (agent_id,)
-            ).fetchone()
+            row = (
+                self._open()
+                .execute("SELECT * FROM inactive_paglets WHERE agent_id = ?", (agent_id,))
+                .fetchone()
+            )
         return None if row is None else StoredPaglet(*row)
 
     def delete(self, agent_id: str) -> bool:
@@ -101,9 +103,11 @@ class PagletStore:
     def contains(self, agent_id: str) -> bool:
         """Whether ``agent_id`` is stored."""
         with self._lock:
-            row = self._open().execute(
-                "SELECT 1 FROM inactive_paglets WHERE agent_id = ?", (agent_id,)
-            ).fetchone()
+            row = (
+                self._open()
+                .execute("SELECT 1 FROM inactive_paglets WHERE agent_id = ?", (agent_id,))
+                .fetchone()
+            )
         return row is not None
 
     def _open(self) -> sqlite3.Connection:

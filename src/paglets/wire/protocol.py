@@ -164,7 +164,6 @@ VERBS = frozenset(
 )
 
 
-
 def pack_request_header(request_id: int, verb: str, fields: dict[str, Any] | None = None) -> bytes:
     """Encode a request header."""
     header: dict[str, Any] = {"v": PROTOCOL_VERSION, "id": request_id, "verb": verb}
@@ -223,8 +222,7 @@ def check_request_header(header: dict[str, Any]) -> str:
     version = header.get("v")
     if version != PROTOCOL_VERSION:
         raise ProtocolError(
-            f"protocol version {version!r} is not supported (this host speaks "
-            f"{PROTOCOL_VERSION})"
+            f"protocol version {version!r} is not supported (this host speaks {PROTOCOL_VERSION})"
         )
     verb = header.get("verb")
     if not isinstance(verb, str) or verb not in VERBS:
