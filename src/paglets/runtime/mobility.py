@@ -151,7 +151,7 @@ class Mobility:
         self._hand_off(slot, address, record, limit, what="clone")
         cloned = CloneEvent(
             clone_agent_id=clone_id,
-            **common,
+            **common,  # type: ignore[arg-type]
             **parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
         )
         try:
