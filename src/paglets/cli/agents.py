@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from paglets.cli.options import Json
 from paglets.cli.output import fail, print_json, print_table
 from paglets.core.agent import ACTIVE, INACTIVE
 from paglets.core.errors import PagletError
@@ -33,7 +34,6 @@ Entry = Annotated[
     str, typer.Option("--entry", help="Address of the host to talk to (tcp://H:P or H:P).")
 ]
 Timeout = Annotated[float, typer.Option(help="Seconds to wait for each reply.")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 DEFAULT_ENTRY = "tcp://127.0.0.1:8765"
 T = TypeVar("T")

@@ -16,6 +16,7 @@ import typer
 
 from paglets.cli.entry import ClientOptions, resolve_entry
 from paglets.cli.mesh import human_size
+from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import console, fail, print_json, print_table
 from paglets.cli.transfer_progress import bars_enabled, transfer_bar
 from paglets.core.errors import PagletError
@@ -36,12 +37,6 @@ Entry = Annotated[
     ),
 ]
 Timeout = Annotated[float, typer.Option(help="Seconds to wait for each reply.")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-ApiKeyEnv = Annotated[
-    str | None,
-    typer.Option(help="Read the mesh secret from this variable (default PAGLETS_API_KEY)."),
-]
-Insecure = Annotated[bool, typer.Option("--insecure", help="Plain sockets, no mesh secret.")]
 ArtifactId = Annotated[str, typer.Argument(help="The artifact's id.")]
 T = TypeVar("T")
 

@@ -27,6 +27,7 @@ import typer
 
 from paglets.cli.entry import ClientOptions, resolve_entry
 from paglets.cli.mesh import human_size
+from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import console, fail, print_json
 from paglets.cli.transfer_progress import bars_enabled, transfer_bar
 from paglets.core.errors import PagletError
@@ -58,13 +59,7 @@ Entry = Annotated[
 Mode = Annotated[str, typer.Option("--mode", help="copy (keep the source) or move.")]
 Dry = Annotated[bool, typer.Option("--dry", help="Check both ends and print the plan only.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing destination.")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Timeout = Annotated[float, typer.Option(help="Seconds to wait for each step (plus transfer time).")]
-ApiKeyEnv = Annotated[
-    str | None,
-    typer.Option(help="Read the mesh secret from this variable (default PAGLETS_API_KEY)."),
-]
-Insecure = Annotated[bool, typer.Option("--insecure", help="Plain sockets, no mesh secret.")]
 
 
 @app.command()

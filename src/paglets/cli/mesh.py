@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from paglets.cli.entry import ClientOptions, fetch_mesh_view, resolve_entry
+from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import fail, print_json, print_table
 from paglets.cli.sizes import human_size, parse_size
 from paglets.core.errors import PagletError
@@ -34,12 +35,6 @@ Entry = Annotated[
     ),
 ]
 Timeout = Annotated[float, typer.Option(help="Seconds to wait for each reply.")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-ApiKeyEnv = Annotated[
-    str | None,
-    typer.Option(help="Read the mesh secret from this variable (default PAGLETS_API_KEY)."),
-]
-Insecure = Annotated[bool, typer.Option("--insecure", help="Plain sockets, no mesh secret.")]
 
 
 def _view(entry: str | None, timeout: float, api_key_env: str | None, insecure: bool) -> Any:
