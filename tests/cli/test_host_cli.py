@@ -199,3 +199,23 @@ def test_a_secured_host_binds_every_interface_by_default_an_insecure_one_loopbac
     assert choose_bind_address("127.0.0.1", None, insecure=False) == "127.0.0.1"
     with pytest.raises(typer.BadParameter):
         choose_bind_address("127.0.0.1", "lo")
+
+
+def test_properties_too_large_for_a_heartbeat_are_a_clear_error() -> None:
+    result = subprocess.run(
+        [
+            *_command("paglets-host"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-discovery",
+            "--property",
+            "notes=" + "x" * 40_000,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+    )
+    assert result.returncode != 0
+    assert "tags and properties take" in (result.stderr + result.stdout)

@@ -20,6 +20,7 @@ from paglets.core.errors import (
 )
 from paglets.core.events import PersistencyEvent
 from paglets.core.messages import Message
+from paglets.runtime.config import MAX_DESCRIPTION_SIZE
 from paglets.runtime.event_log import ContextEvent
 from paglets.runtime.host import Host
 
@@ -269,3 +270,10 @@ def test_without_persistence_dir_stop_discards_paglets(
     first.stop()
     second = make_host("forgetful")
     assert second.get_proxies(ACTIVE | INACTIVE) == []
+
+
+def test_tags_and_properties_must_fit_in_a_heartbeat() -> None:
+    with pytest.raises(ValueError, match="tags and properties take"):
+        Host(name="chatty", properties={"notes": "x" * MAX_DESCRIPTION_SIZE})
+    with pytest.raises(ValueError, match="tags and properties take"):
+        Host(name="chatty", tags=[f"tag-{n}" for n in range(MAX_DESCRIPTION_SIZE // 8)])

@@ -142,7 +142,7 @@ def host(
     except zmq.ZMQError as exc:
         fail(f"cannot bind {bind}:{port}: {exc}")
         return
-    except PagletError as exc:
+    except (PagletError, ValueError) as exc:
         fail(str(exc))
         return
     stop = threading.Event()

@@ -9,8 +9,11 @@ frames::
 The map is what :meth:`paglets.net.peers.PeerInfo.from_wire` reads (``name``,
 ``address``, ``pub``, ``mesh_version``, ``incarnation``, ``seq``, tags, properties,
 counts, load, free resources), plus ``leaving: True`` in the last message of a host
-that stops. Messages over :data:`MAX_FACTS_SIZE` are refused by the socket itself;
-anything that is not a map is counted and dropped.
+that stops. A message over :data:`MAX_FACTS_SIZE` is refused by the SUB socket itself
+(``MAXMSGSIZE``), and libzmq then drops that subscription for good rather than
+reconnecting, so :meth:`Gossip.publish` refuses to send one and a peer that does is
+heard again only after :meth:`Gossip.reconnect`. Anything that is not a map is
+counted and dropped.
 
 PUB/SUB loses what is sent before a subscription is in place; the owner makes up for
 it by asking for a snapshot (``hello``) *after* connecting the SUB, and by
@@ -31,7 +34,7 @@ from typing import Any
 import msgpack
 import zmq
 
-from paglets.core.errors import HostStoppedError
+from paglets.core.errors import HostStoppedError, PayloadTooLargeError
 from paglets.net.endpoint import normalize_address
 from paglets.net.transport import Transport
 
@@ -168,8 +171,18 @@ class Gossip:
     # thread-safe hand-over ----------------------------------------------------------------
 
     def publish(self, facts: dict[str, Any]) -> None:
-        """Publish a facts map to every subscriber. Any thread; order is kept."""
+        """Publish a facts map to every subscriber. Any thread; order is kept.
+
+        Raises:
+            PayloadTooLargeError: the encoded map is over :data:`MAX_FACTS_SIZE`
+                (subscribers would drop their connection to this host).
+        """
         payload = msgpack.packb(facts, use_bin_type=True)
+        if len(payload) > MAX_FACTS_SIZE:
+            raise PayloadTooLargeError(
+                f"host facts of {len(payload)} bytes are over the gossip limit of "
+                f"{MAX_FACTS_SIZE} bytes; use fewer or shorter tags and properties"
+            )
         self._hand_over(self._send, payload)
 
     def connect(self, endpoint: str) -> None:

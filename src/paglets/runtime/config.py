@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgpack
+
+from paglets.net.gossip import MAX_FACTS_SIZE
+
 DEFAULT_PORT = 8765
+MAX_DESCRIPTION_SIZE = MAX_FACTS_SIZE // 2
+"""Bytes the encoded tags and properties may take: they travel in every heartbeat."""
 
 
 @dataclass(frozen=True)
@@ -85,3 +91,11 @@ class HostConfig:
     artifact_retries: int = 2
     artifact_partial_ttl: float = 3600.0
     artifact_min_rate: float = 4 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        size = len(msgpack.packb([list(self.tags), dict(self.properties)], use_bin_type=True))
+        if size > MAX_DESCRIPTION_SIZE:
+            raise ValueError(
+                f"tags and properties take {size} bytes encoded, over the limit of "
+                f"{MAX_DESCRIPTION_SIZE}: every heartbeat carries them, keep them short"
+            )
