@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ from paglets.core.errors import (
 )
 from paglets.core.messages import FutureReply
 from paglets.net.endpoint import normalize_address
+from paglets.net.frames import recv_frames
 from paglets.net.iothread import IOThread
 from paglets.net.security import (
     HandshakeWatch,
@@ -155,7 +157,7 @@ _BATCH = 256
 def _read_batch(socket: zmq.Socket[Any], handle: Callable[[list[zmq.Frame]], None]) -> None:
     for _ in range(_BATCH):
         try:
-            frames = socket.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+            frames = recv_frames(socket, zmq.NOBLOCK)
         except zmq.Again:
             return
         handle(frames)
@@ -194,6 +196,7 @@ class Transport:
         self.name = name
         self.config = config
         self._handler = handler
+        self._batch_scope: Callable[[], AbstractContextManager[None]] | None = None
         self._context: zmq.Context[Any] | None = None
         self._router: zmq.Socket[Any] | None = None
         self._io = IOThread(name)
@@ -625,8 +628,27 @@ class Transport:
 
     # requests in ----------------------------------------------------------------------
 
+    def serve(
+        self,
+        handler: RequestHandler,
+        batch_scope: Callable[[], AbstractContextManager[None]] | None = None,
+    ) -> None:
+        """Hand incoming requests to ``handler`` (on the I/O thread), from now on.
+
+        Args:
+            handler: called with each request; it must not block.
+            batch_scope: entered around each read of up to a batch of requests, so the
+                handler can gather the work they cause and start it once per batch.
+        """
+        self._handler = handler
+        self._batch_scope = batch_scope
+
     def _on_router_readable(self, socket: zmq.Socket[Any]) -> None:
-        _read_batch(socket, self._receive)
+        if self._batch_scope is None:
+            _read_batch(socket, self._receive)
+            return
+        with self._batch_scope():
+            _read_batch(socket, self._receive)
 
     def _receive(self, frames: list[zmq.Frame]) -> None:
         if len(frames) < 3:

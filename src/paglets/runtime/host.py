@@ -143,8 +143,9 @@ class Host:
         self._operations = HostOperations(self._parts, self._membership.resolve_target)
         self._parts.backend = HostBackend(self._parts, self._operations)
         self._artifact_service = ArtifactService(self._parts)
-        transport._handler = RequestRouter(
-            self._parts, self._operations, self._membership, self._artifact_service
+        transport.serve(
+            RequestRouter(self._parts, self._operations, self._membership, self._artifact_service),
+            batch_scope=self._parts.pool.holding,
         )
         self._started = False
         self._stopped = threading.Event()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class WorkerPool:
         self._stopped = False
         self._warned_full = False
         self._threads: set[threading.Thread] = set()
+        self._held = threading.local()
 
     @property
     def size(self) -> int:
@@ -46,6 +48,14 @@ class WorkerPool:
         Raises:
             RuntimeError: the pool was stopped.
         """
+        held: list[tuple[Callable[..., Any], tuple[Any, ...]]] | None = getattr(
+            self._held, "tasks", None
+        )
+        if held is not None:
+            if self._stopped:
+                raise RuntimeError(f"worker pool {self.name} is stopped")
+            held.append((fn, args))
+            return
         with self._lock:
             if self._stopped:
                 raise RuntimeError(f"worker pool {self.name} is stopped")
@@ -68,6 +78,34 @@ class WorkerPool:
             )
             self._threads.add(thread)
         thread.start()
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold back what this thread submits inside the block; start it all at the end.
+
+        The I/O thread reads requests in batches: waking a worker for each one would
+        make the two fight over the GIL once per message, so the batch's tasks start
+        together once it is read (in the order they were submitted).
+        """
+        if getattr(self._held, "tasks", None) is not None:
+            yield  # already holding: the outer block starts them
+            return
+        tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._held.tasks = tasks
+        try:
+            yield
+        finally:
+            self._held.tasks = None
+            for index, (fn, args) in enumerate(tasks):
+                try:
+                    self.submit(fn, *args)
+                except RuntimeError:
+                    log.info(
+                        "worker pool %s stopped: %d held tasks not run",
+                        self.name,
+                        len(tasks) - index,
+                    )
+                    break
 
     def _work(self) -> None:
         tasks = self._tasks
