@@ -30,7 +30,6 @@ from paglets.core.errors import (
     ProtocolError,
     ReplyTimeoutError,
 )
-from paglets.net.frames import recv_frames
 from paglets.net.security import HandshakeWatch, authentication_hint
 from paglets.wire.protocol import unpack_header
 
@@ -168,7 +167,7 @@ class SyncChannels:
             self._check_open()
             if not socket.poll(min(_POLL_SLICE_MS, int(remaining * 1000) + 1), zmq.POLLIN):
                 continue
-            reply = recv_frames(socket)
+            reply = socket.recv_multipart(copy=False)
             try:
                 header = unpack_header(reply[0].buffer)
             except ProtocolError as exc:

@@ -51,11 +51,13 @@ class WorkerPool:
         held: list[tuple[Callable[..., Any], tuple[Any, ...]]] | None = getattr(
             self._held, "tasks", None
         )
-        if held is not None:
+        if held is not None and self._held.first_started:
             if self._stopped:
                 raise RuntimeError(f"worker pool {self.name} is stopped")
             held.append((fn, args))
             return
+        if held is not None:
+            self._held.first_started = True
         with self._lock:
             if self._stopped:
                 raise RuntimeError(f"worker pool {self.name} is stopped")
@@ -81,17 +83,19 @@ class WorkerPool:
 
     @contextmanager
     def holding(self) -> Iterator[None]:
-        """Hold back what this thread submits inside the block; start it all at the end.
+        """Start the first task this thread submits inside the block; hold the rest.
 
-        The I/O thread reads requests in batches: waking a worker for each one would
-        make the two fight over the GIL once per message, so the batch's tasks start
-        together once it is read (in the order they were submitted).
+        The I/O thread reads requests in batches. The first task starts at once, so a
+        lone request waits for nothing; waking a worker for each of the others would
+        make the threads fight over the GIL once per message, so they start together
+        when the block ends, in the order they were submitted.
         """
         if getattr(self._held, "tasks", None) is not None:
             yield  # already holding: the outer block starts them
             return
         tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         self._held.tasks = tasks
+        self._held.first_started = False
         try:
             yield
         finally:
@@ -100,11 +104,8 @@ class WorkerPool:
                 try:
                     self.submit(fn, *args)
                 except RuntimeError:
-                    log.info(
-                        "worker pool %s stopped: %d held tasks not run",
-                        self.name,
-                        len(tasks) - index,
-                    )
+                    left = len(tasks) - index
+                    log.warning("worker pool %s stopped: %d held tasks not run", self.name, left)
                     break
 
     def _work(self) -> None:
