@@ -34,6 +34,7 @@ class EventLog:
     def __init__(self, size: int = 1000) -> None:
         self._events: deque[ContextEvent] = deque(maxlen=size)
         self._listeners: list[Listener] = []
+        self._slow: list[Listener] = []
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -50,16 +51,31 @@ class EventLog:
                 log.exception("context event listener %r failed", listener)
         return event
 
-    def add_listener(self, listener: Listener) -> None:
-        """Call ``listener(event)`` for every later event."""
+    def add_listener(self, listener: Listener, *, quick: bool = False) -> None:
+        """Call ``listener(event)`` for every later event.
+
+        Args:
+            listener: called on the thread that records the event.
+            quick: the listener never blocks, so events may be recorded on the I/O
+                thread (see :attr:`all_quick`).
+        """
         with self._lock:
             self._listeners.append(listener)
+            if not quick:
+                self._slow.append(listener)
 
     def remove_listener(self, listener: Listener) -> None:
         """Stop calling ``listener``."""
         with self._lock:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+            if listener in self._slow:
+                self._slow.remove(listener)
+
+    @property
+    def all_quick(self) -> bool:
+        """Whether every listener was added as quick (none may block)."""
+        return not self._slow
 
     def since(self, seq: int = 0) -> list[ContextEvent]:
         """Return the kept events numbered above ``seq``, oldest first."""

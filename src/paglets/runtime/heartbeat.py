@@ -86,7 +86,7 @@ class Heartbeat:
         self.gossip = gossip
         self.facts = HostFacts(parts, pub_address)
         self.publish()
-        parts.events.add_listener(self._on_event)
+        parts.events.add_listener(self._on_event, quick=True)
         return pub_address
 
     def stop(self) -> None:

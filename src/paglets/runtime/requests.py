@@ -2,9 +2,10 @@
 
 Runs first on the I/O thread: ``msg`` requests are queued straight into the paglet's
 mailbox (their body is decoded later, on the worker that handles them) and ``ping`` is
-answered at once; ``art.*`` verbs go to the
-:class:`~paglets.runtime.artifact_service.ArtifactService`; every other verb may block,
-so it moves to a worker thread.
+answered at once; a small ``create`` that runs no user code and imports nothing is done
+at once too (:meth:`~paglets.runtime.lifecycle.Lifecycle.quick_create`); ``art.*`` verbs
+go to the :class:`~paglets.runtime.artifact_service.ArtifactService`; every other verb
+may block, so it moves to a worker thread.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from paglets.core.errors import PagletError, ProtocolError
 from paglets.core.messages import check_priority
 from paglets.net.transport import IncomingRequest
 from paglets.runtime.artifact_service import ArtifactService
+from paglets.runtime.lifecycle import NO_IMPORTS
 from paglets.runtime.membership import Membership
 from paglets.runtime.operations import HostOperations
 from paglets.runtime.parts import HostParts
@@ -27,6 +29,9 @@ from paglets.wire import protocol
 from paglets.wire.codec import encode_state, encode_value
 
 log = logging.getLogger(__name__)
+
+QUICK_CREATE_MAX_BODY = 16 * 1024
+"""Larger create requests are decoded on a worker, never on the I/O thread."""
 
 
 class RequestRouter:
@@ -73,6 +78,8 @@ class RequestRouter:
             )
         elif verb in protocol.ARTIFACT_VERBS:
             self._artifacts(request)
+        elif verb == protocol.VERB_CREATE and self._quick_create(request):
+            pass
         else:
             self._parts.pool.submit(self._run, request)
 
@@ -101,15 +108,23 @@ class RequestRouter:
             request.fail(exc)
 
     def _create(self, request: IncomingRequest, body: Any) -> str:
-        if not isinstance(body, list) or len(body) != 4:
-            raise ProtocolError("create needs [class, state class, state, init]")
-        cls_path, state_cls_path, state, init = body
-        if not isinstance(state, bytes):
-            raise ProtocolError("create needs the state as bytes")
-        slot = self._operations.lifecycle.create_from_wire(
-            str(cls_path), str(state_cls_path), state, init
-        )
+        cls_path, state_cls_path, state, init = _create_fields(body)
+        slot = self._operations.lifecycle.create_from_wire(cls_path, state_cls_path, state, init)
         return slot.agent_id
+
+    def _quick_create(self, request: IncomingRequest) -> bool:
+        """Create on the I/O thread if that is safe; False leaves it to a worker."""
+        if len(request.body) > QUICK_CREATE_MAX_BODY:
+            return False
+        try:
+            body = decode_args(request.body, NO_IMPORTS)
+            slot = self._operations.lifecycle.quick_create(*_create_fields(body))
+        except PagletError:
+            return False  # the worker tries again under the host's policy and tells why
+        if slot is None:
+            return False
+        request.reply(encode_value(slot.agent_id))
+        return True
 
     def _control(self, request: IncomingRequest, body: Any) -> Any:
         if not isinstance(body, list) or len(body) != 2 or not isinstance(body[1], dict):
@@ -132,6 +147,15 @@ class RequestRouter:
             self._operations.info(agent_id)  # raises moved / not found
             raise PagletError(f"no state for {agent_id}")
         return [stored.state_class_path, stored.state]
+
+
+def _create_fields(body: Any) -> tuple[str, str, bytes, Any]:
+    if not isinstance(body, list) or len(body) != 4:
+        raise ProtocolError("create needs [class, state class, state, init]")
+    cls_path, state_cls_path, state, init = body
+    if not isinstance(state, bytes):
+        raise ProtocolError("create needs the state as bytes")
+    return str(cls_path), str(state_cls_path), state, init
 
 
 def _target(request: IncomingRequest) -> str:
