@@ -15,6 +15,7 @@ again on activation.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -59,6 +60,7 @@ class WorkArea:
 
     def __init__(self, root: Path) -> None:
         self.root = root / "work"
+        self._root_text = str(self.root)
         self._db = sqlite3.connect(
             str(root / "paglet_files.sqlite3"), check_same_thread=False, isolation_level=None
         )
@@ -82,7 +84,11 @@ class WorkArea:
 
     def remove(self, agent_id: str) -> None:
         """Remove the work dir of ``agent_id`` and everything in it."""
-        remove_tree(self.dir_of(agent_id))
+        # Every dispatch ends here, and most paglets never had a work dir: one stat
+        # on a plain string path answers that without building Path objects.
+        path = os.path.join(self._root_text, check_name(agent_id))
+        if os.path.isdir(path):
+            remove_tree(Path(path))
 
     # the tables of inactive paglets -------------------------------------------------------
 
