@@ -2,12 +2,13 @@
 
 Two programs, each in a child process of the driver:
 
-``python raw_artifact.py sink --dest PATH``
+``python raw_artifact.py sink --dest PATH [--fsync]``
     binds a ROUTER, prints ``{"address", "pid"}``, receives one file and exits. Each
     ``[header {"verb": "chunk", "id", "off"}, bytes]`` is written at its offset, fed to
     sha256 and acknowledged (one credit back). ``{"verb": "end", "sha256"}`` is answered
     with the receiver's hash; the file becomes visible under ``PATH`` (atomic rename)
-    only when both hashes match.
+    only when both hashes match. With ``--fsync`` the file is on disk before the
+    rename, as a store that must not lose a committed file does it.
 
 ``python raw_artifact.py source --src PATH --to ADDRESS [--chunk BYTES] [--window N]``
     prints ``{"pid"}``, sends the file with at most ``N`` unacknowledged chunks, then
@@ -64,7 +65,7 @@ def peak_rss() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def sink(dest: Path) -> None:
+def sink(dest: Path, fsync: bool = False) -> None:
     """Receive one file into ``dest``; answer each chunk with a credit."""
     context = zmq.Context()
     router = context.socket(zmq.ROUTER)
@@ -90,6 +91,8 @@ def sink(dest: Path) -> None:
                 router.send_multipart([routing_id, msgpack.packb({"id": header["id"], "ok": True})])
                 continue
             out.flush()
+            if fsync:
+                os.fsync(out.fileno())
             break
     match = digest.hexdigest() == header.get("sha256")
     if match:
@@ -165,9 +168,10 @@ def main() -> None:
     parser.add_argument("--to", default="")
     parser.add_argument("--chunk", type=int, default=CHUNK)
     parser.add_argument("--window", type=int, default=WINDOW)
+    parser.add_argument("--fsync", action="store_true", help="sink: fsync before the rename")
     options = parser.parse_args()
     if options.role == "sink":
-        sink(options.dest)
+        sink(options.dest, options.fsync)
         return
     emit({"pid": os.getpid()})
     exit_when_driver_goes()

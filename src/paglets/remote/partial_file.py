@@ -10,7 +10,7 @@ download) writes through :class:`PartialFile`:
 * :meth:`PartialFile.finish` checks size and hash, fsyncs, then renames the partial to
   its final name (atomic on one filesystem): a reader sees the whole verified file or
   nothing. Writeback of what was written is started every few MiB along the way
-  (``posix_fadvise``, where the OS has it), so that final fsync has little left to do;
+  (:mod:`paglets.remote.writeback`), so that final fsync has little left to do;
 * a full disk raises :class:`~paglets.core.errors.QuotaExceededError` and removes the
   partial, a wrong hash raises :class:`~paglets.core.errors.IntegrityError` and removes
   it too.
@@ -32,16 +32,13 @@ from paglets.core.errors import (
     IntegrityError,
     QuotaExceededError,
 )
+from paglets.remote.writeback import start_writeback
 
 _REHASH_BLOCK = 4 * 1024 * 1024
 BACKGROUND_HASH_SIZE = 8 * 1024 * 1024
 """Blobs from this size on are hashed on a thread of their own, overlapping the writes."""
 _HASH_DEPTH = 4
 _WRITEBACK_EVERY = 8 * 1024 * 1024
-
-
-_FADVISE = getattr(os, "posix_fadvise", None)
-_DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", 0)
 
 
 def storage_error(exc: OSError, where: str) -> ArtifactError:
@@ -197,13 +194,7 @@ class PartialFile:
         return end
 
     def _start_writeback(self) -> None:
-        # Dirty pages are only queued for writeback, not dropped: a streaming write then
-        # reaches the disk while the next chunks arrive instead of all at the fsync.
-        if _FADVISE is not None:
-            try:
-                _FADVISE(self._fd, self._flushed, self.offset - self._flushed, _DONTNEED)
-            except OSError:
-                pass
+        start_writeback(self._fd, self._flushed, self.offset - self._flushed)
         self._flushed = self.offset
 
     def verify(self) -> None:
