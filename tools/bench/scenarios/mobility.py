@@ -18,7 +18,9 @@ Paglets created here are disposed at the end so later scenarios see quiet hosts.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
+from collections.abc import Callable
 
 from bench_paglets import BlobState, EchoPaglet, EchoState, MoverPaglet
 from lab import Lab
@@ -73,16 +75,19 @@ def run_create(lab: Lab, settings: Settings) -> ScenarioResult:
             # dispose through host A once the client is closed
             created.extend(host.proxy(proxy.agent_id, proxy.address) for proxy in made)
         local_samples = time_calls(local, count, budget)
+        ordered_samples = _after_oneway(lambda: time_calls(remote, count, budget), lab)
         raw_samples += lab.raw.round_trips(count, budget)
     finally:
         _dispose_all(created)
     raw, remote_stats = summary_us(raw_samples), summary_us(remote_samples)
     client_stats, local_stats = summary_us(client_samples), summary_us(local_samples)
+    ordered_stats = summary_us(ordered_samples)
     result.details = {
         "raw": raw,
         "create_remote": remote_stats,
         "host_client": client_stats,
         "local": local_stats,
+        "create_remote_after_oneway": ordered_stats,
     }
     result.rows = [
         Row(
@@ -95,8 +100,35 @@ def run_create(lab: Lab, settings: Settings) -> ScenarioResult:
         Row("create_remote A -> B, p99", remote_stats["p99_us"], raw["p99_us"], "us"),
         Row("HostClient.create, p50", client_stats["p50_us"], raw["p50_us"], "us"),
         Row("local Host.create, p50", local_stats["p50_us"], raw["p50_us"], "us"),
+        Row(
+            "create_remote after send_oneway, p50",
+            ordered_stats["p50_us"],
+            raw["p50_us"],
+            "us",
+            note="a thread that sent oneway to B: ordered through the I/O thread",
+        ),
     ]
     return result
+
+
+def _after_oneway(measure: Callable[[], list[int]], lab: Lab) -> list[int]:
+    """Run ``measure`` on a fresh thread that first sent a oneway message to host B.
+
+    From then on that thread's blocking calls to B go through the I/O thread, so they
+    cannot overtake what it sent asynchronously (docs/protocol.md): this is their cost.
+    """
+
+    def run() -> list[int]:
+        proxy = lab.host.create_remote(lab.b_address, EchoPaglet, EchoState(), timeout=TIMEOUT)
+        try:
+            proxy.send_oneway("tick")
+            proxy.send("count", timeout=TIMEOUT)
+            return measure()
+        finally:
+            proxy.dispose(timeout=TIMEOUT)
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ordered") as pool:
+        return pool.submit(run).result()
 
 
 def _hops(lab: Lab, state: BlobState, count: int, budget: float) -> list[int]:

@@ -11,6 +11,7 @@ side's best. The raw limit does the same with a pipelined DEALER.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections import defaultdict, deque
 
@@ -67,7 +68,17 @@ def _best_window(rates: dict[str, float], side: str, windows: tuple[int, ...]) -
 
 
 def run(lab: Lab, settings: Settings) -> ScenarioResult:
-    """Oneway and windowed throughput, ours and raw, in alternating rounds."""
+    """Oneway and windowed throughput, ours and raw, in alternating rounds.
+
+    Runs on a thread of its own: once a thread sent asynchronously to a host, its
+    blocking calls there go through the I/O thread to stay behind what it sent
+    (docs/protocol.md), and the scenarios after this one must not inherit that.
+    """
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="throughput") as pool:
+        return pool.submit(_run, lab, settings).result()
+
+
+def _run(lab: Lab, settings: Settings) -> ScenarioResult:
     result = ScenarioResult("throughput")
     oneway_count = settings.count(20_000, 200_000)
     window_count = settings.count(10_000, 50_000)
