@@ -160,14 +160,16 @@ class Lifecycle:
         """
         if not self._parts.events.all_quick:
             return None
-        cls, state_value = self.decode(cls_path, state_cls_path, state, NO_IMPORTS)
+        # classes first: a paglet with hooks goes to a worker without its state decoded
+        cls, state_cls = self.resolve(cls_path, state_cls_path, NO_IMPORTS)
         if (
             cls.__init__ is not Paglet.__init__
             or cls.on_creation is not Paglet.on_creation
             or overrides_run(cls)
-            or hasattr(type(state_value), "__post_init__")
+            or hasattr(state_cls, "__post_init__")
         ):
             return None
+        state_value = decode_state(state, state_cls, NO_IMPORTS)
         return self.create(cls, state_value, init, check_state=False)
 
     def decode(
@@ -175,14 +177,25 @@ class Lifecycle:
         cls_path: str,
         state_cls_path: str,
         state: bytes,
-        policy: ClassPolicy | None = None,
     ) -> tuple[type[Paglet[Any]], PagletState]:
-        """Resolve both class paths and decode the state (by default under the host's policy).
+        """Resolve both class paths under the host's policy and decode the state.
 
         An empty state class path means the paglet class's declared ``State``; a state
         map may then omit fields that have defaults.
         """
-        policy = policy or self._parts.policy
+        policy = self._parts.policy
+        cls, state_cls = self.resolve(cls_path, state_cls_path, policy)
+        return cls, decode_state(state, state_cls, policy)
+
+    def resolve(
+        self, cls_path: str, state_cls_path: str, policy: ClassPolicy
+    ) -> tuple[type[Paglet[Any]], type[PagletState]]:
+        """Resolve a paglet class path and its state class path (empty: its ``State``).
+
+        Raises:
+            PagletError: a path does not resolve under ``policy``, or the state class
+                is not the paglet class's.
+        """
         cls = resolve_class(cls_path, Paglet, policy)
         if not state_cls_path:
             state_cls_path = class_path(cls.State)  # type: ignore[attr-defined]
@@ -191,7 +204,7 @@ class Lifecycle:
             raise PagletError(
                 f"{state_cls_path} is not the state class of {cls_path} ({class_path(cls.State)})"  # type: ignore[attr-defined]
             )
-        return cls, decode_state(state, state_cls, policy)  # type: ignore[arg-type]
+        return cls, state_cls
 
     # deactivate / activate ----------------------------------------------------------
 
