@@ -10,7 +10,7 @@ A clerk paglet lives on host beta; alpha talks to it over ZeroMQ through a proxy
 4. ``Host.multicast_message`` reaches every paglet of a host; the ``ReplySet`` hands
    out the replies as they complete.
 5. A kind the paglet does not handle raises ``NotHandledError``; an exception in the
-   handler raises ``RemoteHostError`` with the remote type name and text.
+   handler raises ``HostError`` with the remote type name and text.
 
 Run it with ``uv run python demos/messages.py``.
 """
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.errors import NotHandledError, RemoteHostError, ReplyTimeoutError
+from paglets.core.errors import NotHandledError, HostError, ReplyTimeoutError
 from paglets.core.messages import MAX_PRIORITY, MIN_PRIORITY, UNQUEUED, Message
 from paglets.runtime.host import Host
 
@@ -144,9 +144,9 @@ def main() -> None:
             print("NotHandledError:", exc)
         try:
             clerk.send("divide", {"a": 1, "b": 0})
-        except RemoteHostError as exc:
+        except HostError as exc:
             print(
-                f"RemoteHostError: remote_type={exc.remote_type!r} "
+                f"HostError: remote_type={exc.remote_type!r} "
                 f"remote_message={exc.remote_message!r}"
             )
     print("\nhosts stopped")

@@ -93,7 +93,7 @@ def test_py_typed_is_shipped() -> None:
         ("paglets.core.messages", ["Message", "FutureReply", "ReplySet"]),
         (
             "paglets.core.errors",
-            ["PagletError", "NotHandledError", "RemoteHostError", "TransferError"],
+            ["PagletError", "NotHandledError", "HostError", "TransferError"],
         ),
         ("paglets.runtime.host", ["Host"]),
         ("paglets.remote.proxy", ["PagletProxy"]),

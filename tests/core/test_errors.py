@@ -7,11 +7,11 @@ import pytest
 from paglets.core import errors
 from paglets.core.errors import (
     AgentMovedError,
-    AgentNotFoundError,
     ClassNotAllowedError,
     ClassResolutionError,
+    HostError,
     HostStoppedError,
-    MeshError,
+    InvalidAgentError,
     NotHandledError,
     PagletError,
     PagletInactiveError,
@@ -32,11 +32,11 @@ WIRE_CLASSES = [
     ClassResolutionError,
     ClassNotAllowedError,
     NotHandledError,
-    AgentNotFoundError,
+    InvalidAgentError,
     PagletInactiveError,
     TransferError,
     AgentMovedError,
-    MeshError,
+    RemoteHostError,
     PeerNotFoundError,
     ReplyTimeoutError,
     ProtocolError,
@@ -50,11 +50,11 @@ class HandlerBoom(Exception):
 
 
 def test_every_error_derives_from_paglet_error() -> None:
-    for cls in [*WIRE_CLASSES, RemoteHostError]:
+    for cls in [*WIRE_CLASSES, HostError]:
         assert issubclass(cls, PagletError)
     assert issubclass(ClassNotAllowedError, ClassResolutionError)
     for cls in (PeerNotFoundError, ReplyTimeoutError, ProtocolError, PayloadTooLargeError):
-        assert issubclass(cls, MeshError)
+        assert issubclass(cls, RemoteHostError)
 
 
 def test_no_error_shadows_a_builtin() -> None:
@@ -79,7 +79,7 @@ def test_builtin_exception_becomes_remote_host_error() -> None:
     type_name, text = error_to_wire(ValueError("bad value 3"))
     assert (type_name, text) == ("ValueError", "bad value 3")
     rebuilt = error_from_wire(type_name, text)
-    assert isinstance(rebuilt, RemoteHostError)
+    assert isinstance(rebuilt, HostError)
     assert rebuilt.remote_type == "ValueError"
     assert rebuilt.remote_message == "bad value 3"
     assert "ValueError" in str(rebuilt) and "bad value 3" in str(rebuilt)
@@ -89,15 +89,15 @@ def test_user_exception_keeps_its_qualified_name() -> None:
     type_name, text = error_to_wire(HandlerBoom("kaput"))
     assert type_name == f"{HandlerBoom.__module__}.HandlerBoom"
     rebuilt = error_from_wire(type_name, text)
-    assert isinstance(rebuilt, RemoteHostError)
+    assert isinstance(rebuilt, HostError)
     assert (rebuilt.remote_type, rebuilt.remote_message) == (type_name, "kaput")
 
 
 def test_remote_host_error_travels_on_unchanged() -> None:
-    original = RemoteHostError("KeyError", "'missing'")
+    original = HostError("KeyError", "'missing'")
     assert error_to_wire(original) == ("KeyError", "'missing'")
     again = error_from_wire(*error_to_wire(original))
-    assert isinstance(again, RemoteHostError)
+    assert isinstance(again, HostError)
     assert (again.remote_type, again.remote_message) == ("KeyError", "'missing'")
 
 
@@ -107,7 +107,7 @@ def test_a_subclass_named_like_a_paglet_error_is_not_mistaken_for_it() -> None:
 
     type_name, _ = error_to_wire(TransferError("impostor"))
     assert type_name != "TransferError"
-    assert isinstance(error_from_wire(type_name, "impostor"), RemoteHostError)
+    assert isinstance(error_from_wire(type_name, "impostor"), HostError)
 
 
 def test_agent_moved_error_carries_the_address() -> None:

@@ -28,7 +28,7 @@ EXPECTED: dict[str, list[str]] = {
         "multicast to beta's 4 paglets",
         "all replies in: True",
         "NotHandledError: ClerkPaglet does not handle 'dance'",
-        "RemoteHostError: remote_type='ZeroDivisionError'",
+        "HostError: remote_type='ZeroDivisionError'",
     ],
     "mobility_events.py": [
         "[alpha] original on_creation      init='hello'",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from helpers import TIMEOUT, wait_for
-from paglets.core.errors import NotHandledError, RemoteHostError
+from paglets.core.errors import HostError, NotHandledError
 from paglets.core.itinerary import ItineraryPlan
 from paglets.core.messages import UNQUEUED, Message
 from paglets.examples import echo
@@ -51,7 +51,7 @@ def test_counter_refuses_unknown_kinds_and_bad_arguments(host: Host) -> None:
     counter = host.create(CounterPaglet)
     with pytest.raises(NotHandledError):
         counter.send("decrement")
-    with pytest.raises(RemoteHostError) as raised:
+    with pytest.raises(HostError) as raised:
         counter.send("increment", {"by": "many"})
     assert raised.value.remote_type == "ValueError"
     assert counter.send("get") == {"count": 0}
@@ -120,7 +120,7 @@ def test_echo_sleep_is_capped(host: Host, monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_echo_fail_raises_remotely_and_unknown_kinds_are_not_handled(host: Host) -> None:
     proxy = host.create(EchoPaglet)
-    with pytest.raises(RemoteHostError) as raised:
+    with pytest.raises(HostError) as raised:
         proxy.send("fail", {"text": "on purpose"})
     assert raised.value.remote_type == "RuntimeError"
     assert raised.value.remote_message == "on purpose"

@@ -152,7 +152,7 @@ ANSWERED: list[tuple[str, dict[str, Any], bytes, str, str]] = [
         "message to an unknown agent",
         {"verb": "msg", "to": "0" * 32},
         msgpack.packb(["add", {}, None]),
-        "AgentNotFoundError",
+        "InvalidAgentError",
         "0" * 32,
     ),
     (

@@ -13,7 +13,7 @@ import pytest
 import zmq
 
 from helpers import TIMEOUT, wait_for
-from paglets.core.errors import MeshError, PayloadTooLargeError, PeerNotFoundError
+from paglets.core.errors import PayloadTooLargeError, PeerNotFoundError, RemoteHostError
 from paglets.net.gossip import MAX_FACTS_SIZE, TOPIC, Gossip
 from paglets.net.peers import Change, PeerInfo, PeerTable
 from paglets.net.security import derive_keys
@@ -239,7 +239,7 @@ def test_two_online_hosts_with_one_name_are_a_clash_not_a_merge() -> None:
         "alpha": ["tcp://127.0.0.1:7001", "tcp://127.0.0.1:7002"],
         "beta": ["(this host)", "tcp://127.0.0.1:7003"],
     }
-    with pytest.raises(MeshError, match="ambiguous"):
+    with pytest.raises(RemoteHostError, match="ambiguous"):
         table.resolve("alpha")
     resolved = table.resolve("beta")
     assert resolved is not None and resolved.address == "tcp://127.0.0.1:7003"

@@ -12,9 +12,9 @@ from conftest import HostFactory
 from helpers import TIMEOUT, gate, new_gate, wait_for
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import (
-    MeshError,
     PayloadTooLargeError,
     PeerNotFoundError,
+    RemoteHostError,
     ReplyTimeoutError,
 )
 from paglets.core.messages import Message
@@ -94,7 +94,7 @@ def test_a_message_over_the_receivers_limit_is_refused_and_it_goes_on(
     receiver = make_host("receiver", max_message_size=1 << 20)
     agent_id = receiver.create(Sink).agent_id
     proxy = sender.proxy(agent_id, receiver.address)
-    with pytest.raises(MeshError):  # the receiver drops the connection: nothing is handled
+    with pytest.raises(RemoteHostError):  # the receiver drops the connection: nothing is handled
         proxy.send("take", {"data": b"x" * (2 << 20)}, timeout=0.5)
     with HostClient(receiver.address, timeout=TIMEOUT) as client:
         assert client.send(agent_id, "take", {"data": b"x" * 1000}) == 1000

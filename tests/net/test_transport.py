@@ -17,11 +17,11 @@ import zmq
 
 from helpers import TIMEOUT
 from paglets.core.errors import (
+    HostError,
     HostStoppedError,
     NotHandledError,
     PayloadTooLargeError,
     PeerNotFoundError,
-    RemoteHostError,
     ReplyTimeoutError,
 )
 from paglets.net.transport import IncomingRequest, Transport, TransportConfig
@@ -120,7 +120,7 @@ def test_error_replies_are_raised_by_type(client: Transport, server: RawServer) 
     threading.Thread(target=serve, daemon=True).start()
     with pytest.raises(NotHandledError, match="no 'x'"):
         client.call(server.address, "msg", timeout=TIMEOUT)
-    with pytest.raises(RemoteHostError) as caught:
+    with pytest.raises(HostError) as caught:
         client.request(server.address, "msg", timeout=TIMEOUT).get_reply(TIMEOUT)
     assert (caught.value.remote_type, caught.value.remote_message) == ("ZeroDivisionError", "oops")
 

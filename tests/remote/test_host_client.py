@@ -12,8 +12,8 @@ from helpers import TIMEOUT, wait_for
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
 from paglets.core.classes import class_path
 from paglets.core.errors import (
-    AgentNotFoundError,
     HostStoppedError,
+    InvalidAgentError,
     NotHandledError,
     PagletError,
     PeerNotFoundError,
@@ -114,7 +114,7 @@ def test_errors_reach_the_client_by_type(client: HostClient) -> None:
     proxy = client.create(Notebook)
     with pytest.raises(NotHandledError):
         proxy.send("nonsense")
-    with pytest.raises(AgentNotFoundError):
+    with pytest.raises(InvalidAgentError):
         client.send("9" * 32, "read")
     with pytest.raises(PagletError, match="through a Host"):
         proxy.retract()

@@ -21,7 +21,7 @@ from paglets.core.errors import (
     DestinationExistsError,
     IntegrityError,
     NotHandledError,
-    QuotaExceededError,
+    StorageQuotaError,
 )
 from paglets.core.messages import Message
 from paglets.remote import artifacts as client_artifacts
@@ -205,11 +205,11 @@ def test_size_limit_and_quota_are_enforced_before_any_byte(
     limited = make_host("limited", artifact_max_size=MIB, artifact_storage_quota=3 * MIB)
     client = client_of(limited)
     small = client.upload_artifact(make_file(tmp_path / "small.bin", MIB))
-    with pytest.raises(QuotaExceededError, match="size limit"):
+    with pytest.raises(StorageQuotaError, match="size limit"):
         client.upload_artifact(make_file(tmp_path / "big.bin", MIB + 1))
     client.upload_artifact(make_file(tmp_path / "second.bin", MIB, seed=2))
     client.upload_artifact(make_file(tmp_path / "third.bin", MIB, seed=3))
-    with pytest.raises(QuotaExceededError, match="quota"):
+    with pytest.raises(StorageQuotaError, match="quota"):
         client.upload_artifact(make_file(tmp_path / "fourth.bin", MIB, seed=4))
     assert client.upload_artifact(tmp_path / "small.bin", name="same.bin").sha256 == small.sha256
     assert len(client.list_artifacts()) == 4

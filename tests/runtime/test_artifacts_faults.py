@@ -22,7 +22,7 @@ from test_artifacts import MIB, make_file, sha256_of
 from conftest import HostFactory
 from helpers import TIMEOUT, wait_for
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.errors import MeshError, PagletError, RemoteHostError
+from paglets.core.errors import HostError, PagletError, RemoteHostError
 from paglets.core.messages import Message
 from paglets.patterns.file_mobility import SingleFileTransferPaglet, SingleFileTransferState
 from paglets.remote import partial_file
@@ -166,7 +166,7 @@ def test_a_pull_from_a_killed_peer_fails_clearly_then_resumes(
     hold.go.set()
     puller.join(6 * TIMEOUT)
     assert not puller.is_alive()
-    assert isinstance(outcome.get("error"), MeshError), outcome
+    assert isinstance(outcome.get("error"), RemoteHostError), outcome
     assert alpha.artifacts.list() == []  # nothing visible
     partial = alpha.artifacts.partials / f"{ref.sha256}.part"
     assert partial.exists() and partial.stat().st_size >= 4 * MIB
@@ -217,7 +217,7 @@ def test_a_target_killed_while_pulling_files_leaves_paglet_and_file_at_the_sourc
     assert hold.reached.wait(TIMEOUT)
     bravo.kill()
     hold.go.set()
-    with pytest.raises(RemoteHostError, match="TransferError"):
+    with pytest.raises(HostError, match="TransferError"):
         carry.get_reply(6 * TIMEOUT)
     assert proxy.address == alpha.address and proxy.is_active()
     assert proxy.info()["address"] == alpha.address
@@ -231,7 +231,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.errors import QuotaExceededError, TransferError
+from paglets.core.errors import StorageQuotaError, TransferError
 from paglets.core.messages import Message
 from paglets.remote.blob_stream import StreamSettings
 from paglets.remote.client import HostClient
@@ -268,7 +268,7 @@ with Host(name="roomy", persistence_dir=outside / "roomy") as roomy, Host(
     big, big_sha = make(outside / "big.bin", 8 * MIB)
     try:
         client.upload_artifact(big)
-    except QuotaExceededError as exc:
+    except StorageQuotaError as exc:
         results["before"] = str(exc)
     # one chunk in flight at a time; the disk fills up after the first one
     client.artifacts.settings = StreamSettings(chunk_size=256 * 1024, window=1)
@@ -282,7 +282,7 @@ with Host(name="roomy", persistence_dir=outside / "roomy") as roomy, Host(
 
     try:
         client.upload_artifact(mid, progress=fill)
-    except QuotaExceededError as exc:
+    except StorageQuotaError as exc:
         results["midway"] = str(exc)
     results["listed"] = client.list_artifacts()
     results["partials"] = os.listdir(small_disk / "store" / "partial")
@@ -351,7 +351,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None
     assert "no space left" in results["midway"]
     assert results["listed"] == [] and results["partials"] == []
     assert results["source_intact"]
-    assert "QuotaExceededError" in results["dispatch"] and results["paglet_at"]
+    assert "StorageQuotaError" in results["dispatch"] and results["paglet_at"]
     assert results["carried_intact"] and results["cramped_active"] == 0
     assert not any(small_disk.iterdir())  # the tmpfs was never visible out here
 

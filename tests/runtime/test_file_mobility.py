@@ -144,7 +144,7 @@ def test_a_refused_move_leaves_paglet_and_files_at_the_source(
     source = make_file(tmp_path / "data.bin", 2 * MIB)
     proxy = alpha.create(Carrier)
     register(proxy, source, mode="move")
-    with pytest.raises(TransferError, match="QuotaExceededError"):
+    with pytest.raises(TransferError, match="StorageQuotaError"):
         proxy.dispatch(small.address, timeout=TIMEOUT)
     assert source.exists() and sha256_of(source) == sha256_of(tmp_path / "data.bin")
     assert proxy.send("files") == {"data.bin": str(source)}

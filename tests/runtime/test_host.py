@@ -13,8 +13,8 @@ from conftest import HostFactory
 from helpers import TIMEOUT, gate, new_gate, wait_for
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
 from paglets.core.errors import (
-    AgentNotFoundError,
     HostStoppedError,
+    InvalidAgentError,
     PagletError,
     PeerNotFoundError,
 )
@@ -67,7 +67,7 @@ def test_get_proxy(host: Host) -> None:
     assert proxy.send("book", {"amount": 3}) == 3
     host.deactivate(created.agent_id)
     assert host.get_proxy(created.agent_id).agent_id == created.agent_id  # inactive too
-    with pytest.raises(AgentNotFoundError):
+    with pytest.raises(InvalidAgentError):
         host.get_proxy("f" * 32)
 
 
@@ -99,7 +99,7 @@ def test_get_state_is_a_copy(host: Host) -> None:
         host.get_state(proxy.agent_id)
     inactive = host.get_state(proxy.agent_id, LedgerState)
     assert (inactive.total, inactive.entries) == (7, ["tip"])
-    with pytest.raises(AgentNotFoundError):
+    with pytest.raises(InvalidAgentError):
         host.get_state("e" * 32, LedgerState)
 
 

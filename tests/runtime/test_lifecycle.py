@@ -10,7 +10,7 @@ import pytest
 
 from helpers import TIMEOUT, gate, new_gate, wait_for
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
-from paglets.core.errors import AgentNotFoundError, PagletError, PagletInactiveError
+from paglets.core.errors import InvalidAgentError, PagletError, PagletInactiveError
 from paglets.core.events import (
     CloneEvent,
     CreationEvent,
@@ -375,9 +375,9 @@ def test_dispose_hooks_and_afterwards(two_hosts: tuple[Host, Host]) -> None:
     assert isinstance(entry("on_disposing").event, DisposalEvent)
     assert not proxy.is_valid()
     for handle in (proxy, remote):
-        with pytest.raises(AgentNotFoundError):
+        with pytest.raises(InvalidAgentError):
             handle.send("count", timeout=TIMEOUT)
-    with pytest.raises(AgentNotFoundError):
+    with pytest.raises(InvalidAgentError):
         alpha.get_proxy(proxy.agent_id)
     wait_for(lambda: run_ended(proxy.agent_id, "alpha"))
 
@@ -409,5 +409,5 @@ def test_messages_queued_behind_a_dispose_fail_with_agent_not_found(host: Host) 
     behind = proxy.send_future("count")
     blocker.open()
     assert held.get_reply(TIMEOUT) == "disposed"
-    with pytest.raises(AgentNotFoundError):
+    with pytest.raises(InvalidAgentError):
         behind.get_reply(TIMEOUT)

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import TIMEOUT, wait_for
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.errors import MeshError, PeerNotFoundError
+from paglets.core.errors import PeerNotFoundError, RemoteHostError
 from paglets.core.messages import Message
 from paglets.examples.counter import CounterPaglet
 from paglets.net.peers import PeerInfo
@@ -155,7 +155,7 @@ def test_a_name_clash_is_reported_and_the_name_no_longer_resolves(make_host: Any
     ]
     assert any(e.kind == "name-clash" for e in beta.list_events())
     counter = beta.create(CounterPaglet)
-    with pytest.raises(MeshError, match="ambiguous"):
+    with pytest.raises(RemoteHostError, match="ambiguous"):
         counter.dispatch("alpha")
     wait_for(lambda: first.mesh_view()["clashes"] != [])
     assert first.mesh_view()["clashes"][0]["addresses"] == ["(this host)", second.address]

@@ -16,7 +16,7 @@ import pytest
 
 from helpers import TIMEOUT, gate, new_gate, wait_for
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.errors import AgentNotFoundError, NotHandledError, RemoteHostError
+from paglets.core.errors import HostError, InvalidAgentError, NotHandledError
 from paglets.core.messages import UNQUEUED, Message
 from paglets.remote.proxy import PagletProxy
 from paglets.runtime.host import Host
@@ -136,7 +136,7 @@ def test_send_future_carries_errors(spawn: Spawn) -> None:
     proxy = spawn()
     with pytest.raises(NotHandledError):
         proxy.send_future("unknown-kind").get_reply(TIMEOUT)
-    with pytest.raises(RemoteHostError):
+    with pytest.raises(HostError):
         proxy.send_future("fail").get_reply(TIMEOUT)
 
 
@@ -193,11 +193,11 @@ def test_handler_exception_becomes_remote_host_error_and_the_paglet_goes_on(
     spawn: Spawn,
 ) -> None:
     proxy = spawn()
-    with pytest.raises(RemoteHostError) as caught:
+    with pytest.raises(HostError) as caught:
         proxy.send(Message("fail", arg=3))
     assert caught.value.remote_type == "ValueError"
     assert caught.value.remote_message == "bad value 3"
-    with pytest.raises(RemoteHostError) as custom:
+    with pytest.raises(HostError) as custom:
         proxy.send("kaput")
     assert custom.value.remote_type == f"{Kaput.__module__}.Kaput"
     assert custom.value.remote_message == "it broke"
@@ -244,7 +244,7 @@ def test_wait_message_times_out_without_a_notify(spawn: Spawn) -> None:
 def test_unknown_agent_raises_agent_not_found(two_hosts: tuple[Host, Host]) -> None:
     alpha, beta = two_hosts
     for address in (alpha.address, beta.address):
-        with pytest.raises(AgentNotFoundError):
+        with pytest.raises(InvalidAgentError):
             alpha.proxy("0" * 32, address).send("add", timeout=TIMEOUT)
 
 

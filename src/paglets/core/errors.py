@@ -1,23 +1,30 @@
 """The paglets error tree.
 
-Every error the runtime raises derives from :class:`PagletError`::
+Every error the runtime raises derives from :class:`PagletError`; the names are the
+original package's where it has one::
 
     PagletError
     ├── SerializationError        a value cannot be encoded or decoded (names the field)
     ├── ClassResolutionError      a class path is malformed, unknown or of the wrong kind
     │   └── ClassNotAllowedError  the module is outside the allowed prefixes (never imported)
     ├── NotHandledError           the paglet returned ``not_handled()`` for this message kind
-    ├── RemoteHostError           a handler raised; carries the remote type name and text
-    ├── AgentNotFoundError        no paglet with that id on that host (disposed, never existed)
+    ├── HostError                 a remote handler raised; keeps the remote type name and text
+    │   ├── ServiceContractError  a service call broke its contract (unknown op, wrong type)
+    │   └── ServiceNotFoundError  no provider of that contract is known
+    ├── InvalidAgentError         no paglet with that id on that host (disposed, never existed)
     ├── PagletInactiveError       the paglet is deactivated and ``no_delay`` was asked
+    ├── PagletCrashedError        the paglet's code (or its process) crashed; it takes no work
+    ├── LifecycleError            a lifecycle step (dispatch, deactivate, dispose...) refused
+    │   └── ResourceCleanupError  a registered resource's cleanup failed; the step was cancelled
     ├── TransferError             a dispatch, clone or retract did not commit; the paglet stayed
     ├── AgentMovedError           the paglet left that host; ``address`` says where it went
+    ├── ForbiddenError            the caller may not do this (file outside the roots, policy)
     ├── ArtifactError             an artifact or a paglet's file could not be stored or moved
     │   ├── ArtifactNotFoundError no artifact with that id on that host (or no such file)
     │   ├── IntegrityError        the bytes received are not the bytes announced (hash, size)
-    │   ├── QuotaExceededError    no room: over the size limit, the storage quota, or disk full
+    │   ├── StorageQuotaError     no room: over the size limit, the storage quota, or disk full
     │   └── DestinationExistsError  the destination file exists and overwrite was not asked
-    ├── MeshError                 talking to another host failed
+    ├── RemoteHostError           talking to another host failed
     │   ├── PeerNotFoundError     unknown host name, or an address nobody answers on
     │   ├── ReplyTimeoutError     no reply within the timeout
     │   ├── ProtocolError         malformed frame, wrong protocol or mesh version
@@ -28,7 +35,7 @@ Every error the runtime raises derives from :class:`PagletError`::
 
 Errors raised on another host travel by name: a ``PagletError`` subclass named in this
 module is raised again as itself on the caller's side; any other exception becomes a
-:class:`RemoteHostError` that keeps the remote type name and message.
+:class:`HostError` that keeps the remote type name and message.
 """
 
 from __future__ import annotations
@@ -54,26 +61,52 @@ class NotHandledError(PagletError):
     """The paglet does not handle this message kind (its handler returned ``not_handled()``)."""
 
 
-class RemoteHostError(PagletError):
-    """A paglet handler raised an exception on its host.
+class HostError(PagletError):
+    """A paglet handler (or service) raised an exception on its host.
 
     Attributes:
         remote_type: the qualified name of the exception type raised remotely.
         remote_message: its text.
     """
 
-    def __init__(self, remote_type: str, remote_message: str) -> None:
+    def __init__(self, remote_type: str, remote_message: str | None = None) -> None:
+        if remote_message is None:
+            remote_type, remote_message = type(self).__name__, remote_type
         super().__init__(f"{remote_type}: {remote_message}")
         self.remote_type = remote_type
         self.remote_message = remote_message
 
 
-class AgentNotFoundError(PagletError):
+class ServiceContractError(HostError):
+    """A service call broke its contract: unknown operation, or a request of the wrong type."""
+
+
+class ServiceNotFoundError(HostError):
+    """No provider of the contract asked for is known (here, or on the mesh when asked)."""
+
+
+class InvalidAgentError(PagletError):
     """No paglet with this id lives on the host asked."""
 
 
 class PagletInactiveError(PagletError):
     """The paglet is deactivated and the caller asked not to wait for its activation."""
+
+
+class PagletCrashedError(PagletError):
+    """The paglet's code crashed (or its child process died); it accepts no more work."""
+
+
+class LifecycleError(PagletError):
+    """A lifecycle operation (dispatch, clone, deactivate, dispose...) could not proceed."""
+
+
+class ResourceCleanupError(LifecycleError):
+    """A registered resource's cleanup callback failed, so the operation was cancelled."""
+
+
+class ForbiddenError(PagletError):
+    """The caller may not do this: a path outside the host's file roots, or a policy refusal."""
 
 
 class TransferError(PagletError):
@@ -106,7 +139,7 @@ class IntegrityError(ArtifactError):
     """The bytes received do not match the announced size or sha256; nothing was kept."""
 
 
-class QuotaExceededError(ArtifactError):
+class StorageQuotaError(ArtifactError):
     """No room: the artifact is over the size limit, the store over its quota, or the disk full."""
 
 
@@ -114,31 +147,31 @@ class DestinationExistsError(ArtifactError):
     """The destination file exists and overwriting it was not asked for."""
 
 
-class MeshError(PagletError):
+class RemoteHostError(PagletError):
     """Talking to another host failed."""
 
 
-class PeerNotFoundError(MeshError):
+class PeerNotFoundError(RemoteHostError):
     """The host name is unknown to the mesh, or nobody answers at the address."""
 
 
-class ReplyTimeoutError(MeshError):
+class ReplyTimeoutError(RemoteHostError):
     """No reply arrived within the timeout."""
 
 
-class ProtocolError(MeshError):
+class ProtocolError(RemoteHostError):
     """A frame was malformed, or spoke another protocol or mesh version."""
 
 
-class AuthenticationError(MeshError):
+class AuthenticationError(RemoteHostError):
     """The security handshake with a host failed: the mesh secrets differ or one is missing."""
 
 
-class OverloadedError(MeshError):
+class OverloadedError(RemoteHostError):
     """A host refused work: too many requests in flight from one peer, or a full mailbox."""
 
 
-class PayloadTooLargeError(MeshError):
+class PayloadTooLargeError(RemoteHostError):
     """A frame or encoded value is larger than the configured limit."""
 
 
@@ -154,16 +187,23 @@ _BY_NAME: dict[str, type[PagletError]] = {
         ClassResolutionError,
         ClassNotAllowedError,
         NotHandledError,
-        AgentNotFoundError,
+        HostError,
+        ServiceContractError,
+        ServiceNotFoundError,
+        InvalidAgentError,
         PagletInactiveError,
+        PagletCrashedError,
+        LifecycleError,
+        ResourceCleanupError,
+        ForbiddenError,
         TransferError,
         AgentMovedError,
         ArtifactError,
         ArtifactNotFoundError,
         IntegrityError,
-        QuotaExceededError,
+        StorageQuotaError,
         DestinationExistsError,
-        MeshError,
+        RemoteHostError,
         PeerNotFoundError,
         ReplyTimeoutError,
         ProtocolError,
@@ -177,7 +217,7 @@ _BY_NAME: dict[str, type[PagletError]] = {
 
 def error_to_wire(exc: BaseException) -> tuple[str, str]:
     """Return the ``(type name, text)`` pair that describes ``exc`` on the wire."""
-    if isinstance(exc, RemoteHostError):
+    if isinstance(exc, HostError):
         return exc.remote_type, exc.remote_message
     cls = type(exc)
     if cls.__name__ in _BY_NAME and _BY_NAME[cls.__name__] is cls:
@@ -196,9 +236,9 @@ def error_from_wire(type_name: str, text: str) -> PagletError:
 
     Returns:
         The same paglets error class when ``type_name`` names one, else a
-        :class:`RemoteHostError` carrying both.
+        :class:`HostError` carrying both.
     """
     cls = _BY_NAME.get(type_name)
     if cls is None:
-        return RemoteHostError(type_name, text)
+        return HostError(type_name, text)
     return cls(text)

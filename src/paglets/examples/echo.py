@@ -9,7 +9,7 @@ Message kinds:
   ``{"slept": seconds}``. Handy to show priorities and timeouts;
 - ``where``: reply with the name of the host the paglet is on;
 - ``fail``: raise ``RuntimeError(args["text"])``, which the caller sees as a
-  ``RemoteHostError``.
+  ``HostError``.
 
 The state counts the messages handled, so a test can see it travel.
 """

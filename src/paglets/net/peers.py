@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from paglets.core.errors import MeshError, PeerNotFoundError
+from paglets.core.errors import PeerNotFoundError, RemoteHostError
 
 _MAX_LABELS = 256
 _NUMBERS = (
@@ -279,13 +279,13 @@ class PeerTable:
         """Return the host called ``name``, refusing to pick among online namesakes.
 
         Raises:
-            MeshError: two or more online hosts have that name (a name clash).
+            RemoteHostError: two or more online hosts have that name (a name clash).
         """
         with self._cond:
             online = [i for i in self._by_address.values() if i.name == name and i.online]
             if len(online) > 1:
                 addresses = ", ".join(sorted(info.address for info in online))
-                raise MeshError(f"host name {name!r} is ambiguous: {addresses} all use it")
+                raise RemoteHostError(f"host name {name!r} is ambiguous: {addresses} all use it")
             return self._find(name)
 
     def all(self) -> list[PeerInfo]:

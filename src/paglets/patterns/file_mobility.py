@@ -106,7 +106,7 @@ class FileMobilityMixin:
 
         Raises:
             DestinationExistsError: ``dest`` exists and ``overwrite`` is False.
-            QuotaExceededError: the disk is full; ArtifactError: any other failure.
+            StorageQuotaError: the disk is full; ArtifactError: any other failure.
             In every case the registered file is still carried.
         """
         paglet: Any = self

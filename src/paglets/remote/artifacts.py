@@ -110,7 +110,7 @@ class ArtifactClient:
         Raises:
             ArtifactNotFoundError: ``path`` is not a readable regular file.
             ArtifactError: ``name`` is not a plain file name.
-            QuotaExceededError: over the host's size limit, quota or free space.
+            StorageQuotaError: over the host's size limit, quota or free space.
             IntegrityError: the file changed while being sent.
             PagletError: the host stayed unreachable over every retry.
         """
@@ -174,7 +174,7 @@ class ArtifactClient:
             DestinationExistsError: ``dest`` exists and ``overwrite`` is False.
             ArtifactNotFoundError: no such artifact.
             IntegrityError: the bytes received are not the artifact's.
-            QuotaExceededError: the local disk is full.
+            StorageQuotaError: the local disk is full.
         """
         target = Path(dest)
         if target.is_dir():

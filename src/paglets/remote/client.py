@@ -189,7 +189,7 @@ class HostClient:
             progress: called with the bytes sent so far.
 
         Raises:
-            ArtifactNotFoundError, ArtifactError, QuotaExceededError, IntegrityError.
+            ArtifactNotFoundError, ArtifactError, StorageQuotaError, IntegrityError.
         """
         return self.artifacts.upload(
             self.address, path, name, owner=owner, ttl=ttl, progress=progress
@@ -209,7 +209,7 @@ class HostClient:
 
         Raises:
             DestinationExistsError: the file exists and ``overwrite`` is False.
-            ArtifactNotFoundError, IntegrityError, QuotaExceededError.
+            ArtifactNotFoundError, IntegrityError, StorageQuotaError.
         """
         if isinstance(ref_or_id, ArtifactRef):
             address, artifact_id = ref_or_id.host or self.address, ref_or_id.artifact_id

@@ -11,7 +11,7 @@ download) writes through :class:`PartialFile`:
   its final name (atomic on one filesystem): a reader sees the whole verified file or
   nothing. Writeback of what was written is started every few MiB along the way
   (:mod:`paglets.remote.writeback`), so that final fsync has little left to do;
-* a full disk raises :class:`~paglets.core.errors.QuotaExceededError` and removes the
+* a full disk raises :class:`~paglets.core.errors.StorageQuotaError` and removes the
   partial, a wrong hash raises :class:`~paglets.core.errors.IntegrityError` and removes
   it too.
 """
@@ -30,7 +30,7 @@ from paglets.core.errors import (
     ArtifactError,
     DestinationExistsError,
     IntegrityError,
-    QuotaExceededError,
+    StorageQuotaError,
 )
 from paglets.remote.writeback import start_writeback
 
@@ -44,7 +44,7 @@ _WRITEBACK_EVERY = 8 * 1024 * 1024
 def storage_error(exc: OSError, where: str) -> ArtifactError:
     """The paglets error for an ``OSError`` met while storing bytes at ``where``."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return QuotaExceededError(f"no space left for {where}: {exc.strerror}")
+        return StorageQuotaError(f"no space left for {where}: {exc.strerror}")
     return ArtifactError(f"cannot write {where}: {exc}")
 
 
@@ -116,7 +116,7 @@ class PartialFile:
         sha256: the announced hex digest.
 
     Raises:
-        QuotaExceededError, ArtifactError: the partial cannot be created.
+        StorageQuotaError, ArtifactError: the partial cannot be created.
     """
 
     def __init__(self, path: Path, size: int, sha256: str) -> None:
@@ -168,7 +168,7 @@ class PartialFile:
 
         Raises:
             IntegrityError: a gap before ``offset``, or more bytes than announced.
-            QuotaExceededError: the disk is full (the partial is removed).
+            StorageQuotaError: the disk is full (the partial is removed).
         """
         end = offset + len(data)
         if end <= self.offset and offset < self.offset:
@@ -184,7 +184,7 @@ class PartialFile:
                 view = view[written:]
         except OSError as exc:
             error = storage_error(exc, str(self.path))
-            if isinstance(error, QuotaExceededError):
+            if isinstance(error, StorageQuotaError):
                 self.discard()
             raise error from None
         self._hash.update(data)
@@ -219,7 +219,7 @@ class PartialFile:
             IntegrityError: the bytes are not the announced ones (partial removed).
             DestinationExistsError: ``dest`` exists and ``overwrite`` is False (the
                 verified partial is kept for a later attempt).
-            QuotaExceededError, ArtifactError: fsync or rename failed.
+            StorageQuotaError, ArtifactError: fsync or rename failed.
         """
         self.seal()
         return self.place(dest, overwrite=overwrite)
@@ -229,7 +229,7 @@ class PartialFile:
 
         Raises:
             IntegrityError: truncated or wrong hash (the partial is removed).
-            QuotaExceededError, ArtifactError: fsync failed.
+            StorageQuotaError, ArtifactError: fsync failed.
         """
         if self._sealed:
             return

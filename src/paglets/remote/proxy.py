@@ -15,9 +15,9 @@ from paglets.artifacts import ArtifactRef
 from paglets.core.agent import ACTIVE, INACTIVE
 from paglets.core.errors import (
     AgentMovedError,
-    AgentNotFoundError,
+    HostError,
+    InvalidAgentError,
     PagletError,
-    RemoteHostError,
     ReplyTimeoutError,
 )
 from paglets.core.messages import FutureReply, Message
@@ -101,8 +101,8 @@ class PagletProxy:
 
         Raises:
             NotHandledError: the paglet does not handle this kind.
-            RemoteHostError: the handler raised.
-            ReplyTimeoutError, PeerNotFoundError, AgentNotFoundError: as named.
+            HostError: the handler raised.
+            ReplyTimeoutError, PeerNotFoundError, InvalidAgentError: as named.
         """
         msg = as_message(message, args)
         return self._follow(
@@ -160,7 +160,7 @@ class PagletProxy:
         seen; its :class:`~paglets.artifacts.ArtifactRef` is put in the message args
         under ``"artifact"``. If the message is not delivered (the paglet is gone, does
         not handle the kind, the host is unreachable), the uploaded artifact is deleted
-        again; it is kept when the handler ran and raised (``RemoteHostError``) or may
+        again; it is kept when the handler ran and raised (``HostError``) or may
         still run (``ReplyTimeoutError``), since the handler may hold the ref. With
         ``move=True`` the local file is deleted, but only after the paglet answered.
 
@@ -169,7 +169,7 @@ class PagletProxy:
 
         Raises:
             ArtifactNotFoundError: ``path`` is not a regular file.
-            QuotaExceededError, IntegrityError: the upload failed; nothing was sent.
+            StorageQuotaError, IntegrityError: the upload failed; nothing was sent.
             PagletError: the delivery failed (the artifact was deleted again).
         """
         msg = as_message(message, args)
@@ -178,7 +178,7 @@ class PagletProxy:
         msg.args["artifact"] = ref
         try:
             reply = self.send(msg, timeout=timeout, no_delay=no_delay)
-        except (RemoteHostError, ReplyTimeoutError):
+        except (HostError, ReplyTimeoutError):
             raise
         except PagletError:
             try:
@@ -252,7 +252,7 @@ class PagletProxy:
         """Whether the paglet still exists (active or inactive)."""
         try:
             self.info(timeout=timeout)
-        except AgentNotFoundError:
+        except InvalidAgentError:
             return False
         return True
 
@@ -264,7 +264,7 @@ class PagletProxy:
         """Whether the paglet's state is one of ``flags`` (ACTIVE, INACTIVE or both)."""
         try:
             info = self.info(timeout=timeout)
-        except AgentNotFoundError:
+        except InvalidAgentError:
             return False
         state = ACTIVE if info.get("active") else INACTIVE
         return bool(state & flags)

@@ -30,7 +30,7 @@ from paglets.core.errors import (
     IntegrityError,
     PagletError,
     ProtocolError,
-    QuotaExceededError,
+    StorageQuotaError,
 )
 from paglets.core.ids import new_id
 from paglets.net.transport import IncomingRequest
@@ -233,7 +233,7 @@ class ArtifactService:
             raise ProtocolError("art.chunk needs an integer 'off' and one blob frame")
         try:
             reached = upload.partial.write(offset, request.blobs[0].buffer)
-        except QuotaExceededError:
+        except StorageQuotaError:
             self._end(upload)
             raise
         self._transfers.board.update(upload.board_key, reached)

@@ -33,7 +33,7 @@ from paglets.core.errors import (
     ArtifactError,
     ArtifactNotFoundError,
     HostStoppedError,
-    QuotaExceededError,
+    StorageQuotaError,
 )
 from paglets.core.ids import new_id
 from paglets.remote.blob_stream import hash_file
@@ -199,7 +199,7 @@ class ArtifactStore:
         lease. Release it with :meth:`release`.
 
         Raises:
-            QuotaExceededError: over the size limit, the quota (when ``quota``) or the
+            StorageQuotaError: over the size limit, the quota (when ``quota``) or the
                 free disk space.
             ArtifactError: the lease was not free within ``wait`` seconds.
         """
@@ -219,19 +219,19 @@ class ArtifactStore:
     def _check_room(self, size: int, path: Path, quota: bool) -> None:
         limits = self.limits
         if limits.max_size is not None and size > limits.max_size:
-            raise QuotaExceededError(
+            raise StorageQuotaError(
                 f"{size} bytes is over this host's artifact size limit of {limits.max_size}"
             )
         have = path.stat().st_size if path.exists() else 0
         arriving = sum(self._leased.values())
         if quota and limits.quota is not None and self._used() + arriving + size > limits.quota:
-            raise QuotaExceededError(
+            raise StorageQuotaError(
                 f"{size} more bytes would put the artifact store over its quota of "
                 f"{limits.quota} ({self._used()} used, {arriving} arriving)"
             )
         free = shutil.disk_usage(self.root).free
         if free + have < size + arriving:
-            raise QuotaExceededError(f"not enough free disk space for {size} bytes ({free} free)")
+            raise StorageQuotaError(f"not enough free disk space for {size} bytes ({free} free)")
 
     def release(self, sha256: str) -> None:
         """Give the lease of ``sha256`` back (the partial stays unless discarded)."""
@@ -262,7 +262,7 @@ class ArtifactStore:
 
         Raises:
             ArtifactNotFoundError: ``path`` is not a readable regular file.
-            QuotaExceededError, IntegrityError (the file changed while copied).
+            StorageQuotaError, IntegrityError (the file changed while copied).
         """
         label = check_name(name or path.name)
         try:

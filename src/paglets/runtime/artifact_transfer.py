@@ -155,7 +155,7 @@ class ArtifactTransfers:
         """Pull ``ref`` from its host into this store; return the local artifact.
 
         Raises:
-            ArtifactError: a malformed ref; QuotaExceededError, IntegrityError, or the
+            ArtifactError: a malformed ref; StorageQuotaError, IntegrityError, or the
                 error of an unreachable source after every retry.
         """
         if not is_sha256(ref.sha256) or ref.size < 0 or not ref.host:
@@ -196,7 +196,7 @@ class ArtifactTransfers:
 
         Raises:
             ArtifactError: a malformed entry or name (``../x`` is refused);
-                IntegrityError, QuotaExceededError, TransferError (cancelled), or the
+                IntegrityError, StorageQuotaError, TransferError (cancelled), or the
                 error of an unreachable source after every retry.
         """
         for item in files:

@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 
 from paglets.core.agent import ACTIVE, Paglet, PagletState
-from paglets.core.errors import AgentNotFoundError, HostStoppedError, PagletError
+from paglets.core.errors import HostStoppedError, InvalidAgentError, PagletError
 from paglets.core.messages import Message, ReplySet
 from paglets.core.refs import PagletProxyRef
 from paglets.net.endpoint import normalize_address, split_address
@@ -325,10 +325,10 @@ class Host:
         """The proxy of a paglet of this host (active or inactive).
 
         Raises:
-            AgentNotFoundError: no such paglet here.
+            InvalidAgentError: no such paglet here.
         """
         if self._parts.registry.get(agent_id) is None and not self._parts.store.contains(agent_id):
-            raise AgentNotFoundError(f"no paglet {agent_id} on host {self.name}")
+            raise InvalidAgentError(f"no paglet {agent_id} on host {self.name}")
         return self._operations.proxy_of(agent_id, self.address)
 
     def get_proxies(self, flags: int = ACTIVE) -> list[PagletProxy]:
@@ -349,7 +349,7 @@ class Host:
         """A copy of a local paglet's state (active or inactive).
 
         Raises:
-            AgentNotFoundError: no such paglet here.
+            InvalidAgentError: no such paglet here.
         """
         slot = self._parts.registry.get(agent_id)
         if slot is not None:
@@ -359,7 +359,7 @@ class Host:
         else:
             stored = self._parts.store.load(agent_id)
             if stored is None:
-                raise AgentNotFoundError(f"no paglet {agent_id} on host {self.name}")
+                raise InvalidAgentError(f"no paglet {agent_id} on host {self.name}")
             if state_cls is None:
                 raise PagletError(f"give the state class of inactive paglet {agent_id}")
             raw, cls = stored.state, state_cls

@@ -14,7 +14,7 @@ from typing import Any
 
 from paglets.core.agent import Paglet, PagletState, overrides_run
 from paglets.core.classes import class_path
-from paglets.core.errors import AgentNotFoundError, PagletError
+from paglets.core.errors import InvalidAgentError, PagletError
 from paglets.core.events import CreationEvent, DisposalEvent, PersistencyEvent
 from paglets.core.ids import new_id
 from paglets.runtime.context import PagletContext
@@ -248,7 +248,7 @@ class Lifecycle:
         Returns the slot at once if the paglet is already active.
 
         Raises:
-            AgentNotFoundError: no such paglet, active or inactive.
+            InvalidAgentError: no such paglet, active or inactive.
         """
         with self._activation_lock:
             slot = self._parts.registry.get(agent_id)
@@ -289,13 +289,13 @@ class Lifecycle:
         self._parts.registry.remove(slot.agent_id)
         self._remove_files(slot.agent_id)
         self._parts.events.record("disposed", slot.agent_id)
-        slot.fail_queued(queued, AgentNotFoundError(f"paglet {slot.agent_id} was disposed"))
+        slot.fail_queued(queued, InvalidAgentError(f"paglet {slot.agent_id} was disposed"))
 
     def dispose_inactive(self, agent_id: str) -> None:
         """Destroy a deactivated paglet (no hook runs: it is not loaded).
 
         Raises:
-            AgentNotFoundError: it is not stored here.
+            InvalidAgentError: it is not stored here.
         """
         if not self._parts.store.delete(agent_id):
             raise not_found(agent_id, self._parts.name)

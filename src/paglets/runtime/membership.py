@@ -368,7 +368,7 @@ class Membership:
 
         Raises:
             PeerNotFoundError: no known host has that name.
-            MeshError: two online hosts share that name.
+            RemoteHostError: two online hosts share that name.
         """
         if not target:
             raise PeerNotFoundError("no target host given")

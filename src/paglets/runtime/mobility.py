@@ -45,8 +45,8 @@ from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import (
     ArtifactError,
     HostStoppedError,
-    MeshError,
     PagletError,
+    RemoteHostError,
     ReplyTimeoutError,
     TransferError,
 )
@@ -364,7 +364,7 @@ class Mobility:
                 self._parts.transfers.pull_files(
                     source, tid, str(record["agent_id"]), files, staging, cancelled
                 )
-            except MeshError as exc:
+            except RemoteHostError as exc:
                 remove_tree(staging)
                 raise ArtifactError(
                     f"could not pull the paglet's files from {source}: {type(exc).__name__}: {exc}"

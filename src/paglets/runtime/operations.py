@@ -14,7 +14,7 @@ from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
 from paglets.core.classes import class_path
 from paglets.core.errors import (
     AgentMovedError,
-    AgentNotFoundError,
+    InvalidAgentError,
     PagletError,
     PagletInactiveError,
 )
@@ -79,7 +79,7 @@ class HostOperations:
         elif slot.status is SlotStatus.DEACTIVATED:
             self.deliver(slot.agent_id, envelope)
         else:
-            envelope.respond(error=AgentNotFoundError(f"paglet {slot.agent_id} was disposed"))
+            envelope.respond(error=InvalidAgentError(f"paglet {slot.agent_id} was disposed"))
 
     def _redirect_moved(self, agent_id: str, moved_to: str, envelope: Envelope) -> None:
         if envelope.wants_reply:
@@ -191,7 +191,7 @@ class HostOperations:
         if slot.status is SlotStatus.MOVED:
             raise AgentMovedError(f"paglet {slot.agent_id} moved to {slot.moved_to}", slot.moved_to)
         if slot.status is not SlotStatus.ACTIVE:
-            raise AgentNotFoundError(f"paglet {slot.agent_id} is {slot.status.value}")
+            raise InvalidAgentError(f"paglet {slot.agent_id} is {slot.status.value}")
         return action()
 
     def info(self, agent_id: str) -> dict[str, Any]:

@@ -23,12 +23,12 @@ from typing import Any, Protocol
 from paglets.core.agent import NOT_HANDLED, Paglet, overrides_run
 from paglets.core.errors import (
     AgentMovedError,
-    AgentNotFoundError,
+    HostError,
     HostStoppedError,
+    InvalidAgentError,
     NotHandledError,
     OverloadedError,
     PagletError,
-    RemoteHostError,
     ReplyTimeoutError,
     SerializationError,
 )
@@ -368,18 +368,18 @@ class AgentSlot:
 
 
 def _handler_error(exc: BaseException) -> PagletError:
-    if isinstance(exc, RemoteHostError):
+    if isinstance(exc, HostError):
         return exc
     cls = type(exc)
     name = (
         cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
     )
-    return RemoteHostError(name, str(exc))
+    return HostError(name, str(exc))
 
 
-def not_found(agent_id: str, host_name: str) -> AgentNotFoundError:
+def not_found(agent_id: str, host_name: str) -> InvalidAgentError:
     """The error for an agent id this host does not know."""
-    return AgentNotFoundError(f"no paglet {agent_id} on host {host_name}")
+    return InvalidAgentError(f"no paglet {agent_id} on host {host_name}")
 
 
 def decode_args(body: bytes | memoryview, policy: ClassPolicy) -> Any:

@@ -20,7 +20,7 @@ Reply  ``[header, body, blob*]``
     ``{"v": PROTOCOL_VERSION, "id": <request id>, "ok": True}`` with the result in
     ``body``, or ``{"v", "id", "ok": False, "err": type name, "msg": text}`` and an empty
     body. ``err`` names a class of :mod:`paglets.core.errors` to raise on the caller's
-    side (any other name becomes ``RemoteHostError``). A paglet that moved answers
+    side (any other name becomes ``HostError``). A paglet that moved answers
     ``{"ok": False, "err": "AgentMovedError", "to": address}``: the caller's proxy
     re-sends there.
 
