@@ -1,0 +1,121 @@
+"""The entry host of a CLI that can do its job on this machine alone.
+
+``paglets sys``, ``paglets search`` and the compute examples need a host to run their
+paglets on. :func:`open_entry` finds one as every networked CLI does
+(:func:`~paglets.cli.entry.resolve_entry`); when none answers and ``--entry`` was not
+given, it starts an *embedded* host inside this process instead: plain sockets on
+loopback, no discovery, a temporary store removed on exit. It says so on stderr, so a
+user never mistakes the machine's own answer for the mesh's.
+
+``PAGLETS_BROWSE_SECONDS`` (default 2) bounds the zeroconf browse of the entry search;
+``0`` skips it, which tests use so that nothing is sent on the machine's interfaces.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from paglets.cli.entry import BROWSE_SECONDS, ClientOptions, resolve_entry
+from paglets.core.errors import PeerNotFoundError
+from paglets.remote.client import HostClient
+from paglets.runtime.host import Host
+
+BROWSE_VARIABLE = "PAGLETS_BROWSE_SECONDS"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The host a CLI talks to.
+
+    Attributes:
+        address: its request address.
+        client: an open client to it (closed when :func:`open_entry` exits).
+        embedded: True when the host runs inside this process.
+        host: the embedded host itself, else None.
+    """
+
+    address: str
+    client: HostClient
+    embedded: bool
+    host: Host | None = None
+
+
+def browse_seconds() -> float:
+    """How long the entry search may browse zeroconf (``$PAGLETS_BROWSE_SECONDS``).
+
+    Raises:
+        ValueError: the variable is set but is not a non-negative number.
+    """
+    raw = os.environ.get(BROWSE_VARIABLE)
+    if raw is None or raw.strip() == "":
+        return BROWSE_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"{BROWSE_VARIABLE} must be a number of seconds, not {raw!r}") from None
+    if seconds < 0:
+        raise ValueError(f"{BROWSE_VARIABLE} must not be negative, got {raw!r}")
+    return seconds
+
+
+def embedded_host_name() -> str:
+    """The name an embedded host takes: this machine's short host name."""
+    return socket.gethostname().split(".")[0] or "localhost"
+
+
+@contextmanager
+def open_entry(
+    entry: str | None,
+    options: ClientOptions,
+    *,
+    allowed_modules: tuple[str, ...] = (),
+) -> Iterator[Entry]:
+    """Yield the entry host: the one asked for or found, else an embedded one.
+
+    Args:
+        entry: ``--entry`` as given (a name, an address or None).
+        options: timeout and mesh-secret options of the command.
+        allowed_modules: module prefixes the embedded host may import paglet classes
+            from (the packaged ``paglets.*`` ones are always allowed).
+
+    Raises:
+        PeerNotFoundError: ``entry`` was given and no such host answers.
+        AuthenticationError: a host answered but refused our mesh secret.
+        ValueError: bad options (``api_key_env`` unset, bad browse seconds).
+    """
+    try:
+        address = resolve_entry(entry, options, browse_seconds=browse_seconds())
+    except PeerNotFoundError:
+        if entry is not None:
+            raise
+    else:
+        with options.client(address) as client:
+            yield Entry(address=address, client=client, embedded=False)
+        return
+    with tempfile.TemporaryDirectory(prefix="paglets-embedded-") as store:
+        host = Host(
+            name=embedded_host_name(),
+            host="127.0.0.1",
+            port=0,
+            discovery=False,
+            persistence_dir=store,
+            insecure=True,
+            allowed_modules=("paglets", *allowed_modules),
+        )
+        host.start_background()
+        try:
+            print(
+                f"no host found: running on an in-process host for this machine "
+                f"({host.config.name})",
+                file=sys.stderr,
+            )
+            with HostClient(host.address, timeout=options.timeout, insecure=True) as client:
+                yield Entry(address=host.address, client=client, embedded=True, host=host)
+        finally:
+            host.stop()
