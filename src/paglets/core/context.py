@@ -69,7 +69,7 @@ class HostRef(Protocol):
         ...
 
 
-class AgentContext(Protocol):
+class PagletContext(Protocol):
     """The host a paglet currently lives on, as seen from the paglet."""
 
     @property
@@ -123,7 +123,7 @@ class AgentContext(Protocol):
         ...
 
 
-class AgentControl(Protocol):
+class PagletControl(Protocol):
     """The operations the runtime performs on behalf of one paglet (its self-operations)."""
 
     def dispatch(self, target: str, options: Mapping[str, Any]) -> Any: ...

@@ -23,9 +23,9 @@ from paglets.net.mesh_secret import resolve_secret
 from paglets.net.security import derive_keys
 from paglets.net.transport import Transport, TransportConfig
 from paglets.remote.artifacts import ArtifactClient
-from paglets.remote.backend import RemoteBackend
 from paglets.remote.blob_stream import Progress
 from paglets.remote.proxy import PagletProxy, as_message
+from paglets.remote.proxy_backend import RemoteProxyBackend
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import encode_state, encode_value
 from paglets.wire.protocol import VERB_CREATE, VERB_LIST, VERB_MESH, VERB_PING
@@ -70,7 +70,7 @@ class HostClient:
             "client", TransportConfig(bind_host=None, default_timeout=timeout, keys=keys)
         )
         self._transport.start()
-        self.backend = RemoteBackend(
+        self.backend = RemoteProxyBackend(
             self._transport,
             ClassPolicy(("paglets.examples", "paglets.patterns", *allowed_modules)),
         )

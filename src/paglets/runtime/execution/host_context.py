@@ -26,8 +26,8 @@ class ContextServices(Protocol):
     def multicast(self, message: Message) -> ReplySet: ...
 
 
-class PagletContext:
-    """What every paglet on one host sees of it; implements ``AgentContext``."""
+class HostContext:
+    """What every paglet on one host sees of it; implements ``PagletContext``."""
 
     def __init__(self, parts: HostParts, services: ContextServices) -> None:
         self._parts = parts
