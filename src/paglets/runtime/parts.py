@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from paglets.core.events import PagletEvent
 from paglets.net.peers import PeerTable
 from paglets.net.transport import Transport
+from paglets.remote.proxy_backend import RemoteProxyBackend
 from paglets.runtime.artifacts.store import ArtifactStore
 from paglets.runtime.artifacts.streams import ArtifactStreams
 from paglets.runtime.config import HostConfig
@@ -18,9 +17,6 @@ from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.wire.classpath import ClassPolicy
-
-if TYPE_CHECKING:
-    from paglets.runtime.serving.local_backend import LocalProxyBackend
 
 
 @dataclass
@@ -39,7 +35,7 @@ class HostParts:
     transfers: ArtifactStreams
     work_area: WorkArea
     local_addresses: set[str] = field(default_factory=set)
-    backend: LocalProxyBackend | None = None
+    backend: RemoteProxyBackend | None = None
 
     @property
     def name(self) -> str:
@@ -64,7 +60,7 @@ class HostParts:
             "timestamp": time.time(),
         }
 
-    def require_backend(self) -> LocalProxyBackend:
+    def require_backend(self) -> RemoteProxyBackend:
         """The host backend (set once the host started)."""
         assert self.backend is not None, "host backend not wired"
         return self.backend
