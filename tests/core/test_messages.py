@@ -12,7 +12,7 @@ from paglets.core.messages import (
     MAX_PRIORITY,
     MIN_PRIORITY,
     NORMAL_PRIORITY,
-    UNQUEUED,
+    UNQUEUED_PRIORITY,
     FutureReply,
     Message,
     ReplySet,
@@ -22,7 +22,9 @@ from paglets.core.messages import (
 # Message -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("priority", [UNQUEUED, MIN_PRIORITY, NORMAL_PRIORITY, MAX_PRIORITY])
+@pytest.mark.parametrize(
+    "priority", [UNQUEUED_PRIORITY, MIN_PRIORITY, NORMAL_PRIORITY, MAX_PRIORITY]
+)
 def test_message_accepts_priorities_one_to_ten_and_unqueued(priority: int) -> None:
     assert Message("work", priority=priority).priority == priority
     assert check_priority(priority) == priority
@@ -90,7 +92,7 @@ def test_future_error_is_raised_by_get_reply() -> None:
 
 def test_future_timeout_raises_reply_timeout_error() -> None:
     future = FutureReply()
-    assert future.wait(0.01) is False
+    assert future.wait_for_reply(0.01) is False
     with pytest.raises(ReplyTimeoutError):
         future.get_reply(0.01)
     assert not isinstance(ReplyTimeoutError("x"), TimeoutError)  # never shadows a built-in
@@ -183,17 +185,17 @@ def test_reply_set_next_future_and_counters() -> None:
     assert replies.futures == [first, second]
     assert not replies.is_any_available()
     with pytest.raises(ReplyTimeoutError):
-        replies.next_future(0.01)
+        replies.wait_for_next_future_reply(0.01)
     second.set_result(2)
     assert replies.count_available() == 1
     assert replies.is_any_available()
-    assert replies.next_future(0) is second
-    assert replies.has_more_futures()
+    assert replies.wait_for_next_future_reply(0) is second
+    assert replies.has_more_future_replies()
     first.set_error(PagletError("failed"))
-    assert replies.next_future(TIMEOUT) is first
-    assert not replies.has_more_futures()
+    assert replies.wait_for_next_future_reply(TIMEOUT) is first
+    assert not replies.has_more_future_replies()
     with pytest.raises(LookupError):
-        replies.next_future(0)
+        replies.wait_for_next_future_reply(0)
 
 
 def test_reply_set_wait_for_all_replies() -> None:

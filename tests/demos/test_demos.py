@@ -23,7 +23,7 @@ EXPECTED: dict[str, list[str]] = {
         "notes the clerk took: ['first oneway note', 'second oneway note']",
         "get_reply(timeout=0.05) raised ReplyTimeoutError",
         "get_reply(timeout=5) -> done being slow",
-        "UNQUEUED ping answered",
+        "UNQUEUED_PRIORITY ping answered",
         "handled in this order: ['slow', 'high', 'normal', 'low-1', 'low-2']",
         "multicast to beta's 4 paglets",
         "all replies in: True",

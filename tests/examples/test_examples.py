@@ -12,7 +12,7 @@ import pytest
 from helpers import TIMEOUT, wait_for
 from paglets.core.errors import HostError, NotHandledError
 from paglets.core.itinerary import ItineraryPlan
-from paglets.core.messages import UNQUEUED, Message
+from paglets.core.messages import UNQUEUED_PRIORITY, Message
 from paglets.examples import echo
 from paglets.examples.counter import CounterPaglet, CounterState
 from paglets.examples.echo import EchoPaglet, EchoState
@@ -100,7 +100,7 @@ def test_echo_sleep_blocks_the_mailbox_but_not_unqueued_messages(
     proxy = alpha.create_remote("beta", EchoPaglet)
     sleeping = proxy.send_future("sleep", {"seconds": 1.5})
     queued = proxy.send_future("where")
-    assert proxy.send(Message("where", priority=UNQUEUED)) == "beta"
+    assert proxy.send(Message("where", priority=UNQUEUED_PRIORITY)) == "beta"
     # Answered while the sleep still held the mailbox (checked in this order on purpose:
     # the queued reply can only be in once the sleep is over).
     assert not queued.is_available()

@@ -32,7 +32,7 @@ from paglets.core.errors import (
     ReplyTimeoutError,
     SerializationError,
 )
-from paglets.core.messages import MAX_PRIORITY, UNQUEUED, FutureReply, Message
+from paglets.core.messages import MAX_PRIORITY, UNQUEUED_PRIORITY, FutureReply, Message
 from paglets.net.transport import IncomingRequest
 from paglets.runtime.mailbox import Mailbox
 from paglets.runtime.paglet_files import PagletFiles
@@ -209,7 +209,7 @@ class AgentSlot:
 
     def deliver(self, envelope: Envelope) -> None:
         """Queue a message (or run an unqueued one at once on a worker)."""
-        if envelope.priority == UNQUEUED:
+        if envelope.priority == UNQUEUED_PRIORITY:
             self._pool.submit(self._handle, envelope)
         elif len(self.mailbox) >= self._max_queued and envelope.action is None:
             envelope.respond(
@@ -249,7 +249,7 @@ class AgentSlot:
             return action()
 
         self.mailbox.post(Envelope(ACTION_PRIORITY, future=future, action=claimed), ACTION_PRIORITY)
-        if not future.wait(timeout) and claim.acquire(blocking=False):
+        if not future.wait_for_reply(timeout) and claim.acquire(blocking=False):
             raise ReplyTimeoutError(
                 f"paglet {self.agent_id} stayed busy for {timeout}s; nothing was done"
             )
