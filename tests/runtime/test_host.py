@@ -205,7 +205,7 @@ def test_stop_fails_pending_calls_instead_of_hanging(two_hosts: tuple[Host, Host
     assert not caller.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], HostStoppedError)
     gates[1].open()  # the handler that runs on alpha may finish; its caller is answered
-    held_local.wait(TIMEOUT)
+    held_local.wait_for_reply(TIMEOUT)
     stopper.join(TIMEOUT)
     assert alpha.wait_stopped(TIMEOUT)
     with pytest.raises(HostStoppedError):

@@ -6,6 +6,7 @@ here, so a paglet behaves the same whoever asks and from where.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -18,12 +19,13 @@ from paglets.core.errors import (
     PagletError,
     PagletInactiveError,
 )
-from paglets.core.messages import FutureReply, Message, ReplySet
+from paglets.core.messages import FUTURE, FutureReply, Message, ReplySet
 from paglets.remote.proxy import PagletProxy
 from paglets.runtime.context import PagletContext
 from paglets.runtime.lifecycle import Lifecycle
 from paglets.runtime.mobility import Mobility
 from paglets.runtime.parts import HostParts
+from paglets.runtime.sender import current_sender
 from paglets.runtime.slot import AgentSlot, Envelope, SlotStatus, not_found
 from paglets.wire.codec import encode_state
 from paglets.wire.protocol import VERB_CREATE
@@ -307,8 +309,12 @@ class HostOperations:
     def multicast(self, message: Message) -> ReplySet:
         """Send ``message`` to every active paglet of this host."""
         replies = ReplySet()
+        sender = current_sender()
         for slot in self._parts.registry.slots():
-            copy = Message(message.kind, dict(message.args), message.arg, message.priority)
+            copy = dataclasses.replace(message, args=dict(message.args), message_type=FUTURE)
+            if sender is not None:
+                copy.sender = sender
+            copy.reply_to = copy.reply_to or self._parts.address
             future = FutureReply()
             replies.add_future_reply(future)
             slot.deliver(Envelope(copy.priority, message=copy, future=future))

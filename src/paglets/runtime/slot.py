@@ -32,14 +32,16 @@ from paglets.core.errors import (
     ReplyTimeoutError,
     SerializationError,
 )
-from paglets.core.messages import MAX_PRIORITY, UNQUEUED_PRIORITY, FutureReply, Message
+from paglets.core.messages import DEACTIVATE, MAX_PRIORITY, UNQUEUED_PRIORITY, FutureReply, Message
 from paglets.net.transport import IncomingRequest
 from paglets.runtime.mailbox import Mailbox
 from paglets.runtime.paglet_files import PagletFiles
+from paglets.runtime.sender import sending_as
 from paglets.runtime.work_area import WorkArea
 from paglets.runtime.workers import WorkerPool
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
+from paglets.wire.message_body import decode_message_body
 
 log = logging.getLogger(__name__)
 
@@ -275,8 +277,12 @@ class AgentSlot:
             envelope.respond(error=exc)
             return
         self.handled += 1
+        if message.kind == DEACTIVATE:
+            self._deactivate_on_message(message, envelope)
+            return
         try:
-            result = self.paglet.handle_message(message)
+            with sending_as(self.agent_id):
+                result = self.paglet.handle_message(message)
         except BaseException as exc:
             self.failures += 1
             log.debug("%r: handler of %r raised", self.paglet, message.kind, exc_info=True)
@@ -295,16 +301,19 @@ class AgentSlot:
 
     def _decode(self, envelope: Envelope) -> Message:
         assert envelope.body is not None
-        decoded = decode_value(envelope.body, self._policy)
-        if not isinstance(decoded, list) or len(decoded) != 3:
-            raise SerializationError("a message body must be [kind, args, arg]")
-        kind, args, arg = decoded
-        if not isinstance(kind, str) or not isinstance(args, dict):
-            raise SerializationError("a message needs a string kind and a dict of args")
+        return decode_message_body(envelope.body, envelope.priority, self._policy)
+
+    def _deactivate_on_message(self, message: Message, envelope: Envelope) -> None:
+        """The reserved kind: deactivate this paglet (for ``args["duration"]`` seconds)."""
+        duration = message.args.get("duration")
         try:
-            return Message(kind, args, arg, envelope.priority)
-        except ValueError as exc:
-            raise SerializationError(f"not a valid message: {exc}") from None
+            if duration is not None and not (type(duration) in (int, float) and duration >= 0):
+                raise PagletError(f"{DEACTIVATE} duration must be seconds >= 0, not {duration!r}")
+            self._operations.deactivate_slot(self, None if duration is None else float(duration))
+        except PagletError as exc:
+            envelope.respond(error=exc)
+        else:
+            envelope.respond(True)
 
     # leaving ------------------------------------------------------------------------
 
@@ -336,7 +345,8 @@ class AgentSlot:
 
     def _run(self) -> None:
         try:
-            self.paglet.run()
+            with sending_as(self.agent_id):
+                self.paglet.run()
         except HostStoppedError:
             log.info("%r: run() ended because the host stopped", self.paglet)
         except Exception as exc:
