@@ -102,8 +102,8 @@ class Mobility:
         event = MobilityEvent(
             source_host_name=parts.name,
             target_host_name=self._name_of(target),
-            source_address=parts.address,
-            target_address=target,
+            source_host_address=parts.address,
+            target_host_address=target,
             reason=reason,
             **parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
         )
@@ -142,7 +142,9 @@ class Mobility:
         common = {
             "source_agent_id": slot.agent_id,
             "source_host_name": parts.name,
+            "source_host_address": parts.address,
             "target_host_name": target_name,
+            "target_host_address": address,
         }
         cloning = CloneEvent(**common, **parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
         self._hook(slot, "on_cloning", lambda: slot.paglet.on_cloning(cloning))
@@ -169,8 +171,8 @@ class Mobility:
         event = MobilityEvent(
             source_host_name=parts.name,
             target_host_name=self._name_of(to_address),
-            source_address=parts.address,
-            target_address=to_address,
+            source_host_address=parts.address,
+            target_host_address=to_address,
             reason="retract",
             **parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
         )
@@ -435,7 +437,9 @@ class Mobility:
                 source_agent_id=str(record["source_agent_id"]),
                 clone_agent_id=agent_id,
                 source_host_name=source_name,
+                source_host_address=str(record["source_address"]),
                 target_host_name=parts.name,
+                target_host_address=parts.address,
                 **fields,  # type: ignore[arg-type]
             )
             hook = slot.paglet.on_clone
@@ -443,8 +447,8 @@ class Mobility:
             event = MobilityEvent(
                 source_host_name=source_name,
                 target_host_name=parts.name,
-                source_address=str(record["source_address"]),
-                target_address=parts.address,
+                source_host_address=str(record["source_address"]),
+                target_host_address=parts.address,
                 reason=reason,
                 **fields,  # type: ignore[arg-type]
             )
