@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "paglets"
 # Lowest first. A module may import from its own layer and any layer below it.
 LAYERS = [
     {"core", "artifacts"},
-    {"wire"},
+    {"wire", "serialization"},
     {"net"},
     {"remote"},
     {"runtime"},
