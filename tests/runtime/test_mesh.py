@@ -125,7 +125,7 @@ def test_a_stopped_host_goes_offline_at_once_and_a_silent_one_after_the_window(
     wait_for(lambda: not _online(alpha, "beta"), timeout=0.5, message="no goodbye seen")
     gamma._parts.transport.stop()  # sockets gone, no goodbye: as if it were killed
     wait_for(lambda: not _online(alpha, "gamma"))
-    kinds = [(e.kind, e.detail.get("name")) for e in alpha.list_events()]
+    kinds = [(e.kind, e.data.get("name")) for e in alpha.list_events()]
     assert ("host-offline", "beta") in kinds and ("host-offline", "gamma") in kinds
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import psutil
 
 from paglets.core.agent import ACTIVE, Paglet, PagletState
+from paglets.core.context_events import ContextEvent
 from paglets.core.errors import HostStoppedError, InvalidAgentError, PagletError
 from paglets.core.messages import Message, ReplySet
 from paglets.core.refs import PagletProxyRef
@@ -39,7 +40,7 @@ from paglets.runtime.artifact_store import ArtifactStore, StoreLimits
 from paglets.runtime.artifact_transfer import ArtifactTransfers, TransferBoard
 from paglets.runtime.backend import HostBackend
 from paglets.runtime.config import HostConfig
-from paglets.runtime.event_log import ContextEvent, EventLog, Listener
+from paglets.runtime.event_log import EventLog, Listener
 from paglets.runtime.membership import Membership
 from paglets.runtime.operations import HostOperations
 from paglets.runtime.parts import HostParts
@@ -437,9 +438,9 @@ class Host:
         """Stop calling ``listener``."""
         self._parts.events.remove_listener(listener)
 
-    def list_events(self, since: int = 0) -> list[ContextEvent]:
-        """The kept context events numbered above ``since``."""
-        return self._parts.events.since(since)
+    def list_events(self, since: int = 0, limit: int | None = None) -> list[ContextEvent]:
+        """The kept context events numbered above ``since``, oldest first, at most ``limit``."""
+        return self._parts.events.since(since, limit)
 
     def info(self) -> dict[str, Any]:
         """Facts about this host."""

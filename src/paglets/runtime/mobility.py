@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
+from paglets.core.context_events import ARRIVAL, CLONE, DISPATCH, RETRACT
 from paglets.core.errors import (
     ArtifactError,
     HostStoppedError,
@@ -126,7 +127,10 @@ class Mobility:
             self._departing.pop(slot.agent_id, None)
             departed.set()
         self._release_files(slot)
-        parts.events.record("dispatched", slot.agent_id, target=target, reason=reason)
+        kind = RETRACT if reason == "retract" else DISPATCH
+        parts.events.record(
+            kind, slot.agent_id, class_name=slot.class_path, target=target, reason=reason
+        )
         for envelope in queued:
             self._operations.redirect(slot, envelope)
         return target
@@ -160,7 +164,13 @@ class Mobility:
             slot.paglet.on_cloned(cloned)
         except Exception:
             log.exception("%r: on_cloned raised (the clone exists)", slot.paglet)
-        parts.events.record("cloned", slot.agent_id, clone=clone_id, target=address)
+        parts.events.record(
+            CLONE,
+            slot.agent_id,
+            class_name=slot.class_path,
+            clone_agent_id=clone_id,
+            target=address,
+        )
         return clone_id, address
 
     def revert(self, slot: AgentSlot, to_address: str, timeout: float | None = None) -> str:
@@ -185,7 +195,8 @@ class Mobility:
         except Exception as exc:
             raise TransferError(
                 f"{name} of {slot.paglet!r} raised {type(exc).__name__}: {exc}; "
-                f"the paglet stayed on {self._parts.name}"
+                f"the paglet stayed on {self._parts.name}",
+                stage="hook",
             ) from exc
 
     def _record(self, slot: AgentSlot, agent_id: str, reason: str) -> dict[str, Any]:
@@ -195,7 +206,8 @@ class Mobility:
             files = slot.files.manifest() if slot.has_files else []
         except PagletError as exc:
             raise TransferError(
-                f"cannot move {slot.paglet!r}: {exc}; the paglet stayed on {self._parts.name}"
+                f"cannot move {slot.paglet!r}: {exc}; the paglet stayed on {self._parts.name}",
+                stage="snapshot",
             ) from exc
         record = {
             "tid": new_id(),
@@ -225,7 +237,8 @@ class Mobility:
         if missing:  # unregistered by run() since the snapshot
             raise TransferError(
                 f"registered files {missing} vanished during the move; the paglet stayed "
-                f"on {self._parts.name}"
+                f"on {self._parts.name}",
+                stage="snapshot",
             )
         serving = self._parts.transfers.serving
         serving.serve(
@@ -266,7 +279,8 @@ class Mobility:
         except PagletError as exc:  # refused, or never sent: nothing runs there
             raise TransferError(
                 f"{what} of paglet {record['source_agent_id']} to {target} failed: "
-                f"{type(exc).__name__}: {exc}; {stayed}"
+                f"{type(exc).__name__}: {exc}; {stayed}",
+                stage="transfer",
             ) from exc
         try:
             outcome = self._call(target, VERB_ABORT, record["tid"], min(timeout, 5.0))
@@ -283,7 +297,8 @@ class Mobility:
             return
         raise TransferError(
             f"{what} of paglet {record['source_agent_id']} to {target} got no answer "
-            f"({uncertain}); {stayed}"
+            f"({uncertain}); {stayed}",
+            stage="transfer",
         ) from uncertain
 
     def _name_of(self, address: str) -> str:
@@ -458,9 +473,6 @@ class Mobility:
         except Exception:
             log.exception("%r: %s raised; the paglet is here anyway", slot.paglet, hook.__name__)
         parts.events.record(
-            "arrived" if reason != "clone" else "clone-arrived",
-            agent_id,
-            source=source_name,
-            reason=reason,
+            ARRIVAL, agent_id, class_name=slot.class_path, source=source_name, reason=reason
         )
         self._lifecycle.open(slot)

@@ -13,20 +13,23 @@ from typing import Any
 
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
 from paglets.core.classes import class_path
+from paglets.core.context_events import TRANSFER_FAILED
 from paglets.core.errors import (
     AgentMovedError,
     InvalidAgentError,
     PagletError,
     PagletInactiveError,
+    TransferError,
 )
 from paglets.core.messages import FUTURE, FutureReply, Message, ReplySet
 from paglets.remote.proxy import PagletProxy
 from paglets.runtime.context import PagletContext
+from paglets.runtime.envelope import Envelope
 from paglets.runtime.lifecycle import Lifecycle
 from paglets.runtime.mobility import Mobility
 from paglets.runtime.parts import HostParts
 from paglets.runtime.sender import current_sender
-from paglets.runtime.slot import AgentSlot, Envelope, SlotStatus, not_found
+from paglets.runtime.slot import AgentSlot, SlotStatus, not_found
 from paglets.wire.codec import encode_state
 from paglets.wire.protocol import VERB_CREATE
 
@@ -194,7 +197,17 @@ class HostOperations:
             raise AgentMovedError(f"paglet {slot.agent_id} moved to {slot.moved_to}", slot.moved_to)
         if slot.status is not SlotStatus.ACTIVE:
             raise InvalidAgentError(f"paglet {slot.agent_id} is {slot.status.value}")
-        return action()
+        try:
+            return action()
+        except TransferError as exc:
+            self._parts.events.record(
+                TRANSFER_FAILED,
+                slot.agent_id,
+                class_name=slot.class_path,
+                error=str(exc),
+                stage=exc.stage,
+            )
+            raise
 
     def info(self, agent_id: str) -> dict[str, Any]:
         """Facts about a paglet of this host, active or inactive."""

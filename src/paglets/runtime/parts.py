@@ -41,6 +41,9 @@ class HostParts:
     local_addresses: set[str] = field(default_factory=set)
     backend: HostBackend | None = None
 
+    def __post_init__(self) -> None:
+        self.events.locate(lambda: (self.name, self.address))
+
     @property
     def name(self) -> str:
         """This host's name."""

@@ -20,11 +20,12 @@ from paglets.core.errors import PagletError, ProtocolError
 from paglets.core.messages import check_priority
 from paglets.net.transport import IncomingRequest
 from paglets.runtime.artifact_service import ArtifactService
+from paglets.runtime.envelope import Envelope
 from paglets.runtime.lifecycle import NO_IMPORTS
 from paglets.runtime.membership import Membership
 from paglets.runtime.operations import HostOperations
 from paglets.runtime.parts import HostParts
-from paglets.runtime.slot import Envelope, decode_args
+from paglets.runtime.slot import decode_args
 from paglets.wire import protocol
 from paglets.wire.codec import encode_state, encode_value
 

@@ -15,14 +15,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
 
 from paglets.core.agent import NOT_HANDLED, Paglet, overrides_run
+from paglets.core.context_events import MESSAGE_FAILED, PAGLET_CRASHED
 from paglets.core.errors import (
-    AgentMovedError,
     HostError,
     HostStoppedError,
     InvalidAgentError,
@@ -30,17 +29,17 @@ from paglets.core.errors import (
     OverloadedError,
     PagletError,
     ReplyTimeoutError,
-    SerializationError,
 )
 from paglets.core.messages import DEACTIVATE, MAX_PRIORITY, UNQUEUED_PRIORITY, FutureReply, Message
-from paglets.net.transport import IncomingRequest
+from paglets.runtime.envelope import Envelope
+from paglets.runtime.event_log import EventLog
 from paglets.runtime.mailbox import Mailbox
 from paglets.runtime.paglet_files import PagletFiles
 from paglets.runtime.sender import sending_as
 from paglets.runtime.work_area import WorkArea
 from paglets.runtime.workers import WorkerPool
 from paglets.wire.classpath import ClassPolicy
-from paglets.wire.codec import decode_value, encode_value
+from paglets.wire.codec import decode_value
 from paglets.wire.message_body import decode_message_body
 
 log = logging.getLogger(__name__)
@@ -55,44 +54,6 @@ class SlotStatus(enum.Enum):
     MOVED = "moved"
     DEACTIVATED = "deactivated"
     DISPOSED = "disposed"
-
-
-@dataclass(slots=True)
-class Envelope:
-    """A message or an action waiting for a paglet, and where its result goes."""
-
-    priority: int
-    message: Message | None = None
-    body: memoryview | bytes | None = None
-    future: FutureReply | None = None
-    request: IncomingRequest | None = None
-    action: Callable[[], Any] | None = None
-    no_delay: bool = False
-
-    @property
-    def wants_reply(self) -> bool:
-        """Whether somebody waits for the result."""
-        return self.future is not None or (self.request is not None and not self.request.oneway)
-
-    def respond(self, value: Any = None, error: BaseException | None = None) -> None:
-        """Deliver the result (or the error) to whoever waits for it."""
-        if self.future is not None:
-            if error is not None:
-                self.future.set_error(error)
-            else:
-                self.future.set_result(value)
-        elif self.request is not None:
-            if error is not None:
-                self.request.fail(error)
-                return
-            try:
-                body = b"" if value is None else encode_value(value)
-            except PagletError as exc:
-                self.request.fail(SerializationError(f"cannot encode the reply: {exc}"))
-                return
-            self.request.reply(body)
-        elif error is not None and not isinstance(error, AgentMovedError):
-            log.info("oneway message failed: %s: %s", type(error).__name__, error)
 
 
 class SlotOperations(Protocol):
@@ -126,6 +87,7 @@ class AgentSlot:
         host_address: str,
         max_queued: int = 100_000,
         work_area: WorkArea | None = None,
+        events: EventLog | None = None,
     ) -> None:
         self.paglet = paglet
         self.agent_id = agent_id
@@ -144,6 +106,7 @@ class AgentSlot:
         self._run_thread: threading.Thread | None = None
         self._max_queued = max_queued
         self._work_area = work_area
+        self._events = events
         self._files: PagletFiles | None = None  # built on first use: most paglets carry none
         self.mailbox = Mailbox(pool, self._handle)
 
@@ -288,16 +251,26 @@ class AgentSlot:
             log.debug("%r: handler of %r raised", self.paglet, message.kind, exc_info=True)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            envelope.respond(error=_handler_error(exc))
+            self._failed(message, envelope, _handler_error(exc))
             return
         if result is NOT_HANDLED:
-            envelope.respond(
-                error=NotHandledError(
-                    f"{type(self.paglet).__qualname__} does not handle {message.kind!r}"
-                )
-            )
+            kind = message.kind
+            text = f"{type(self.paglet).__qualname__} does not handle {kind!r}"
+            self._failed(message, envelope, NotHandledError(text))
             return
         envelope.respond(result)
+
+    def _failed(self, message: Message, envelope: Envelope, error: PagletError) -> None:
+        envelope.respond(error=error)
+        if self._events is not None:
+            self._events.record(
+                MESSAGE_FAILED,
+                self.agent_id,
+                class_name=self.class_path,
+                message_id=message.message_id,
+                error=f"{type(error).__name__}: {error}",
+                message_kind=message.kind,
+            )
 
     def _decode(self, envelope: Envelope) -> Message:
         assert envelope.body is not None
@@ -351,6 +324,13 @@ class AgentSlot:
             log.info("%r: run() ended because the host stopped", self.paglet)
         except Exception as exc:
             self.run_failure = f"{type(exc).__name__}: {exc}"
+            if self._events is not None:
+                self._events.record(
+                    PAGLET_CRASHED,
+                    self.agent_id,
+                    class_name=self.class_path,
+                    error=self.run_failure,
+                )
             log.error("%r: run() failed:\n%s", self.paglet, traceback.format_exc())
 
     @property
