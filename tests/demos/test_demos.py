@@ -51,10 +51,12 @@ EXPECTED: dict[str, list[str]] = {
         "paglets left on the worker hosts: 0",
     ],
     "itinerary.py": [
-        "[beta ] task 'census' (on_arrival)",
+        "[beta ] task 'census' (arrival)",
+        "[beta ] task 'stamp' (arrival): stop 1 stamped",
         "[gamma] task 'crunch' (default)",
-        "[delta] task 'farewell' (on_dispatch)",
+        "[delta] task 'farewell' (dispatch)",
         "[alpha] task 'report' (default)",
+        "[alpha] task 'stamp' (arrival): stop 4 stamped",
         "back on alpha, finished: True",
     ],
     "master_slave.py": [

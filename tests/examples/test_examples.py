@@ -168,7 +168,7 @@ def test_traveller_takes_a_plan_in_its_state_and_addresses(
     assert log["host"] == "beta"
     state = beta.get_state(traveller.agent_id)
     assert isinstance(state, TravellerState)
-    assert state.itinerary.current() == "beta" and state.itinerary.is_finished()
+    assert state.itinerary.current_location == "beta" and state.itinerary.completed
 
 
 def test_traveller_with_no_destinations_finishes_at_home(host: Host) -> None:
