@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import free_port
 from paglets.cli.embedded import BROWSE_VARIABLE, browse_seconds, open_entry
 from paglets.cli.entry import ClientOptions
 from paglets.core.errors import PeerNotFoundError
@@ -17,14 +18,19 @@ def _no_browse(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_host_found_starts_an_embedded_host_and_says_so(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with open_entry(None, ClientOptions(timeout=5)) as entry:
+    nobody = f"tcp://127.0.0.1:{free_port()}"
+    with open_entry(None, ClientOptions(timeout=5), local=nobody) as entry:
         assert entry.embedded and entry.host is not None
         assert entry.client.health()["address"] == entry.address
     assert "in-process host" in capsys.readouterr().err
 
 
 def test_an_entry_that_is_asked_for_by_name_is_never_replaced() -> None:
-    with pytest.raises(PeerNotFoundError), open_entry("nowhere", ClientOptions(timeout=1)):
+    nobody = f"tcp://127.0.0.1:{free_port()}"
+    with (
+        pytest.raises(PeerNotFoundError),
+        open_entry("nowhere", ClientOptions(timeout=1), local=nobody),
+    ):
         pass
 
 

@@ -39,8 +39,6 @@ FAST_FAIL = {
 }
 
 
-
-
 class HostProcess:
     """``paglets host`` in a child process on a fixed port; stopped or killed by PID."""
 

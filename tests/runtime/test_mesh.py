@@ -28,8 +28,6 @@ def _online(host: Host, name: str) -> bool:
     return info is not None and info.online
 
 
-
-
 def test_tags_properties_and_resources_are_seen_on_every_host(make_host: Any) -> None:
     alpha = make_host("alpha", tags=["gpu"], properties={"room": "1"})
     beta = make_host("beta", peers=[alpha.address], tags=["cpu"])
@@ -120,7 +118,7 @@ def test_a_stopped_host_goes_offline_at_once_and_a_silent_one_after_the_window(
     wait_for(lambda: not _online(alpha, "beta"), timeout=0.5, message="no goodbye seen")
     gamma._parts.transport.stop()  # sockets gone, no goodbye: as if it were killed
     wait_for(lambda: not _online(alpha, "gamma"))
-    kinds = [(e.kind, e.detail.get("name")) for e in alpha.list_events()]
+    kinds = [(e.kind, e.data.get("name")) for e in alpha.list_events()]
     assert ("host-offline", "beta") in kinds and ("host-offline", "gamma") in kinds
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from paglets.cli.entry import BROWSE_SECONDS, ClientOptions, resolve_entry
+from paglets.cli.entry import BROWSE_SECONDS, LOCAL_ENTRY, ClientOptions, resolve_entry
 from paglets.core.errors import PeerNotFoundError
 from paglets.remote.client import HostClient
 from paglets.runtime.host import Host
@@ -75,6 +75,7 @@ def open_entry(
     options: ClientOptions,
     *,
     allowed_modules: tuple[str, ...] = (),
+    local: str = LOCAL_ENTRY,
 ) -> Iterator[Entry]:
     """Yield the entry host: the one asked for or found, else an embedded one.
 
@@ -83,6 +84,7 @@ def open_entry(
         options: timeout and mesh-secret options of the command.
         allowed_modules: module prefixes the embedded host may import paglet classes
             from (the packaged ``paglets.*`` ones are always allowed).
+        local: where a host on this machine is looked for first.
 
     Raises:
         PeerNotFoundError: ``entry`` was given and no such host answers.
@@ -90,7 +92,7 @@ def open_entry(
         ValueError: bad options (``api_key_env`` unset, bad browse seconds).
     """
     try:
-        address = resolve_entry(entry, options, browse_seconds=browse_seconds())
+        address = resolve_entry(entry, options, local=local, browse_seconds=browse_seconds())
     except PeerNotFoundError:
         if entry is not None:
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+
 from paglets.core.events import PagletEvent
 from paglets.net.peers import PeerTable
 from paglets.net.transport import Transport
@@ -36,6 +37,9 @@ class HostParts:
     work_area: WorkArea
     local_addresses: set[str] = field(default_factory=set)
     backend: RemoteProxyBackend | None = None
+
+    def __post_init__(self) -> None:
+        self.events.locate(lambda: (self.name, self.address))
 
     @property
     def name(self) -> str:
