@@ -1,4 +1,4 @@
-"""Host addresses: ``tcp://HOST:PORT`` and the spellings accepted for it."""
+"""Host addresses: ``tcp://HOST:PORT`` and the spellings accepted for it, or ``ipc://PATH``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ def normalize_address(address: str) -> str:
         ValueError: not one of those spellings, or a port outside 1..65535.
     """
     text = address.strip()
+    if text.startswith(IPC_SCHEME):
+        return _checked_ipc(text, address)
     for scheme in ("tcp://", "http://", "https://"):
         if text.startswith(scheme):
             text = text[len(scheme) :]
@@ -31,6 +33,23 @@ def normalize_address(address: str) -> str:
     return f"tcp://{match['host']}:{port}"
 
 
+IPC_SCHEME = "ipc://"
+"""The scheme of a local socket file (an isolated paglet's child process listens on one)."""
+
+
+def is_ipc(address: str) -> bool:
+    """Return whether ``address`` names a local ``ipc://`` socket rather than a TCP host."""
+    return address.strip().startswith(IPC_SCHEME)
+
+
+def _checked_ipc(text: str, address: str) -> str:
+    path = text[len(IPC_SCHEME) :]
+    # the kernel's sun_path holds 107 bytes; zmq would fail later with a vaguer error
+    if not path or len(path.encode()) > 107 or "\0" in path:
+        raise ValueError(f"not an ipc address (expected ipc://PATH of <= 107 bytes): {address!r}")
+    return text
+
+
 def looks_like_address(text: str) -> bool:
     """Return whether ``text`` is an address rather than a host name."""
     try:
@@ -43,5 +62,7 @@ def looks_like_address(text: str) -> bool:
 def split_address(address: str) -> tuple[str, int]:
     """Return ``(host, port)`` of an address in any accepted spelling."""
     canonical = normalize_address(address)
+    if is_ipc(canonical):
+        raise ValueError(f"an ipc address has no host and port: {address!r}")
     host, _, port = canonical[len("tcp://") :].rpartition(":")
     return host.strip("[]"), int(port)

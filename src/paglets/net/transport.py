@@ -41,7 +41,7 @@ from paglets.core.errors import (
     error_to_wire,
 )
 from paglets.core.messages import FutureReply
-from paglets.net.endpoint import normalize_address
+from paglets.net.endpoint import is_ipc, normalize_address
 from paglets.net.frames import recv_frames
 from paglets.net.iothread import IOThread
 from paglets.net.security import (
@@ -71,7 +71,8 @@ class TransportConfig:
     """Socket settings of one transport.
 
     Attributes:
-        bind_host: interface to bind the ROUTER on; None for a client-only transport.
+        bind_host: interface to bind the ROUTER on (or an ``ipc://PATH``); None for a
+            client-only transport.
         port: port to bind (0: one the OS chooses).
         max_message_size: largest multipart message accepted or sent, in bytes.
         high_water_mark: messages queued per socket before sends block or drop.
@@ -252,10 +253,12 @@ class Transport:
             router.setsockopt(zmq.ROUTER_MANDATORY, 1)
             host = self.config.bind_host
             bind_host = f"[{host}]" if ":" in host else host
-            if ":" in host:
+            if ":" in host and not is_ipc(host):
                 router.setsockopt(zmq.IPV6, 1)
             try:
-                if self.config.port:
+                if is_ipc(host):
+                    router.bind(host)
+                elif self.config.port:
                     router.bind(f"tcp://{bind_host}:{self.config.port}")
                 else:
                     router.bind(f"tcp://{bind_host}:0")
@@ -560,6 +563,29 @@ class Transport:
             link.backlog.popleft()
             self._mark_sent(request_id)
         self._io.watch_writable(socket, None)
+
+    def forget_link(self, address: str, error: PagletError) -> None:
+        """Close the link to ``address`` and fail its unanswered requests with ``error``.
+
+        For a peer known to be gone for good (an isolated paglet's ended child), so
+        nothing waits for its deadline and no socket keeps reconnecting. Thread-safe.
+        """
+        try:
+            self._io.call_soon(self._forget_on_loop, address, error)
+        except HostStoppedError:
+            pass
+
+    def _forget_on_loop(self, address: str, error: PagletError) -> None:
+        for request_id, entry in list(self._pending.items()):
+            if entry.address == address:
+                del self._pending[request_id]
+                entry.future.set_error(error)
+        link = self._links.pop(address, None)
+        if link is not None:
+            self._io.remove_socket(link.socket)
+            link.socket.close(0)
+            if link.watch is not None:
+                link.watch.close()
 
     def _fail_pending(self, request_id: int | None, error: PagletError) -> None:
         if request_id is None:

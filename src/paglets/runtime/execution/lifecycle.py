@@ -25,6 +25,7 @@ from paglets.runtime.execution.local_paglet import (
     PagletStatus,
     not_found,
 )
+from paglets.runtime.isolation.runner import is_isolated, start_isolated
 from paglets.runtime.parts import HostParts
 from paglets.wire.classpath import ClassPolicy, resolve_class
 from paglets.wire.codec import decode_state, encode_state
@@ -100,6 +101,12 @@ class Lifecycle:
     def open(self, slot: LocalPaglet) -> None:
         """Let messages in and start ``run()`` (if the paglet is still here)."""
         if slot.status is PagletStatus.ACTIVE:
+            if is_isolated(type(slot.paglet)):
+                try:
+                    start_isolated(self._parts, slot)
+                except PagletError:
+                    self.uninstall(slot)
+                    raise
             slot.mailbox.release()
             slot.start_run()
 
@@ -173,6 +180,7 @@ class Lifecycle:
             cls.__init__ is not Paglet.__init__
             or cls.on_creation is not Paglet.on_creation
             or overrides_run(cls)
+            or is_isolated(cls)
             or hasattr(state_cls, "__post_init__")
         ):
             return None

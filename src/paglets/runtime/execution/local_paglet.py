@@ -27,6 +27,7 @@ from paglets.core.errors import (
     InvalidAgentError,
     NotHandledError,
     OverloadedError,
+    PagletCrashedError,
     PagletError,
     ReplyTimeoutError,
 )
@@ -72,6 +73,18 @@ class LocalPagletOperations(Protocol):
     def redirect(self, slot: LocalPaglet, envelope: Envelope) -> None: ...
 
 
+class Isolation(Protocol):
+    """The child process an isolated paglet's handlers run in (runtime.isolation)."""
+
+    def handle(self, message: Message) -> Any: ...
+
+    def synced(self, action: Callable[[], Any]) -> Callable[[], Any]: ...
+
+    def stop(self) -> None: ...
+
+    def info(self) -> dict[str, Any]: ...
+
+
 class LocalPaglet:
     """A paglet on this host. Implements the paglet's self-operations (PagletControl)."""
 
@@ -109,6 +122,7 @@ class LocalPaglet:
         self._events = events
         self._files: PagletFiles | None = None  # built on first use: most paglets carry none
         self.mailbox = Mailbox(pool, self._handle)
+        self.isolation: Isolation | None = None  # set for an ISOLATED paglet class
 
     @property
     def files(self) -> PagletFiles:
@@ -200,6 +214,8 @@ class LocalPaglet:
         Raises:
             ReplyTimeoutError: the turn did not come within ``timeout``; nothing ran.
         """
+        if self.isolation is not None:
+            action = self.isolation.synced(action)
         if self.mailbox.holds_turn():
             return action()
         ran, result = self.mailbox.run_if_idle(action)
@@ -244,8 +260,10 @@ class LocalPaglet:
             self._deactivate_on_message(message, envelope)
             return
         try:
+            isolation = self.isolation
+            handler = self.paglet.handle_message if isolation is None else isolation.handle
             with sending_as(self.agent_id):
-                result = self.paglet.handle_message(message)
+                result = handler(message)
         except BaseException as exc:
             self.failures += 1
             log.debug("%r: handler of %r raised", self.paglet, message.kind, exc_info=True)
@@ -296,6 +314,8 @@ class LocalPaglet:
         self.status = status
         self.moved_to = moved_to
         self.paglet._mark_leaving()
+        if self.isolation is not None:
+            self.isolation.stop()
         envelopes: list[Envelope] = self.mailbox.take_all()
         return envelopes
 
@@ -308,7 +328,7 @@ class LocalPaglet:
 
     def start_run(self) -> None:
         """Start ``run()`` on a thread of its own if the paglet class defines one."""
-        if not overrides_run(type(self.paglet)):
+        if self.isolation is not None or not overrides_run(type(self.paglet)):
             return
         thread = threading.Thread(
             target=self._run, name=f"paglet-run-{self.agent_id[:8]}", daemon=True
@@ -340,7 +360,7 @@ class LocalPaglet:
 
     def info(self, host_name: str) -> dict[str, Any]:
         """Facts about this paglet, as ``PagletProxy.info()`` returns them."""
-        return {
+        facts: dict[str, Any] = {
             "agent_id": self.agent_id,
             "class": self.class_path,
             "state_class": self.state_class_path,
@@ -355,10 +375,13 @@ class LocalPaglet:
             "running": self.run_alive,
             "failed": self.run_failure,
         }
+        if self.isolation is not None:
+            facts.update(self.isolation.info())
+        return facts
 
 
 def _handler_error(exc: BaseException) -> PagletError:
-    if isinstance(exc, HostError):
+    if isinstance(exc, (HostError, PagletCrashedError)):
         return exc
     cls = type(exc)
     name = (
