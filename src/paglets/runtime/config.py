@@ -56,6 +56,12 @@ class HostConfig:
         artifact_retries: how many times an interrupted pull resumes before failing.
         artifact_partial_ttl: seconds an interrupted transfer's partial file is kept
             for a resume.
+        eager_services: ``module:function`` of services started with the host (each
+            function takes the host and returns an object with ``close()``).
+        compute_cpus: CPU ids compute jobs may use (None: this process's affinity).
+        compute_reserved_cpus: CPU ids kept free of compute jobs.
+        compute_max_load_per_cpu: the load gate of compute slots (None: no gate).
+        compute_history_size: finished compute jobs kept in the history.
         artifact_min_rate: bytes per second a dispatch carrying files is granted on top
             of ``transfer_timeout`` before the source gives up.
     """
@@ -91,6 +97,11 @@ class HostConfig:
     artifact_retries: int = 2
     artifact_partial_ttl: float = 3600.0
     artifact_min_rate: float = 4 * 1024 * 1024
+    eager_services: tuple[str, ...] = ("paglets.system.compute_slots:attach",)
+    compute_cpus: tuple[int, ...] | None = None
+    compute_reserved_cpus: tuple[int, ...] = ()
+    compute_max_load_per_cpu: float | None = 1.0
+    compute_history_size: int = 100
 
     def __post_init__(self) -> None:
         size = len(msgpack.packb([list(self.tags), dict(self.properties)], use_bin_type=True))

@@ -39,6 +39,7 @@ from paglets.runtime.artifacts.service import ArtifactService
 from paglets.runtime.artifacts.store import ArtifactStore, StoreLimits
 from paglets.runtime.artifacts.streams import ArtifactStreams, StreamBoard
 from paglets.runtime.config import HostConfig
+from paglets.runtime.eager import start_eager_services, stop_eager_services
 from paglets.runtime.event_log import EventLog, Listener
 from paglets.runtime.execution.local_paglet import PagletStatus
 from paglets.runtime.execution.registry import Registry
@@ -228,6 +229,7 @@ class Host:
             self.stop(timeout)  # e.g. pub_port taken: leave nothing running
             raise
         self._parts.events.record("host-started", "", address=self.address)
+        self._eager = start_eager_services(self, self.config.eager_services)
         log.info("host %s listening on %s", self.name, self.address)
         return self
 
@@ -253,6 +255,7 @@ class Host:
         """
         if not self._started or self._stopped.is_set():
             return
+        stop_eager_services(getattr(self, "_eager", ()))
         self._membership.stop()
         durable = self._parts.store.durable
         kept = 0

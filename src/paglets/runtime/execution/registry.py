@@ -16,6 +16,7 @@ class Registry:
         self._forwarding: OrderedDict[str, str] = OrderedDict()
         self._max_forwarding = max_forwarding
         self._lock = threading.Lock()
+        self._system: dict[str, LocalPaglet] = {}
 
     def add(self, slot: LocalPaglet) -> None:
         """Register an active slot (it replaces a forwarding entry of the same id)."""
@@ -25,12 +26,12 @@ class Registry:
 
     def get(self, agent_id: str) -> LocalPaglet | None:
         """The active slot of ``agent_id``, or None."""
-        return self._active.get(agent_id)
+        return self._active.get(agent_id) or self._system.get(agent_id)
 
     def remove(self, agent_id: str, moved_to: str = "") -> LocalPaglet | None:
         """Unregister a slot; remember ``moved_to`` as its forwarding address if given."""
         with self._lock:
-            slot = self._active.pop(agent_id, None)
+            slot = self._active.pop(agent_id, None) or self._system.pop(agent_id, None)
             if moved_to:
                 self._forwarding[agent_id] = moved_to
                 self._forwarding.move_to_end(agent_id)
@@ -46,6 +47,11 @@ class Registry:
         """Every active slot."""
         with self._lock:
             return list(self._active.values())
+
+    def add_system(self, slot: LocalPaglet) -> None:
+        """Register a system paglet: reachable by id, left out of listings and counts."""
+        with self._lock:
+            self._system[slot.agent_id] = slot
 
     def __len__(self) -> int:
         return len(self._active)

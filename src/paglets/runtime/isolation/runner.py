@@ -77,6 +77,7 @@ class IsolatedRunner:
         self.run_failure = ""
         self.started_at = 0.0
         self._ended = threading.Event()
+        self.on_end: Callable[[], None] | None = None  # run() ended or the process did
 
     @property
     def pid(self) -> int | None:
@@ -125,6 +126,7 @@ class IsolatedRunner:
                 keys.fingerprint,
             ]
         blob = msgpack.packb(launch, use_bin_type=True)
+        self.run_state = "running" if overrides_run(cls) else "none"
         proc = subprocess.Popen(
             [sys.executable, "-m", "paglets.runtime.isolation.child"],
             stdin=subprocess.PIPE,
@@ -153,7 +155,6 @@ class IsolatedRunner:
         self.affinity = str(ready.get("affinity", "none"))
         if self.affinity.startswith("unsupported"):
             log.warning("paglet %s runs unpinned: affinity %s", slot.agent_id, self.affinity)
-        self.run_state = "running" if overrides_run(cls) else "none"
 
     def _read_events(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
@@ -178,6 +179,7 @@ class IsolatedRunner:
                     class_name=self._slot.class_path,
                     error=self.run_failure,
                 )
+            self._notify_end()
         if not ready_seen:
             self._lines.put(None)
 
@@ -209,6 +211,15 @@ class IsolatedRunner:
             except OSError:
                 pass
         shutil.rmtree(self._dir, ignore_errors=True)
+        self._notify_end()
+
+    def _notify_end(self) -> None:
+        callback = self.on_end
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                log.exception("isolated paglet %s: end callback failed", self._slot.agent_id)
 
     def _crash_text(self) -> str:
         return (

@@ -1,0 +1,1 @@
+"""System paglets every host runs: compute slots (and, from other work, server/user/mesh info)."""

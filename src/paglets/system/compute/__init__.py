@@ -1,0 +1,1 @@
+"""The parts of the compute-slots service: admission, the persisted queue, usage sampling."""

@@ -1,0 +1,393 @@
+"""The compute-slots service of one host: admission, the queue, leases, usage, history.
+
+One thread per host does the slow work (creating granted job paglets, finishing ended
+ones, sampling usage, re-checking the queue when load changes); requests only read
+and write the queue under the service's lock, so none of them waits for a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+
+from paglets.core.agent import Paglet, PagletState
+from paglets.core.errors import PagletError
+from paglets.core.ids import new_id
+from paglets.net.peers import PeerInfo
+from paglets.system.compute.admission import (
+    REDIRECT,
+    REJECT,
+    RUN,
+    WAIT,
+    Decision,
+    HostResources,
+    JobEstimate,
+    Leased,
+    decide,
+    eligible_cpus,
+    never_fits,
+    tags_fit,
+)
+from paglets.system.compute.queue_store import QUEUED, RUNNING, ComputeQueue, JobRow
+from paglets.system.compute.usage import Peaks, UsageMeter
+from paglets.wire.classpath import resolve_class
+from paglets.wire.codec import decode_state, encode_state, encode_value
+
+log = logging.getLogger(__name__)
+
+TICK = 0.5
+"""Seconds between two rounds of the service thread when nothing wakes it."""
+
+
+class ComputeSlots:
+    """Compute slots of one host. Thread-safe.
+
+    Args:
+        host: the started host.
+    """
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        config = host.config
+        self.cpus = eligible_cpus(config.compute_cpus, config.compute_reserved_cpus)
+        self.max_load_per_cpu = config.compute_max_load_per_cpu
+        self._work_root = host._parts.work_area.root
+        self._work_root.mkdir(parents=True, exist_ok=True)
+        self.queue = ComputeQueue(config.persistence_dir, config.compute_history_size)
+        orphans = [row.agent_id for row in self.queue.running() if row.agent_id]
+        requeued = self.queue.requeue_running("re-queued: the host restarted while it ran")
+        for agent_id in orphans:  # a stopping host kept them as inactive paglets
+            try:
+                host.dispose(agent_id)
+            except PagletError:
+                pass
+        if requeued:
+            log.info("compute slots of %s: %d interrupted jobs re-queued", host.name, requeued)
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._meters: dict[str, UsageMeter] = {}
+        self._ended: set[str] = set()
+        self._finishing: set[str] = set()
+        self._stopped = False
+        self._thread = threading.Thread(
+            target=self._loop, name=f"compute-slots-{host.name[:16]}", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the service thread and close the queue (queued jobs stay in it)."""
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+        self._thread.join(5.0)
+        self.queue.close()
+
+    # resources ------------------------------------------------------------------------
+
+    def resources(self) -> HostResources:
+        """What this host offers now."""
+        memory = psutil.virtual_memory()
+        disk = shutil.disk_usage(self._work_root)
+        try:
+            load = os.getloadavg()[0]
+        except OSError:
+            load = 0.0
+        return HostResources(
+            cpus=self.cpus,
+            memory_total=int(memory.total),
+            memory_available=int(memory.available),
+            temp_total=int(disk.total),
+            temp_free=int(disk.free),
+            load=float(load),
+            cpu_count=psutil.cpu_count(logical=True) or 1,
+        )
+
+    def leased(self) -> Leased:
+        """What running jobs hold."""
+        return Leased.of((r.cpus, r.memory, r.temp_storage) for r in self.queue.running())
+
+    def cores_free(self) -> int:
+        """Eligible cores no lease holds (what gossip publishes)."""
+        return len(self.cpus) - len(self.leased().cpus)
+
+    # requests -------------------------------------------------------------------------
+
+    def submit(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Admit one job; return the decision map (``decision``, ``reason``, ``job_id``...).
+
+        ``args``: ``class``, ``state_class``, ``state`` (encoded), ``cpu_cores``,
+        ``memory``, ``temp_storage``, optional ``job_id``, ``label``, ``redirect``
+        (allow one, default True), ``require_tags``, ``exclude_tags``.
+        """
+        estimate = JobEstimate(
+            int(args.get("cpu_cores", 1)),
+            int(args.get("memory", 0)),
+            int(args.get("temp_storage", 0)),
+        )
+        job_id = str(args.get("job_id") or new_id())
+        with self._changed:
+            known = self.queue.get(job_id)
+            if known is not None:  # a repeated submit: the same job, not a second one
+                kind = RUN if known.status == RUNNING else WAIT
+                return self._answer(Decision(kind, known.reason, known.cpus), job_id)
+            offer = self.resources()
+            why = never_fits(estimate, offer)
+            if why:
+                return self._answer(Decision(REJECT, why), job_id)
+            decision = decide(estimate, offer, self.leased(), self.max_load_per_cpu)
+            if decision.kind == WAIT and args.get("redirect", True):
+                target = self._better_host(estimate, args)
+                if target:
+                    return self._answer(Decision(REDIRECT, decision.reason, (), target), job_id)
+            row = JobRow(
+                job_id, 0, str(args.get("label", "")), str(args["class"]),
+                str(args.get("state_class", "")), bytes(args["state"]), estimate.cpu_cores,
+                estimate.memory, estimate.temp_storage, time.time(),
+                RUNNING if decision.kind == RUN else QUEUED, decision.cpus, "",
+                time.time() if decision.kind == RUN else None, decision.reason,
+            )  # fmt: skip
+            self.queue.add(row)
+            self._changed.notify_all()
+            return self._answer(decision, job_id)
+
+    def _answer(self, decision: Decision, job_id: str) -> dict[str, Any]:
+        return {
+            "decision": decision.kind,
+            "reason": decision.reason,
+            "cpus": list(decision.cpus),
+            "target": decision.target,
+            "job_id": job_id,
+            "host": self.host.name,
+            "address": self.host.address,
+        }
+
+    def _better_host(self, estimate: JobEstimate, args: dict[str, Any]) -> str:
+        """A peer whose gossiped free slots fit the job now, best first ('' if none)."""
+        peers = [
+            peer
+            for peer in self.host.available_hosts()
+            if peer.online and self.peer_fits(peer, estimate, args) == ""
+        ]
+        peers.sort(key=lambda p: (-p.cores_free, p.load_per_cpu, -p.memory_free, p.name))
+        return peers[0].name if peers else ""
+
+    @staticmethod
+    def peer_fits(peer: PeerInfo, estimate: JobEstimate, args: dict[str, Any]) -> str:
+        """Why ``peer`` cannot take the job now, from its gossiped facts ('' if it can)."""
+        why = tags_fit(
+            tuple(peer.tags), list(args.get("require_tags", [])), list(args.get("exclude_tags", []))
+        )
+        if why:
+            return why
+        if peer.cores_free < estimate.cpu_cores:
+            return f"{peer.cores_free} cores free"
+        if peer.memory_free < estimate.memory:
+            return f"{peer.memory_free} bytes of RAM free"
+        if peer.work_free < estimate.temp_storage:
+            return f"{peer.work_free} bytes of temp storage free"
+        return ""
+
+    def cancel(self, job_id: str, force: bool = False) -> dict[str, Any]:
+        """Cancel a queued job; a running one only with ``force`` (its process is killed).
+
+        Raises:
+            PagletError: no such job here, or it runs and ``force`` is not set.
+        """
+        with self._changed:
+            row = self.queue.get(job_id)
+            if row is None:
+                raise PagletError(f"no queued or running job {job_id} on {self.host.name}")
+            if row.status == QUEUED:
+                self.queue.finish(row, "cancelled", "cancelled while queued", None, Peaks())
+                return {"job_id": job_id, "cancelled": True, "was": QUEUED}
+            if not force:
+                raise PagletError(f"job {job_id} is running; pass force to kill it")
+        slot = self.host._parts.registry.get(row.agent_id) if row.agent_id else None
+        if slot is not None and slot.isolation is not None:
+            slot.isolation.stop()
+        self._finish(row)  # at once: the lease is free when cancel returns
+        return {"job_id": job_id, "cancelled": True, "was": RUNNING}
+
+    def wait_finished(self, job_id: str, timeout: float) -> dict[str, Any] | None:
+        """The history entry of ``job_id`` once it finished, waiting up to ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                entry = self.queue.finished(job_id)
+                left = deadline - time.monotonic()
+                if entry is not None or left <= 0 or self._stopped:
+                    return entry
+                self._changed.wait(min(left, TICK))
+
+    def status(self) -> dict[str, Any]:
+        """Slots, leases, the queue and running jobs' usage."""
+        offer = self.resources()
+        with self._lock:
+            rows = self.queue.all()
+            usage = {job: meter.usage.to_wire() for job, meter in self._meters.items()}
+        leased = Leased.of((r.cpus, r.memory, r.temp_storage) for r in rows if r.status == RUNNING)
+        jobs = []
+        for row in rows:
+            summary = row.summary()
+            summary["usage"] = usage.get(row.job_id, {})
+            jobs.append(summary)
+        return {
+            "host": self.host.name,
+            "address": self.host.address,
+            "cpus": list(self.cpus),
+            "cores_total": len(self.cpus),
+            "cores_free": len(self.cpus) - len(leased.cpus),
+            "memory_available": offer.memory_available,
+            "memory_leased": leased.memory,
+            "temp_free": offer.temp_free,
+            "temp_leased": leased.temp_storage,
+            "load": offer.load,
+            "cpu_count": offer.cpu_count,
+            "max_load_per_cpu": self.max_load_per_cpu,
+            "queued": sum(1 for r in rows if r.status == QUEUED),
+            "running": sum(1 for r in rows if r.status == RUNNING),
+            "jobs": jobs,
+        }
+
+    # the service thread ---------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._changed:
+                if self._stopped:
+                    return
+            try:
+                self._round()
+            except Exception:
+                log.exception("compute slots of %s: a round failed", self.host.name)
+            with self._changed:
+                if self._stopped:
+                    return
+                if not self._ended and not self._launchable():
+                    self._changed.wait(TICK)
+
+    def _launchable(self) -> bool:
+        return any(not row.agent_id for row in self.queue.running())
+
+    def _round(self) -> None:
+        for row in self.queue.running():
+            if not row.agent_id:
+                self._launch(row)
+            elif self._has_ended(row):
+                self._finish(row)
+            else:
+                meter = self._meters.get(row.job_id)
+                if meter is not None:
+                    meter.sample()
+        self._serve_queue()
+
+    def _serve_queue(self) -> None:
+        """Grant every queued job that fits, oldest first."""
+        with self._changed:
+            for row in self.queue.queued():
+                estimate = JobEstimate(row.cpu_cores, row.memory, row.temp_storage)
+                decision = decide(estimate, self.resources(), self.leased(), self.max_load_per_cpu)
+                if decision.kind == RUN:
+                    self.queue.mark_running(row.job_id, decision.cpus, "")
+                elif decision.reason != row.reason:
+                    self.queue.note_reason(row.job_id, decision.reason)
+
+    def _launch(self, row: JobRow) -> None:
+        """Create the granted job's paglet (isolated, pinned to the lease's CPUs)."""
+        parts = self.host._parts
+        try:
+            cls = resolve_class(row.class_path, Paglet, parts.policy)
+            state_path = row.state_class_path or f"{cls.State.__module__}.{cls.State.__qualname__}"
+            state_cls = resolve_class(state_path, PagletState, parts.policy)
+            state = decode_state(row.state, state_cls, parts.policy)
+            for name, value in (
+                ("job_id", row.job_id),
+                ("granted_cpus", list(row.cpus)),
+                ("host_name", self.host.name),
+            ):
+                if hasattr(state, name):
+                    setattr(state, name, value)
+            proxy = self.host.create(cls, state)
+        except PagletError as exc:
+            with self._changed:
+                self.queue.finish(row, "failed", f"could not start: {exc}", None, Peaks())
+                self._changed.notify_all()
+            return
+        slot = parts.registry.get(proxy.agent_id)
+        with self._changed:
+            self.queue.mark_running(row.job_id, row.cpus, proxy.agent_id)
+        if slot is not None and slot.isolation is not None:
+            slot.isolation.on_end = self._wake_for(row.job_id)
+            pid = getattr(slot.isolation, "pid", None)
+            if pid is not None:
+                self._meters[row.job_id] = UsageMeter(pid, parts.work_area.dir_of(proxy.agent_id))
+
+    def _wake_for(self, job_id: str) -> Callable[[], None]:
+        def wake() -> None:
+            with self._changed:
+                self._ended.add(job_id)
+                self._changed.notify_all()
+
+        return wake
+
+    def _has_ended(self, row: JobRow) -> bool:
+        slot = self.host._parts.registry.get(row.agent_id)
+        if slot is None or slot.isolation is None:
+            return True
+        runner = slot.isolation
+        return bool(runner.ended or runner.run_state in ("done", "failed"))
+
+    def _finish(self, row: JobRow) -> None:
+        """Collect the ended job's outcome, release its lease, record its history."""
+        with self._changed:
+            self._ended.discard(row.job_id)
+            if row.job_id in self._finishing or self.queue.get(row.job_id) is None:
+                return
+            self._finishing.add(row.job_id)
+        try:
+            self._collect(row)
+        finally:
+            with self._changed:
+                self._finishing.discard(row.job_id)
+
+    def _collect(self, row: JobRow) -> None:
+        meter = self._meters.pop(row.job_id, None)
+        if meter is not None:
+            meter.sample()  # the child still lives: a job shorter than a tick gets a sample too
+        peaks = meter.usage.peaks if meter is not None else Peaks()
+        slot = self.host._parts.registry.get(row.agent_id)
+        outcome, error, result = "lost", "its paglet is gone from the host", None
+        if slot is not None and slot.isolation is not None:
+            runner = slot.isolation
+            if runner.ended and runner.crashed:
+                outcome, error = "crashed", str(runner.info()["failed"])
+            elif runner.ended:
+                outcome, error = "cancelled", "killed by a forced cancel"
+            else:
+                try:
+                    runner.snapshot()
+                    state = slot.paglet.state
+                    error = str(getattr(state, "error", ""))
+                    outcome = "failed" if error else "succeeded"
+                    result = encode_value(getattr(state, "result", None))
+                except PagletError as exc:
+                    outcome, error = "failed", f"result not collected: {exc}"
+            try:
+                self.host.dispose(row.agent_id)
+            except PagletError as exc:
+                log.info("job paglet %s not disposed: %s", row.agent_id, exc)
+        with self._changed:
+            self.queue.finish(row, outcome, error, result, peaks)
+            self._changed.notify_all()
+
+
+def encode_job_state(state: PagletState) -> bytes:
+    """The encoded state a submit carries."""
+    return encode_state(state)

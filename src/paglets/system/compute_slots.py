@@ -1,0 +1,159 @@
+"""The compute-slots service, eager on every host, and how to talk to it.
+
+Each host runs one :class:`~paglets.system.compute.service.ComputeSlots` and answers
+for it through a system paglet with the well-known id :data:`COMPUTE_SLOTS_ID`. Its
+message kinds: ``status``, ``submit``, ``cancel`` (``job_id``, ``force``), ``history``
+(``limit``), ``clear-history``, ``result`` (``job_id``, ``wait`` seconds) and
+``why`` (``job_id``). Every reply is plain values (maps, lists, numbers, strings).
+The host's gossip facts carry ``cores_free`` from the service's real leases, so a
+submitter picks a target from its own view of the mesh.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from paglets.core.agent import Paglet, PagletState
+from paglets.core.errors import PagletError
+from paglets.core.messages import UNQUEUED_PRIORITY, Message
+from paglets.runtime.eager import add_system_paglet, remove_system_paglet, set_free_cores
+from paglets.system.compute.admission import EstimateError, JobEstimate
+from paglets.system.compute.service import ComputeSlots
+
+log = logging.getLogger(__name__)
+
+COMPUTE_SLOTS_ID = "c0e9a7e5000040008000000000000001"
+"""The agent id of the compute-slots paglet, the same on every host."""
+
+_SERVICES: dict[str, ComputeSlots] = {}  # by host address: several hosts share a process
+
+
+class ComputeRejectedError(PagletError):
+    """A compute job can never fit where it was sent (the text says why)."""
+
+
+@dataclass
+class ComputeSlotsState(PagletState):
+    """The service paglet keeps nothing itself: the queue is the service's."""
+
+
+class ComputeSlotsPaglet(Paglet[ComputeSlotsState]):
+    """Answers compute-slots requests for the service of its host."""
+
+    State = ComputeSlotsState
+
+    def handle_message(self, message: Message) -> Any:
+        service = _SERVICES.get(self.context.host_address)
+        if service is None:
+            raise PagletError(f"host {self.context.host_name} runs no compute slots")
+        args = message.args
+        kind = message.kind
+        if kind == "status":
+            return service.status()
+        if kind == "submit":
+            return service.submit(dict(args))
+        if kind == "cancel":
+            return service.cancel(str(args["job_id"]), bool(args.get("force", False)))
+        if kind == "history":
+            limit = args.get("limit")
+            return _plain_history(service.queue.history(None if limit is None else int(limit)))
+        if kind == "clear-history":
+            return service.queue.clear_history()
+        if kind == "result":
+            wait = min(float(args.get("wait", 0.0)), 60.0)
+            entry = service.wait_finished(str(args["job_id"]), wait)
+            return None if entry is None else _plain_history([entry])[0]
+        if kind == "why":
+            return why(service, str(args["job_id"]))
+        return self.not_handled()
+
+
+def _plain_history(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**entry, "result": entry.get("result")} for entry in entries]
+
+
+def why(service: ComputeSlots, job_id: str) -> dict[str, Any]:
+    """Why a job waits (or that it runs, or how it ended).
+
+    Raises:
+        PagletError: the job is unknown here.
+    """
+    row = service.queue.get(job_id)
+    if row is not None:
+        text = row.reason if row.status == "queued" else f"running on cpus {list(row.cpus)}"
+        ahead = [r.job_id for r in service.queue.queued() if r.seq < row.seq]
+        return {"job_id": job_id, "status": row.status, "reason": text, "ahead": len(ahead)}
+    entry = service.queue.finished(job_id)
+    if entry is not None:
+        return {"job_id": job_id, "status": entry["outcome"], "reason": entry["error"], "ahead": 0}
+    raise PagletError(f"no job {job_id} on host {service.host.name}")
+
+
+class _Attached:
+    """What ``attach`` returns: closing it stops the service and removes its paglet."""
+
+    def __init__(self, host: Any, service: ComputeSlots, slot: Any) -> None:
+        self.host = host
+        self.service = service
+        self.slot = slot
+
+    def close(self) -> None:
+        set_free_cores(self.host, None)
+        remove_system_paglet(self.host, self.slot)
+        _SERVICES.pop(self.host.address, None)
+        self.service.close()
+
+
+def attach(host: Any) -> _Attached:
+    """Start the compute slots of a started host (its ``eager_services`` entry)."""
+    service = ComputeSlots(host)
+    _SERVICES[host.address] = service
+    slot = add_system_paglet(host, ComputeSlotsPaglet, COMPUTE_SLOTS_ID)
+    set_free_cores(host, lambda sample: service.cores_free())
+    return _Attached(host, service, slot)
+
+
+def local_service(host: Any) -> ComputeSlots:
+    """The compute slots of a host in this process.
+
+    Raises:
+        PagletError: it runs none (``eager_services`` left it out).
+    """
+    service = _SERVICES.get(host.address)
+    if service is None:
+        raise PagletError(f"host {host.name} runs no compute slots")
+    return service
+
+
+def ask(
+    where: Any,
+    address: str,
+    kind: str,
+    args: dict[str, Any] | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """Send one request to the compute-slots paglet of the host at ``address``.
+
+    ``where`` is a host, a paglet context or a client: anything with ``proxy(id, address)``.
+    The request skips the mailbox queue, so a waiting ``result`` holds up nothing else.
+    """
+    proxy = where.proxy(COMPUTE_SLOTS_ID, address)
+    message = Message(kind, dict(args or {}), priority=UNQUEUED_PRIORITY)
+    return proxy.send(message, timeout=timeout) if timeout is not None else proxy.send(message)
+
+
+__all__ = [
+    "COMPUTE_SLOTS_ID",
+    "ComputeRejectedError",
+    "ComputeSlots",
+    "ComputeSlotsPaglet",
+    "ComputeSlotsState",
+    "EstimateError",
+    "JobEstimate",
+    "ask",
+    "attach",
+    "local_service",
+    "why",
+]

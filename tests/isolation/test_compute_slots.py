@@ -1,0 +1,104 @@
+"""Compute slots: admission, the persisted queue, leases, pinning, history (real processes)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+import pytest
+from compute_jobs import SleepJob, SleepState
+
+from helpers import TIMEOUT, wait_for
+from paglets.core.errors import HostError
+from paglets.runtime.host import Host
+from paglets.system.compute.admission import EstimateError
+from paglets.system.compute_job import submit_compute_job, wait_compute_job
+from paglets.system.compute_slots import ComputeRejectedError, ask, local_service
+
+ONE_CPU = {"compute_cpus": (0,), "compute_max_load_per_cpu": None}
+
+
+def test_a_job_runs_pinned_and_its_result_lands_in_the_history(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host("slots", **ONE_CPU)
+    job = submit_compute_job(host, SleepJob, SleepState(seconds=0.1))
+    assert job.decision == "run" and job.host == "slots"
+    entry = wait_compute_job(host, job, TIMEOUT)
+    assert entry["outcome"] == "succeeded", entry
+    assert entry["result"]["cpus"] == [0]
+    assert entry["peak_rss"] > 0
+    status = ask(host, host.address, "status")
+    assert status["running"] == 0 and status["cores_free"] == 1
+    assert host.info()["active"] == 0  # the job paglet is gone, the service is not counted
+
+
+def test_a_second_job_waits_then_runs_when_the_first_ends(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host("slots", **ONE_CPU)
+    first = submit_compute_job(host, SleepJob, SleepState(seconds=0.5))
+    second = submit_compute_job(host, SleepJob, SleepState(seconds=0.0))
+    assert first.decision == "run" and second.decision == "wait"
+    why = ask(host, host.address, "why", {"job_id": second.job_id})
+    assert why["status"] == "queued" and "cores" in why["reason"]
+    done_first = wait_compute_job(host, first, TIMEOUT)
+    done_second = wait_compute_job(host, second, TIMEOUT)
+    assert done_second["started"] >= done_first["ended"] - 0.01
+
+
+def test_estimates_that_never_fit_are_rejected_with_the_reason(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host("slots", **ONE_CPU)
+    with pytest.raises(ComputeRejectedError, match="needs 2 cores"):
+        submit_compute_job(host, SleepJob, SleepState(cpu_cores=2))
+    with pytest.raises(EstimateError):
+        submit_compute_job(host, SleepJob, SleepState(cpu_cores=0))
+
+
+def test_a_failing_job_is_reported_and_releases_its_lease(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host("slots", **ONE_CPU)
+    job = submit_compute_job(host, SleepJob, SleepState(fail=True))
+    entry = wait_compute_job(host, job, TIMEOUT)
+    assert entry["outcome"] == "failed" and "asked to fail" in entry["error"]
+    assert local_service(host).cores_free() == 1
+
+
+def test_the_queue_survives_a_restart(make_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "store"
+    closed = {"compute_cpus": (0,), "compute_max_load_per_cpu": -1.0}  # the gate never opens
+    host: Host = make_host("keeper", persistence_dir=store, **closed)
+    queued = submit_compute_job(host, SleepJob, SleepState(seconds=0.0))
+    assert queued.decision == "wait" and "load per cpu" in queued.reason
+    host.stop(timeout=TIMEOUT)
+    again: Host = make_host("keeper", persistence_dir=store, **closed)
+    why = ask(again, again.address, "why", {"job_id": queued.job_id})
+    assert why["status"] == "queued"
+    again.stop(timeout=TIMEOUT)
+    opened: Host = make_host("keeper", persistence_dir=store, **ONE_CPU)
+    entry = wait_compute_job(opened, replace(queued, address=opened.address), TIMEOUT)
+    assert entry["outcome"] == "succeeded"
+
+
+def test_cancel_removes_a_queued_job_and_kills_a_running_one_only_when_forced(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host("slots", **ONE_CPU)
+    running = submit_compute_job(host, SleepJob, SleepState(seconds=60))
+    queued = submit_compute_job(host, SleepJob, SleepState(seconds=0.0))
+    assert ask(host, host.address, "cancel", {"job_id": queued.job_id})["was"] == "queued"
+    with pytest.raises(HostError, match="force"):
+        ask(host, host.address, "cancel", {"job_id": running.job_id})
+    status = wait_for(lambda: (s := ask(host, host.address, "status"))["jobs"][0]["agent_id"] and s)
+    pid = host.get_proxy(status["jobs"][0]["agent_id"]).info()["pid"]
+    ask(host, host.address, "cancel", {"job_id": running.job_id, "force": True})
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    entry = wait_compute_job(host, running, TIMEOUT)
+    assert entry["outcome"] == "cancelled"
+    assert local_service(host).cores_free() == 1
+
+
+def test_a_full_host_redirects_to_a_peer_with_free_slots(make_host) -> None:  # type: ignore[no-untyped-def]
+    alpha: Host = make_host("alpha", **ONE_CPU)
+    make_host("beta", peers=[alpha.address], **ONE_CPU)
+    alpha.wait_for_host("beta", TIMEOUT)
+    busy = submit_compute_job(alpha, SleepJob, SleepState(seconds=1.0), target=alpha.address)
+    wait_for(lambda: alpha.wait_for_host("beta", TIMEOUT).cores_free == 1)
+    moved = submit_compute_job(alpha, SleepJob, SleepState(seconds=0.0), target=alpha.address)
+    assert moved.host == "beta" and moved.decision == "run"
+    assert wait_compute_job(alpha, moved, TIMEOUT)["outcome"] == "succeeded"
+    assert wait_compute_job(alpha, busy, TIMEOUT)["outcome"] == "succeeded"
