@@ -16,6 +16,8 @@ from paglets.system.compute.admission import EstimateError
 from paglets.system.compute_job import submit_compute_job, wait_compute_job
 from paglets.system.compute_slots import ComputeRejectedError, ask, local_service
 
+JOB_TIMEOUT = 6 * TIMEOUT
+"""Each job starts a Python process; on a loaded test machine that alone takes seconds."""
 ONE_CPU = {"compute_cpus": (0,), "compute_max_load_per_cpu": None}
 
 
@@ -23,7 +25,7 @@ def test_a_job_runs_pinned_and_its_result_lands_in_the_history(make_host) -> Non
     host: Host = make_host("slots", **ONE_CPU)
     job = submit_compute_job(host, SleepJob, SleepState(seconds=0.1))
     assert job.decision == "run" and job.host == "slots"
-    entry = wait_compute_job(host, job, TIMEOUT)
+    entry = wait_compute_job(host, job, JOB_TIMEOUT)
     assert entry["outcome"] == "succeeded", entry
     assert entry["result"]["cpus"] == [0]
     assert entry["peak_rss"] > 0
@@ -39,8 +41,8 @@ def test_a_second_job_waits_then_runs_when_the_first_ends(make_host) -> None:  #
     assert first.decision == "run" and second.decision == "wait"
     why = ask(host, host.address, "why", {"job_id": second.job_id})
     assert why["status"] == "queued" and "cores" in why["reason"]
-    done_first = wait_compute_job(host, first, TIMEOUT)
-    done_second = wait_compute_job(host, second, TIMEOUT)
+    done_first = wait_compute_job(host, first, JOB_TIMEOUT)
+    done_second = wait_compute_job(host, second, JOB_TIMEOUT)
     assert done_second["started"] >= done_first["ended"] - 0.01
 
 
@@ -55,7 +57,7 @@ def test_estimates_that_never_fit_are_rejected_with_the_reason(make_host) -> Non
 def test_a_failing_job_is_reported_and_releases_its_lease(make_host) -> None:  # type: ignore[no-untyped-def]
     host: Host = make_host("slots", **ONE_CPU)
     job = submit_compute_job(host, SleepJob, SleepState(fail=True))
-    entry = wait_compute_job(host, job, TIMEOUT)
+    entry = wait_compute_job(host, job, JOB_TIMEOUT)
     assert entry["outcome"] == "failed" and "asked to fail" in entry["error"]
     assert local_service(host).cores_free() == 1
 
@@ -72,7 +74,7 @@ def test_the_queue_survives_a_restart(make_host, tmp_path: Path) -> None:  # typ
     assert why["status"] == "queued"
     again.stop(timeout=TIMEOUT)
     opened: Host = make_host("keeper", persistence_dir=store, **ONE_CPU)
-    entry = wait_compute_job(opened, replace(queued, address=opened.address), TIMEOUT)
+    entry = wait_compute_job(opened, replace(queued, address=opened.address), JOB_TIMEOUT)
     assert entry["outcome"] == "succeeded"
 
 
@@ -87,7 +89,7 @@ def test_cancel_removes_a_queued_job_and_kills_a_running_one_only_when_forced(ma
     pid = host.get_proxy(status["jobs"][0]["agent_id"]).info()["pid"]
     ask(host, host.address, "cancel", {"job_id": running.job_id, "force": True})
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    entry = wait_compute_job(host, running, TIMEOUT)
+    entry = wait_compute_job(host, running, JOB_TIMEOUT)
     assert entry["outcome"] == "cancelled"
     assert local_service(host).cores_free() == 1
 
@@ -100,5 +102,5 @@ def test_a_full_host_redirects_to_a_peer_with_free_slots(make_host) -> None:  # 
     wait_for(lambda: alpha.wait_for_host("beta", TIMEOUT).cores_free == 1)
     moved = submit_compute_job(alpha, SleepJob, SleepState(seconds=0.0), target=alpha.address)
     assert moved.host == "beta" and moved.decision == "run"
-    assert wait_compute_job(alpha, moved, TIMEOUT)["outcome"] == "succeeded"
-    assert wait_compute_job(alpha, busy, TIMEOUT)["outcome"] == "succeeded"
+    assert wait_compute_job(alpha, moved, JOB_TIMEOUT)["outcome"] == "succeeded"
+    assert wait_compute_job(alpha, busy, JOB_TIMEOUT)["outcome"] == "succeeded"

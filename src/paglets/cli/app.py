@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from paglets.cli import agents, artifacts, grab, mesh
+from paglets.cli import examples as examples_command
 from paglets.cli import host as host_command
+from paglets.cli import jobs as jobs_command
 
 app = typer.Typer(
     add_completion=False,
@@ -17,6 +19,8 @@ app.add_typer(agents.app, name="agents")
 app.add_typer(mesh.app, name="mesh")
 app.add_typer(grab.app, name="grab")
 app.add_typer(artifacts.app, name="artifacts")
+app.add_typer(jobs_command.app, name="jobs")
+app.add_typer(examples_command.app, name="examples")
 
 
 def main() -> None:

@@ -92,25 +92,29 @@ def estimate_of(state: ComputeJobState) -> JobEstimate:
     return JobEstimate(state.cpu_cores, state.memory, state.temp_storage)
 
 
+def mesh_view_of(where: Any) -> dict[str, Any]:
+    """The mesh view of a host in this process or of a client's entry host."""
+    view = where.mesh_view() if hasattr(where, "mesh_view") else where.mesh()
+    return dict(view)
+
+
 def candidates(where: Any, state: ComputeJobState) -> list[tuple[str, str, str]]:
     """Hosts for a job as ``(name, address, why_not)``, best first ('' why_not: it fits).
 
-    ``where`` is a host (or a client's ``mesh()`` view is not needed: a host's own
-    gossip view is the source). The local host comes from its facts, peers from
-    gossip; preferred tags rank first, then free cores, load and free RAM.
+    ``where`` is a host in this process or a client; its mesh view (own facts and the
+    peers' gossip) is the source. Preferred tags rank first, then free cores, load
+    per core and free RAM.
     """
     estimate = estimate_of(state)
-    facts = where.info()
+    view = mesh_view_of(where)
+    hosts = [view["self"], *(peer for peer in view["peers"] if peer.get("online"))]
     rows: list[tuple[tuple[Any, ...], str, str, str]] = []
-    own = (str(facts["name"]), str(facts["address"]), tuple(facts.get("tags", ())))
-    hosts = [(own[0], own[1], own[2], int(facts.get("cores_free", 0)),
-              float(facts.get("load", 0.0)) / max(1, int(facts.get("cpu_count", 1))),
-              int(facts.get("memory_free", 0)), int(facts.get("work_free", 0)))]  # fmt: skip
-    for peer in where.available_hosts():
-        if peer.online:
-            hosts.append((peer.name, peer.address, tuple(peer.tags), peer.cores_free,
-                          peer.load_per_cpu, peer.memory_free, peer.work_free))  # fmt: skip
-    for name, address, tags, cores, load, memory, work in hosts:
+    for facts in hosts:
+        name, address = str(facts["name"]), str(facts["address"])
+        tags = tuple(facts.get("tags", ()))
+        cores = int(facts.get("cores_free", 0))
+        memory, work = int(facts.get("memory_free", 0)), int(facts.get("work_free", 0))
+        load = float(facts.get("load", 0.0)) / max(1, int(facts.get("cpu_count", 1)))
         why = tags_fit(tags, state.require_tags, state.exclude_tags)
         if not why and cores < estimate.cpu_cores:
             why = f"{cores} cores free"
@@ -145,7 +149,7 @@ def submit_compute_job(
     """Validate, place and submit one compute job; return where it runs or waits.
 
     Args:
-        where: a host in this process (its gossip view picks the target).
+        where: a host in this process or a client (its mesh view picks the target).
         job_cls: the job's paglet class.
         state: its estimates and inputs.
         target: a host address to submit to (default: the best candidate).
@@ -193,9 +197,9 @@ def submit_compute_job(
 
 
 def _address_of(where: Any, name: str) -> str:
-    for peer in where.available_hosts():
-        if peer.name == name:
-            return str(peer.address)
+    for peer in mesh_view_of(where)["peers"]:
+        if peer["name"] == name:
+            return str(peer["address"])
     return name
 
 

@@ -44,6 +44,28 @@ log = logging.getLogger(__name__)
 
 TICK = 0.5
 """Seconds between two rounds of the service thread when nothing wakes it."""
+START_BOUND = 35.0
+"""Seconds closing waits for a job paglet being created (its child starting)."""
+
+
+LOAD_VARIABLE = "PAGLETS_MAX_LOAD_PER_CPU"
+
+
+def load_gate(configured: float | None) -> float | None:
+    """The load gate: ``$PAGLETS_MAX_LOAD_PER_CPU`` (a number, or ``none``) over the config.
+
+    Raises:
+        PagletError: the variable is neither a number nor ``none``.
+    """
+    raw = os.environ.get(LOAD_VARIABLE, "").strip()
+    if not raw:
+        return configured
+    if raw.lower() == "none":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise PagletError(f"{LOAD_VARIABLE} must be a number or 'none', not {raw!r}") from None
 
 
 class ComputeSlots:
@@ -57,7 +79,7 @@ class ComputeSlots:
         self.host = host
         config = host.config
         self.cpus = eligible_cpus(config.compute_cpus, config.compute_reserved_cpus)
-        self.max_load_per_cpu = config.compute_max_load_per_cpu
+        self.max_load_per_cpu = load_gate(config.compute_max_load_per_cpu)
         self._work_root = host._parts.work_area.root
         self._work_root.mkdir(parents=True, exist_ok=True)
         self.queue = ComputeQueue(config.persistence_dir, config.compute_history_size)
@@ -75,6 +97,7 @@ class ComputeSlots:
         self._meters: dict[str, UsageMeter] = {}
         self._ended: set[str] = set()
         self._finishing: set[str] = set()
+        self._launching: dict[str, threading.Thread] = {}
         self._stopped = False
         self._thread = threading.Thread(
             target=self._loop, name=f"compute-slots-{host.name[:16]}", daemon=True
@@ -86,7 +109,10 @@ class ComputeSlots:
         with self._changed:
             self._stopped = True
             self._changed.notify_all()
+            launching = list(self._launching.values())
         self._thread.join(5.0)
+        for thread in launching:
+            thread.join(START_BOUND)
         self.queue.close()
 
     # resources ------------------------------------------------------------------------
@@ -274,12 +300,14 @@ class ComputeSlots:
                     self._changed.wait(TICK)
 
     def _launchable(self) -> bool:
-        return any(not row.agent_id for row in self.queue.running())
+        return any(
+            not row.agent_id and row.job_id not in self._launching for row in self.queue.running()
+        )
 
     def _round(self) -> None:
         for row in self.queue.running():
             if not row.agent_id:
-                self._launch(row)
+                self._start_launch(row)
             elif self._has_ended(row):
                 self._finish(row)
             else:
@@ -299,7 +327,26 @@ class ComputeSlots:
                 elif decision.reason != row.reason:
                     self.queue.note_reason(row.job_id, decision.reason)
 
+    def _start_launch(self, row: JobRow) -> None:
+        """Launch on a thread of its own: a child process takes a while to start."""
+        with self._changed:
+            if row.job_id in self._launching or self._stopped:
+                return
+            thread = threading.Thread(
+                target=self._launch, args=(row,), name=f"compute-launch-{row.job_id[:8]}"
+            )
+            self._launching[row.job_id] = thread
+        thread.start()
+
     def _launch(self, row: JobRow) -> None:
+        try:
+            self._create_job(row)
+        finally:
+            with self._changed:
+                self._launching.pop(row.job_id, None)
+                self._changed.notify_all()
+
+    def _create_job(self, row: JobRow) -> None:
         """Create the granted job's paglet (isolated, pinned to the lease's CPUs)."""
         parts = self.host._parts
         try:
