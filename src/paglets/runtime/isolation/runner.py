@@ -38,6 +38,7 @@ from paglets.core.errors import (
 )
 from paglets.core.messages import Message
 from paglets.runtime.execution.local_paglet import LocalPaglet
+from paglets.runtime.isolation.spares import spawn_child, take_spare
 from paglets.runtime.parts import HostParts
 from paglets.wire import protocol
 from paglets.wire.codec import decode_state, decode_value, encode_state
@@ -127,12 +128,7 @@ class IsolatedRunner:
             ]
         blob = msgpack.packb(launch, use_bin_type=True)
         self.run_state = "running" if overrides_run(cls) else "none"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "paglets.runtime.isolation.child"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            close_fds=True,
-        )
+        proc = take_spare(self._parts.address) or spawn_child()
         self._proc = proc
         assert proc.stdin is not None
         proc.stdin.write(len(blob).to_bytes(4, "big") + blob)

@@ -21,6 +21,7 @@ from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import PagletError
 from paglets.core.ids import new_id
 from paglets.net.peers import PeerInfo
+from paglets.runtime.isolation.spares import drop_spares, keep_spares
 from paglets.system.compute.admission import (
     REDIRECT,
     REJECT,
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 TICK = 0.5
 """Seconds between two rounds of the service thread when nothing wakes it."""
+MAX_SPARES = 4
+"""Warm child processes kept for job launches (one per eligible core, at most this)."""
 START_BOUND = 35.0
 """Seconds closing waits for a job paglet being created (its child starting)."""
 
@@ -99,6 +102,7 @@ class ComputeSlots:
         self._finishing: set[str] = set()
         self._launching: dict[str, threading.Thread] = {}
         self._stopped = False
+        keep_spares(host.address, min(len(self.cpus), MAX_SPARES))
         self._thread = threading.Thread(
             target=self._loop, name=f"compute-slots-{host.name[:16]}", daemon=True
         )
@@ -113,6 +117,7 @@ class ComputeSlots:
         self._thread.join(5.0)
         for thread in launching:
             thread.join(START_BOUND)
+        drop_spares(self.host.address)
         self.queue.close()
 
     # resources ------------------------------------------------------------------------

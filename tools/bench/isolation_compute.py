@@ -1,0 +1,105 @@
+"""Isolation and compute-slot figures: message round trips, submit-to-start, a job batch.
+
+Run: ``uv run python tools/bench/isolation_compute.py [--rtt N] [--jobs N] [--batch N]``.
+One host in this process (loopback, no discovery), compute slots on CPUs 0 and 1
+with the load gate off (other work on the machine must not hold the batch back).
+Prints one JSON map of figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compute_paglets import InProcessCount, IsolatedCount, SpinJob, SpinState  # noqa: E402
+
+from paglets.runtime.host import Host  # noqa: E402
+from paglets.system.compute_job import submit_compute_job, wait_compute_job  # noqa: E402
+
+
+def round_trips(host: Host, cls: type[InProcessCount], count: int) -> dict[str, float]:
+    """Median and p95 microseconds of ``count`` request/reply messages to one paglet."""
+    proxy = host.create(cls)
+    proxy.send("add")  # warm: the link to a child is connected
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        proxy.send("add")
+        samples.append((time.perf_counter() - started) * 1e6)
+    proxy.dispose()
+    samples.sort()
+    return {
+        "median_us": round(statistics.median(samples), 1),
+        "p95_us": round(samples[int(0.95 * len(samples))], 1),
+    }
+
+
+def submit_to_start(host: Host, count: int) -> dict[str, float]:
+    """Seconds from submit to the job's process running, one job at a time, idle slots."""
+    overheads, totals = [], []
+    for _ in range(count):
+        started = time.time()
+        job = submit_compute_job(host, SpinJob, SpinState(seconds=0.0))
+        entry = wait_compute_job(host, job, 120.0)
+        overheads.append(entry["ended"] - started)
+        totals.append(time.time() - started)
+    return {
+        "submit_to_end_median_s": round(statistics.median(overheads), 3),
+        "submit_to_result_median_s": round(statistics.median(totals), 3),
+    }
+
+
+def batch(host: Host, jobs: int, seconds: float) -> dict[str, float]:
+    """Wall time of ``jobs`` one-core jobs of ``seconds`` on the host's slots."""
+    started = time.monotonic()
+    submitted = [submit_compute_job(host, SpinJob, SpinState(seconds=seconds)) for _ in range(jobs)]
+    entries = [wait_compute_job(host, job, 600.0) for job in submitted]
+    wall = time.monotonic() - started
+    cores = len(host.config.compute_cpus or ())
+    return {
+        "jobs": jobs,
+        "cores": cores,
+        "wall_s": round(wall, 2),
+        "ideal_s": round(jobs * seconds / cores, 2),
+        "succeeded": sum(1 for e in entries if e["outcome"] == "succeeded"),
+    }
+
+
+def main() -> None:
+    """Run the three measurements and print them."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rtt", type=int, default=2000)
+    parser.add_argument("--jobs", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    options = parser.parse_args()
+    os.environ.setdefault("PAGLETS_MAX_LOAD_PER_CPU", "none")
+    with tempfile.TemporaryDirectory() as store:
+        host = Host(
+            name="bench", persistence_dir=store, insecure=True, compute_cpus=(0, 1),
+            allowed_modules=("compute_paglets",),
+        ).start_background()  # fmt: skip
+        try:
+            figures = {
+                "load_before": os.getloadavg()[0],
+                "rtt_in_process": round_trips(host, InProcessCount, options.rtt),
+                "rtt_isolated": round_trips(host, IsolatedCount, options.rtt),
+                "submit": submit_to_start(host, options.jobs),
+                "batch": batch(host, options.batch, options.seconds),
+                "load_after": os.getloadavg()[0],
+            }
+        finally:
+            host.stop()
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
