@@ -15,11 +15,12 @@ from paglets.cli.jobs import (
     history,
     hosts_of,
     print_status,
+    print_table,
     rm,
     run_on_entry,
 )
 from paglets.cli.options import ApiKeyEnv, Insecure, Json
-from paglets.cli.output import print_json, print_table
+from paglets.cli.output import print_json
 from paglets.system.compute.admission import JobEstimate
 from paglets.system.compute_slots import ask
 

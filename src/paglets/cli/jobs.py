@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.table import Table
 
 from paglets.cli.embedded import Entry, open_entry
 from paglets.cli.entry import ClientOptions
 from paglets.cli.options import ApiKeyEnv, Insecure, Json
-from paglets.cli.output import fail, print_json, print_table
+from paglets.cli.output import console, fail, print_json
 from paglets.cli.sizes import human_size
 from paglets.core.errors import PagletError
 from paglets.system.compute_slots import ask
@@ -80,6 +81,27 @@ def run_on_entry(
     raise AssertionError("unreachable")
 
 
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A rich table whose cells wrap instead of being cut to an ellipsis."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    console.print(table)
+
+
+def cpu_ranges(cpus: list[int]) -> str:
+    """``0-3,6`` for CPU ids 0, 1, 2, 3 and 6."""
+    runs: list[list[int]] = []
+    for cpu in sorted(cpus):
+        if runs and runs[-1][1] == cpu - 1:
+            runs[-1][1] = cpu
+        else:
+            runs.append([cpu, cpu])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
 def _age(since: float | None) -> str:
     return "" if not since else f"{time.time() - since:.0f}s"
 
@@ -89,7 +111,7 @@ def print_status(answers: list[dict[str, Any]], queue: bool, jobs: bool, usage: 
     rows = []
     for item in answers:
         if "error" in item:
-            rows.append([item["host"], "-", "-", "-", "-", item["error"][:30]])
+            rows.append([item["host"], "-", "-", "-", "-", item["error"]])
             continue
         s = item["answer"]
         rows.append([
@@ -102,14 +124,14 @@ def print_status(answers: list[dict[str, Any]], queue: bool, jobs: bool, usage: 
         print_table(
             "queue",
             ["host", "job", "cores", "waiting", "why"],
-            [[h, j["job_id"][:12], j["cpu_cores"], _age(j["submitted"]), j["reason"]]
+            [[h, j["job_id"][:8], j["cpu_cores"], _age(j["submitted"]), j["reason"]]
              for h, j in listed if j["status"] == "queued"],
         )  # fmt: skip
     if jobs or usage:
         print_table(
             "running",
             ["host", "job", "label", "cpus", "CPU %", "RSS", "work"],
-            [[h, j["job_id"][:12], j["label"][:16], ",".join(map(str, j["cpus"])),
+            [[h, j["job_id"][:8], j["label"], cpu_ranges(j["cpus"]),
               j["usage"].get("cpu_percent", ""), human_size(j["usage"].get("rss", 0)),
               human_size(j["usage"].get("work_bytes", 0))]
              for h, j in listed if j["status"] == "running"],
@@ -213,7 +235,7 @@ def history(
     for item in answers:
         for e in item.get("answer", []):
             runtime = e["ended"] - e["started"] if e.get("started") else 0.0
-            rows.append([item["host"], e["job_id"][:12], e["label"][:14], e["outcome"],
+            rows.append([item["host"], e["job_id"][:8], e["label"], e["outcome"],
                          f"{runtime:.1f}s", human_size(e["peak_rss"])])  # fmt: skip
     print_table("finished jobs", ["host", "job", "label", "outcome", "ran", "peak RSS"], rows)
 

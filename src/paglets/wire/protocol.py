@@ -133,8 +133,6 @@ VERB_ART_LIST = "art.list"
 VERB_ART_DELETE = "art.delete"
 VERB_ART_FETCH = "art.fetch"
 VERB_ART_PROGRESS = "art.progress"
-VERB_SNAPSHOT = "snapshot"
-"""An isolated paglet's child process answers it with the paglet's encoded state."""
 
 ARTIFACT_VERBS = frozenset(
     {
@@ -164,7 +162,6 @@ VERBS = frozenset(
         VERB_STATE,
         VERB_MESH,
         *ARTIFACT_VERBS,
-        VERB_SNAPSHOT,
     }
 )
 

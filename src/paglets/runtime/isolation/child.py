@@ -3,7 +3,7 @@
 Started by :mod:`paglets.runtime.isolation.runner` as ``python -m
 paglets.runtime.isolation.child``. The host writes one length-prefixed msgpack map on
 stdin (see :func:`read_launch`) and keeps stdin open: its end means the host is gone,
-and the child exits. The child answers the host's ``msg`` and ``snapshot`` requests
+and the child exits. The child answers the host's ``msg`` and ``state`` requests
 with the same frames hosts use between each other, and writes one JSON line per event
 on stdout (``ready`` first, then ``run-done`` or ``run-failed``).
 """
@@ -155,7 +155,7 @@ class ChildServer:
             body = bytes(request.body)
             args = (request, body)
             threading.Thread(target=self._message, args=args, daemon=True).start()
-        elif request.verb == protocol.VERB_SNAPSHOT:
+        elif request.verb == protocol.VERB_STATE:
             try:
                 with self.paglet.locked():
                     request.reply(encode_state(self.paglet.state))

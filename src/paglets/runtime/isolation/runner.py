@@ -5,7 +5,8 @@ mailbox, its place in the registry, its hooks); only its handlers and ``run()`` 
 a child process (:mod:`paglets.runtime.isolation.child`), a ZeroMQ peer on an
 ``ipc://`` socket. The host forwards each message as a ``msg`` request and the reply
 back. Before any operation that needs the state (dispatch, clone, deactivate), the
-state comes back with a ``snapshot`` request, and the usual path runs on it.
+state comes back with a ``state`` request (the verb hosts use for a paglet's state),
+and the usual path runs on it.
 
 A child that ends on its own (a crash, ``sys.exit``, ``os._exit``) marks only its paglet
 crashed: its exit code shows in ``info()``, later messages fail with
@@ -262,7 +263,7 @@ class IsolatedRunner:
         Raises:
             PagletCrashedError: the child has ended.
         """
-        reply = self._ask(protocol.VERB_SNAPSHOT, b"", {"to": self._slot.agent_id})
+        reply = self._ask(protocol.VERB_STATE, b"", {"to": self._slot.agent_id})
         paglet = self._slot.paglet
         state = decode_state(reply.body, type(paglet.state), self._parts.policy)
         with paglet.locked():

@@ -268,6 +268,8 @@ class ComputeSlots:
         for row in rows:
             summary = row.summary()
             summary["usage"] = usage.get(row.job_id, {})
+            rss = int(summary["usage"].get("rss", 0))
+            summary["over_memory"] = bool(row.memory) and rss > row.memory  # reported, not killed
             jobs.append(summary)
         return {
             "host": self.host.name,
