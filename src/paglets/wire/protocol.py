@@ -171,12 +171,12 @@ def pack_request_header(request_id: int, verb: str, fields: dict[str, Any] | Non
     header: dict[str, Any] = {"v": PROTOCOL_VERSION, "id": request_id, "verb": verb}
     if fields:
         header.update(fields)
-    return msgpack.packb(header, use_bin_type=True)
+    return bytes(msgpack.packb(header, use_bin_type=True))
 
 
 def pack_ok_header(request_id: int) -> bytes:
     """Encode the header of a successful reply."""
-    return msgpack.packb({"v": PROTOCOL_VERSION, "id": request_id, "ok": True})
+    return bytes(msgpack.packb({"v": PROTOCOL_VERSION, "id": request_id, "ok": True}))
 
 
 def pack_error_header(
@@ -192,7 +192,7 @@ def pack_error_header(
     }
     if extra:
         header.update(extra)
-    return msgpack.packb(header, use_bin_type=True)
+    return bytes(msgpack.packb(header, use_bin_type=True))
 
 
 def unpack_header(frame: bytes | memoryview) -> dict[str, Any]:

@@ -205,11 +205,11 @@ class Lifecycle:
         """
         cls = resolve_class(cls_path, Paglet, policy)
         if not state_cls_path:
-            state_cls_path = class_path(cls.State)  # type: ignore[attr-defined]
+            state_cls_path = class_path(cls.State)
         state_cls = resolve_class(state_cls_path, PagletState, policy)
-        if not issubclass(state_cls, cls.State):  # type: ignore[attr-defined]
+        if not issubclass(state_cls, cls.State):
             raise PagletError(
-                f"{state_cls_path} is not the state class of {cls_path} ({class_path(cls.State)})"  # type: ignore[attr-defined]
+                f"{state_cls_path} is not the state class of {cls_path} ({class_path(cls.State)})"
             )
         return cls, state_cls
 
