@@ -11,6 +11,14 @@ This module is the public face of two patterns, each in a module of its own:
 
 from __future__ import annotations
 
+from paglets.patterns.cursor_drain import (
+    DRAIN,
+    CursorDrainMixin,
+    DrainBatch,
+    DrainClient,
+    DrainPolicy,
+    DrainState,
+)
 from paglets.patterns.fanout import (
     FANOUT_RESULT,
     FanoutResult,
@@ -20,6 +28,12 @@ from paglets.patterns.fanout import (
 )
 
 __all__ = [
+    "DRAIN",
+    "CursorDrainMixin",
+    "DrainBatch",
+    "DrainClient",
+    "DrainPolicy",
+    "DrainState",
     "FANOUT_RESULT",
     "FanoutResult",
     "FanoutState",
