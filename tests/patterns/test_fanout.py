@@ -133,7 +133,11 @@ def test_errors_name_what_went_wrong_per_host(make_host: HostFactory, dead_addre
     survey = alpha.create(Survey)
     report = survey.send(
         "survey",
-        {"args": {"act": {"beta": "raise"}}, "hosts": ["alpha", "beta", dead_address]},
+        {
+            "args": {"act": {"beta": "raise"}},
+            "hosts": ["alpha", "beta", dead_address],
+            "deadline": 1.5,
+        },
         timeout=4 * TIMEOUT,
     )
     assert list(report["results"]) == ["alpha"]

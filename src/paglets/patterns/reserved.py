@@ -12,6 +12,10 @@ A pattern declares its kinds in a class attribute, ``RESERVED_KINDS``, mapping e
 kind to the name of the method that answers it (``method(message) -> reply``). The
 kinds of every class in the MRO are merged.
 
+Their clients call :func:`typed_error` on what a call raised: a ``paglets.core.errors``
+class raised by a handler arrives as a :class:`~paglets.core.errors.HostError` naming
+it, and the client raises it again as that class.
+
 Patterns also clean up when their paglet is disposed: ``on_disposing`` is wrapped the
 same way so that :meth:`PatternPaglet.pattern_disposing` (which each pattern extends,
 calling ``super()``) runs before the class's own hook.
@@ -24,10 +28,29 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from paglets.core.agent import Paglet
+from paglets.core.errors import HostError, PagletError, error_from_wire
 from paglets.core.events import DisposalEvent
 from paglets.core.messages import Message
 
 _WRAPPED = "_pattern_wrapped"
+_CORE_ERRORS = "paglets.core.errors."
+
+
+def typed_error(error: PagletError) -> PagletError:
+    """The paglets error a remote handler raised, as its own class when it is a core one.
+
+    Args:
+        error: what a proxy call raised.
+
+    Returns:
+        ``error`` itself, unless it is a HostError naming a ``paglets.core.errors``
+        class: then an instance of that class with the remote text.
+    """
+    if isinstance(error, HostError) and error.remote_type.startswith(_CORE_ERRORS):
+        rebuilt = error_from_wire(error.remote_type[len(_CORE_ERRORS) :], error.remote_message)
+        if type(rebuilt) is not HostError:
+            return rebuilt
+    return error
 
 
 class PatternPaglet(Paglet[Any]):
