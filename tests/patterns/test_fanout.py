@@ -7,12 +7,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from conftest import HostFactory, join_mesh
 from helpers import TIMEOUT, gate, new_gate, wait_for
-from paglets.core.agent import Paglet
+from paglets.core.agent import Paglet, PagletState
+from paglets.core.errors import HostError
 from paglets.core.messages import Message
 from paglets.patterns.coordination import FanoutState, HostOutcome, MeshFanoutMixin
 from paglets.runtime.host import Host
+
+
+@dataclass
+class PlainState(PagletState):
+    pass
+
 
 FAST_LIVENESS = {"heartbeat_interval": 0.1, "offline_after": 0.35}
 
@@ -156,3 +165,17 @@ def test_disposing_the_collector_mid_round_disposes_its_children(make_host: Host
     wait_for(lambda: len(beta.get_proxies()) == 1 and len(gamma.get_proxies()) == 1)
     survey.dispose(timeout=TIMEOUT)
     wait_for(lambda: not (alpha.get_proxies() or beta.get_proxies() or gamma.get_proxies()))
+
+
+def test_a_collector_needs_a_fanout_state(host: Host) -> None:
+    with pytest.raises(TypeError, match="State must subclass FanoutState"):
+
+        class Wrong(MeshFanoutMixin, Paglet[PagletState]):
+            State = PlainState
+
+    class Stateless(MeshFanoutMixin):
+        def handle_message(self, message: Message) -> Any:
+            return self.fanout(hosts=[], deadline=0.1).to_wire()
+
+    with pytest.raises(HostError, match="State must subclass FanoutState"):
+        host.create(Stateless).send("survey")

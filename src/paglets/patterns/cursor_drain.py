@@ -28,7 +28,7 @@ import enum
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from paglets.core.agent import PagletState
 from paglets.core.errors import (
@@ -120,6 +120,7 @@ class CursorDrainMixin(PatternPaglet):
     """
 
     RESERVED_KINDS: ClassVar[dict[str, str]] = {DRAIN: "_answer_drain"}
+    REQUIRED_STATE = DrainState
     DRAIN_CAPACITY: ClassVar[int] = 1000
     """Most unreleased items the buffer holds."""
     DRAIN_POLICY: ClassVar[DrainPolicy] = DrainPolicy.BLOCK
@@ -130,7 +131,7 @@ class CursorDrainMixin(PatternPaglet):
     """Most items one drain request returns."""
 
     def _buffer(self) -> DrainState:
-        return cast(DrainState, self.state)
+        return self.pattern_state(DrainState)
 
     # the producer ---------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from paglets.core.agent import PagletState
 from paglets.core.errors import PagletError, error_to_wire
@@ -134,6 +134,7 @@ class MeshFanoutMixin(PatternPaglet):
     """
 
     RESERVED_KINDS: ClassVar[dict[str, str]] = {FANOUT_RESULT: "_take_fanout_report"}
+    REQUIRED_STATE = FanoutState
     FANOUT_REPORT_TIMEOUT: ClassVar[float] = 10.0
     """Seconds a child waits for the collector to take its report."""
     FANOUT_CLEANUP_TIMEOUT: ClassVar[float] = 3.0
@@ -193,17 +194,17 @@ class MeshFanoutMixin(PatternPaglet):
         targets = list(dict.fromkeys(self.fanout_targets() if hosts is None else hosts))
         encode_value(args or {})
         work = _Round(uuid.uuid4().hex, targets, time.monotonic() + deadline)
-        with self.locked_state() as state:
+        with self.locked_state():
             self._fanout_round = work
-            fan = cast(FanoutState, state)
+            fan = self.pattern_state(FanoutState)
             fan.fanout_parent = self.proxy().ref()
             fan.fanout_round = work.round_id
             fan.fanout_args = dict(args or {})
         try:
             self._send_children(work)
         finally:
-            with self.locked_state() as state:
-                fan = cast(FanoutState, state)
+            with self.locked_state():
+                fan = self.pattern_state(FanoutState)
                 fan.fanout_parent, fan.fanout_round, fan.fanout_args = None, "", {}
         self._await(work)
         for target in work.pending():
@@ -327,14 +328,14 @@ class MeshFanoutMixin(PatternPaglet):
 
     def is_fanout_child(self) -> bool:
         """Whether this instance is a clone sent out by a round."""
-        parent = cast(FanoutState, self.state).fanout_parent
+        parent = self.pattern_state(FanoutState).fanout_parent
         return parent is not None and parent.agent_id != self.agent_id
 
     def run_fanout_child(self) -> bool:
         """If this is a child: run the task, report, dispose; return whether it was one."""
         if not self.is_fanout_child():
             return False
-        state = cast(FanoutState, self.state)
+        state = self.pattern_state(FanoutState)
         parent = state.fanout_parent
         assert parent is not None
         report: dict[str, Any] = {"round": state.fanout_round, "child": self.agent_id}

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from paglets.core.agent import Paglet
-from paglets.core.errors import HostError, PagletError, error_from_wire
+from paglets.core.agent import Paglet, PagletState
+from paglets.core.errors import HostError, LifecycleError, PagletError, error_from_wire
 from paglets.core.events import DisposalEvent
 from paglets.core.messages import Message
 
 _WRAPPED = "_pattern_wrapped"
+_S = TypeVar("_S", bound=PagletState)
 _CORE_ERRORS = "paglets.core.errors."
 
 
@@ -59,6 +60,9 @@ class PatternPaglet(Paglet[Any]):
     RESERVED_KINDS: ClassVar[Mapping[str, str]] = {}
     """Reserved message kind -> name of the method that answers it."""
 
+    REQUIRED_STATE: ClassVar[type[PagletState] | None] = None
+    """The state base class a pattern's fields live in (the class's State subclasses it)."""
+
     _all_reserved: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -66,6 +70,13 @@ class PatternPaglet(Paglet[Any]):
         merged: dict[str, str] = {}
         for klass in reversed(cls.__mro__):
             merged.update(klass.__dict__.get("RESERVED_KINDS", {}))
+            required = klass.__dict__.get("REQUIRED_STATE")
+            if required is not None and cls.State is not PagletState:
+                if not issubclass(cls.State, required):
+                    raise TypeError(
+                        f"{cls.__qualname__}.State must subclass {required.__qualname__} "
+                        f"(for {klass.__qualname__})"
+                    )
         cls._all_reserved = merged
         own = cls.__dict__.get("handle_message")
         if own is not None and not getattr(own, _WRAPPED, False):
@@ -73,6 +84,19 @@ class PatternPaglet(Paglet[Any]):
         disposing = cls.__dict__.get("on_disposing")
         if disposing is not None and not getattr(disposing, _WRAPPED, False):
             cls.on_disposing = _cleanup_first(disposing)  # type: ignore[method-assign,assignment]
+
+    def pattern_state(self, required: type[_S]) -> _S:
+        """The state as the pattern's state class.
+
+        Raises:
+            LifecycleError: the paglet's state class does not subclass ``required``.
+        """
+        state = self.state
+        if not isinstance(state, required):
+            raise LifecycleError(
+                f"{type(self).__qualname__}.State must subclass {required.__qualname__}"
+            )
+        return state
 
     def reserved_handler(self, kind: str) -> Callable[[Message], Any] | None:
         """The pattern method that answers ``kind``, or None for an ordinary kind."""

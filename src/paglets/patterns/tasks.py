@@ -145,6 +145,7 @@ class TaskPaglet(PatternPaglet):
     """A paglet that runs :meth:`execute` once, off its mailbox, and reports its status."""
 
     State = TaskState
+    REQUIRED_STATE = TaskState
     RESERVED_KINDS: ClassVar[dict[str, str]] = {
         START: "_answer_start",
         STATUS: "_answer_status",
@@ -155,7 +156,7 @@ class TaskPaglet(PatternPaglet):
     """Longest wait one request is served for, in seconds."""
 
     def _task(self) -> TaskState:
-        return cast(TaskState, self.state)
+        return self.pattern_state(TaskState)
 
     # override -------------------------------------------------------------------------
 
