@@ -49,7 +49,8 @@ class SumTask(TaskPaglet):
             return object()
         if args.get("cancellable"):
             while not self.cancel_requested():
-                self.wait_leaving(0.01)
+                if self.wait_leaving(0.01):
+                    return "moved away"  # dropped: the copy that arrived carries on
             raise TaskCancelledError("stopped as asked")
         return {"sum": sum(args.get("numbers", [])), "visited": visited}
 
