@@ -251,7 +251,7 @@ class MeshFanoutMixin(PatternPaglet):
             key
             for info in self.context.available_hosts()
             if not info.online
-            for key in (info.name, normalize_address(info.address))
+            for key in (info.name, _address_or_none(_address_of(info)))
         }
         for target in work.pending():
             if target in offline or _address_or_none(target) in offline:
@@ -372,6 +372,11 @@ def _dispose_quietly(child: Any, timeout: float) -> None:
         child.dispose(timeout=timeout)
     except PagletError as exc:
         log.debug("child %s not disposed: %s", child.agent_id, exc)
+
+
+def _address_of(info: Any) -> str:
+    # Host facts name the endpoint ``address`` (ours) or ``url`` (the original's HostRef).
+    return str(getattr(info, "address", "") or getattr(info, "url", ""))
 
 
 def _address_or_none(target: str) -> str | None:
