@@ -151,7 +151,7 @@ def test_errors_name_what_went_wrong_per_host(make_host: HostFactory, dead_addre
     )
     assert list(report["results"]) == ["alpha"]
     assert report["errors"]["beta"] == "ValueError: no disks on this host"
-    assert report["errors"][dead_address].startswith("clone failed: ")
+    assert report["errors"][dead_address].startswith("dispatch failed: ")
     wait_for(lambda: only_collector_left(alpha, beta, gamma), message="a clone was left")
 
 
@@ -179,3 +179,20 @@ def test_a_collector_needs_a_fanout_state(host: Host) -> None:
 
     with pytest.raises(HostError, match="State must subclass FanoutState"):
         host.create(Stateless).send("survey")
+
+
+def test_an_unreachable_first_target_does_not_starve_the_others(
+    make_host: HostFactory, dead_address: str
+) -> None:
+    alpha, beta, gamma = mesh(make_host)
+    survey = alpha.create(Survey)
+    started = time.monotonic()
+    report = survey.send(
+        "survey",
+        {"hosts": [dead_address, "beta", "gamma", "alpha"], "deadline": 2.0},
+        timeout=4 * TIMEOUT,
+    )
+    assert sorted(report["results"]) == ["alpha", "beta", "gamma"]
+    assert list(report["errors"]) == [dead_address]
+    assert time.monotonic() - started < 2.0 + TIMEOUT
+    wait_for(lambda: only_collector_left(alpha, beta, gamma), message="a clone was left")

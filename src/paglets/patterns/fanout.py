@@ -2,9 +2,11 @@
 
 :meth:`MeshFanoutMixin.fanout` runs one *round*:
 
-1. it writes the round (its own ref, a round id, the arguments) into its state, so
-   every clone finds them there, and clones itself to each target host in turn (the
-   default targets: this host and every online host of the mesh);
+1. it writes the round (its own ref, a round id, the arguments, the target) into its
+   state, so every clone finds them there, clones itself here once per target, then
+   dispatches the clones to their targets side by side (an unreachable host costs
+   its own outcome, not the others'); the default targets are this host and every
+   online host of the mesh;
 2. each clone (a *child*) runs :meth:`MeshFanoutMixin.fanout_task` in ``run()`` on its
    host, reports the value or the error to the collector with an ``UNQUEUED`` message
    (so the report is taken even while the collector's handler waits), and disposes of
@@ -46,6 +48,9 @@ log = logging.getLogger(__name__)
 FANOUT_RESULT = "_fanout.result"
 """The reserved kind of a child's report (args: round, child, host, ok, value/error)."""
 
+_PARALLEL_MOVES = 16
+"""Most clones moving out at once."""
+
 _CHECK_INTERVAL = 0.25
 """Seconds between two looks at the mesh for targets that went offline."""
 
@@ -60,6 +65,7 @@ class FanoutState(PagletState):
     fanout_parent: PagletProxyRef | None = None
     fanout_round: str = ""
     fanout_args: dict[str, Any] = field(default_factory=dict)
+    fanout_target: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -201,12 +207,15 @@ class MeshFanoutMixin(PatternPaglet):
             fan.fanout_round = work.round_id
             fan.fanout_args = dict(args or {})
         try:
-            self._send_children(work)
+            moving = self._send_children(work)
         finally:
             with self.locked_state():
                 fan = self.pattern_state(FanoutState)
                 fan.fanout_parent, fan.fanout_round, fan.fanout_args = None, "", {}
+                fan.fanout_target = []
         self._await(work)
+        for thread in moving:  # each move is bounded by the deadline; a moment more at most
+            thread.join(max(0.0, work.deadline - time.monotonic()) + self.FANOUT_CLEANUP_TIMEOUT)
         for target in work.pending():
             self._record(work, HostOutcome(target, False, error=f"no result within {deadline:g}s"))
         with self.locked():
@@ -214,16 +223,23 @@ class MeshFanoutMixin(PatternPaglet):
         self._dispose_children(work.unanswered_children())
         return FanoutResult({target: work.outcomes[target] for target in targets})
 
-    def _send_children(self, work: _Round) -> None:
+    def _send_children(self, work: _Round) -> list[threading.Thread]:
+        """Clone here once per target, then move the clones out in parallel.
+
+        A clone made here is cheap and never blocks on the network; the moves run side
+        by side, so an unreachable host costs its own outcome only, not the others'.
+        Returns the threads still moving clones (each bounded by the deadline).
+        """
+        moves: list[tuple[str, Any]] = []
         for target in work.targets:
-            remaining = work.deadline - time.monotonic()
-            if remaining <= 0 or self.is_leaving():
-                self._record(
-                    work, HostOutcome(target, False, error="deadline passed before cloning")
-                )
+            if self.is_leaving():
+                self._record(work, HostOutcome(target, False, error="the collector left"))
                 continue
+            keys = self._target_keys(target)
+            with self.locked_state():
+                self.pattern_state(FanoutState).fanout_target = sorted(keys)
             try:
-                child = self.clone(target, timeout=remaining)
+                child = self.clone(None)
             except PagletError as exc:
                 name, text = error_to_wire(exc)
                 self._record(
@@ -236,6 +252,54 @@ class MeshFanoutMixin(PatternPaglet):
                 early = work.early.pop(child.agent_id, None)
             if early is not None:
                 self._apply_report(work, target, early)
+            if not keys & {self.context.host_name, self.context.host_address}:
+                moves.append((target, child))
+        slots = threading.BoundedSemaphore(_PARALLEL_MOVES)
+        threads = [
+            threading.Thread(
+                target=self._move_child, args=(work, target, child, slots), daemon=True
+            )
+            for target, child in moves[1:]
+        ]
+        for thread in threads:
+            thread.start()
+        if moves:
+            # This thread's connections are open already; a new thread opens its own.
+            self._move_child(work, *moves[0], slots)
+        return threads
+
+    def _move_child(
+        self, work: _Round, target: str, child: Any, slots: threading.BoundedSemaphore
+    ) -> None:
+        with slots:
+            remaining = work.deadline - time.monotonic()
+            if remaining <= 0:
+                error = "deadline passed before moving"
+            else:
+                try:
+                    child.dispatch(target, timeout=remaining)
+                    return
+                except Exception as exc:  # whatever happened, the outcome is recorded
+                    name, text = error_to_wire(exc)
+                    error = f"dispatch failed: {name}: {text}"
+        self._record(work, HostOutcome(target, False, error=error))
+
+    def _target_keys(self, target: str) -> set[str]:
+        """Every spelling of ``target`` a clone may find itself at: name, address."""
+        keys = {target}
+        address = _address_or_none(target)
+        if address:
+            keys.add(address)
+        own = {self.context.host_name, self.context.host_address}
+        if keys & own:
+            return keys | own
+        for info in self.context.available_hosts():
+            info_address = _address_or_none(_address_of(info))
+            if info.name == target or (address and info_address == address):
+                keys.add(info.name)
+                if info_address:
+                    keys.add(info_address)
+        return keys
 
     def _await(self, work: _Round) -> None:
         while not self.is_leaving():
@@ -332,10 +396,16 @@ class MeshFanoutMixin(PatternPaglet):
         return parent is not None and parent.agent_id != self.agent_id
 
     def run_fanout_child(self) -> bool:
-        """If this is a child: run the task, report, dispose; return whether it was one."""
+        """If this is a child: run the task, report, dispose; return whether it was one.
+
+        A child not yet on its target host (it is made on the collector's host, then
+        moved) does nothing: it runs again when it arrives.
+        """
         if not self.is_fanout_child():
             return False
         state = self.pattern_state(FanoutState)
+        if not {self.context.host_name, self.context.host_address} & set(state.fanout_target):
+            return True
         parent = state.fanout_parent
         assert parent is not None
         report: dict[str, Any] = {"round": state.fanout_round, "child": self.agent_id}
@@ -350,11 +420,13 @@ class MeshFanoutMixin(PatternPaglet):
             return True  # the collector gave up on this child and disposed of it
         report["host"] = self.context.host_name
         try:
-            self.context.proxy(parent).send(
+            # A future goes through the host's I/O thread: a blocking send from this
+            # fresh thread would first open (and secure) a connection of its own.
+            self.context.proxy(parent).send_future(
                 Message(FANOUT_RESULT, report, priority=UNQUEUED),
                 timeout=self.FANOUT_REPORT_TIMEOUT,
-            )
-        except PagletError as exc:
+            ).get_reply(self.FANOUT_REPORT_TIMEOUT + 1.0)
+        except Exception as exc:  # never let a lost report keep the child alive
             log.info("%r: the collector did not take the report: %s", self, exc)
         try:
             self.dispose()
