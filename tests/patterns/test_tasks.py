@@ -10,7 +10,13 @@ import pytest
 
 from helpers import TIMEOUT, gate, new_gate, wait_for
 from paglets.core.agent import Paglet
-from paglets.core.errors import HostError, ReplyTimeoutError, ServiceContractError
+from paglets.core.errors import (
+    HostError,
+    NotHandledError,
+    ReplyTimeoutError,
+    ServiceContractError,
+)
+from paglets.core.messages import Message
 from paglets.patterns.tasks import (
     TaskCancelledError,
     TaskClient,
@@ -165,3 +171,43 @@ def test_a_task_created_on_another_host(two_hosts: tuple[Host, Host]) -> None:
     alpha, _beta = two_hosts
     client = TaskClient.create(alpha, SumTask, target="beta")
     assert client.start_and_wait({"numbers": [2]}, timeout=TIMEOUT).host == "beta"
+
+
+class Boss(Paglet[TaskState]):
+    """Starts a task on another host from a handler, through its own context."""
+
+    State = TaskState
+
+    def handle_message(self, message: Message) -> Any:
+        if message.kind == "delegate":
+            client = TaskClient.create(self.context, SumTask, target=message.args["to"])
+            done = client.start_and_wait({"numbers": message.args["numbers"]}, timeout=TIMEOUT)
+            return {"status": done.status.value, "result": done.result, "host": done.host}
+        return self.not_handled()
+
+
+class ChattyTask(SumTask):
+    """A task whose class handles messages of its own next to the reserved ones."""
+
+    def handle_message(self, message: Message) -> Any:
+        if message.kind == "ping":
+            return "pong"
+        return super().handle_message(message)
+
+
+def test_a_paglet_starts_a_task_through_its_context(two_hosts: tuple[Host, Host]) -> None:
+    alpha, _beta = two_hosts
+    reply = alpha.create(Boss).send("delegate", {"to": "beta", "numbers": [1, 2]})
+    assert reply == {
+        "status": "succeeded",
+        "result": {"sum": 3, "visited": ["beta"]},
+        "host": "beta",
+    }
+
+
+def test_a_task_class_with_its_own_handler_still_answers_the_task_kinds(host: Host) -> None:
+    client = TaskClient.create(host, ChattyTask)
+    assert client.proxy.send("ping") == "pong"
+    assert client.start_and_wait({"numbers": [7]}, timeout=TIMEOUT).result["sum"] == 7
+    with pytest.raises(NotHandledError):
+        client.proxy.send("dance")
