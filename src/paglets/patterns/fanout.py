@@ -116,7 +116,9 @@ class _Round:
         self.outcomes: dict[str, HostOutcome] = {}
         self.children: dict[str, Any] = {}  # child agent id -> proxy
         self.target_of: dict[str, str] = {}  # child agent id -> target
-        self.reported: set[str] = set()  # children that reported (they dispose themselves)
+        # Children not to dispose at the end: they reported (and dispose themselves), or
+        # were disposed already.
+        self.settled: set[str] = set()
         self.early: dict[str, dict[str, Any]] = {}  # reports of children not yet registered
         self.abandoned = False
 
@@ -130,7 +132,7 @@ class _Round:
         return [target for target in self.targets if target not in self.outcomes]
 
     def unanswered_children(self) -> list[Any]:
-        return [proxy for child_id, proxy in self.children.items() if child_id not in self.reported]
+        return [proxy for child_id, proxy in self.children.items() if child_id not in self.settled]
 
 
 class MeshFanoutMixin(PatternPaglet):
@@ -283,6 +285,9 @@ class MeshFanoutMixin(PatternPaglet):
                     name, text = error_to_wire(exc)
                     error = f"dispatch failed: {name}: {text}"
         self._record(work, HostOutcome(target, False, error=error))
+        with self.locked():
+            work.settled.add(child.agent_id)  # disposed now, not again at the end
+        _dispose_quietly(child, self.FANOUT_CLEANUP_TIMEOUT)
 
     def _target_keys(self, target: str) -> set[str]:
         """Every spelling of ``target`` a clone may find itself at: name, address."""
@@ -354,7 +359,7 @@ class MeshFanoutMixin(PatternPaglet):
 
     def _apply_report(self, work: _Round, target: str, args: dict[str, Any]) -> None:
         with self.locked():
-            work.reported.add(str(args.get("child")))
+            work.settled.add(str(args.get("child")))
         if args.get("ok"):
             outcome = HostOutcome(target, True, value=args.get("value"))
         else:
