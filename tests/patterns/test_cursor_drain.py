@@ -154,3 +154,17 @@ def test_bad_requests_get_clear_errors_and_the_feed_keeps_serving(host: Host) ->
         feed.send("add", {"items": [object()]})
     assert named(raised.value, SerializationError)
     assert DrainClient(feed).drain().items == ["a"]
+
+
+def test_the_buffer_moves_with_the_paglet_and_the_cursor_still_holds(
+    two_hosts: tuple[Host, Host],
+) -> None:
+    alpha, beta = two_hosts
+    feed = alpha.create(Feed)
+    feed.send("add", {"items": ["a", "b", "c"]})
+    client = DrainClient(feed)
+    assert client.drain(max_items=1).items == ["a"]
+    alpha.get_proxy(feed.agent_id).dispatch("beta")
+    feed.send("add", {"items": ["d"]})
+    assert client.drain().items == ["b", "c", "d"]
+    assert client.proxy.address == beta.address and client.cursor == 4
