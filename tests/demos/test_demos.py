@@ -59,6 +59,14 @@ EXPECTED: dict[str, list[str]] = {
         "[alpha] task 'stamp' (arrival): stop 4 stamped",
         "back on alpha, finished: True",
     ],
+    "fanout.py": [
+        "round 1: 3 answers, 0 errors",
+        "  [alpha] gamma: error: no result within 1s",
+        "round 2: partial=True, errors={'gamma': 'no result within 1s'}",
+        "clones left on beta and gamma: 0",
+        "task on beta: running",
+        "task succeeded with result 10 on beta",
+    ],
     "master_slave.py": [
         "primes below 50000: 5133 after 4 progress reports (expected 5133)",
         "paglets left on beta: 0",
