@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from paglets.system.search_ignore import unknown_types
 from paglets.system.search_query import SearchQuery, SearchQueryError
 from paglets.system.search_rg import check_pattern, find_rg, run_rg
-from paglets.system.search_ignore import unknown_types
 from paglets.system.search_scan import name_matcher, scan
 
 ENGINES = ("auto", "rg", "python")
@@ -65,6 +65,7 @@ def validate(query: SearchQuery, engine: str = "auto") -> None:
         missing = unknown_types(query.types)
         if missing:
             raise SearchQueryError(f"unrecognized file type: {missing[0]}")
+
 
 def run_search(
     query: SearchQuery,

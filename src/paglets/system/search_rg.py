@@ -134,6 +134,13 @@ def _read_errors(stream: IO[bytes], emit: Emit, lock: threading.Lock) -> None:
             last["message"] += "\n" + line  # a multi-line explanation, already emitted
 
 
+def _kill_on_cancel(process: subprocess.Popen[bytes], cancel: threading.Event) -> None:
+    # rg may sit in a slow directory with nothing to print: a cancel must not wait for it
+    cancel.wait()
+    if process.poll() is None:
+        process.kill()
+
+
 def run_rg(
     rg: Path,
     query: SearchQuery,
@@ -168,9 +175,7 @@ def run_rg(
     )
     errors.start()
     watcher = threading.Thread(
-        target=lambda: cancel.wait() and process.poll() is None and process.kill(),
-        name="rg-cancel",
-        daemon=True,
+        target=_kill_on_cancel, args=(process, cancel), name="rg-cancel", daemon=True
     )
     watcher.start()
     try:
@@ -209,4 +214,3 @@ def _records(
     else:
         for raw in stdout:
             yield from json_records(query, raw)
-

@@ -20,8 +20,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from paglets.system.search_query import SearchQuery, SearchQueryError
 from paglets.system.search_ignore import unknown_types
+from paglets.system.search_query import SearchQuery, SearchQueryError
 from paglets.system.search_walk import WalkedFile, Walker, os_error_message
 
 Emit = Callable[[dict[str, Any]], None]
@@ -41,7 +41,9 @@ def searchable_bytes(data: bytes, explicit: bool) -> bytes:
     return data[: data.rfind(b"\n", 0, block_start) + 1]
 
 
-def grep_lines(query: SearchQuery, regex: re.Pattern[str], shown: str, data: bytes) -> list[dict[str, Any]]:
+def grep_lines(
+    query: SearchQuery, regex: re.Pattern[str], shown: str, data: bytes
+) -> list[dict[str, Any]]:
     """The match, context, count or file records of one file's bytes."""
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
@@ -133,7 +135,9 @@ def scan(query: SearchQuery, emit: Emit, cancel: threading.Event | None = None) 
             emit(record)
 
 
-def _grep_file(query: SearchQuery, regex: re.Pattern[str], item: WalkedFile) -> list[dict[str, Any]]:
+def _grep_file(
+    query: SearchQuery, regex: re.Pattern[str], item: WalkedFile
+) -> list[dict[str, Any]]:
     try:
         data = item.path.read_bytes()
     except OSError as exc:

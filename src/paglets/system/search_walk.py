@@ -114,10 +114,15 @@ class Walker:
                 continue
             if not (is_dir or is_file):
                 continue
-            if not self._included(entry.name, Path(child_shown), absolute / entry.name, is_dir, levels):
+            if not self._included(
+                entry.name, Path(child_shown), absolute / entry.name, is_dir, levels
+            ):
                 continue
             if is_file:
-                if self._limit is not None and entry.stat(follow_symlinks=False).st_size > self._limit:
+                if (
+                    self._limit is not None
+                    and entry.stat(follow_symlinks=False).st_size > self._limit
+                ):
                     continue
                 yield WalkedFile(child_shown, Path(entry.path), False)
             elif self._query.max_depth is None or depth < self._query.max_depth:
