@@ -99,15 +99,20 @@ class SearchRun:
         """Whether every host is done (or failed) and every record was drained."""
         return self._finished
 
-    def records(self, wait: float = POLL_SECONDS) -> Iterator[dict[str, Any]]:
-        """Every record, as it arrives, until the search is finished.
+    def batches(self, wait: float = POLL_SECONDS) -> Iterator[list[dict[str, Any]]]:
+        """Each drained batch of records (maybe empty), until the search is finished.
 
         Bounded: past the time limit plus a grace period the collector marks the
         hosts still silent as timed out, which finishes the search.
         """
         deadline = time.monotonic() + self.timeout + 4 * GRACE_SECONDS + 10 * wait
         while not self._finished and time.monotonic() < deadline:
-            yield from self.drain(wait)
+            yield self.drain(wait)
+
+    def records(self, wait: float = POLL_SECONDS) -> Iterator[dict[str, Any]]:
+        """Every record, as it arrives, until the search is finished."""
+        for batch in self.batches(wait):
+            yield from batch
 
     def cancel(self) -> None:
         """Tell the running workers to stop (what they found stays drainable)."""
