@@ -145,6 +145,13 @@ def read_rules(path: Path) -> list[Rule]:
     return [rule for rule in map(parse_rule, text.splitlines()) if rule is not None]
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class IgnoreLevel:
     """The ignore files of one directory: rules per kind, highest precedence first."""
@@ -159,7 +166,7 @@ class IgnoreLevel:
         if not in_repo:
             kinds[2] = []
         exclude: list[Rule] = []
-        if in_repo and (directory / ".git").is_dir():
+        if in_repo and _is_dir(directory / ".git"):
             exclude = read_rules(directory / ".git" / "info" / "exclude")
         kinds.append(exclude)
         if not any(kinds):

@@ -8,6 +8,7 @@ stream gives (see :mod:`paglets.system.search_query`):
   of the 64 KiB blocks before the first NUL are searched and the rest is not (so a
   NUL near the start skips the file); a file named on the command line is searched
   whole;
+- with ``-c`` such a binary file gives no count at all (ripgrep drops it);
 - ``-m N`` stops after N matching lines, but the ``-A`` lines after the last one are
   still shown, and those that match are shown as matches (as ripgrep does);
 - lines are bytes; text that is not UTF-8 is shown with replacement characters.
@@ -142,4 +143,7 @@ def _grep_file(
         data = item.path.read_bytes()
     except OSError as exc:
         return [os_error_message(item.shown, exc)]
-    return grep_lines(query, regex, item.shown, searchable_bytes(data, item.explicit))
+    searched = searchable_bytes(data, item.explicit)
+    if query.count and len(searched) < len(data):
+        return []  # ripgrep prints no count for a binary file it stopped searching
+    return grep_lines(query, regex, item.shown, searched)

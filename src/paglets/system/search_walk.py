@@ -38,15 +38,27 @@ class WalkedFile:
     explicit: bool
 
 
-def os_error_message(shown: str, exc: OSError) -> dict[str, Any]:
-    """An error record worded like ripgrep's (``PATH: Permission denied (os error 13)``)."""
+def os_error_message(shown: str, exc: OSError, *, given: bool = False) -> dict[str, Any]:
+    """An error record worded like ripgrep's (``PATH: Permission denied (os error 13)``).
+
+    ripgrep words an error on the one path the user gave (``given``) as an I/O error.
+    """
     code = exc.errno or 0
-    reason = os.strerror(code) if code else str(exc)
-    return {"type": "error", "path": shown, "message": f"{shown}: {reason} (os error {code})"}
+    reason = f"{os.strerror(code) if code else exc} (os error {code})"
+    if given:
+        reason = f"IO error for operation on {shown}: {reason}"
+    return {"type": "error", "path": shown, "message": f"{shown}: {reason}"}
+
+
+def _has_git(directory: Path) -> bool:
+    try:
+        return (directory / ".git").exists()
+    except OSError:  # an unreadable directory: the walk reports it when it gets there
+        return False
 
 
 def _in_repo(directory: Path) -> bool:
-    return any((each / ".git").exists() for each in (directory, *directory.parents))
+    return any(_has_git(each) for each in (directory, *directory.parents))
 
 
 class Walker:
@@ -70,10 +82,11 @@ class Walker:
                 is_dir = path.is_dir()
                 exists = is_dir or path.exists()
             except OSError as exc:
-                yield os_error_message(shown, exc)
+                yield os_error_message(shown, exc, given=len(roots) == 1)
                 continue
             if not exists:
-                yield os_error_message(shown, FileNotFoundError(errno.ENOENT, "", root))
+                error = FileNotFoundError(errno.ENOENT, "", root)
+                yield os_error_message(shown, error, given=len(roots) == 1)
             elif not is_dir:
                 yield WalkedFile(shown, path, True)
             elif self._query.max_depth != 0:
@@ -97,7 +110,8 @@ class Walker:
             with os.scandir(directory) as scan:
                 entries = sorted(scan, key=lambda entry: entry.name)
         except OSError as exc:
-            yield os_error_message(shown or ".", exc)
+            # with no path given ripgrep shows paths bare, but not unreadable directories
+            yield os_error_message(shown if self._query.paths else os.path.join(".", shown), exc)
             return
         absolute = directory.absolute()
         for entry in entries:
