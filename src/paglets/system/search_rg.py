@@ -136,9 +136,10 @@ def _read_errors(stream: IO[bytes], emit: Emit, lock: threading.Lock) -> None:
 
 def _kill_on_cancel(process: subprocess.Popen[bytes], cancel: threading.Event) -> None:
     # rg may sit in a slow directory with nothing to print: a cancel must not wait for it
-    cancel.wait()
-    if process.poll() is None:
-        process.kill()
+    while process.poll() is None:
+        if cancel.wait(0.1):
+            process.kill()
+            return
 
 
 def run_rg(
@@ -192,7 +193,7 @@ def run_rg(
         process.stdout.close()
         process.stderr.close()
         cancelled = cancel.is_set()
-        cancel.set()  # releases the watcher
+        watcher.join(1.0)
     return -1 if cancelled else code
 
 
