@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import tempfile
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,8 @@ def test_a_missing_path_is_an_error_record_worded_like_ripgrep(tree: Path) -> No
         assert error == {
             "type": "error",
             "path": "nope",
-            "message": "nope: IO error for operation on nope: No such file or directory (os error 2)",
+            "message": "nope: IO error for operation on nope: "
+            "No such file or directory (os error 2)",
         }
 
 
@@ -148,9 +150,7 @@ def _search_as_nobody(root: Path) -> dict[str, list[dict[str, Any]]]:
                 for suffix, paths in (("", []), (" .", ["."]))
             }
             os.write(write, json.dumps(report).encode())
-        except BaseException as exc:
-            import traceback
-
+        except BaseException:
             os.write(write, json.dumps({"child failed": traceback.format_exc()}).encode())
         finally:
             os._exit(0)
