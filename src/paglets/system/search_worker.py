@@ -2,11 +2,12 @@
 
 A :class:`~paglets.system.search.SearchCollectorPaglet` creates a worker on each
 target host. The worker's ``run()`` starts the search (:func:`run_search`, in that
-host's working directory) and pushes the records to the collector in batches: a
-batch leaves when it holds :data:`BATCH_RECORDS` records or its first record is
-:data:`BATCH_SECONDS` old, so the first hit travels at once and a flood of hits
-costs few messages. Each batch is a synchronous ``hits`` send, which keeps one
-host's records in order and slows a worker down to what the collector takes.
+host's working directory) and pushes the records to the collector in batches. A
+batch is whatever piled up while the previous one was being sent (at most
+:data:`BATCH_RECORDS`): the first hit travels alone and at once, and a flood of hits
+costs few messages, with no timer. Each batch is a synchronous ``hits`` send, which
+keeps one host's records in order and slows a worker down to what the collector
+takes.
 
 The worker ends with a ``done`` message (engine, seconds, and ``partial``/``error``
 when it was cut short) and disposes itself. It stops early, reporting partial
@@ -29,8 +30,7 @@ from paglets.core.refs import PagletProxyRef
 from paglets.system.search_engine import run_search
 from paglets.system.search_query import SearchQuery
 
-BATCH_RECORDS = 500
-BATCH_SECONDS = 0.05
+BATCH_RECORDS = 1000
 SEND_TIMEOUT = 30.0
 
 
@@ -105,6 +105,9 @@ class SearchWorkerPaglet(Paglet[SearchWorkerState]):
             try:
                 result = run_search(query, found.put, engine=self.state.engine, cancel=self._cancel)
                 outcome["engine"] = result.engine
+                if result.cancelled:  # by a cancel message, or by the time limit below
+                    outcome["partial"] = True
+                    outcome.setdefault("error", "cancelled")
             except Exception as exc:
                 outcome["error"] = f"{type(exc).__name__}: {exc}"
             finally:
@@ -114,27 +117,18 @@ class SearchWorkerPaglet(Paglet[SearchWorkerState]):
         thread.start()
         deadline = started + self.state.timeout
         batch: list[dict[str, Any]] = []
-        batch_started = 0.0
         finished = False
         while not finished:
-            now = time.monotonic()
-            limit = deadline - now
-            if batch:
-                limit = min(limit, batch_started + BATCH_SECONDS - now)
             try:
-                item = found.get(timeout=max(limit, 0.0))
+                item = found.get(timeout=max(deadline - time.monotonic(), 0.0))
             except queue.Empty:
                 item = False
             if item is None:
                 finished = True
             elif item is not False:
-                if not batch:
-                    batch_started = time.monotonic()
                 batch.append(item)
-            now = time.monotonic()
-            if batch and (
-                finished or len(batch) >= BATCH_RECORDS or now - batch_started >= BATCH_SECONDS
-            ):
+                finished = self._take_waiting(found, batch)
+            if batch:
                 reply = collector.send(
                     Message("hits", {"host": self.state.label, "records": batch}),
                     timeout=SEND_TIMEOUT,
@@ -142,6 +136,7 @@ class SearchWorkerPaglet(Paglet[SearchWorkerState]):
                 batch = []
                 if isinstance(reply, dict) and reply.get("stop"):
                     self._cancel.set()
+            now = time.monotonic()
             if not finished and (now >= deadline or self._cancel.is_set()):
                 if now >= deadline:
                     outcome.setdefault("error", f"timed out after {self.state.timeout:g}s")
@@ -153,6 +148,19 @@ class SearchWorkerPaglet(Paglet[SearchWorkerState]):
                 self._send_rest(collector, found, batch)
                 break
         return outcome
+
+    @staticmethod
+    def _take_waiting(found: queue.Queue[Any], batch: list[Any]) -> bool:
+        """Move the records already waiting into ``batch``; return whether the end came."""
+        while len(batch) < BATCH_RECORDS:
+            try:
+                item = found.get_nowait()
+            except queue.Empty:
+                return False
+            if item is None:
+                return True
+            batch.append(item)
+        return False
 
     def _send_rest(self, collector: Any, found: queue.Queue[Any], batch: list[Any]) -> None:
         """After a cut: what was found before it still goes back (marked partial)."""
