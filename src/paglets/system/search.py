@@ -47,6 +47,7 @@ from paglets.core.errors import PagletError
 from paglets.core.events import CreationEvent
 from paglets.core.messages import Message
 from paglets.core.refs import PagletProxyRef
+from paglets.net.endpoint import looks_like_address, normalize_address
 from paglets.system.search_engine import validate
 from paglets.system.search_query import SearchQuery
 from paglets.system.search_worker import SearchWorkerPaglet, SearchWorkerState
@@ -131,7 +132,8 @@ class SearchCollectorPaglet(Paglet[SearchCollectorState]):
         chosen: list[tuple[str, str]] = []
         unknown: list[str] = []
         for wanted in self.state.hosts:
-            match = next((h for h in known if wanted in h), None)
+            key = normalize_address(wanted) if looks_like_address(wanted) else wanted
+            match = next((h for h in known if key in h), None)
             if match is None:
                 unknown.append(wanted)
             elif match not in chosen:
