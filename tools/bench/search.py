@@ -10,7 +10,8 @@ processes on 127.0.0.1 (insecure, discovery off), each with the tree as its work
 directory, and measures, after one untimed warm-up of each (so every figure reads a
 warm page cache):
 
-- ``rg TODO`` alone in the tree (the package's binary, output drained from a pipe);
+- ``rg TODO`` alone in the tree (the package's binary, output drained from a pipe),
+  and ``rg --json TODO``, the output our engine parses;
 - the same search through the paglets on alpha only, driven from this process with a
   ``SearchRun`` over a ``HostClient``: wall time and time to the first hit;
 - the same through the CLI, ``paglets search grep TODO --host alpha --jsonl`` as a
@@ -108,10 +109,10 @@ def stop(process: subprocess.Popen[str]) -> None:
         process.wait(10)
 
 
-def time_rg(rg: Path, tree: Path) -> tuple[float, int]:
-    """Wall seconds of ``rg TODO`` in ``tree``, and the lines it printed."""
+def time_rg(rg: Path, tree: Path, *flags: str) -> tuple[float, int]:
+    """Wall seconds of ``rg [FLAGS] TODO`` in ``tree``, and the lines it printed."""
     started = time.perf_counter()
-    done = subprocess.run([str(rg), "TODO"], cwd=tree, capture_output=True, check=False)
+    done = subprocess.run([str(rg), *flags, "TODO"], cwd=tree, capture_output=True, check=False)
     return time.perf_counter() - started, done.stdout.count(b"\n")
 
 
@@ -192,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             for key, value in (
                 ("rg", time_rg(rg, tree)[0]),
+                ("rg_json", time_rg(rg, tree, "--json")[0]),
                 ("one", time_paglets(address, ["alpha"])),
                 ("cli", time_cli(address, ROOT)[0]),
                 ("cli_start", time_cli_start()),
@@ -242,6 +244,7 @@ def report(console: Console, median: dict[str, float], size: int, todo: int) -> 
     rg_wall = median["rg"]
     rows = [
         ("rg TODO alone", rg_wall, None),
+        ("rg --json TODO alone (our engine's)", median["rg_json"], None),
         ("paglets, alpha (SearchRun)", median["one"], median["one_first"]),
         ("paglets search --host alpha (CLI)", median["cli"], None),
         ("  of which the CLI's start (--help)", median["cli_start"], None),
