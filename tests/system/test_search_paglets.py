@@ -186,3 +186,23 @@ def test_an_invalid_regex_is_refused_before_any_host_is_asked(host: Host) -> Non
             run.start()
         assert refused.value.remote_type.endswith("SearchQueryError")
     wait_for(lambda: _no_paglets_left(host))
+
+
+def test_leaving_the_run_on_ctrl_c_disposes_the_collector_and_stops_workers(
+    tree: Path, two_hosts: tuple[Host, Host], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alpha, beta = two_hosts
+    stuck = new_gate()
+
+    def before_search(self: SearchWorkerPaglet) -> None:
+        if self.state.label == "beta":
+            stuck.pass_through()
+
+    monkeypatch.setattr(SearchWorkerPaglet, "before_search", before_search)
+    with pytest.raises(KeyboardInterrupt), SearchRun(alpha, QUERY, timeout=4 * TIMEOUT) as run:
+        run.start()
+        stuck.wait_entered()
+        raise KeyboardInterrupt
+    assert all(proxy.agent_id != run.agent_id for proxy in alpha.get_proxies())
+    stuck.open()
+    wait_for(lambda: _no_paglets_left(alpha, beta), message="a worker outlived its collector")
