@@ -83,8 +83,12 @@ def grep(
     smart_case: SmartCase = False,
     fixed_strings: Fixed = False,
     word_regexp: Word = False,
-    line_number: Annotated[bool, typer.Option("-n", "--line-number", help="Show lines.")] = False,
-    count: Annotated[bool, typer.Option("-c", "--count", help="Matching lines per file.")] = False,
+    line_number: Annotated[
+        bool, typer.Option("-n", "--line-number", help="Show line numbers.")
+    ] = False,
+    count: Annotated[
+        bool, typer.Option("-c", "--count", help="Count matching lines per file.")
+    ] = False,
     files_with_matches: Annotated[
         bool, typer.Option("-l", "--files-with-matches", help="Only the names of files.")
     ] = False,
@@ -97,7 +101,7 @@ def grep(
     ] = 0,
     context: Annotated[int, typer.Option("-C", "--context", help="Lines around.")] = 0,
     max_count: Annotated[
-        int | None, typer.Option("-m", "--max-count", help="Matching lines per file.")
+        int | None, typer.Option("-m", "--max-count", help="At most N matching lines per file.")
     ] = None,
     glob: Globs = None,
     file_type: Types = None,
