@@ -85,9 +85,14 @@ def _strip_newline(text: str) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
+_SKIPPED = (b'{"type":"begin"', b'{"type":"end"', b'{"data":')
+
+
 def json_records(query: SearchQuery, line: bytes) -> Iterator[dict[str, Any]]:
     """The records of one line of ``rg --json`` output."""
-    event = json.loads(line)
+    if line.startswith(_SKIPPED):  # most lines: not worth decoding (rg writes type first)
+        return
+    event = json.loads(line.decode("utf-8", "replace"))
     kind = event.get("type")
     if kind not in ("match", "context"):
         return
@@ -193,7 +198,8 @@ def run_rg(
         process.stdout.close()
         process.stderr.close()
         cancelled = cancel.is_set()
-        watcher.join(1.0)
+    # the watcher ends by itself within one poll of the process having ended: not joined,
+    # so a search does not wait for that poll
     return -1 if cancelled else code
 
 
