@@ -197,3 +197,19 @@ def test_with_no_host_the_classic_entry_point_runs_on_an_embedded_host(
     assert len(lines) == len(expected)
     host = lines[0].split(":", 1)[0]
     assert f"{host}:./a.txt:1:alpha TODO one" in lines
+
+
+def test_a_path_missing_on_a_host_is_its_error_record_not_fatal(mesh: dict[str, str]) -> None:
+    args = ["search", "grep", "TODO", "only_on_beta.txt", "--entry", mesh["alpha"]]
+    done = _cli(*args, "--insecure", "--jsonl")
+    assert done.returncode == 2, done.stderr
+    lines = _jsonl(done.stdout)
+    [error] = [r for r in lines if r["type"] == "error"]
+    assert error["host"] == "alpha" and error["path"] == "only_on_beta.txt"
+    assert "No such file or directory" in error["message"]
+    [match] = [r for r in lines if r["type"] == "match"]
+    assert match["host"] == "beta" and match["text"] == "TODO on beta"
+    assert {r["host"]: r["state"] for r in lines if r["type"] == "host"} == {
+        "alpha": "done",
+        "beta": "done",
+    }

@@ -13,6 +13,8 @@ says so on stderr. Exit codes follow ripgrep: 0 something was found, 1 nothing w
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from typing import Annotated
 
@@ -234,6 +236,10 @@ def _search(
     except KeyboardInterrupt:
         fail("interrupted", 130)
         return
+    except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, as ripgrep does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except HostError as exc:
         fail(exc.remote_message if exc.remote_type.endswith("SearchQueryError") else str(exc), 2)
         return
