@@ -54,11 +54,12 @@ def _no_paglets_left(*hosts: Host) -> bool:
     return all(not host.get_proxies() for host in hosts)
 
 
+@pytest.mark.parametrize("engine", ["rg", "python"])
 def test_every_host_searches_its_own_paths_and_everything_is_disposed(
-    tree: Path, three_hosts: tuple[Host, Host, Host]
+    tree: Path, three_hosts: tuple[Host, Host, Host], engine: str
 ) -> None:
     alpha, beta, gamma = three_hosts
-    with SearchRun(alpha, QUERY, timeout=TIMEOUT) as run:
+    with SearchRun(alpha, QUERY, timeout=TIMEOUT, engine=engine) as run:
         assert sorted(run.start()) == ["alpha", "beta", "gamma"]
         records = list(run.records())
         assert run.finished
@@ -70,7 +71,7 @@ def test_every_host_searches_its_own_paths_and_everything_is_disposed(
     for name, found in by_host.items():
         assert sorted(_plain(r) for r in found) == expected
         assert statuses[name]["state"] == "done" and not statuses[name]["partial"]
-        assert statuses[name]["records"] == len(found) and statuses[name]["engine"] == "rg"
+        assert statuses[name]["records"] == len(found) and statuses[name]["engine"] == engine
     wait_for(lambda: _no_paglets_left(alpha, beta, gamma), message="paglets left behind")
 
 
