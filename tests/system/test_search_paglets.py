@@ -14,7 +14,7 @@ import pytest
 from helpers import TIMEOUT, new_gate, wait_for
 from paglets.core.errors import HostError
 from paglets.runtime.host import Host
-from paglets.system import search_worker
+from paglets.system import search, search_worker
 from paglets.system.search_client import SearchRun
 from paglets.system.search_engine import SearchOutcome, run_search
 from paglets.system.search_query import SearchQuery
@@ -207,3 +207,28 @@ def test_leaving_the_run_on_ctrl_c_disposes_the_collector_and_stops_workers(
     assert all(proxy.agent_id != run.agent_id for proxy in alpha.get_proxies())
     stuck.open()
     wait_for(lambda: _no_paglets_left(alpha, beta), message="a worker outlived its collector")
+
+
+def test_a_slow_drainer_holds_workers_back_and_loses_nothing(
+    host: Host, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for index in range(400):
+        (tmp_path / f"f{index:03d}.txt").write_text(f"TODO {index}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(search, "MAX_PENDING", 20)
+    monkeypatch.setattr(search_worker, "BATCH_RECORDS", 10)
+    query = SearchQuery(pattern="TODO")
+    with SearchRun(host, query, timeout=4 * TIMEOUT) as run:
+        run.start()
+
+        def pending() -> int:
+            state = host.get_state(run.agent_id)
+            assert isinstance(state, search.SearchCollectorState)
+            return len(state.records)
+
+        wait_for(lambda: pending() > 20, message="the worker sent nothing")
+        with pytest.raises(AssertionError):  # held back: one batch past the limit at most
+            wait_for(lambda: pending() > 20 + 10, timeout=0.5)
+        records = list(run.records())
+    assert sorted(_plain(r) for r in records) == _local(query)
+    assert [s["state"] for s in run.hosts] == ["done"]

@@ -12,6 +12,9 @@ Workers push ``hits`` batches and a final ``done``. Whoever started the search d
 the records by cursor (``drain``: "records from N on, waiting up to W seconds for
 some"); the drain gives the mailbox turn away while it waits
 (:meth:`~paglets.core.agent.Paglet.wait_message`), so hits keep arriving meanwhile.
+A drain from cursor N also says that the records before N arrived, so the collector
+drops them: it holds only what is not drained yet, and past :data:`MAX_PENDING` of
+those it holds the workers' batches back until the drainer catches up.
 
 Message kinds:
 
@@ -54,6 +57,10 @@ from paglets.system.search_worker import SearchWorkerPaglet, SearchWorkerState
 
 GRACE_SECONDS = 2.0
 DRAIN_LIMIT = 5000
+MAX_PENDING = 100_000
+"""Undrained records past which workers are held back (see ``_hits``)."""
+PENDING_WAIT = 20.0
+"""Longest a worker's batch is held back; less than the worker's send timeout."""
 FINAL = ("done", "error", "timeout", "cancelled")
 
 
@@ -67,7 +74,8 @@ class SearchCollectorState(PagletState):
         engine: the engine the workers use (``auto``, ``rg``, ``python``).
         timeout: seconds each host's search may take.
         idle_timeout: seconds without a drain before the collector disposes itself.
-        records: every record, in arrival order, each with its ``host``.
+        records: the records not yet drained, in arrival order, each with its ``host``.
+        base: the cursor of ``records[0]`` (the records before it were drained).
         status: host name -> its status (see the module docstring).
     """
 
@@ -77,6 +85,7 @@ class SearchCollectorState(PagletState):
     timeout: float = 30.0
     idle_timeout: float = 60.0
     records: list[dict[str, Any]] = field(default_factory=list)
+    base: int = 0
     status: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -192,9 +201,15 @@ class SearchCollectorPaglet(Paglet[SearchCollectorState]):
                 record["host"] = host
             state.records.extend(records)
             entry["records"] += len(records)
-            stop = entry["state"] in FINAL
         self.notify_all_messages()
-        return {"stop": stop}
+        # flow control: a worker waits (its send is not answered) while the drainer is
+        # far behind, so the entry host never holds more than about MAX_PENDING records
+        deadline = time.monotonic() + PENDING_WAIT
+        while len(self.state.records) > MAX_PENDING and time.monotonic() < deadline:
+            if entry["state"] in FINAL:
+                break
+            self.wait_message(min(0.5, max(0.0, deadline - time.monotonic())))
+        return {"stop": entry["state"] in FINAL}
 
     def _done(self, report: dict[str, Any]) -> bool:
         host = str(report.get("host", ""))
@@ -234,19 +249,26 @@ class SearchCollectorPaglet(Paglet[SearchCollectorState]):
 
     def _drain(self, cursor: int, wait: float, limit: int) -> dict[str, Any]:
         self._last_drain = time.monotonic()
+        with self.locked_state() as state:
+            if cursor > state.base:  # the drainer has everything before its cursor
+                drop = min(cursor - state.base, len(state.records))
+                del state.records[:drop]
+                state.base += drop
+            cursor = state.base
+        self.notify_all_messages()  # a worker held back by flow control may go on
         deadline = time.monotonic() + max(0.0, min(wait, 5.0))
         while True:
             self._expire()
-            if len(self.state.records) > cursor or self._finished():
+            if self.state.records or self._finished():
                 break
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             self.wait_message(left)
         with self.locked_state() as state:
-            records = state.records[cursor : cursor + max(1, limit)]
+            records = state.records[: max(1, limit)]
             hosts = [{"host": name, **_public(entry)} for name, entry in state.status.items()]
-            finished = self._finished() and cursor + len(records) >= len(state.records)
+            finished = self._finished() and len(records) == len(state.records)
         self._last_drain = time.monotonic()
         return {
             "records": records,
