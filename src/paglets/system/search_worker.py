@@ -82,9 +82,7 @@ class SearchWorkerPaglet(Paglet[SearchWorkerState]):
                 return
             self.before_search()
             report.update(self._search(collector, started))
-        except PagletError as exc:
-            report.update(partial=True, error=f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # a crash here must still reach the collector
+        except Exception as exc:  # a failure here (a lost collector too) must be reported
             report.update(partial=True, error=f"{type(exc).__name__}: {exc}")
         finally:
             report["seconds"] = time.monotonic() - started
