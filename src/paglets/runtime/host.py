@@ -39,8 +39,10 @@ from paglets.runtime.artifacts.store import ArtifactStore, StoreLimits
 from paglets.runtime.artifacts.streams import ArtifactStreams, StreamBoard
 from paglets.runtime.config import HostConfig
 from paglets.runtime.event_log import ContextEvent, EventLog, Listener
+from paglets.runtime.execution.limits import QueueBudget, RunSlots
 from paglets.runtime.execution.local_paglet import PagletStatus
 from paglets.runtime.execution.registry import Registry
+from paglets.runtime.execution.run_reports import RunReports, limits_info
 from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.mesh.membership import Membership
@@ -118,6 +120,7 @@ class Host:
                 config.artifact_max_size,
                 config.artifact_storage_quota,
                 config.artifact_partial_ttl,
+                config.max_upload_fds,
             ),
         )
         stream = StreamSettings(
@@ -138,6 +141,9 @@ class Host:
             artifacts=artifacts,
             transfers=ArtifactStreams(transport, artifacts, stream, StreamBoard()),
             work_area=WorkArea(files_root),
+            control=WorkerPool(f"{config.name}-control", max_workers=config.control_workers),
+            budget=QueueBudget(config.max_host_queued_messages, config.max_host_queued_bytes),
+            run_slots=RunSlots(config.max_run_threads, config.run_report_after),
         )
         self._membership = Membership(self._parts)
         self._operations = HostOperations(self._parts, self._membership.resolve_target)
@@ -226,6 +232,8 @@ class Host:
         except BaseException:
             self.stop(timeout)  # e.g. pub_port taken: leave nothing running
             raise
+        self._run_reports = RunReports(self._parts)
+        self._run_reports.start()
         self._parts.events.record("host-started", "", address=self.address)
         log.info("host %s listening on %s", self.name, self.address)
         return self
@@ -270,6 +278,7 @@ class Host:
         self._parts.events.record("host-stopped", "", deactivated=kept)
         self._parts.transport.stop(timeout)
         self._parts.pool.stop(timeout=min(timeout, 2.0))
+        self._parts.control_pool.stop(timeout=min(timeout, 2.0))
         self._artifact_service.close()
         self._parts.store.close()
         self._parts.artifacts.close()
@@ -449,6 +458,7 @@ class Host:
             "inactive": len(self._parts.store.ids()),
             "workers": self._parts.pool.size,
             "peers": [peer.to_wire() for peer in self._parts.peers.all()],
+            **limits_info(self._parts),
         }
 
     def with_config(self, **changes: Any) -> HostConfig:

@@ -13,6 +13,7 @@ from paglets.runtime.artifacts.store import ArtifactStore
 from paglets.runtime.artifacts.streams import ArtifactStreams
 from paglets.runtime.config import HostConfig
 from paglets.runtime.event_log import EventLog
+from paglets.runtime.execution.limits import QueueBudget, RunSlots
 from paglets.runtime.execution.registry import Registry
 from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.work_area import WorkArea
@@ -40,6 +41,14 @@ class HostParts:
     work_area: WorkArea
     local_addresses: set[str] = field(default_factory=set)
     backend: LocalProxyBackend | None = None
+    control: WorkerPool | None = None
+    budget: QueueBudget | None = None
+    run_slots: RunSlots | None = None
+
+    @property
+    def control_pool(self) -> WorkerPool:
+        """The control lane's pool (mesh and hand-off verbs, heartbeat), else the pool."""
+        return self.control if self.control is not None else self.pool
 
     @property
     def name(self) -> str:

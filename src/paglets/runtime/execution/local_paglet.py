@@ -15,14 +15,12 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
 
 from paglets.core.agent import NOT_HANDLED, Paglet, overrides_run
 from paglets.core.errors import (
-    AgentMovedError,
     HostError,
     HostStoppedError,
     InvalidAgentError,
@@ -33,13 +31,14 @@ from paglets.core.errors import (
     SerializationError,
 )
 from paglets.core.messages import MAX_PRIORITY, UNQUEUED, FutureReply, Message
-from paglets.net.transport import IncomingRequest
+from paglets.runtime.execution.envelope import Envelope
+from paglets.runtime.execution.limits import QueueBudget, RunSlots, check_mailbox_room
 from paglets.runtime.execution.mailbox import Mailbox
 from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.paglet_files import PagletFiles
 from paglets.runtime.files.work_area import WorkArea
 from paglets.wire.classpath import ClassPolicy
-from paglets.wire.codec import decode_value, encode_value
+from paglets.wire.codec import decode_value
 
 log = logging.getLogger(__name__)
 
@@ -53,44 +52,6 @@ class PagletStatus(enum.Enum):
     MOVED = "moved"
     DEACTIVATED = "deactivated"
     DISPOSED = "disposed"
-
-
-@dataclass(slots=True)
-class Envelope:
-    """A message or an action waiting for a paglet, and where its result goes."""
-
-    priority: int
-    message: Message | None = None
-    body: memoryview | bytes | None = None
-    future: FutureReply | None = None
-    request: IncomingRequest | None = None
-    action: Callable[[], Any] | None = None
-    no_delay: bool = False
-
-    @property
-    def wants_reply(self) -> bool:
-        """Whether somebody waits for the result."""
-        return self.future is not None or (self.request is not None and not self.request.oneway)
-
-    def respond(self, value: Any = None, error: BaseException | None = None) -> None:
-        """Deliver the result (or the error) to whoever waits for it."""
-        if self.future is not None:
-            if error is not None:
-                self.future.set_error(error)
-            else:
-                self.future.set_result(value)
-        elif self.request is not None:
-            if error is not None:
-                self.request.fail(error)
-                return
-            try:
-                body = b"" if value is None else encode_value(value)
-            except PagletError as exc:
-                self.request.fail(SerializationError(f"cannot encode the reply: {exc}"))
-                return
-            self.request.reply(body)
-        elif error is not None and not isinstance(error, AgentMovedError):
-            log.info("oneway message failed: %s: %s", type(error).__name__, error)
 
 
 class LocalPagletOperations(Protocol):
@@ -124,6 +85,9 @@ class LocalPaglet:
         host_address: str,
         max_queued: int = 100_000,
         work_area: WorkArea | None = None,
+        budget: QueueBudget | None = None,
+        max_queued_bytes: int | None = None,
+        run_slots: RunSlots | None = None,
     ) -> None:
         self.paglet = paglet
         self.agent_id = agent_id
@@ -143,7 +107,13 @@ class LocalPaglet:
         self._max_queued = max_queued
         self._work_area = work_area
         self._files: PagletFiles | None = None  # built on first use: most paglets carry none
-        self.mailbox = Mailbox(pool, self._handle)
+        self._budget = budget
+        self._max_queued_bytes = max_queued_bytes
+        self._run_slots = run_slots
+        self._run_token: int | None = None
+        if run_slots is not None and overrides_run(type(paglet)):
+            self._run_token = run_slots.acquire(agent_id)  # refused before it exists here
+        self.mailbox = Mailbox(pool, self._handle, None if budget is None else budget.give_back)
 
     @property
     def files(self) -> PagletFiles:
@@ -208,18 +178,42 @@ class LocalPaglet:
     # delivery -----------------------------------------------------------------------
 
     def deliver(self, envelope: Envelope) -> None:
-        """Queue a message (or run an unqueued one at once on a worker)."""
-        if envelope.priority == UNQUEUED:
-            self._pool.submit(self._handle, envelope)
-        elif len(self.mailbox) >= self._max_queued and envelope.action is None:
-            envelope.respond(
-                error=OverloadedError(
-                    f"the mailbox of paglet {self.agent_id} is full "
-                    f"({self._max_queued} messages waiting)"
-                )
-            )
-        else:
+        """Queue a message (or run an unqueued one at once on a worker).
+
+        A message over a limit (see :mod:`~paglets.runtime.execution.limits`) is
+        answered with ``LimitExceededError``; nothing else changes.
+        """
+        if envelope.action is not None:
             self.mailbox.post(envelope, envelope.priority)
+            return
+        size = len(envelope.body) if envelope.body is not None else 0
+        try:
+            self._check_room(size, envelope.priority == UNQUEUED)
+        except OverloadedError as exc:
+            envelope.respond(error=exc)
+            return
+        if envelope.priority == UNQUEUED:
+            self._pool.submit(self._handle_unqueued, envelope, size)
+        else:
+            self.mailbox.post(envelope, envelope.priority, size if self._budget else None)
+
+    def _check_room(self, size: int, unqueued: bool) -> None:
+        if not unqueued:
+            check_mailbox_room(
+                self.agent_id,
+                len(self.mailbox),
+                self.mailbox.bytes,
+                size,
+                self._max_queued,
+                self._max_queued_bytes,
+            )
+        if self._budget is not None:
+            self._budget.take(size)
+
+    def _handle_unqueued(self, envelope: Envelope, size: int) -> None:
+        if self._budget is not None:
+            self._budget.give_back(size)
+        self._handle(envelope)
 
     def run_in_turn(self, action: Callable[[], Any], timeout: float | None) -> Any:
         """Run ``action`` while holding the paglet's turn and return its result.
@@ -313,6 +307,8 @@ class LocalPaglet:
         self.mailbox.hold()
         self.status = status
         self.moved_to = moved_to
+        if self._run_thread is None:
+            self._release_run_slot()  # run() never started: its thread is not needed
         self.paglet._mark_leaving()
         envelopes: list[Envelope] = self.mailbox.take_all()
         return envelopes
@@ -325,7 +321,10 @@ class LocalPaglet:
     # run() --------------------------------------------------------------------------
 
     def start_run(self) -> None:
-        """Start ``run()`` on a thread of its own if the paglet class defines one."""
+        """Start ``run()`` on a thread of its own if the paglet class defines one.
+
+        The thread holds the run slot taken at construction until ``run()`` returns.
+        """
         if not overrides_run(type(self.paglet)):
             return
         thread = threading.Thread(
@@ -342,6 +341,13 @@ class LocalPaglet:
         except Exception as exc:
             self.run_failure = f"{type(exc).__name__}: {exc}"
             log.error("%r: run() failed:\n%s", self.paglet, traceback.format_exc())
+        finally:
+            self._release_run_slot()
+
+    def _release_run_slot(self) -> None:
+        token, self._run_token = self._run_token, None
+        if token is not None and self._run_slots is not None:
+            self._run_slots.release(token)
 
     @property
     def run_alive(self) -> bool:

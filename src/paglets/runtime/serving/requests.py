@@ -6,17 +6,23 @@ answered at once; a small ``create`` that runs no user code and imports nothing 
 at once too (:meth:`~paglets.runtime.execution.lifecycle.Lifecycle.quick_create`); ``art.*`` verbs
 go to the :class:`~paglets.runtime.artifacts.service.ArtifactService`; every other verb
 may block, so it moves to a worker thread.
+
+The mesh and hand-off verbs (``hello``, ``abort``, ``mesh``) run on the *control lane*,
+a small pool of its own that never runs user code, so they are answered within a bound
+whatever the paglets do with the worker pool. A ``transfer`` runs the arriving
+paglet's hooks, so it takes a worker, at most ``max_transfers`` at once.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from paglets.core.agent import ACTIVE
-from paglets.core.errors import PagletError, ProtocolError
+from paglets.core.errors import LimitExceededError, PagletError, ProtocolError
 from paglets.core.messages import check_priority
 from paglets.net.transport import IncomingRequest
 from paglets.runtime.artifacts.service import ArtifactService
@@ -29,6 +35,9 @@ from paglets.wire import protocol
 from paglets.wire.codec import encode_state, encode_value
 
 log = logging.getLogger(__name__)
+
+CONTROL_VERBS = frozenset({protocol.VERB_HELLO, protocol.VERB_ABORT, protocol.VERB_MESH})
+"""Verbs served on the control lane: they never wait behind user code."""
 
 QUICK_CREATE_MAX_BODY = 16 * 1024
 """Larger create requests are decoded on a worker, never on the I/O thread."""
@@ -48,6 +57,8 @@ class RequestRouter:
         self._operations = operations
         self._membership = membership
         self._artifacts = artifacts or ArtifactService(parts)
+        self._transfers = 0
+        self._transfers_lock = threading.Lock()
         self._handlers: dict[str, Callable[[IncomingRequest, Any], Any]] = {
             protocol.VERB_HELLO: lambda request, body: membership.on_hello(body),
             protocol.VERB_CREATE: self._create,
@@ -80,8 +91,33 @@ class RequestRouter:
             self._artifacts(request)
         elif verb == protocol.VERB_CREATE and self._quick_create(request):
             pass
+        elif verb in CONTROL_VERBS:
+            self._parts.control_pool.submit(self._run, request)
+        elif verb == protocol.VERB_TRANSFER:
+            self._start_transfer(request)
         else:
             self._parts.pool.submit(self._run, request)
+
+    def _start_transfer(self, request: IncomingRequest) -> None:
+        limit = self._parts.config.max_transfers
+        with self._transfers_lock:
+            if self._transfers >= limit:
+                request.fail(
+                    LimitExceededError(
+                        f"{self._transfers} paglets are arriving on {self._parts.name} already",
+                        "max_transfers",
+                    )
+                )
+                return
+            self._transfers += 1
+        self._parts.pool.submit(self._run_transfer, request)
+
+    def _run_transfer(self, request: IncomingRequest) -> None:
+        try:
+            self._run(request)
+        finally:
+            with self._transfers_lock:
+                self._transfers -= 1
 
     def _message(self, request: IncomingRequest) -> None:
         header = request.header
