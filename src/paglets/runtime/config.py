@@ -111,7 +111,7 @@ class HostConfig:
     artifact_partial_ttl: float = 3600.0
     artifact_min_rate: float = 4 * 1024 * 1024
     max_mailbox_bytes: int = 256 * 1024 * 1024
-    max_host_queued_messages: int = 1_000_000
+    max_host_queued_messages: int = 200_000
     max_host_queued_bytes: int = 1024 * 1024 * 1024
     max_paglets: int = 100_000
     max_transfers: int = 256

@@ -7,8 +7,9 @@ at once too (:meth:`~paglets.runtime.execution.lifecycle.Lifecycle.quick_create`
 go to the :class:`~paglets.runtime.artifacts.service.ArtifactService`; every other verb
 may block, so it moves to a worker thread.
 
-The mesh and hand-off verbs (``hello``, ``abort``, ``mesh``) run on the *control lane*,
-a small pool of its own that never runs user code, so they are answered within a bound
+The mesh and hand-off verbs run on the *control lane*: ``abort`` (what became of a
+transfer: a few dict lookups) on the I/O thread, ``hello`` and ``mesh`` on a small
+pool of their own that never runs user code, so they are answered within a bound
 whatever the paglets do with the worker pool. A ``transfer`` runs the arriving
 paglet's hooks, so it takes a worker, at most ``max_transfers`` at once.
 """
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 CONTROL_VERBS = frozenset({protocol.VERB_HELLO, protocol.VERB_ABORT, protocol.VERB_MESH})
 """Verbs served on the control lane: they never wait behind user code."""
+
+QUICK_ABORT_MAX_BODY = 256
+"""An ``abort`` (a transfer id) this small is answered on the I/O thread."""
 
 QUICK_CREATE_MAX_BODY = 16 * 1024
 """Larger create requests are decoded on a worker, never on the I/O thread."""
@@ -91,6 +95,8 @@ class RequestRouter:
             self._artifacts(request)
         elif verb == protocol.VERB_CREATE and self._quick_create(request):
             pass
+        elif verb == protocol.VERB_ABORT and len(request.body) <= QUICK_ABORT_MAX_BODY:
+            self._run(request)  # a few dict lookups: answered here, behind nothing
         elif verb in CONTROL_VERBS:
             self._parts.control_pool.submit(self._run, request)
         elif verb == protocol.VERB_TRANSFER:
