@@ -44,6 +44,7 @@ from paglets.runtime.execution.local_paglet import PagletStatus
 from paglets.runtime.execution.registry import Registry
 from paglets.runtime.execution.run_reports import RunReports, limits_info
 from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.files.roots import resolve_roots, warn_if_unrestricted
 from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.parts import HostParts
@@ -113,6 +114,8 @@ class Host:
                 keys=None if self.secret is None else derive_keys(self.secret.value),
             ),
         )
+        roots = resolve_roots(config.files_roots)
+        warn_if_unrestricted(config.name, roots)
         files_root = self._files_root(config)
         artifacts = ArtifactStore(
             files_root,
@@ -140,10 +143,11 @@ class Host:
             peers=PeerTable(),
             artifacts=artifacts,
             transfers=ArtifactStreams(transport, artifacts, stream, StreamBoard()),
-            work_area=WorkArea(files_root),
+            work_area=WorkArea(files_root, roots),
             control=WorkerPool(f"{config.name}-control", max_workers=config.control_workers),
             budget=QueueBudget(config.max_host_queued_messages, config.max_host_queued_bytes),
             run_slots=RunSlots(config.max_run_threads, config.run_report_after),
+            files_roots=roots,
         )
         self._membership = Membership(self._parts)
         self._operations = HostOperations(self._parts, self._membership.resolve_target)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from paglets.core.events import PagletEvent
@@ -16,6 +17,7 @@ from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.limits import QueueBudget, RunSlots
 from paglets.runtime.execution.registry import Registry
 from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.files.roots import default_roots
 from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.wire.classpath import ClassPolicy
@@ -44,6 +46,7 @@ class HostParts:
     control: WorkerPool | None = None
     budget: QueueBudget | None = None
     run_slots: RunSlots | None = None
+    files_roots: tuple[Path, ...] = field(default_factory=default_roots)
 
     @property
     def control_pool(self) -> WorkerPool:
