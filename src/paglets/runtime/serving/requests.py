@@ -22,8 +22,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from paglets.artifacts import check_name
 from paglets.core.agent import ACTIVE
-from paglets.core.errors import LimitExceededError, PagletError, ProtocolError
+from paglets.core.errors import (
+    ArtifactError,
+    LimitExceededError,
+    PagletError,
+    ProtocolError,
+    TransferError,
+)
 from paglets.core.messages import check_priority
 from paglets.net.transport import IncomingRequest
 from paglets.runtime.artifacts.service import ArtifactService
@@ -66,7 +73,9 @@ class RequestRouter:
         self._handlers: dict[str, Callable[[IncomingRequest, Any], Any]] = {
             protocol.VERB_HELLO: lambda request, body: membership.on_hello(body),
             protocol.VERB_CREATE: self._create,
-            protocol.VERB_TRANSFER: lambda request, body: operations.mobility.receive(body),
+            protocol.VERB_TRANSFER: lambda request, body: operations.mobility.receive(
+                checked_record(body)
+            ),
             protocol.VERB_ABORT: lambda request, body: operations.mobility.abort(body),
             protocol.VERB_CONTROL: self._control,
             protocol.VERB_INFO: lambda request, body: operations.info(_target(request)),
@@ -189,6 +198,41 @@ class RequestRouter:
             self._operations.info(agent_id)  # raises moved / not found
             raise PagletError(f"no state for {agent_id}")
         return [stored.state_class_path, stored.state]
+
+
+_RECORD_TEXTS = ("tid", "agent_id", "class", "state_class", "reason", "source_name")
+_MAX_ID = 128
+
+
+def checked_record(record: Any) -> dict[str, Any]:
+    """Refuse a ``transfer`` record whose fields have the wrong types, before decoding it.
+
+    Ids name directories (work dirs, staging dirs), so they must be plain names.
+
+    Raises:
+        TransferError: not a map, a field missing or of the wrong type, a bad id.
+    """
+    if not isinstance(record, dict):
+        raise TransferError("a transfer record must be a map")
+    for key in (*_RECORD_TEXTS, "state"):
+        if key not in record:
+            raise TransferError(f"transfer record lacks {key!r}")
+    for key in (*_RECORD_TEXTS, "source_address", "source_agent_id"):
+        if key in record and not isinstance(record[key], str):
+            raise TransferError(f"transfer record field {key!r} must be a string")
+    if not isinstance(record["state"], bytes):
+        raise TransferError("transfer record field 'state' must be bytes")
+    if "files" in record and not isinstance(record["files"], list):
+        raise TransferError("transfer record field 'files' must be a list")
+    for key in ("tid", "agent_id"):
+        value = record[key]
+        try:
+            check_name(value)
+        except ArtifactError:
+            raise TransferError(f"transfer record {key} {value[:40]!r} is not a plain id") from None
+        if len(value) > _MAX_ID:
+            raise TransferError(f"transfer record {key} is over {_MAX_ID} characters")
+    return record
 
 
 def _create_fields(body: Any) -> tuple[str, str, bytes, Any]:
