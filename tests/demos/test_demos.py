@@ -23,7 +23,7 @@ EXPECTED: dict[str, list[str]] = {
         "notes the clerk took: ['first oneway note', 'second oneway note']",
         "get_reply(timeout=0.05) raised ReplyTimeoutError",
         "get_reply(timeout=5) -> done being slow",
-        "UNQUEUED ping answered",
+        "UNQUEUED_PRIORITY ping answered",
         "handled in this order: ['slow', 'high', 'normal', 'low-1', 'low-2']",
         "multicast to beta's 4 paglets",
         "all replies in: True",
@@ -51,10 +51,12 @@ EXPECTED: dict[str, list[str]] = {
         "paglets left on the worker hosts: 0",
     ],
     "itinerary.py": [
-        "[beta ] task 'census' (on_arrival)",
+        "[beta ] task 'census' (arrival)",
+        "[beta ] task 'stamp' (arrival): stop 1 stamped",
         "[gamma] task 'crunch' (default)",
-        "[delta] task 'farewell' (on_dispatch)",
+        "[delta] task 'farewell' (dispatch)",
         "[alpha] task 'report' (default)",
+        "[alpha] task 'stamp' (arrival): stop 4 stamped",
         "back on alpha, finished: True",
     ],
     "master_slave.py": [

@@ -1,7 +1,7 @@
 """A peer process that floods a host with one-way messages for a bounded time.
 
 Usage: ``python flood_peer.py ADDRESS SECONDS AGENT_ID...`` with the mesh secret in
-``PAGLETS_API_KEY``. For each agent id in turn it sends an ``UNQUEUED`` ``block``
+``PAGLETS_API_KEY``. For each agent id in turn it sends an ``UNQUEUED_PRIORITY`` ``block``
 (handled at once on a worker: it blocks there) and a queued ``noop``, from a raw
 authenticated DEALER as fast as the host takes them (a send waits when the host is
 behind, so the flood costs this process little CPU). It prints how many messages it
@@ -16,7 +16,7 @@ import time
 
 import zmq
 
-from paglets.core.messages import UNQUEUED, Message
+from paglets.core.messages import UNQUEUED_PRIORITY, Message
 from paglets.net.security import configure_socket, derive_keys
 from paglets.remote.proxy_backend import message_body, message_fields
 from paglets.wire.protocol import VERB_MESSAGE, pack_request_header
@@ -37,7 +37,7 @@ def main() -> None:
     dealer.connect(address)
     batches = [
         (
-            _frames(agent_id, Message("block", {}, None, UNQUEUED)),
+            _frames(agent_id, Message("block", {}, None, UNQUEUED_PRIORITY)),
             _frames(agent_id, Message("noop", {"pad": b"x" * 512})),
         )
         for agent_id in agent_ids

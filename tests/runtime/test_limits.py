@@ -25,7 +25,7 @@ from paglets.core.errors import (
     error_to_wire,
 )
 from paglets.core.events import MobilityEvent
-from paglets.core.messages import UNQUEUED, Message
+from paglets.core.messages import UNQUEUED_PRIORITY, Message
 from paglets.remote.client import HostClient
 from paglets.runtime.host import Host
 from paglets.wire.protocol import VERB_ART_BEGIN, VERB_TRANSFER
@@ -148,11 +148,14 @@ def test_unqueued_messages_count_until_their_handler_starts(make_host: HostFacto
     alpha = make_host("alpha", api_key=SECRET, max_workers=2, max_host_queued_messages=2)
     holds = [_hold(alpha) for _ in range(2)]  # both workers busy: unqueued ones wait
     proxy = alpha.proxy(holds[0][0])
-    waiting = [proxy.send_future(Message("echo", {"data": b"u"}, None, UNQUEUED)) for _ in range(2)]
+    waiting = [
+        proxy.send_future(Message("echo", {"data": b"u"}, None, UNQUEUED_PRIORITY))
+        for _ in range(2)
+    ]
     wait_for(lambda: alpha.info()["queued"]["messages"] == 2)
     _refused(
         "max_host_queued_messages",
-        lambda: proxy.send(Message("echo", {}, None, UNQUEUED), timeout=TIMEOUT),
+        lambda: proxy.send(Message("echo", {}, None, UNQUEUED_PRIORITY), timeout=TIMEOUT),
     )
     for _, held in holds:
         held.open()

@@ -219,7 +219,7 @@ def _run(
         with transfer_bar(
             f"{direction} {Path(source).name}", size, bars_enabled(json_output)
         ) as update:
-            while not future.wait(0.2):
+            while not future.wait_for_reply(0.2):
                 update(_done(client, proxy.agent_id))
             future.get_reply(0)
         result = proxy.send("result", timeout=timeout)

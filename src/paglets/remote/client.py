@@ -189,7 +189,8 @@ class HostClient:
             progress: called with the bytes sent so far.
 
         Raises:
-            ArtifactNotFoundError, ArtifactError, StorageQuotaError, IntegrityError.
+            ArtifactError: the file is unreadable or the host refused it; its subclasses
+                StorageQuotaError (no room) and IntegrityError (bytes changed) say why.
         """
         return self.artifacts.upload(
             self.address, path, name, owner=owner, ttl=ttl, progress=progress
@@ -209,7 +210,9 @@ class HostClient:
 
         Raises:
             DestinationExistsError: the file exists and ``overwrite`` is False.
-            ArtifactNotFoundError, IntegrityError, StorageQuotaError.
+            ArtifactNotFoundError: no such artifact on its host.
+            IntegrityError: the bytes received are not the announced ones.
+            StorageQuotaError: no room for the file.
         """
         if isinstance(ref_or_id, ArtifactRef):
             address, artifact_id = ref_or_id.host or self.address, ref_or_id.artifact_id

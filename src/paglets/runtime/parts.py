@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from paglets.core.events import PagletEvent
 from paglets.net.peers import PeerTable
 from paglets.net.transport import Transport
+from paglets.remote.proxy_backend import RemoteProxyBackend
 from paglets.runtime.artifacts.store import ArtifactStore
 from paglets.runtime.artifacts.streams import ArtifactStreams
 from paglets.runtime.config import HostConfig
@@ -21,9 +21,6 @@ from paglets.runtime.files.roots import default_roots
 from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.wire.classpath import ClassPolicy
-
-if TYPE_CHECKING:
-    from paglets.runtime.serving.local_backend import LocalProxyBackend
 
 
 @dataclass
@@ -42,11 +39,14 @@ class HostParts:
     transfers: ArtifactStreams
     work_area: WorkArea
     local_addresses: set[str] = field(default_factory=set)
-    backend: LocalProxyBackend | None = None
+    backend: RemoteProxyBackend | None = None
     control: WorkerPool | None = None
     budget: QueueBudget | None = None
     run_slots: RunSlots | None = None
     files_roots: tuple[Path, ...] = field(default_factory=default_roots)
+
+    def __post_init__(self) -> None:
+        self.events.locate(lambda: (self.name, self.address))
 
     @property
     def control_pool(self) -> WorkerPool:
@@ -76,7 +76,7 @@ class HostParts:
             "timestamp": time.time(),
         }
 
-    def require_backend(self) -> LocalProxyBackend:
+    def require_backend(self) -> RemoteProxyBackend:
         """The host backend (set once the host started)."""
         assert self.backend is not None, "host backend not wired"
         return self.backend

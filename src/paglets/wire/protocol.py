@@ -36,7 +36,9 @@ verb               header / body                  reply body
                                                   "active", "time"}``
 ``msg``            ``to``: agent id; ``p``:        the handler's return value
                    priority; ``nd``: no_delay;
-                   body: ``[kind, args, arg]``
+                   body: ``[kind, args, arg,
+                   meta]``, meta ``[type,
+                   sender, reply_to, time, id]``
 ``create``         body: ``[class path, state      the new agent id
                    class path ('' = declared),
                    state bytes, init]``

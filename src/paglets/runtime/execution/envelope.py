@@ -1,4 +1,8 @@
-"""An envelope: a message or an action waiting in a paglet's mailbox, and its answer's way."""
+"""An envelope: a message or an action on its way to a paglet, and where its result goes.
+
+The result goes back the way the envelope came: to a local caller's future, to the
+remote caller of the request, or (a oneway message) to the log when it failed.
+"""
 
 from __future__ import annotations
 

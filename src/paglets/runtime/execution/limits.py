@@ -93,6 +93,49 @@ class QueueBudget:
         }
 
 
+class MailboxBounds:
+    """One paglet's mailbox limits and the host's budget, checked together."""
+
+    def __init__(
+        self, agent_id: str, max_messages: int, max_bytes: int | None, budget: QueueBudget | None
+    ) -> None:
+        self.agent_id = agent_id
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self.budget = budget
+
+    def admit(self, queued: int, queued_bytes: int, size: int, unqueued: bool) -> None:
+        """Count a message of ``size`` bytes in, or refuse it (an unqueued one skips
+        the mailbox's own limits, not the host's).
+
+        Raises:
+            LimitExceededError: naming the limit reached.
+        """
+        if not unqueued:
+            check_mailbox_room(
+                self.agent_id, queued, queued_bytes, size, self.max_messages, self.max_bytes
+            )
+        if self.budget is not None:
+            self.budget.take(size)
+
+    def give_back(self, size: int) -> None:
+        """A counted message of ``size`` bytes left (handled, redirected or failed)."""
+        if self.budget is not None:
+            self.budget.give_back(size)
+
+
+class RunSlot:
+    """One taken slot of :class:`RunSlots`; :meth:`release` it once ``run()`` ended."""
+
+    def __init__(self, slots: RunSlots, token: int) -> None:
+        self._slots = slots
+        self._token = token
+
+    def release(self) -> None:
+        """Give the slot back (again: nothing happens)."""
+        self._slots.release(self._token)
+
+
 class RunSlots:
     """The threads ``run()`` methods may hold at once. Thread-safe.
 
@@ -126,6 +169,14 @@ class RunSlots:
             token = next(self._ids)
             self._held[token] = (agent_id, time.monotonic())
             return token
+
+    def take(self, agent_id: str) -> RunSlot:
+        """:meth:`acquire` a slot, as a :class:`RunSlot` to release.
+
+        Raises:
+            LimitExceededError: ``max_run_threads`` slots are held.
+        """
+        return RunSlot(self, self.acquire(agent_id))
 
     def release(self, token: int) -> None:
         """Give the slot ``token`` back (again: nothing happens)."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from paglets.core.agent import NOT_HANDLED, Paglet, overrides_run
+from paglets.core.context_events import MESSAGE_FAILED, PAGLET_CRASHED
 from paglets.core.errors import (
     HostError,
     HostStoppedError,
@@ -28,17 +29,19 @@ from paglets.core.errors import (
     OverloadedError,
     PagletError,
     ReplyTimeoutError,
-    SerializationError,
 )
-from paglets.core.messages import MAX_PRIORITY, UNQUEUED, FutureReply, Message
+from paglets.core.messages import DEACTIVATE, MAX_PRIORITY, UNQUEUED_PRIORITY, FutureReply, Message
+from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.envelope import Envelope
-from paglets.runtime.execution.limits import QueueBudget, RunSlots, check_mailbox_room
+from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlot, RunSlots
 from paglets.runtime.execution.mailbox import Mailbox
+from paglets.runtime.execution.sender import sending_as
 from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.paglet_files import PagletFiles
 from paglets.runtime.files.work_area import WorkArea
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value
+from paglets.wire.message_body import decode_message_body
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,7 @@ class LocalPaglet:
         host_address: str,
         max_queued: int = 100_000,
         work_area: WorkArea | None = None,
+        events: EventLog | None = None,
         budget: QueueBudget | None = None,
         max_queued_bytes: int | None = None,
         run_slots: RunSlots | None = None,
@@ -104,16 +108,13 @@ class LocalPaglet:
         self._policy = policy
         self._host_address = host_address
         self._run_thread: threading.Thread | None = None
-        self._max_queued = max_queued
         self._work_area = work_area
+        self._events = events
         self._files: PagletFiles | None = None  # built on first use: most paglets carry none
-        self._budget = budget
-        self._max_queued_bytes = max_queued_bytes
-        self._run_slots = run_slots
-        self._run_token: int | None = None
-        if run_slots is not None and overrides_run(type(paglet)):
-            self._run_token = run_slots.acquire(agent_id)  # refused before it exists here
-        self.mailbox = Mailbox(pool, self._handle, None if budget is None else budget.give_back)
+        self._bounds = MailboxBounds(agent_id, max_queued, max_queued_bytes, budget)
+        runs = run_slots is not None and overrides_run(type(paglet))  # taken before it exists
+        self._run_slot: RunSlot | None = run_slots.take(agent_id) if run_slots and runs else None
+        self.mailbox = Mailbox(pool, self._handle, self._bounds.give_back)
 
     @property
     def files(self) -> PagletFiles:
@@ -178,41 +179,24 @@ class LocalPaglet:
     # delivery -----------------------------------------------------------------------
 
     def deliver(self, envelope: Envelope) -> None:
-        """Queue a message (or run an unqueued one at once on a worker).
-
-        A message over a limit (see :mod:`~paglets.runtime.execution.limits`) is
-        answered with ``LimitExceededError``; nothing else changes.
-        """
+        """Queue a message (or run an unqueued one at once); over a limit, refuse it."""
         if envelope.action is not None:
             self.mailbox.post(envelope, envelope.priority)
             return
         size = len(envelope.body) if envelope.body is not None else 0
+        unqueued = envelope.priority == UNQUEUED_PRIORITY
         try:
-            self._check_room(size, envelope.priority == UNQUEUED)
+            self._bounds.admit(len(self.mailbox), self.mailbox.bytes, size, unqueued)
         except OverloadedError as exc:
             envelope.respond(error=exc)
             return
-        if envelope.priority == UNQUEUED:
+        if unqueued:
             self._pool.submit(self._handle_unqueued, envelope, size)
         else:
-            self.mailbox.post(envelope, envelope.priority, size if self._budget else None)
-
-    def _check_room(self, size: int, unqueued: bool) -> None:
-        if not unqueued:
-            check_mailbox_room(
-                self.agent_id,
-                len(self.mailbox),
-                self.mailbox.bytes,
-                size,
-                self._max_queued,
-                self._max_queued_bytes,
-            )
-        if self._budget is not None:
-            self._budget.take(size)
+            self.mailbox.post(envelope, envelope.priority, size if self._bounds.budget else None)
 
     def _handle_unqueued(self, envelope: Envelope, size: int) -> None:
-        if self._budget is not None:
-            self._budget.give_back(size)
+        self._bounds.give_back(size)
         self._handle(envelope)
 
     def run_in_turn(self, action: Callable[[], Any], timeout: float | None) -> Any:
@@ -243,7 +227,7 @@ class LocalPaglet:
             return action()
 
         self.mailbox.post(Envelope(ACTION_PRIORITY, future=future, action=claimed), ACTION_PRIORITY)
-        if not future.wait(timeout) and claim.acquire(blocking=False):
+        if not future.wait_for_reply(timeout) and claim.acquire(blocking=False):
             raise ReplyTimeoutError(
                 f"paglet {self.agent_id} stayed busy for {timeout}s; nothing was done"
             )
@@ -269,36 +253,53 @@ class LocalPaglet:
             envelope.respond(error=exc)
             return
         self.handled += 1
+        if message.kind == DEACTIVATE:
+            self._deactivate_on_message(message, envelope)
+            return
         try:
-            result = self.paglet.handle_message(message)
+            with sending_as(self.agent_id):
+                result = self.paglet.handle_message(message)
         except BaseException as exc:
             self.failures += 1
             log.debug("%r: handler of %r raised", self.paglet, message.kind, exc_info=True)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            envelope.respond(error=_handler_error(exc))
+            self._failed(message, envelope, _handler_error(exc))
             return
         if result is NOT_HANDLED:
-            envelope.respond(
-                error=NotHandledError(
-                    f"{type(self.paglet).__qualname__} does not handle {message.kind!r}"
-                )
-            )
+            kind = message.kind
+            text = f"{type(self.paglet).__qualname__} does not handle {kind!r}"
+            self._failed(message, envelope, NotHandledError(text))
             return
         envelope.respond(result)
 
+    def _failed(self, message: Message, envelope: Envelope, error: PagletError) -> None:
+        envelope.respond(error=error)
+        if self._events is not None:
+            self._events.record(
+                MESSAGE_FAILED,
+                self.agent_id,
+                class_name=self.class_path,
+                message_id=message.message_id,
+                error=f"{type(error).__name__}: {error}",
+                message_kind=message.kind,
+            )
+
     def _decode(self, envelope: Envelope) -> Message:
         assert envelope.body is not None
-        decoded = decode_value(envelope.body, self._policy)
-        if not isinstance(decoded, list) or len(decoded) != 3:
-            raise SerializationError("a message body must be [kind, args, arg]")
-        kind, args, arg = decoded
-        if not isinstance(kind, str) or not isinstance(args, dict):
-            raise SerializationError("a message needs a string kind and a dict of args")
+        return decode_message_body(envelope.body, envelope.priority, self._policy)
+
+    def _deactivate_on_message(self, message: Message, envelope: Envelope) -> None:
+        """The reserved kind: deactivate this paglet (for ``args["duration"]`` seconds)."""
+        duration = message.args.get("duration")
         try:
-            return Message(kind, args, arg, envelope.priority)
-        except ValueError as exc:
-            raise SerializationError(f"not a valid message: {exc}") from None
+            if duration is not None and not (type(duration) in (int, float) and duration >= 0):
+                raise PagletError(f"{DEACTIVATE} duration must be seconds >= 0, not {duration!r}")
+            self._operations.deactivate_slot(self, None if duration is None else float(duration))
+        except PagletError as exc:
+            envelope.respond(error=exc)
+        else:
+            envelope.respond(True)
 
     # leaving ------------------------------------------------------------------------
 
@@ -307,8 +308,8 @@ class LocalPaglet:
         self.mailbox.hold()
         self.status = status
         self.moved_to = moved_to
-        if self._run_thread is None:
-            self._release_run_slot()  # run() never started: its thread is not needed
+        if self._run_thread is None and self._run_slot is not None:
+            self._run_slot.release()  # run() never started: no thread needs it
         self.paglet._mark_leaving()
         envelopes: list[Envelope] = self.mailbox.take_all()
         return envelopes
@@ -335,19 +336,23 @@ class LocalPaglet:
 
     def _run(self) -> None:
         try:
-            self.paglet.run()
+            with sending_as(self.agent_id):
+                self.paglet.run()
         except HostStoppedError:
             log.info("%r: run() ended because the host stopped", self.paglet)
         except Exception as exc:
             self.run_failure = f"{type(exc).__name__}: {exc}"
+            if self._events is not None:
+                self._events.record(
+                    PAGLET_CRASHED,
+                    self.agent_id,
+                    class_name=self.class_path,
+                    error=self.run_failure,
+                )
             log.error("%r: run() failed:\n%s", self.paglet, traceback.format_exc())
         finally:
-            self._release_run_slot()
-
-    def _release_run_slot(self) -> None:
-        token, self._run_token = self._run_token, None
-        if token is not None and self._run_slots is not None:
-            self._run_slots.release(token)
+            if self._run_slot is not None:
+                self._run_slot.release()
 
     @property
     def run_alive(self) -> bool:
