@@ -136,7 +136,7 @@ class Host:
         self._parts = HostParts(
             config=config,
             transport=transport,
-            pool=WorkerPool(config.name, max_workers=config.max_workers),
+            pool=WorkerPool(config.name, max_workers=config.max_workers, start_aside=True),
             policy=ClassPolicy(tuple(config.allowed_modules)),
             registry=Registry(),
             store=PagletStore(config.persistence_dir),
