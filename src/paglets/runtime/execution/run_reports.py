@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from paglets.core.context_events import RUN_LONG
 from paglets.core.errors import PagletError
 from paglets.runtime.parts import HostParts
 
@@ -70,7 +71,7 @@ class RunReports:
                 seconds,
                 self._parts.config.max_run_threads,
             )
-            self._parts.events.record("run-long", agent_id, seconds=round(seconds, 1))
+            self._parts.events.record(RUN_LONG, agent_id, seconds=round(seconds, 1))
 
 
 def limits_info(parts: HostParts) -> dict[str, Any]:
