@@ -40,9 +40,9 @@ from paglets.wire.protocol import pack_request_header
 
 SECRET = "stateful-fuzz-secret"
 POLICY = ClassPolicy()
-MAX_EXAMPLES = 80
+MAX_EXAMPLES = 100
 STEPS = 40
-"""About 20-30 s on a small CI machine: 80 sequences of up to 40 steps."""
+"""About 20-30 s on a small CI machine: 100 sequences of up to 40 steps."""
 PING_BOUND = 2.0
 """Seconds the host may take to answer a ping after any step."""
 
