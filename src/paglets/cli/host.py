@@ -107,6 +107,15 @@ def host(
         ),
     ] = False,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
+    files_root: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--files-root",
+            metavar="PATH",
+            help="Directory paglets may read and write host files under; repeatable "
+            "(default: your home and the temp dir; / lifts the limit).",
+        ),
+    ] = None,
 ) -> None:
     """Run a host until SIGINT or SIGTERM."""
     logging.basicConfig(
@@ -137,6 +146,7 @@ def host(
             artifact_storage_quota=(
                 None if artifact_storage_quota is None else parse_size(artifact_storage_quota)
             ),
+            files_roots=None if not files_root else tuple(p.absolute() for p in files_root),
         )
         running.start_background()
     except zmq.ZMQError as exc:

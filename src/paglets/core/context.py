@@ -92,6 +92,15 @@ class PagletContext(Protocol):
         """This host's tags."""
         ...
 
+    @property
+    def files_roots(self) -> tuple[Path, ...]:
+        """The directories (resolved) paglets may touch this host's files under.
+
+        Check a path with ``paglets.runtime.files.roots.check_path(path, roots)``
+        before reading or writing it; ``register_file`` checks by itself.
+        """
+        ...
+
     def available_hosts(self) -> Sequence[HostRef]:
         """The other hosts this host knows, online or not."""
         ...

@@ -58,6 +58,25 @@ class HostConfig:
             for a resume.
         artifact_min_rate: bytes per second a dispatch carrying files is granted on top
             of ``transfer_timeout`` before the source gives up.
+        max_mailbox_bytes: bytes of message bodies one paglet's mailbox holds (a
+            message into an empty mailbox is taken whatever its size, up to the host's
+            budget).
+        max_host_queued_messages: messages all mailboxes of the host hold together
+            (``UNQUEUED`` ones count until their handler starts).
+        max_host_queued_bytes: bytes of message bodies all mailboxes hold together.
+        max_paglets: active paglets this host runs at once.
+        max_transfers: paglets arriving (``transfer`` requests) at once.
+        max_uploads: artifact uploads in progress at once.
+        max_upload_fds: partial files open at once for receiving (uploads, fetches,
+            files carried by arriving paglets); each holds one file descriptor.
+        max_run_threads: ``run()`` methods running at once; each holds one thread.
+        run_report_after: seconds after which a ``run()`` still running is reported
+            (a ``run-long`` event; ``info()["run"]`` lists it).
+        control_workers: threads of the control lane, which serves the mesh and
+            hand-off verbs (hello, abort, mesh) and the heartbeat, never user code.
+        files_roots: directories paglets may read or write host files under
+            (grab, probe, search, ``register_file``); None: the user's home and the
+            system temp dir; ``/`` lifts the limit.
     """
 
     name: str = "paglets"
@@ -91,6 +110,17 @@ class HostConfig:
     artifact_retries: int = 2
     artifact_partial_ttl: float = 3600.0
     artifact_min_rate: float = 4 * 1024 * 1024
+    max_mailbox_bytes: int = 256 * 1024 * 1024
+    max_host_queued_messages: int = 200_000
+    max_host_queued_bytes: int = 1024 * 1024 * 1024
+    max_paglets: int = 100_000
+    max_transfers: int = 256
+    max_uploads: int = 256
+    max_upload_fds: int = 512
+    max_run_threads: int = 1024
+    run_report_after: float = 60.0
+    control_workers: int = 4
+    files_roots: tuple[Path, ...] | None = None
 
     def __post_init__(self) -> None:
         size = len(msgpack.packb([list(self.tags), dict(self.properties)], use_bin_type=True))

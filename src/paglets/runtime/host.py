@@ -40,9 +40,12 @@ from paglets.runtime.artifacts.store import ArtifactStore, StoreLimits
 from paglets.runtime.artifacts.streams import ArtifactStreams, StreamBoard
 from paglets.runtime.config import HostConfig
 from paglets.runtime.event_log import EventLog, Listener
+from paglets.runtime.execution.limits import QueueBudget, RunSlots
 from paglets.runtime.execution.local_paglet import PagletStatus
 from paglets.runtime.execution.registry import Registry
+from paglets.runtime.execution.run_reports import RunReports, limits_info
 from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.files.roots import resolve_roots, warn_if_unrestricted
 from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.parts import HostParts
@@ -117,6 +120,8 @@ class Host:
                 keys=None if self.secret is None else derive_keys(self.secret.value),
             ),
         )
+        roots = resolve_roots(config.files_roots)
+        warn_if_unrestricted(config.name, roots)
         files_root = self._files_root(config)
         artifacts = ArtifactStore(
             files_root,
@@ -124,6 +129,7 @@ class Host:
                 config.artifact_max_size,
                 config.artifact_storage_quota,
                 config.artifact_partial_ttl,
+                config.max_upload_fds,
             ),
         )
         stream = StreamSettings(
@@ -135,7 +141,7 @@ class Host:
         self._parts = HostParts(
             config=config,
             transport=transport,
-            pool=WorkerPool(config.name, max_workers=config.max_workers),
+            pool=WorkerPool(config.name, max_workers=config.max_workers, start_aside=True),
             policy=ClassPolicy(tuple(config.allowed_modules)),
             registry=Registry(),
             store=PagletStore(config.persistence_dir),
@@ -143,7 +149,11 @@ class Host:
             peers=PeerTable(),
             artifacts=artifacts,
             transfers=ArtifactStreams(transport, artifacts, stream, StreamBoard()),
-            work_area=WorkArea(files_root),
+            work_area=WorkArea(files_root, roots),
+            control=WorkerPool(f"{config.name}-control", max_workers=config.control_workers),
+            budget=QueueBudget(config.max_host_queued_messages, config.max_host_queued_bytes),
+            run_slots=RunSlots(config.max_run_threads, config.run_report_after),
+            files_roots=roots,
         )
         self._membership = Membership(self._parts)
         self._operations = HostOperations(self._parts, self._membership.resolve_target)
@@ -232,6 +242,8 @@ class Host:
         except BaseException:
             self.stop(timeout)  # e.g. pub_port taken: leave nothing running
             raise
+        self._run_reports = RunReports(self._parts)
+        self._run_reports.start()
         self._parts.events.record("host-started", "", address=self.address)
         log.info("host %s listening on %s", self.name, self.address)
         return self
@@ -276,6 +288,7 @@ class Host:
         self._parts.events.record("host-stopped", "", deactivated=kept)
         self._parts.transport.stop(timeout)
         self._parts.pool.stop(timeout=min(timeout, 2.0))
+        self._parts.control_pool.stop(timeout=min(timeout, 2.0))
         self._artifact_service.close()
         self._parts.store.close()
         self._parts.artifacts.close()
@@ -455,6 +468,7 @@ class Host:
             "inactive": len(self._parts.store.ids()),
             "workers": self._parts.pool.size,
             "peers": [peer.to_wire() for peer in self._parts.peers.all()],
+            **limits_info(self._parts),
         }
 
     def with_config(self, **changes: Any) -> HostConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from paglets.core.events import PagletEvent
 from paglets.net.peers import PeerTable
@@ -13,8 +14,10 @@ from paglets.runtime.artifacts.store import ArtifactStore
 from paglets.runtime.artifacts.streams import ArtifactStreams
 from paglets.runtime.config import HostConfig
 from paglets.runtime.event_log import EventLog
+from paglets.runtime.execution.limits import QueueBudget, RunSlots
 from paglets.runtime.execution.registry import Registry
 from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.files.roots import default_roots
 from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.wire.classpath import ClassPolicy
@@ -37,9 +40,18 @@ class HostParts:
     work_area: WorkArea
     local_addresses: set[str] = field(default_factory=set)
     backend: RemoteProxyBackend | None = None
+    control: WorkerPool | None = None
+    budget: QueueBudget | None = None
+    run_slots: RunSlots | None = None
+    files_roots: tuple[Path, ...] = field(default_factory=default_roots)
 
     def __post_init__(self) -> None:
         self.events.locate(lambda: (self.name, self.address))
+
+    @property
+    def control_pool(self) -> WorkerPool:
+        """The control lane's pool (mesh and hand-off verbs, heartbeat), else the pool."""
+        return self.control if self.control is not None else self.pool
 
     @property
     def name(self) -> str:

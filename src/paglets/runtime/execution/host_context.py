@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 from paglets.core.agent import ACTIVE, Paglet, PagletState
@@ -48,6 +49,10 @@ class HostContext:
     @property
     def tags(self) -> tuple[str, ...]:
         return tuple(self._parts.config.tags)
+
+    @property
+    def files_roots(self) -> tuple[Path, ...]:
+        return self._parts.files_roots
 
     def available_hosts(self) -> list[PeerInfo]:
         """The other hosts this host knows."""

@@ -15,7 +15,7 @@ from typing import Any
 from paglets.core.agent import Paglet, PagletState, overrides_run
 from paglets.core.classes import class_path
 from paglets.core.context_events import ACTIVATE, CREATE, DEACTIVATE, DISPOSE
-from paglets.core.errors import InvalidAgentError, PagletError
+from paglets.core.errors import InvalidAgentError, LimitExceededError, PagletError
 from paglets.core.events import CreationEvent, DisposalEvent, PersistencyEvent
 from paglets.core.ids import new_id
 from paglets.runtime.execution.host_context import HostContext
@@ -73,6 +73,12 @@ class Lifecycle:
             )
         if self._parts.registry.get(agent_id) is not None:
             raise PagletError(f"paglet {agent_id} already lives on {self._parts.name}")
+        config = self._parts.config
+        if len(self._parts.registry) >= config.max_paglets:
+            raise LimitExceededError(
+                f"{len(self._parts.registry)} paglets are active on {self._parts.name}",
+                "max_paglets",
+            )
         paglet = cls()
         slot = LocalPaglet(
             paglet,
@@ -86,6 +92,9 @@ class Lifecycle:
             self._parts.config.max_queued_messages,
             self._parts.work_area,
             self._parts.events,
+            self._parts.budget,
+            config.max_mailbox_bytes,
+            self._parts.run_slots,
         )
         paglet._bind(agent_id, state, self._context, slot)
         slot.mailbox.hold()

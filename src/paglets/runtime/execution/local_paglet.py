@@ -33,6 +33,7 @@ from paglets.core.errors import (
 from paglets.core.messages import DEACTIVATE, MAX_PRIORITY, UNQUEUED_PRIORITY, FutureReply, Message
 from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.envelope import Envelope
+from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlot, RunSlots
 from paglets.runtime.execution.mailbox import Mailbox
 from paglets.runtime.execution.sender import sending_as
 from paglets.runtime.execution.workers import WorkerPool
@@ -88,6 +89,9 @@ class LocalPaglet:
         max_queued: int = 100_000,
         work_area: WorkArea | None = None,
         events: EventLog | None = None,
+        budget: QueueBudget | None = None,
+        max_queued_bytes: int | None = None,
+        run_slots: RunSlots | None = None,
     ) -> None:
         self.paglet = paglet
         self.agent_id = agent_id
@@ -104,11 +108,13 @@ class LocalPaglet:
         self._policy = policy
         self._host_address = host_address
         self._run_thread: threading.Thread | None = None
-        self._max_queued = max_queued
         self._work_area = work_area
         self._events = events
         self._files: PagletFiles | None = None  # built on first use: most paglets carry none
-        self.mailbox = Mailbox(pool, self._handle)
+        self._bounds = MailboxBounds(agent_id, max_queued, max_queued_bytes, budget)
+        runs = run_slots is not None and overrides_run(type(paglet))  # taken before it exists
+        self._run_slot: RunSlot | None = run_slots.take(agent_id) if run_slots and runs else None
+        self.mailbox = Mailbox(pool, self._handle, self._bounds.give_back)
 
     @property
     def files(self) -> PagletFiles:
@@ -173,18 +179,25 @@ class LocalPaglet:
     # delivery -----------------------------------------------------------------------
 
     def deliver(self, envelope: Envelope) -> None:
-        """Queue a message (or run an unqueued one at once on a worker)."""
-        if envelope.priority == UNQUEUED_PRIORITY:
-            self._pool.submit(self._handle, envelope)
-        elif len(self.mailbox) >= self._max_queued and envelope.action is None:
-            envelope.respond(
-                error=OverloadedError(
-                    f"the mailbox of paglet {self.agent_id} is full "
-                    f"({self._max_queued} messages waiting)"
-                )
-            )
-        else:
+        """Queue a message (or run an unqueued one at once); over a limit, refuse it."""
+        if envelope.action is not None:
             self.mailbox.post(envelope, envelope.priority)
+            return
+        size = len(envelope.body) if envelope.body is not None else 0
+        unqueued = envelope.priority == UNQUEUED_PRIORITY
+        try:
+            self._bounds.admit(len(self.mailbox), self.mailbox.bytes, size, unqueued)
+        except OverloadedError as exc:
+            envelope.respond(error=exc)
+            return
+        if unqueued:
+            self._pool.submit(self._handle_unqueued, envelope, size)
+        else:
+            self.mailbox.post(envelope, envelope.priority, size if self._bounds.budget else None)
+
+    def _handle_unqueued(self, envelope: Envelope, size: int) -> None:
+        self._bounds.give_back(size)
+        self._handle(envelope)
 
     def run_in_turn(self, action: Callable[[], Any], timeout: float | None) -> Any:
         """Run ``action`` while holding the paglet's turn and return its result.
@@ -295,6 +308,8 @@ class LocalPaglet:
         self.mailbox.hold()
         self.status = status
         self.moved_to = moved_to
+        if self._run_thread is None and self._run_slot is not None:
+            self._run_slot.release()  # run() never started: no thread needs it
         self.paglet._mark_leaving()
         envelopes: list[Envelope] = self.mailbox.take_all()
         return envelopes
@@ -307,7 +322,10 @@ class LocalPaglet:
     # run() --------------------------------------------------------------------------
 
     def start_run(self) -> None:
-        """Start ``run()`` on a thread of its own if the paglet class defines one."""
+        """Start ``run()`` on a thread of its own if the paglet class defines one.
+
+        The thread holds the run slot taken at construction until ``run()`` returns.
+        """
         if not overrides_run(type(self.paglet)):
             return
         thread = threading.Thread(
@@ -332,6 +350,9 @@ class LocalPaglet:
                     error=self.run_failure,
                 )
             log.error("%r: run() failed:\n%s", self.paglet, traceback.format_exc())
+        finally:
+            if self._run_slot is not None:
+                self._run_slot.release()
 
     @property
     def run_alive(self) -> bool:

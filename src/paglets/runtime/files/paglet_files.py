@@ -25,6 +25,7 @@ from typing import Any
 from paglets.artifacts import check_name
 from paglets.core.errors import ArtifactError, ArtifactNotFoundError
 from paglets.remote.blob_stream import hash_file
+from paglets.runtime.files.roots import check_path
 from paglets.runtime.files.work_area import FileTable, WorkArea, remove_tree
 
 MODES = ("copy", "move")
@@ -82,10 +83,15 @@ class PagletFiles:
         Raises:
             ArtifactNotFoundError: ``path`` is not a regular file.
             ArtifactError: a bad ``name`` or ``mode``.
+            ForbiddenError: ``path`` (resolved) is outside the host's files roots and
+                the paglet's work dir.
         """
         if mode not in MODES:
             raise ArtifactError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         source = Path(path).absolute()
+        if self._area.roots is not None:
+            own = Path(os.path.realpath(self._area.dir_of(self._agent_id)))
+            source = check_path(source, (*self._area.roots, own))
         if not source.is_file():
             raise ArtifactNotFoundError(f"{source} is not a regular file")
         label = check_name(name or source.name)

@@ -120,11 +120,11 @@ class Heartbeat:
         return self.facts.current()
 
     def submit(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run ``fn(*args)`` on a worker thread (nothing once the host stops)."""
+        """Run ``fn(*args)`` on the control lane (nothing once the host stops)."""
         if self._stopped:
             return
         try:
-            self._parts.pool.submit(fn, *args)
+            self._parts.control_pool.submit(fn, *args)
         except RuntimeError:
             pass  # the host is stopping
 
