@@ -1,7 +1,7 @@
 """The control lane: under user load a host still answers the mesh verbs, and beats.
 
 A host process (``loaded_host.py``) has 64 handlers blocked in user code, and a peer
-process (``flood_peer.py``) floods it with one-way messages: ``UNQUEUED`` ones that
+process (``flood_peer.py``) floods it with one-way messages: ``UNQUEUED_PRIORITY`` ones that
 block too, until the worker pool is at its cap, and queued ones that fill the
 mailboxes up to their limits. Meanwhile ping asked from this process is answered within
 100 ms (p99), abort and mesh within 500 ms, and a peer host never sees the loaded one

@@ -146,7 +146,7 @@ def test_a_name_clash_is_reported_and_the_name_no_longer_resolves(make_host: Any
     assert view["clashes"] == [
         {"name": "alpha", "addresses": sorted([first.address, second.address])}
     ]
-    assert any(e.kind == "name-clash" for e in beta.list_events())
+    wait_for(lambda: any(e.kind == "name-clash" for e in beta.list_events()))
     counter = beta.create(CounterPaglet)
     with pytest.raises(RemoteHostError, match="ambiguous"):
         counter.dispatch("alpha")

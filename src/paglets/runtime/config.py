@@ -62,7 +62,7 @@ class HostConfig:
             message into an empty mailbox is taken whatever its size, up to the host's
             budget).
         max_host_queued_messages: messages all mailboxes of the host hold together
-            (``UNQUEUED`` ones count until their handler starts).
+            (``UNQUEUED_PRIORITY`` ones count until their handler starts).
         max_host_queued_bytes: bytes of message bodies all mailboxes hold together.
         max_paglets: active paglets this host runs at once.
         max_transfers: paglets arriving (``transfer`` requests) at once.

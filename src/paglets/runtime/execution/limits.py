@@ -209,6 +209,6 @@ class RunSlots:
                     for agent_id, since in held
                     if now - since >= self.report_after
                 ),
-                key=lambda entry: -float(entry["seconds"]),  # type: ignore[arg-type]
+                key=lambda entry: -float(entry["seconds"]),
             ),
         }
