@@ -36,6 +36,7 @@ on the target host before ``on_arrival``/``on_clone`` runs there.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,11 +45,17 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from paglets.artifacts import PagletFileRef
 from paglets.core.classes import remember_class
+from paglets.core.context import PagletContext, PagletControl, PagletHandle
 from paglets.core.errors import PagletError
+from paglets.core.messages import Message, ReplySet
+from paglets.core.resources import ResourceRegistry
+from paglets.core.tickets import TransferTicket
+from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
+from paglets.persistence.storage import ManagedStorage
 
 if TYPE_CHECKING:
-    from paglets.core.context import PagletContext, PagletControl
     from paglets.core.events import (
         CloneEvent,
         CreationEvent,
@@ -56,7 +63,6 @@ if TYPE_CHECKING:
         MobilityEvent,
         PersistencyEvent,
     )
-    from paglets.core.messages import Message
 
 ACTIVE = 1
 """State flag of a paglet that is loaded and can handle messages."""
@@ -112,6 +118,7 @@ class Paglet(Generic[StateT]):
     _state_changed: threading.Condition | None
     _leaving: threading.Event | None
     _left: bool
+    _resources: ResourceRegistry | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -139,6 +146,7 @@ class Paglet(Generic[StateT]):
         self._state_changed = None
         self._leaving = None
         self._left = False
+        self._resources = None
 
     def _condition(self) -> threading.Condition:
         condition = self._state_changed
@@ -157,6 +165,26 @@ class Paglet(Generic[StateT]):
                 self._leaving.set()
 
     # identity and state -------------------------------------------------------------
+
+    @classmethod
+    def state_class(cls) -> type[PagletState]:
+        """The dataclass holding this paglet class's state (its ``State``)."""
+        return cls.State
+
+    @property
+    def resources(self) -> ResourceRegistry:
+        """Cleanup callbacks run, newest first, before this paglet leaves its host.
+
+        A failing callback cancels the dispatch, retract, deactivate or dispose with
+        ``ResourceCleanupError`` unless it was registered with ``suppress=True``.
+        """
+        registry = self._resources
+        if registry is None:
+            with self._state_lock:
+                if self._resources is None:
+                    self._resources = ResourceRegistry()
+                registry = self._resources
+        return registry
 
     @property
     def agent_id(self) -> str:
@@ -189,32 +217,74 @@ class Paglet(Generic[StateT]):
 
     # self-operations ----------------------------------------------------------------
 
-    def dispatch(self, target: str, **options: Any) -> Any:
-        """Move this paglet to ``target`` (a host name or address); return its new proxy.
+    def dispatch(
+        self, target: str | TransferTicket, *, timeout: float | None = None
+    ) -> PagletHandle:
+        """Move this paglet to ``target`` (a host name, an address or a ticket).
 
         Called inside a handler, the state is snapshotted during the call: changes made
-        after it do not travel. Options: ``timeout``, ``retries``.
+        after it do not travel. Returns the proxy of the paglet at its new host.
 
         Raises:
-            TransferError: the move did not commit; the paglet is still here.
+            TransferError: the move did not commit (or a ticket precondition failed);
+                the paglet is still here.
+            ResourceCleanupError: a resource's cleanup failed; nothing moved.
         """
-        return self._require_control().dispatch(target, options)
+        return self._require_control().dispatch({"target": target, "timeout": timeout})
 
-    def clone(self, target: str | None = None, **options: Any) -> Any:
+    def dispatch_to(self, host_name: str) -> PagletHandle:
+        """Move this paglet to the host called ``host_name`` (see :meth:`dispatch`)."""
+        return self.dispatch(_host_name(host_name))
+
+    def clone(
+        self, target: str | TransferTicket | None = None, *, timeout: float | None = None
+    ) -> PagletHandle:
         """Copy this paglet (here, or to ``target``); return the copy's proxy."""
-        return self._require_control().clone(target, options)
+        return self._require_control().clone({"target": target, "timeout": timeout})
 
-    def deactivate(self, duration: float | None = None) -> None:
-        """Persist the state and unload; activate again after ``duration`` seconds if given."""
-        self._require_control().deactivate(duration)
+    def clone_to(self, host_name: str) -> PagletHandle:
+        """Copy this paglet to the host called ``host_name``; return the copy's proxy."""
+        return self.clone(_host_name(host_name))
+
+    def deactivate(
+        self,
+        reason: str = "",
+        policy: DeactivationPolicy | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> PagletHandle:
+        """Persist the state and unload; return the proxy (valid while inactive).
+
+        Args:
+            reason: why, passed to ``deactivation_policy`` and the event.
+            policy: the policy to apply (else :meth:`deactivation_policy` decides).
+            metadata: free-form facts kept with the request.
+
+        Raises:
+            ResourceCleanupError: a resource's cleanup failed; the paglet stays active.
+        """
+        request = DeactivationRequest(reason=reason, policy=policy, metadata=dict(metadata or {}))
+        return self._require_control().deactivate(request)
 
     def dispose(self) -> None:
         """Destroy this paglet (``on_disposing`` runs first)."""
         self._require_control().dispose()
 
-    def proxy(self) -> Any:
+    def proxy(self) -> PagletHandle:
         """A proxy to this paglet, to hand to others."""
         return self._require_control().own_proxy()
+
+    def send(self, agent_id: str, message: Message | str, host_url: str | None = None) -> Any:
+        """Send ``message`` to the paglet ``agent_id`` (on this host, or at ``host_url``)."""
+        return self.context.send(agent_id, message, host_url)
+
+    def multicast(
+        self, kind: str | Message, args: dict[str, Any] | None = None, include_self: bool = False
+    ) -> ReplySet:
+        """Send a message to every active paglet on this host (itself only if asked)."""
+        if not isinstance(include_self, bool):
+            raise TypeError(f"include_self must be True or False, not {include_self!r}")
+        exclude = None if include_self else self.agent_id
+        return self.context.multicast(kind, args, exclude)
 
     def not_handled(self) -> Any:
         """Return this from ``handle_message`` for kinds it does not handle."""
@@ -224,7 +294,7 @@ class Paglet(Generic[StateT]):
 
     def register_file(
         self, path: str | PathLike[str], name: str | None = None, mode: str = "copy"
-    ) -> Path:
+    ) -> PagletFileRef:
         """Make the file at ``path`` travel with this paglet, under ``name``.
 
         On a dispatch or clone the file is moved into this paglet's work dir on the
@@ -240,7 +310,7 @@ class Paglet(Generic[StateT]):
             mode: ``"copy"`` or ``"move"``.
 
         Returns:
-            The absolute path registered.
+            The registered file's name, mode, size, sha256 and path.
 
         Raises:
             ArtifactNotFoundError: ``path`` is not a regular file.
@@ -252,9 +322,18 @@ class Paglet(Generic[StateT]):
         """Stop carrying the file ``name`` (and delete it when ``delete``)."""
         self._require_control().unregister_file(name, delete)
 
-    def registered_files(self) -> dict[str, Path]:
-        """Name -> path on this host of every file this paglet carries."""
+    def registered_files(self) -> list[PagletFileRef]:
+        """Every file this paglet carries, as refs (path on this host)."""
         return self._require_control().registered_files()
+
+    def persistent_storage(self) -> ManagedStorage:
+        """This paglet class's own directory on this host, with a quota.
+
+        It survives restarts of a host with a persistence dir and never moves: every
+        paglet of the class on this host shares it. A write over the quota raises
+        ``StorageQuotaError``.
+        """
+        return self._require_control().persistent_storage()
 
     def file_path(self, name: str) -> Path:
         """Where the registered file ``name`` is on this host.
@@ -290,7 +369,9 @@ class Paglet(Generic[StateT]):
             finally:
                 condition.notify_all()
 
-    def wait_state(self, predicate: Callable[[StateT], bool], timeout: float) -> bool:
+    def wait_state(
+        self, predicate: Callable[[StateT], bool], timeout: float | None = None
+    ) -> bool:
         """Wait until ``predicate(state)`` holds; return False if ``timeout`` passed first.
 
         Others wake waiters with :meth:`notify_all_state_changed` or by leaving a
@@ -299,6 +380,12 @@ class Paglet(Generic[StateT]):
         condition = self._condition()
         with condition:
             return condition.wait_for(lambda: predicate(self._state), timeout)
+
+    def notify_state_changed(self) -> None:
+        """Wake one :meth:`wait_state` caller so it checks its predicate again."""
+        condition = self._condition()
+        with condition:
+            condition.notify()
 
     def notify_all_state_changed(self) -> None:
         """Wake every :meth:`wait_state` caller so it checks its predicate again."""
@@ -374,6 +461,10 @@ class Paglet(Generic[StateT]):
     def on_disposing(self, event: DisposalEvent) -> None:
         """Before an active paglet is destroyed."""
 
+    def deactivation_policy(self, request: DeactivationRequest) -> DeactivationPolicy:
+        """The policy to apply to ``request``: the request's own, else the default."""
+        return request.policy or DeactivationPolicy()
+
     def run(self) -> None:
         """Long-running work on a thread of its own; the default does nothing."""
 
@@ -384,6 +475,29 @@ class Paglet(Generic[StateT]):
     def __repr__(self) -> str:
         agent_id = getattr(self, "_agent_id", "?")
         return f"<{type(self).__qualname__} {agent_id}>"
+
+
+R = TypeVar("R")
+
+
+def state_locked(method: Callable[..., R]) -> Callable[..., R]:
+    """Decorate a paglet method so it runs holding the state lock.
+
+    Waiters in :meth:`Paglet.wait_state` are notified when it returns.
+    """
+
+    @functools.wraps(method)
+    def locked_method(self: Paglet[Any], *args: Any, **kwargs: Any) -> R:
+        with self.locked_state():
+            return method(self, *args, **kwargs)
+
+    return locked_method
+
+
+def _host_name(host_name: object) -> str:
+    if not isinstance(host_name, str) or not host_name:
+        raise TypeError(f"host_name must be a non-empty str, not {host_name!r}")
+    return host_name
 
 
 def overrides_run(cls: type[Paglet[Any]]) -> bool:
@@ -401,8 +515,10 @@ __all__ = [
     "INACTIVE",
     "NOT_HANDLED",
     "Paglet",
+    "PagletContext",
     "PagletState",
     "StateT",
     "overrides_run",
     "state_class_of",
+    "state_locked",
 ]

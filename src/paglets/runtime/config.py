@@ -58,6 +58,11 @@ class HostConfig:
             for a resume.
         artifact_min_rate: bytes per second a dispatch carrying files is granted on top
             of ``transfer_timeout`` before the source gives up.
+        mesh: False runs the host alone: no gossip, no seeds, no discovery.
+        paglet_storage_quota: bytes each paglet class's ``persistent_storage()`` may
+            hold on this host.
+        join_timeout: seconds ``start_background`` waits for the seeds' first answer.
+        name_wait: seconds a move to a host name not yet known waits for the mesh.
     """
 
     name: str = "paglets"
@@ -91,6 +96,10 @@ class HostConfig:
     artifact_retries: int = 2
     artifact_partial_ttl: float = 3600.0
     artifact_min_rate: float = 4 * 1024 * 1024
+    mesh: bool = True
+    paglet_storage_quota: int = 64 * 1024 * 1024
+    join_timeout: float = 2.0
+    name_wait: float = 2.0
 
     def __post_init__(self) -> None:
         size = len(msgpack.packb([list(self.tags), dict(self.properties)], use_bin_type=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from paglets.core.events import PagletEvent
 from paglets.net.peers import PeerTable
@@ -40,6 +40,7 @@ class HostParts:
     work_area: WorkArea
     local_addresses: set[str] = field(default_factory=set)
     backend: LocalProxyBackend | None = None
+    set_properties: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -63,6 +64,22 @@ class HostParts:
             "host_address": self.address,
             "timestamp": time.time(),
         }
+
+    def get_property(self, key: str, default: Any = None) -> Any:
+        """A property set at run time, else a configured one, else ``default``."""
+        if key in self.set_properties:
+            return self.set_properties[key]
+        return self.config.properties.get(key, default)
+
+    def set_property(self, key: str, value: Any) -> None:
+        """Set a run-time property of this host (it does not travel in gossip).
+
+        Raises:
+            TypeError: ``key`` is not a non-empty str.
+        """
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"property key must be a non-empty str, not {key!r}")
+        self.set_properties[key] = value
 
     def require_backend(self) -> LocalProxyBackend:
         """The host backend (set once the host started)."""

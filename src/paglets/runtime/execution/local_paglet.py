@@ -14,12 +14,13 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
 
+from paglets.artifacts import PagletFileRef
 from paglets.core.agent import NOT_HANDLED, Paglet, overrides_run
 from paglets.core.errors import (
     AgentMovedError,
@@ -34,6 +35,8 @@ from paglets.core.errors import (
 )
 from paglets.core.messages import MAX_PRIORITY, UNQUEUED, FutureReply, Message
 from paglets.net.transport import IncomingRequest
+from paglets.persistence.persistency import DeactivationRequest
+from paglets.persistence.storage import ManagedStorage
 from paglets.runtime.execution.mailbox import Mailbox
 from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.paglet_files import PagletFiles
@@ -96,11 +99,13 @@ class Envelope:
 class LocalPagletOperations(Protocol):
     """The host-side operations a paglet's self-operations delegate to."""
 
-    def dispatch_slot(self, slot: LocalPaglet, target: str, options: dict[str, Any]) -> Any: ...
+    def dispatch_slot(self, slot: LocalPaglet, options: dict[str, Any]) -> Any: ...
 
-    def clone_slot(self, slot: LocalPaglet, target: str | None, options: dict[str, Any]) -> Any: ...
+    def clone_slot(self, slot: LocalPaglet, options: dict[str, Any]) -> Any: ...
 
-    def deactivate_slot(self, slot: LocalPaglet, duration: float | None) -> None: ...
+    def deactivate_slot(self, slot: LocalPaglet, request: DeactivationRequest) -> Any: ...
+
+    def persistent_storage(self, slot: LocalPaglet) -> ManagedStorage: ...
 
     def dispose_slot(self, slot: LocalPaglet) -> None: ...
 
@@ -161,20 +166,23 @@ class LocalPaglet:
 
     # PagletControl: the paglet's self-operations -------------------------------------------
 
-    def dispatch(self, target: str, options: Any) -> Any:
-        return self._operations.dispatch_slot(self, target, dict(options))
+    def dispatch(self, options: Mapping[str, Any]) -> Any:
+        return self._operations.dispatch_slot(self, dict(options))
 
-    def clone(self, target: str | None, options: Any) -> Any:
-        return self._operations.clone_slot(self, target, dict(options))
+    def clone(self, options: Mapping[str, Any]) -> Any:
+        return self._operations.clone_slot(self, dict(options))
 
-    def deactivate(self, duration: float | None) -> None:
-        self._operations.deactivate_slot(self, duration)
+    def deactivate(self, request: DeactivationRequest) -> Any:
+        return self._operations.deactivate_slot(self, request)
 
     def dispose(self) -> None:
         self._operations.dispose_slot(self)
 
     def own_proxy(self) -> Any:
         return self._operations.proxy_of(self.agent_id, self._host_address)
+
+    def persistent_storage(self) -> ManagedStorage:
+        return self._operations.persistent_storage(self)
 
     def wait_message(self, timeout: float | None) -> bool:
         return self.mailbox.wait_message(timeout)
@@ -190,14 +198,16 @@ class LocalPaglet:
             raise PagletError(f"paglet {self.agent_id} is {self.status.value}: no files here")
         return self.files
 
-    def register_file(self, path: str | PathLike[str], name: str | None, mode: str) -> Path:
+    def register_file(
+        self, path: str | PathLike[str], name: str | None, mode: str
+    ) -> PagletFileRef:
         return self._own_files().register(path, name, mode)
 
     def unregister_file(self, name: str, delete: bool) -> None:
         self._own_files().unregister(name, delete)
 
-    def registered_files(self) -> dict[str, Path]:
-        return self._own_files().registered() if self._files is not None else {}
+    def registered_files(self) -> list[PagletFileRef]:
+        return self._own_files().refs() if self._files is not None else []
 
     def file_path(self, name: str) -> Path:
         return self._own_files().path_of(name)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paglets.artifacts import check_name
+from paglets.artifacts import PagletFileRef, check_name
 from paglets.core.errors import ArtifactError, ArtifactNotFoundError
 from paglets.remote.blob_stream import hash_file
 from paglets.runtime.files.work_area import FileTable, WorkArea, remove_tree
@@ -76,8 +76,10 @@ class PagletFiles:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def register(self, path: str | os.PathLike[str], name: str | None, mode: str) -> Path:
-        """Register a file to travel with the paglet; return its absolute path.
+    def register(
+        self, path: str | os.PathLike[str], name: str | None, mode: str
+    ) -> PagletFileRef:
+        """Register a file to travel with the paglet; return its ref.
 
         Raises:
             ArtifactNotFoundError: ``path`` is not a regular file.
@@ -89,9 +91,11 @@ class PagletFiles:
         if not source.is_file():
             raise ArtifactNotFoundError(f"{source} is not a regular file")
         label = check_name(name or source.name)
+        entry = FileEntry(source, mode)
+        size, sha256 = entry.digest()
         with self._lock:
-            self._entries[label] = FileEntry(source, mode)
-        return source
+            self._entries[label] = entry
+        return PagletFileRef(label, mode, size, sha256, source)
 
     def unregister(self, name: str, delete: bool = False) -> None:
         """Stop carrying ``name``; delete the file too when ``delete``."""
@@ -113,6 +117,20 @@ class PagletFiles:
         if entry is None:
             raise ArtifactNotFoundError(f"no registered file {name!r}")
         return entry.path
+
+    def refs(self) -> list[PagletFileRef]:
+        """A ref of every registered file (size and hash as they are now).
+
+        Raises:
+            ArtifactNotFoundError: a registered file is gone.
+        """
+        with self._lock:
+            entries = list(self._entries.items())
+        refs = []
+        for name, entry in entries:
+            size, sha256 = entry.digest()
+            refs.append(PagletFileRef(name, entry.mode, size, sha256, entry.path))
+        return refs
 
     def registered(self) -> dict[str, Path]:
         """Name -> path of every registered file."""
