@@ -32,7 +32,7 @@ class GreeterPaglet(Paglet[GreeterState]):
             self.state.greeted += 1
             name = message.get_arg("name", "stranger")
             return (
-                f"Hello, {name}, from {self.context.host_name} "
+                f"Hello, {name}, from {self.context.name} "
                 f"(greeting number {self.state.greeted})"
             )
         return self.not_handled()
@@ -47,8 +47,8 @@ def main() -> None:
 
         local = alpha.create(GreeterPaglet)
         print(f"created a greeter on alpha: {local.agent_id}")
-        print("reply:", local.send("hello", {"name": "Ada"}))
-        print("reply:", local.send("hello", {"name": "Grace"}))
+        print("reply:", local.send("hello", args={"name": "Ada"}))
+        print("reply:", local.send("hello", args={"name": "Grace"}))
 
         remote = alpha.create_remote("beta", GreeterPaglet)
         print(f"created a greeter on beta from alpha: {remote.agent_id}")

@@ -58,9 +58,9 @@ class SurveyorPaglet(ItineraryAgentMixin, Paglet[SurveyState]):
     State = SurveyState
 
     def _note(self, line: str) -> None:
-        say(f"  [{self.context.host_name:5}] {line}")
+        say(f"  [{self.context.name:5}] {line}")
         with self.locked_state() as state:
-            state.log.append(f"{self.context.host_name}: {line}")
+            state.log.append(f"{self.context.name}: {line}")
 
     def on_arrival(self, event: MobilityEvent) -> None:
         self.itinerary_on_arrival(event)
@@ -74,7 +74,7 @@ class SurveyorPaglet(ItineraryAgentMixin, Paglet[SurveyState]):
 
     def execute_itinerary_task(self, task: ItineraryTask) -> Any:
         if task.kind == "census":
-            result: Any = f"{len(self.context.proxies())} paglet(s) live here"
+            result: Any = f"{len(self.context.get_proxies())} paglet(s) live here"
         elif task.kind == "crunch":
             result = f"sum of squares below {task.args['n']} is " + str(
                 sum(i * i for i in range(task.args["n"]))

@@ -51,12 +51,12 @@ class WatchedPaglet(Paglet[WatchedState]):
     State = WatchedState
 
     def _show(self, hook: str, detail: str) -> None:
-        say(f"    [{self.context.host_name:5}] {self.state.label:8} {hook:16} {detail}".rstrip())
+        say(f"    [{self.context.name:5}] {self.state.label:8} {hook:16} {detail}".rstrip())
 
     def _saw(self, hook: str, detail: str = "") -> None:
         self._show(hook, detail)
         with self.locked_state() as state:
-            state.history.append(f"{hook}@{self.context.host_name}")
+            state.history.append(f"{hook}@{self.context.name}")
 
     def on_creation(self, event: CreationEvent) -> None:
         self._saw("on_creation", f"init={event.init!r}")

@@ -282,10 +282,10 @@ class Tripper(ItineraryAgentMixin, Paglet[TripState]):
     State = TripState
 
     def on_destination_reached(self) -> None:
-        self.state.reached.append(self.context.host_name)
+        self.state.reached.append(self.context.name)
 
     def execute_itinerary_task(self, task: ItineraryTask) -> Any:
-        self.state.ran.append(f"{task.kind}:{task.phase}@{self.context.host_name}")
+        self.state.ran.append(f"{task.kind}:{task.phase}@{self.context.name}")
         return task.kind.upper()
 
     def on_itinerary_finished(self) -> None:

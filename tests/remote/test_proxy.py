@@ -30,7 +30,7 @@ class Relay(Paglet[RelayState]):
             self.state.friends.append(message.arg)
             return len(self.state.friends)
         if message.kind == "poke-friends":
-            return [self.context.proxy(ref).send("hit") for ref in self.state.friends]
+            return [self.context.get_proxy(ref).send("hit") for ref in self.state.friends]
         if message.kind == "hit":
             self.state.hits += 1
             return self.state.hits

@@ -36,10 +36,10 @@ class Ledger(Paglet[LedgerState]):
     State = LedgerState
 
     def on_deactivating(self, event: PersistencyEvent) -> None:
-        self.state.hooks.append(f"deactivating:{self.context.host_name}")
+        self.state.hooks.append(f"deactivating:{self.context.name}")
 
     def on_activation(self, event: PersistencyEvent) -> None:
-        self.state.hooks.append(f"activation:{self.context.host_name}")
+        self.state.hooks.append(f"activation:{self.context.name}")
 
     def handle_message(self, message: Message) -> Any:
         if message.kind == "book":
@@ -64,7 +64,7 @@ def test_get_proxy(host: Host) -> None:
     proxy = host.get_proxy(created.agent_id)
     assert proxy == created
     assert (proxy.address, proxy.host_url) == (host.address, host.address)
-    assert proxy.send("book", {"amount": 3}) == 3
+    assert proxy.send("book", args={"amount": 3}) == 3
     host.deactivate(created.agent_id)
     assert host.get_proxy(created.agent_id).agent_id == created.agent_id  # inactive too
     with pytest.raises(InvalidAgentError):
@@ -88,7 +88,7 @@ def test_get_proxies_by_state_flags(host: Host) -> None:
 
 def test_get_state_is_a_copy(host: Host) -> None:
     proxy = host.create(Ledger, LedgerState(total=5))
-    proxy.send("book", {"amount": 2, "memo": "tip"})
+    proxy.send("book", args={"amount": 2, "memo": "tip"})
     state = host.get_state(proxy.agent_id)
     assert isinstance(state, LedgerState)
     assert (state.total, state.entries) == (7, ["tip"])
@@ -161,7 +161,7 @@ def test_a_failing_listener_does_not_break_the_host(host: Host) -> None:
 
     host.add_listener(broken)
     proxy = host.create(Ledger)
-    assert proxy.send("book", {"amount": 1}) == 1
+    assert proxy.send("book", args={"amount": 1}) == 1
 
 
 # starting and stopping -------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_host_as_a_context_manager() -> None:
     with Host(name="scoped", port=0) as scoped:
         assert scoped.address.startswith("tcp://127.0.0.1:")
         proxy = scoped.create(Ledger)
-        assert proxy.send("book", {"amount": 1}) == 1
+        assert proxy.send("book", args={"amount": 1}) == 1
     assert scoped.wait_stopped(0)
 
 
@@ -242,7 +242,7 @@ def test_stop_deactivates_and_a_new_host_on_the_same_dir_resumes(
     first = make_host("keeper", persistence_dir=tmp_path)
     proxies = [first.create(Ledger) for _ in range(3)]
     for amount, proxy in enumerate(proxies, start=1):
-        proxy.send("book", {"amount": amount, "memo": f"m{amount}"})
+        proxy.send("book", args={"amount": amount, "memo": f"m{amount}"})
     already_inactive = first.create(Ledger, LedgerState(total=100))
     already_inactive.deactivate()
     first.stop()

@@ -46,7 +46,7 @@ _journal_lock = threading.Lock()
 
 def note(hook: str, paglet: Paglet[Any], event: Any = None) -> None:
     entry = Entry(
-        hook, paglet.agent_id, paglet.context.host_name, event, threading.current_thread().name
+        hook, paglet.agent_id, paglet.context.name, event, threading.current_thread().name
     )
     with _journal_lock:
         JOURNAL.append(entry)
@@ -122,7 +122,7 @@ class Diarist(Paglet[DiaryState]):
         if message.kind == "count":
             return self.state.count
         if message.kind == "where":
-            return self.context.host_name
+            return self.context.name
         if message.kind == "go":
             self.state.trail.append("before dispatch")
             self.dispatch(str(message.arg))

@@ -49,7 +49,7 @@ class Bag(Paglet[BagState]):
         if message.kind == "count":
             return self.state.count
         if message.kind == "where":
-            return self.context.host_name
+            return self.context.name
         if message.kind == "go":
             return self.dispatch(str(message.arg), timeout=message.args.get("timeout")).address
         return self.not_handled()
@@ -232,7 +232,7 @@ def test_a_class_outside_the_allowed_modules_is_refused_and_never_imported(
         "    pass\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with HostClient(host.address, timeout=TIMEOUT) as client:
+    with HostClient(address=host.address, timeout=TIMEOUT) as client:
         with pytest.raises(ClassNotAllowedError, match=OUTSIDE_MODULE):
             client.create(f"{OUTSIDE_MODULE}:Intruder")
     assert OUTSIDE_MODULE not in sys.modules
@@ -241,7 +241,7 @@ def test_a_class_outside_the_allowed_modules_is_refused_and_never_imported(
 
 
 def test_classes_that_do_not_resolve_to_a_paglet_are_refused(host: Host) -> None:
-    with HostClient(host.address, timeout=TIMEOUT) as client:
+    with HostClient(address=host.address, timeout=TIMEOUT) as client:
         with pytest.raises(ClassResolutionError, match="no such class|cannot import"):
             client.create("paglets.examples.no_such_module:Nothing")
         with pytest.raises(ClassResolutionError, match="not a Paglet"):

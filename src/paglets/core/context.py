@@ -13,7 +13,7 @@ is passed as ``type[Any]``), so ``agent`` imports ``context`` and never the reve
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
@@ -119,7 +119,7 @@ class PagletContext(Protocol):
         """A proxy to the paglet ``agent_id`` on this host, or at ``host_url``."""
         ...
 
-    def get_proxies(self, flags: int = ...) -> list[PagletHandle]:
+    def get_proxies(self, flags: int = ...) -> Sequence[PagletHandle]:
         """Proxies of this host's paglets in the state ``flags`` (ACTIVE, INACTIVE)."""
         ...
 

@@ -53,8 +53,9 @@ class TransferTicket:
     """A destination plus the options of one dispatch or clone (see the module docstring).
 
     Raises:
-        TypeError: an option of the wrong type (the message names it).
-        ValueError: an option out of range, or ``arrival_mode`` given as a string.
+        TypeError: an option of the wrong type, ``arrival_mode`` given as a raw
+            string included (the message names the option and the accepted values).
+        ValueError: an option out of range.
     """
 
     destination: str
@@ -86,7 +87,10 @@ class TransferTicket:
             raise TypeError(f"expected_code_version must be a str or None, not {version!r}")
         if not isinstance(self.arrival_mode, ArrivalMode):
             accepted = ", ".join(f"ArrivalMode.{m.name}" for m in ArrivalMode)
-            raise ValueError(f"arrival_mode must be one of {accepted}, not {self.arrival_mode!r}")
+            raise TypeError(
+                f"arrival_mode must be one of {accepted} (members, not raw values), "
+                f"not {self.arrival_mode!r}"
+            )
 
     def to_options(self) -> dict[str, Any]:
         """The ticket as the plain map a ``dispatch``/``clone`` control carries."""

@@ -23,6 +23,7 @@ from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
 from paglets.core.errors import HostStoppedError, InvalidAgentError, PagletError
 from paglets.core.hosts import HostRef
 from paglets.core.messages import Message, ReplySet
+from paglets.core.refs import PagletProxyRef
 from paglets.core.tickets import TransferTicket, ticket_options
 from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.mesh_secret import join_line
@@ -382,6 +383,17 @@ class Host:
     def get_proxies(self, flags: int = ACTIVE) -> list[PagletProxy]:
         """Proxies of this host's paglets in the state flags (ACTIVE, INACTIVE or both)."""
         return self._operations.proxies(flags)
+
+    def proxy(
+        self, ref: PagletProxyRef | dict[str, str] | str, address: str | None = None
+    ) -> PagletProxy:
+        """A proxy that reaches any paglet through this host: for a ref, a ``to_wire()``
+        dict, or an agent id (here, or at ``address``)."""
+        if isinstance(ref, PagletProxyRef):
+            return self._operations.proxy_of(ref.agent_id, ref.host_url)
+        if isinstance(ref, dict):
+            return PagletProxy.from_wire(ref, self._parts.require_backend())
+        return self._operations.proxy_of(ref, address or self.address)
 
     def get_state(self, agent_id: str, state_cls: type[PagletState] | None = None) -> PagletState:
         """A copy of a local paglet's state (active or inactive).

@@ -66,7 +66,7 @@ def run_create(lab: Lab, settings: Settings) -> ScenarioResult:
         time_calls(remote, 50, 2.0)
         raw_samples = lab.raw.round_trips(count, budget)
         remote_samples = time_calls(remote, count, budget)
-        with HostClient(lab.b_address, timeout=TIMEOUT, **host_options()) as client:
+        with HostClient(address=lab.b_address, timeout=TIMEOUT, **host_options()) as client:
             made: list[PagletProxy] = []
             time_calls(lambda i: made.append(client.create(EchoPaglet, EchoState(i))), 50, 2.0)
             client_samples = time_calls(
