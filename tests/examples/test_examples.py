@@ -233,7 +233,7 @@ def test_examples_travel_to_a_host_in_another_process(host: Host, child_host: st
     counter = host.create(CounterPaglet, CounterState(count=1))
     counter.dispatch("child")
     assert counter.send("increment") == {"count": 2}
-    assert counter.address == child_host
+    assert counter.host_url == child_host
     echo_proxy = host.create_remote("child", EchoPaglet)
     assert echo_proxy.send("where") == "child"
     traveller = host.create(TravellerPaglet, init=["child", "alpha"])

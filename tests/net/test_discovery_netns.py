@@ -50,7 +50,7 @@ def _until(check: Callable[[], Any], timeout: float, what: str, poll: float = 0.
 
 
 def _online(host: Any, name: str) -> bool:
-    return any(p.name == name and p.online for p in host.available_hosts())
+    return any(p.name == name and p.online for p in host.peers())
 
 
 def _start_cli(*args: str) -> tuple[subprocess.Popen[str], str, str]:
@@ -208,11 +208,11 @@ def scenario_versions() -> dict[str, Any]:
             10,
             "ignored",
         )
-        seen = next(p for p in beta.available_hosts() if p.name == "alpha")
+        seen = next(p for p in beta.peers() if p.name == "alpha")
         return {
-            "alpha_peers": [p.name for p in alpha.available_hosts()],
-            "beta_peers": [p.name for p in beta.available_hosts()],
-            "other_peers": [p.name for p in other.available_hosts()],
+            "alpha_peers": [p.name for p in alpha.peers()],
+            "beta_peers": [p.name for p in beta.peers()],
+            "other_peers": [p.name for p in other.peers()],
             "alpha_ignored": alpha.mesh_view()["ignored"],
             "other_ignored": other.mesh_view()["ignored"],
             "alpha_seen_by_beta": {"tags": list(seen.tags), "properties": dict(seen.properties)},
@@ -238,7 +238,7 @@ def scenario_kill_restart() -> dict[str, Any]:
         processes.append(beta)
 
         def beta_seq() -> int:
-            info = next((p for p in alpha.available_hosts() if p.name == "beta"), None)
+            info = next((p for p in alpha.peers() if p.name == "beta"), None)
             return info.seq if info is not None and info.online else 0
 
         _until(lambda: beta_seq() >= 3, 15, "gossip from beta")

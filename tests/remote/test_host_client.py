@@ -76,7 +76,7 @@ def test_any_address_spelling(host: Host, spelling: str) -> None:
 
 def test_create_by_class_path_with_a_state_dict(host: Host, client: HostClient) -> None:
     proxy = client.create(class_path(Notebook), {"title": "diary"}, init={"by": "client"})
-    assert proxy.address == host.address
+    assert proxy.host_url == host.address
     assert proxy.send("write", args={"line": "dear diary"}) == 1
     expected = {"title": "diary", "lines": ["dear diary"], "init": {"by": "client"}}
     assert proxy.send("read") == expected
@@ -125,12 +125,12 @@ def test_a_client_proxy_follows_a_moved_paglet(two_hosts: tuple[Host, Host]) -> 
     with HostClient(address=alpha.address, timeout=TIMEOUT) as client:
         proxy = client.create(Notebook)
         proxy.dispatch("beta")
-        assert proxy.address == beta.address
+        assert proxy.host_url == beta.address
         stale = client.get_proxy(proxy.agent_id)
         assert stale.send("where") == "beta"
-        assert stale.address == beta.address
+        assert stale.host_url == beta.address
         clone = proxy.clone()
-        assert (clone.address, clone.send("where")) == (beta.address, "beta")
+        assert (clone.host_url, clone.send("where")) == (beta.address, "beta")
 
 
 def test_nobody_at_the_address(dead_address: str) -> None:
@@ -158,7 +158,7 @@ def test_mesh_view_lists_the_peers_with_their_facts(two_hosts: tuple[Host, Host]
     # the same facts are what paglets see through their context (once gossiped)
     peer = wait_for(
         lambda: next(
-            (p for p in alpha.available_hosts() if p.name == "beta" and p.cpu_count >= 1),
+            (p for p in alpha.peers() if p.name == "beta" and p.cpu_count >= 1),
             None,
         )
     )

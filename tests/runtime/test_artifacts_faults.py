@@ -220,7 +220,7 @@ def test_a_target_killed_while_pulling_files_leaves_paglet_and_file_at_the_sourc
     hold.go.set()
     with pytest.raises(HostError, match="TransferError"):
         carry.get_reply(6 * TIMEOUT)
-    assert proxy.address == alpha.address and proxy.is_active()
+    assert proxy.host_url == alpha.address and proxy.is_active()
     assert proxy.info()["address"] == alpha.address
     assert source.exists() and sha256_of(source) == digest
     assert not (tmp_path / "never.bin").exists()
@@ -252,7 +252,7 @@ class Carry(Paglet[CarryState]):
 
     def handle_message(self, message):
         if message.kind == "register":
-            return str(self.register_file(message.arg, mode="move"))
+            return str(self.register_file(message.arg, mode="move").path)
         return self.not_handled()
 
 

@@ -63,7 +63,7 @@ def test_get_proxy(host: Host) -> None:
     created = host.create(Ledger)
     proxy = host.get_proxy(created.agent_id)
     assert proxy == created
-    assert (proxy.address, proxy.host_url) == (host.address, host.address)
+    assert (proxy.host_url, proxy.get_address()) == (host.address, host.address)
     assert proxy.send("book", args={"amount": 3}) == 3
     host.deactivate(created.agent_id)
     assert host.get_proxy(created.agent_id).agent_id == created.agent_id  # inactive too
@@ -108,11 +108,13 @@ def test_get_state_is_a_copy(host: Host) -> None:
 
 def test_available_hosts_and_wait_for_host(two_hosts: tuple[Host, Host]) -> None:
     alpha, beta = two_hosts
-    [known_to_alpha] = alpha.available_hosts()
+    [known_to_alpha] = alpha.peers()
     assert (known_to_alpha.name, known_to_alpha.address) == ("beta", beta.address)
     assert known_to_alpha.online and known_to_alpha.mesh_version == "dev"
-    assert [peer.name for peer in beta.available_hosts()] == ["alpha"]
-    assert alpha.wait_for_host("beta", 0).address == beta.address
+    assert [peer.name for peer in beta.peers()] == ["alpha"]
+    assert alpha.wait_for_host("beta", 0).url == beta.address
+    assert [ref.name for ref in alpha.available_hosts()] == ["alpha", "beta"]
+    assert [ref.name for ref in alpha.available_hosts(include_self=False)] == ["beta"]
 
 
 def test_wait_for_an_unknown_host_times_out(host: Host) -> None:
@@ -123,8 +125,8 @@ def test_wait_for_an_unknown_host_times_out(host: Host) -> None:
 def test_a_host_learns_peers_of_its_seed(three_hosts: tuple[Host, Host, Host]) -> None:
     alpha, beta, gamma = three_hosts
     # beta and gamma only had alpha as a seed; hello replies told them of each other
-    assert beta.wait_for_host("gamma", TIMEOUT).address == gamma.address
-    assert gamma.wait_for_host("beta", TIMEOUT).address == beta.address
+    assert beta.wait_for_host("gamma", TIMEOUT).url == gamma.address
+    assert gamma.wait_for_host("beta", TIMEOUT).url == beta.address
 
 
 # events ----------------------------------------------------------------------------------
@@ -147,7 +149,7 @@ def test_listeners_and_event_log(two_hosts: tuple[Host, Host]) -> None:
     assert [event.kind for event in logged] == ["created", "deactivated", "activated", "dispatched"]
     assert all(event.seq > mark for event in logged)
     assert about_it(heard) == logged
-    assert logged[-1].detail["target"] == proxy.address
+    assert logged[-1].detail["target"] == proxy.host_url
     assert [event.seq for event in heard] == sorted(event.seq for event in heard)
     alpha.remove_listener(heard.append)
     later = alpha.create(Ledger)

@@ -234,7 +234,7 @@ def test_retract_hooks(two_hosts: tuple[Host, Host]) -> None:
     proxy.dispatch("beta")
     proxy.send("add")
     retracted = alpha.retract("beta", proxy.agent_id)
-    assert retracted.address == alpha.address
+    assert retracted.host_url == alpha.address
     assert retracted.send("where") == "alpha"
     assert retracted.send("count") == 1  # the state came back with it
     assert without_run(hooks(proxy.agent_id)) == [
@@ -258,7 +258,7 @@ def test_retract_through_a_proxy_by_address(two_hosts: tuple[Host, Host]) -> Non
     proxy = beta.create(Diarist)
     remote = alpha.proxy(proxy.agent_id, beta.address)
     remote.retract()
-    assert remote.address == alpha.address
+    assert remote.host_url == alpha.address
     assert remote.send("where") == "alpha"
     assert ("on_reverting", "beta") in hooks(proxy.agent_id)
 
@@ -273,7 +273,7 @@ def test_dispatch_inside_a_handler_takes_the_state_as_it_was(
     assert proxy.send("where") == "beta"
     assert proxy.send("trail") == ["before dispatch"]
     assert proxy.send("count") == 1
-    assert proxy.address == beta.address
+    assert proxy.host_url == beta.address
 
 
 # clone -----------------------------------------------------------------------------------
@@ -287,7 +287,7 @@ def test_clone_hooks(two_hosts: tuple[Host, Host], where: str) -> None:
     copy = original.clone(None if where == "here" else "beta")
     target_name = "alpha" if where == "here" else "beta"
     assert copy.agent_id != original.agent_id
-    assert copy.address == (alpha.address if where == "here" else beta.address)
+    assert copy.host_url == (alpha.address if where == "here" else beta.address)
     assert copy.send("where") == target_name
     assert copy.send("count") == 1
     copy.send("add")
@@ -346,9 +346,9 @@ def test_a_message_activates_an_inactive_paglet(two_hosts: tuple[Host, Host], wh
     local.deactivate()
     proxy = alpha.proxy(local.agent_id, owner.address)
     with pytest.raises(PagletInactiveError):
-        proxy.send("count", no_delay=True)
+        proxy.send("count", activate_if_inactive=False)
     with pytest.raises(PagletInactiveError):
-        proxy.send_future("count", no_delay=True).get_reply(TIMEOUT)
+        proxy.send_future("count", activate_if_inactive=False).get_reply(TIMEOUT)
     assert not proxy.is_active()
     assert proxy.send("add") == 2  # activated on demand, state intact
     assert proxy.is_active()

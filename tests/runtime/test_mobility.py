@@ -75,7 +75,7 @@ def test_dispatch_by_host_name(two_hosts: tuple[Host, Host]) -> None:
     proxy = alpha.create(Bag)
     proxy.send("add")
     assert proxy.dispatch("beta") is proxy
-    assert proxy.address == beta.address
+    assert proxy.host_url == beta.address
     assert at(proxy, beta)
     assert proxy.send("add") == 2
     assert alpha.get_proxies(ACTIVE) == []
@@ -86,11 +86,11 @@ def test_dispatch_by_address_in_every_spelling(two_hosts: tuple[Host, Host], spe
     alpha, beta = two_hosts
     proxy = alpha.create(Bag)
     proxy.dispatch(spellings(beta.address)[spelling])
-    assert proxy.address == beta.address
+    assert proxy.host_url == beta.address
     assert at(proxy, beta)
     # and back, through the host's verb
     back = beta.dispatch(proxy.agent_id, spellings(alpha.address)[spelling])
-    assert back.address == alpha.address
+    assert back.host_url == alpha.address
     assert at(back, alpha)
 
 
@@ -117,9 +117,9 @@ def test_an_old_proxy_follows_a_paglet_that_moved_twice(
     stale_elsewhere = gamma.proxy(proxy.agent_id, alpha.address)
     proxy.dispatch("beta")
     proxy.dispatch("gamma")
-    assert stale_here.address == alpha.address
+    assert stale_here.host_url == alpha.address
     assert stale_here.send("add") == 1
-    assert stale_here.address == gamma.address  # it learnt the new address on the way
+    assert stale_here.host_url == gamma.address  # it learnt the new address on the way
     assert stale_elsewhere.send("add") == 2
     assert stale_elsewhere.send_future("where").get_reply(TIMEOUT) == "gamma"
     assert alpha.proxy(proxy.agent_id, alpha.address).send_future("add").get_reply(TIMEOUT) == 3
@@ -140,7 +140,7 @@ def test_create_remote_by_name_and_by_address(two_hosts: tuple[Host, Host]) -> N
     by_name = alpha.create_remote("beta", Bag, BagState(count=10), init="hi")
     by_address = alpha.create_remote(spellings(beta.address)["http"], Bag)
     for proxy in (by_name, by_address):
-        assert proxy.address == beta.address
+        assert proxy.host_url == beta.address
         assert at(proxy, beta)
     assert by_name.send("add") == 11
     assert len(beta.get_proxies(ACTIVE)) == 2

@@ -52,7 +52,7 @@ def test_hosts_sharing_a_secret_form_a_mesh(make_host: HostFactory) -> None:
     proxy = alpha.create(TallyPaglet)
     proxy.dispatch("beta")
     assert proxy.send("add") == 1
-    assert proxy.address == beta.address
+    assert proxy.host_url == beta.address
 
 
 def test_a_host_with_another_secret_is_unreachable(make_host: HostFactory) -> None:
