@@ -67,8 +67,8 @@ def test_get_proxy(host: Host) -> None:
     assert proxy.send("book", args={"amount": 3}) == 3
     host.deactivate(created.agent_id)
     assert host.get_proxy(created.agent_id).agent_id == created.agent_id  # inactive too
-    with pytest.raises(InvalidAgentError):
-        host.get_proxy("f" * 32)
+    assert host.get_proxy("f" * 32) is None
+    assert host.get_proxy(created.agent_id, include_inactive=False) is None
 
 
 def test_get_proxies_by_state_flags(host: Host) -> None:

@@ -121,14 +121,16 @@ class PagletFiles:
     def refs(self) -> list[PagletFileRef]:
         """A ref of every registered file (size and hash as they are now).
 
-        Raises:
-            ArtifactNotFoundError: a registered file is gone.
+        A file gone since it was registered has size -1 and no sha256.
         """
         with self._lock:
             entries = list(self._entries.items())
         refs = []
         for name, entry in entries:
-            size, sha256 = entry.digest()
+            try:
+                size, sha256 = entry.digest()
+            except ArtifactNotFoundError:
+                size, sha256 = -1, ""  # gone since it was registered: a move will say so
             refs.append(PagletFileRef(name, entry.mode, size, sha256, entry.path))
         return refs
 
