@@ -114,14 +114,14 @@ class SumPaglet(Paglet[SumState]):
 
 def start_workers(seed: str) -> list[Host]:
     """Start one host per name in WORKER_HOSTS, each greeting ``seed``."""
-    return [Host(name=name, peers=[seed]).start_background() for name in WORKER_HOSTS]
+    return [Host(name=name, port=0, peers=[seed]).start_background() for name in WORKER_HOSTS]
 
 
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
     n = 3_000_000
-    with Host(name="alpha") as alpha:
+    with Host(name="alpha", port=0) as alpha:
         workers = start_workers(alpha.address)
         try:
             for name in WORKER_HOSTS:

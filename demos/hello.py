@@ -41,7 +41,7 @@ class GreeterPaglet(Paglet[GreeterState]):
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
-    with Host(name="alpha") as alpha, Host(name="beta", peers=[alpha.address]) as beta:
+    with Host(name="alpha", port=0) as alpha, Host(name="beta", port=0, peers=[alpha.address]) as beta:
         alpha.wait_for_host("beta", timeout=5)
         print(f"hosts up: alpha at {alpha.address}, beta at {beta.address}")
 

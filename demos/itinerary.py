@@ -115,8 +115,8 @@ def wait_until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: fl
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
-    with Host(name="alpha") as alpha:
-        others = [Host(name=name, peers=[alpha.address]) for name in ("beta", "gamma", "delta")]
+    with Host(name="alpha", port=0) as alpha:
+        others = [Host(name=name, port=0, peers=[alpha.address]) for name in ("beta", "gamma", "delta")]
         try:
             for host in others:
                 host.start_background()

@@ -81,7 +81,7 @@ def wait_until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: fl
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
-    with Host(name="alpha") as alpha, Host(name="beta", peers=[alpha.address]) as beta:
+    with Host(name="alpha", port=0) as alpha, Host(name="beta", port=0, peers=[alpha.address]) as beta:
         alpha.wait_for_host("beta", timeout=5)
         clerk = alpha.create_remote("beta", ClerkPaglet, init="clerk-0")
         print(f"clerk {clerk.agent_id[:8]} created on beta, talked to from alpha")
