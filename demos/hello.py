@@ -31,17 +31,17 @@ class GreeterPaglet(Paglet[GreeterState]):
         if message.kind == "hello":
             self.state.greeted += 1
             name = message.get_arg("name", "stranger")
-            return (
-                f"Hello, {name}, from {self.context.name} "
-                f"(greeting number {self.state.greeted})"
-            )
+            return f"Hello, {name}, from {self.context.name} (greeting number {self.state.greeted})"
         return self.not_handled()
 
 
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
-    with Host(name="alpha", port=0) as alpha, Host(name="beta", port=0, peers=[alpha.address]) as beta:
+    with (
+        Host(name="alpha", port=0) as alpha,
+        Host(name="beta", port=0, peers=[alpha.address]) as beta,
+    ):
         alpha.wait_for_host("beta", timeout=5)
         print(f"hosts up: alpha at {alpha.address}, beta at {beta.address}")
 

@@ -116,7 +116,9 @@ def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
     with Host(name="alpha", port=0) as alpha:
-        others = [Host(name=name, port=0, peers=[alpha.address]) for name in ("beta", "gamma", "delta")]
+        others = [
+            Host(name=name, port=0, peers=[alpha.address]) for name in ("beta", "gamma", "delta")
+        ]
         try:
             for host in others:
                 host.start_background()

@@ -128,7 +128,10 @@ def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
     limit = 50_000
-    with Host(name="alpha", port=0) as alpha, Host(name="beta", port=0, peers=[alpha.address]) as beta:
+    with (
+        Host(name="alpha", port=0) as alpha,
+        Host(name="beta", port=0, peers=[alpha.address]) as beta,
+    ):
         alpha.wait_for_host("beta", timeout=5)
         master = alpha.create(MasterPaglet)
         say(f"master {master.agent_id[:8]} created on alpha")

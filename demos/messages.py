@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.errors import NotHandledError, HostError, ReplyTimeoutError
+from paglets.core.errors import HostError, NotHandledError, ReplyTimeoutError
 from paglets.core.messages import MAX_PRIORITY, MIN_PRIORITY, UNQUEUED, Message
 from paglets.runtime.host import Host
 
@@ -81,7 +81,10 @@ def wait_until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: fl
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
-    with Host(name="alpha", port=0) as alpha, Host(name="beta", port=0, peers=[alpha.address]) as beta:
+    with (
+        Host(name="alpha", port=0) as alpha,
+        Host(name="beta", port=0, peers=[alpha.address]) as beta,
+    ):
         alpha.wait_for_host("beta", timeout=5)
         clerk = alpha.create_remote("beta", ClerkPaglet, init="clerk-0")
         print(f"clerk {clerk.agent_id[:8]} created on beta, talked to from alpha")
@@ -146,8 +149,7 @@ def main() -> None:
             clerk.send("divide", args={"a": 1, "b": 0})
         except HostError as exc:
             print(
-                f"HostError: remote_type={exc.remote_type!r} "
-                f"remote_message={exc.remote_message!r}"
+                f"HostError: remote_type={exc.remote_type!r} remote_message={exc.remote_message!r}"
             )
     print("\nhosts stopped")
 

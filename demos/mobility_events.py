@@ -106,7 +106,10 @@ class WatchedPaglet(Paglet[WatchedState]):
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
-    with Host(name="alpha", port=0) as alpha, Host(name="beta", port=0, peers=[alpha.address]) as beta:
+    with (
+        Host(name="alpha", port=0) as alpha,
+        Host(name="beta", port=0, peers=[alpha.address]) as beta,
+    ):
         alpha.wait_for_host("beta", timeout=5)
         beta.wait_for_host("alpha", timeout=5)
 

@@ -137,7 +137,12 @@ def test_hook_order_on_dispatch_clone_and_retract(hosts: tuple[Host, Host]) -> N
     proxy = alpha.create(Counter)
     proxy.dispatch("beta")
     wait_for(lambda: "run@beta" in proxy.send(Message("hooks")))
-    assert proxy.send(Message("hooks")) == ["run@alpha", "dispatching@alpha", "arrival@beta", "run@beta"]
+    assert proxy.send(Message("hooks")) == [
+        "run@alpha",
+        "dispatching@alpha",
+        "arrival@beta",
+        "run@beta",
+    ]
     copy = proxy.clone("alpha")
     assert copy.send(Message("hooks"))[-3:-1] == ["cloning", "clone"]
     assert proxy.send(Message("hooks"))[-2:] == ["cloning", "cloned"]

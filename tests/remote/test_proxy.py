@@ -9,7 +9,6 @@ import pytest
 
 from helpers import TIMEOUT
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
-from paglets.core.errors import PagletError
 from paglets.core.messages import Message
 from paglets.core.refs import PagletProxyRef
 from paglets.remote.proxy import PagletProxy, as_message

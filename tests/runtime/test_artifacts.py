@@ -212,7 +212,8 @@ def test_size_limit_and_quota_are_enforced_before_any_byte(
     client.upload_artifact(None, make_file(tmp_path / "third.bin", MIB, seed=3))
     with pytest.raises(StorageQuotaError, match="quota"):
         client.upload_artifact(None, make_file(tmp_path / "fourth.bin", MIB, seed=4))
-    assert client.upload_artifact(None, tmp_path / "small.bin", name="same.bin").sha256 == small.sha256
+    again = client.upload_artifact(None, tmp_path / "small.bin", name="same.bin")
+    assert again.sha256 == small.sha256
     assert len(client.list_artifacts()) == 4
     assert nothing_partial(limited)
 
@@ -265,7 +266,8 @@ def test_a_corrupted_blob_fails_the_download_and_leaves_nothing(
 
 def test_expired_artifacts_disappear(host: Host, client_of: Any, tmp_path: Path) -> None:
     client = client_of(host)
-    ref = client.upload_artifact(None, make_file(tmp_path / "data.bin", 1000), expires_at=time.time() + 0.05)
+    source = make_file(tmp_path / "data.bin", 1000)
+    ref = client.upload_artifact(None, source, expires_at=time.time() + 0.05)
     kept = client.upload_artifact(None, make_file(tmp_path / "kept.bin", 1000, seed=1))
 
     def expired() -> bool:
@@ -320,7 +322,8 @@ def test_send_artifact_uploads_then_sends_the_ref(
     inbox = beta.create(Inbox)
     source = make_file(tmp_path / "data.bin", 2 * MIB)
     # from a client, and from another host (whose proxy uploads over the mesh)
-    for proxy in (client_of(beta).get_proxy(inbox.agent_id), alpha.proxy(inbox.agent_id, beta.address)):
+    from_client = client_of(beta).get_proxy(inbox.agent_id)
+    for proxy in (from_client, alpha.proxy(inbox.agent_id, beta.address)):
         artifact_id, name, size = proxy.send_artifact("file", source)
         assert (name, size) == ("data.bin", 2 * MIB)
         assert client_of(beta).artifact_metadata(artifact_id)["owner"] == inbox.agent_id

@@ -11,7 +11,6 @@ import pytest
 from helpers import TIMEOUT, gate, new_gate, wait_for
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
 from paglets.core.errors import InvalidAgentError, PagletError, PagletInactiveError
-from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
 from paglets.core.events import (
     CloneEvent,
     CreationEvent,
@@ -20,6 +19,7 @@ from paglets.core.events import (
     PersistencyEvent,
 )
 from paglets.core.messages import Message
+from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
 from paglets.runtime.host import Host
 
 

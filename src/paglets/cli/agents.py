@@ -112,7 +112,9 @@ def send(
     if values is not None and not isinstance(values, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="--args")
     reply = _with_client(
-        entry, timeout, lambda c: c.get_proxy(agent_id).send(kind, args=values or {}, timeout=timeout)
+        entry, timeout, lambda c: c.get_proxy(agent_id).send(
+            kind, args=values or {}, timeout=timeout
+        )
     )
     print_json(reply)
 

@@ -106,7 +106,9 @@ def info(
 ) -> None:
     """Print one artifact's metadata as JSON."""
     print_json(
-        _with_client(entry, timeout, api_key_env, insecure, lambda c: c.artifact_metadata(artifact_id))
+        _with_client(
+            entry, timeout, api_key_env, insecure, lambda c: c.artifact_metadata(artifact_id)
+        )
     )
 
 

@@ -134,9 +134,7 @@ class PagletContext(Protocol):
         """Create a paglet here (or on the host ``host_url``, name or address)."""
         ...
 
-    def available_hosts(
-        self, online_only: bool = True, include_self: bool = True
-    ) -> list[HostRef]:
+    def available_hosts(self, online_only: bool = True, include_self: bool = True) -> list[HostRef]:
         """The hosts of the mesh this host knows."""
         ...
 
@@ -166,9 +164,7 @@ class PagletContext(Protocol):
         """Send a message to every active paglet on this host but those in ``exclude``."""
         ...
 
-    def send(
-        self, agent_id: str, message: Message | str, host_url: str | None = None
-    ) -> Any:
+    def send(self, agent_id: str, message: Message | str, host_url: str | None = None) -> Any:
         """Send a message to the paglet ``agent_id`` (here, or at ``host_url``)."""
         ...
 

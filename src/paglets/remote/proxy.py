@@ -26,11 +26,11 @@ from paglets.core.errors import (
 )
 from paglets.core.messages import UNQUEUED, FutureReply, Message
 from paglets.core.refs import PagletProxyRef
+from paglets.core.tickets import TransferTicket, ticket_options
 from paglets.net.endpoint import normalize_address
 from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
 from paglets.remote.proxy_args import ClientLike, as_message, backend_of, check_flag
 from paglets.remote.proxy_backend import ProxyBackend
-from paglets.core.tickets import TransferTicket, ticket_options
 
 MAX_HOPS = 16
 DEFAULT_MOVE_TIMEOUT = 30.0
@@ -149,9 +149,7 @@ class PagletProxy:
         """
         msg, stay_inactive = self._prepare(message, args, activate_if_inactive, no_delay)
         return self._follow(
-            lambda address: self._backend.send(
-                address, self._agent_id, msg, timeout, stay_inactive
-            )
+            lambda address: self._backend.send(address, self._agent_id, msg, timeout, stay_inactive)
         )
 
     def send_future(
@@ -168,9 +166,7 @@ class PagletProxy:
         result = FutureReply()
 
         def attempt(address: str, hops: int) -> None:
-            inner = self._backend.send_future(
-                address, self._agent_id, msg, timeout, stay_inactive
-            )
+            inner = self._backend.send_future(address, self._agent_id, msg, timeout, stay_inactive)
 
             def done(future: FutureReply) -> None:
                 error = future.error()

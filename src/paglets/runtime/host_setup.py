@@ -69,7 +69,9 @@ def host_config(
             raise TypeError(f"Host() takes {_RENAMED[key]}=, not {key}=")
         if key not in _CONFIG_FIELDS:
             accepted = ", ".join(sorted(_CONFIG_FIELDS - set(_RENAMED)))
-            raise TypeError(f"Host() got an unexpected keyword argument {key!r}; accepted: {accepted}")
+            raise TypeError(
+                f"Host() got an unexpected keyword argument {key!r}; accepted: {accepted}"
+            )
     if not isinstance(mesh, bool):
         raise TypeError(f"mesh must be True or False, not {mesh!r}")
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:

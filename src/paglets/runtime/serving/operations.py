@@ -28,8 +28,8 @@ from paglets.runtime.execution.lifecycle import Lifecycle
 from paglets.runtime.execution.local_paglet import Envelope, LocalPaglet, PagletStatus, not_found
 from paglets.runtime.mobility.handoff import Mobility
 from paglets.runtime.mobility.tickets import check_preconditions, ticket_of, with_retries
-from paglets.runtime.persistence.class_storage import ClassStorage
 from paglets.runtime.parts import HostParts
+from paglets.runtime.persistence.class_storage import ClassStorage
 from paglets.wire.codec import encode_state
 from paglets.wire.protocol import VERB_CREATE
 
@@ -367,4 +367,6 @@ def excluded_ids(exclude: Any) -> frozenset[str]:
         raise TypeError(
             f"exclude must be None, an agent id, a proxy or an iterable of them, not {exclude!r}"
         ) from None
-    return frozenset(item.agent_id if isinstance(item, PagletProxy) else str(item) for item in items)
+    return frozenset(
+        item.agent_id if isinstance(item, PagletProxy) else str(item) for item in items
+    )
