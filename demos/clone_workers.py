@@ -74,7 +74,7 @@ class SumPaglet(Paglet[SumState]):
             return
         partial = sum(range(self.state.start, self.state.stop))
         assert self.state.master is not None
-        master = self.context.get_proxy(self.state.master)
+        master = self.state.master.resolve(self.context)
         master.send("partial", args={"host": self.context.name, "sum": partial})
         self.dispose()
 

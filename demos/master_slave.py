@@ -1,10 +1,10 @@
 """Master and slave: a master creates a slave on another host; the slave reports back.
 
 The master lives on alpha. Asked to ``start``, it creates a slave paglet on beta with
-``context.create_paglet(..., target="beta")``, putting in the slave's state a
+``context.create_paglet(..., host_url="beta")``, putting in the slave's state a
 ``PagletProxyRef`` to itself: a ref is plain data, so it travels in a state. The
 slave works in ``run()`` (it finds the primes below a limit, in chunks), turns the ref
-back into a live proxy with ``context.get_proxy(ref)`` and messages the master after each
+back into a live proxy with ``ref.resolve(self.context)`` and messages the master after each
 chunk, then sends its result and disposes of itself. The master keeps the reports.
 
 Run it with ``uv run python demos/master_slave.py``.
@@ -54,7 +54,7 @@ class SlavePaglet(Paglet[SlaveState]):
 
     def run(self) -> None:
         assert self.state.master is not None
-        master = self.context.get_proxy(self.state.master)
+        master = self.state.master.resolve(self.context)
         limit, chunks = self.state.limit, self.state.chunks
         found = 0
         for chunk in range(chunks):
@@ -86,7 +86,7 @@ class MasterPaglet(Paglet[MasterState]):
             me = self.proxy().ref()
             slave_state = SlaveState(master=me, limit=int(message.get_arg("limit")))
             slave = self.context.create_paglet(
-                SlavePaglet, slave_state, target=str(message.get_arg("host"))
+                SlavePaglet, slave_state, host_url=str(message.get_arg("host"))
             )
             state.slave_id = slave.agent_id
             return slave.agent_id

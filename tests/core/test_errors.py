@@ -112,5 +112,5 @@ def test_a_subclass_named_like_a_paglet_error_is_not_mistaken_for_it() -> None:
 
 def test_agent_moved_error_carries_the_address() -> None:
     moved = AgentMovedError("gone", "tcp://127.0.0.1:9")
-    assert moved.host_url == "tcp://127.0.0.1:9"
+    assert moved.address == "tcp://127.0.0.1:9"
     assert error_from_wire("AgentMovedError", "gone").address == ""

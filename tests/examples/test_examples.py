@@ -198,7 +198,7 @@ def test_traveller_stops_where_a_hop_fails(two_hosts: tuple[Host, Host]) -> None
 _CHILD_HOST = """
 import sys
 from paglets.runtime.host import Host
-with Host(name="child", peers=[sys.argv[1]]) as host:
+with Host(name="child", port=0, peers=[sys.argv[1]]) as host:
     print(host.address, flush=True)
     sys.stdin.read()
 """

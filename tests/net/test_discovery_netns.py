@@ -105,7 +105,7 @@ def scenario_pair(rounds: int) -> dict[str, Any]:
     """Alpha is up and announced; beta starts: seconds until both know each other."""
     from paglets.runtime.host import Host
 
-    alpha = Host(name="alpha", mesh_lan_discovery=True).start_background()
+    alpha = Host(name="alpha", port=0, mesh_lan_discovery=True).start_background()
     times, unregistered = [], []
     discovery = alpha._membership.discovery
     try:
@@ -114,7 +114,7 @@ def scenario_pair(rounds: int) -> dict[str, Any]:
         for index in range(rounds):
             name = f"beta{index}"
             started = time.monotonic()
-            beta = Host(name=name, mesh_lan_discovery=True).start_background()
+            beta = Host(name=name, port=0, mesh_lan_discovery=True).start_background()
             try:
                 _until(
                     lambda b=beta, n=name: _online(alpha, n) and _online(b, "alpha"), 10, "mutual"
@@ -124,8 +124,8 @@ def scenario_pair(rounds: int) -> dict[str, Any]:
                 beta.stop()
             unregistered.append(_until(lambda: not discovery.known(), 5, "goodbye seen"))
         both = time.monotonic()
-        gamma = Host(name="gamma", mesh_lan_discovery=True).start_background()
-        delta = Host(name="delta", mesh_lan_discovery=True).start_background()
+        gamma = Host(name="gamma", port=0, mesh_lan_discovery=True).start_background()
+        delta = Host(name="delta", port=0, mesh_lan_discovery=True).start_background()
         try:
             _until(lambda: _online(gamma, "delta") and _online(delta, "gamma"), 10, "both new")
             simultaneous = time.monotonic() - both
@@ -191,9 +191,9 @@ def scenario_versions() -> dict[str, Any]:
     """Hosts of another mesh version are listed as ignored, never joined; tags travel."""
     from paglets.runtime.host import Host
 
-    alpha = Host(name="alpha", mesh_lan_discovery=True, tags=["gpu"], properties={"room": "1"})
-    beta = Host(name="beta", mesh_lan_discovery=True)
-    other = Host(name="other", mesh_lan_discovery=True, mesh_version="v2")
+    alpha = Host(name="alpha", port=0, mesh_lan_discovery=True, tags=["gpu"], properties={"room": "1"})
+    beta = Host(name="beta", port=0, mesh_lan_discovery=True)
+    other = Host(name="other", port=0, mesh_lan_discovery=True, mesh_version="v2")
     hosts = [alpha, beta, other]
     try:
         for host in hosts:
@@ -231,7 +231,7 @@ def scenario_kill_restart() -> dict[str, Any]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
-    alpha = Host(name="alpha", mesh_lan_discovery=True).start_background()
+    alpha = Host(name="alpha", port=0, mesh_lan_discovery=True).start_background()
     processes: list[subprocess.Popen[str]] = []
     try:
         beta, _, _ = _start_cli("--name", "beta", "--port", port)
@@ -267,7 +267,7 @@ def scenario_clash() -> dict[str, Any]:
     """Two hosts called alpha are reported as a clash, not merged."""
     from paglets.runtime.host import Host
 
-    hosts = [Host(name=name, mesh_lan_discovery=True) for name in ("alpha", "alpha", "beta")]
+    hosts = [Host(name=name, port=0, mesh_lan_discovery=True) for name in ("alpha", "alpha", "beta")]
     try:
         for host in hosts:
             host.start_background()

@@ -80,7 +80,7 @@ def test_create_by_class_path_with_a_state_dict(host: Host, client: HostClient) 
     assert proxy.send("write", args={"line": "dear diary"}) == 1
     expected = {"title": "diary", "lines": ["dear diary"], "init": {"by": "client"}}
     assert proxy.send("read") == expected
-    assert client.send(proxy.agent_id, "write", {"line": "again"}) == 2
+    assert client.send(proxy.agent_id, Message("write", {"line": "again"})) == 2
     assert client.send(proxy.agent_id, Message("read"))["lines"] == ["dear diary", "again"]
     assert [p.agent_id for p in host.get_proxies(ACTIVE)] == [proxy.agent_id]
 

@@ -149,7 +149,7 @@ def test_a_host_pulls_an_artifact_from_another_host(
     source = make_file(tmp_path / "data.bin", 12 * MIB + 7)
     ref = client_of(alpha).upload_artifact(None, source)
     pulled = client_of(beta).fetch_artifact(ref)
-    assert pulled.host == beta.address and pulled.sha256 == ref.sha256
+    assert pulled.host_url == beta.address and pulled.sha256 == ref.sha256
     assert sha256_of(beta.artifacts.blob_path(ref.sha256)) == ref.sha256
     assert nothing_partial(beta)
 

@@ -262,8 +262,8 @@ def make(path, size):
 
 
 results = {}
-with Host(name="roomy", persistence_dir=outside / "roomy") as roomy, Host(
-    name="cramped", persistence_dir=small_disk / "store", peers=[roomy.address]
+with Host(name="roomy", port=0, persistence_dir=outside / "roomy") as roomy, Host(
+    name="cramped", port=0, persistence_dir=small_disk / "store", peers=[roomy.address]
 ) as cramped:
     client = HostClient(address=cramped.address, timeout=10)
     big, big_sha = make(outside / "big.bin", 8 * MIB)

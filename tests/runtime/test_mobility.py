@@ -51,7 +51,7 @@ class Bag(Paglet[BagState]):
         if message.kind == "where":
             return self.context.name
         if message.kind == "go":
-            return self.dispatch(str(message.arg), timeout=message.args.get("timeout")).address
+            return self.dispatch(str(message.arg), timeout=message.args.get("timeout")).host_url
         return self.not_handled()
 
 

@@ -74,7 +74,7 @@ class FileMobilityMixin:
             return stat_path(path)
         paglet: Any = self
         proxy = paglet.context.create_paglet(
-            FileProbePaglet, FileProbeState(path=path), target=host
+            FileProbePaglet, FileProbeState(path=path), host_url=host
         )
         try:
             facts: dict[str, Any] = proxy.send("facts")
