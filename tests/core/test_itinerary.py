@@ -246,8 +246,8 @@ class FakeContext:
     """The little of a host the mixin asks: its name and address."""
 
     def __init__(self, name: str, address: str) -> None:
-        self.host_name = name
-        self.host_address = address
+        self.name = name
+        self.address = address
 
 
 class FakeControl:
@@ -258,11 +258,13 @@ class FakeControl:
         self.dispatched: list[tuple[str, int, dict[str, Any]]] = []
         self.fail: Exception | None = None
 
-    def dispatch(self, target: str, options: Any) -> Any:
+    def dispatch(self, options: Any) -> Any:
         if self.fail is not None:
             raise self.fail
+        target = str(options["target"])
+        given = {key: value for key, value in options.items() if key != "target" and value is not None}
         # What travels is the state at this moment: record the plan's index then.
-        self.dispatched.append((target, self.paglet.state.itinerary.index, dict(options)))
+        self.dispatched.append((target, self.paglet.state.itinerary.index, given))
         self.paglet._mark_leaving()
         return f"proxy at {target}"
 
