@@ -262,7 +262,7 @@ class FakeControl:
         if self.fail is not None:
             raise self.fail
         target = str(options["target"])
-        given = {key: value for key, value in options.items() if key != "target" and value is not None}
+        given = {k: v for k, v in options.items() if k != "target" and v is not None}
         # What travels is the state at this moment: record the plan's index then.
         self.dispatched.append((target, self.paglet.state.itinerary.index, given))
         self.paglet._mark_leaving()

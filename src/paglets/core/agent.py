@@ -26,85 +26,39 @@ hook                          runs on     when
 ``handle_message(message)``   host        one message at a time; the return is the reply
 ============================  ==========  =================================================
 
-``dispatch()`` called inside a handler is the last thing that handler does to the state:
-the snapshot is taken during the call, so later changes do not travel.
-
-Files travel too: :meth:`Paglet.register_file` adds a file to the paglet's registered
-files, which move (or are copied, for a clone) into the paglet's :meth:`Paglet.work_dir`
-on the target host before ``on_arrival``/``on_clone`` runs there.
+Before a dispatch, retract, deactivate or dispose, :attr:`Paglet.resources` cleanups
+run (newest first); a failing one cancels the operation. ``dispatch()`` inside a
+handler snapshots the state during the call. Registered files travel with the paglet.
 """
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar
 
 from paglets.artifacts import PagletFileRef
 from paglets.core.classes import remember_class
 from paglets.core.context import PagletContext, PagletControl, PagletHandle
 from paglets.core.errors import PagletError
+from paglets.core.events import (
+    CloneEvent,
+    CreationEvent,
+    DisposalEvent,
+    MobilityEvent,
+    PersistencyEvent,
+)
 from paglets.core.messages import Message, ReplySet
 from paglets.core.resources import ResourceRegistry
+from paglets.core.state import ACTIVE, INACTIVE, NOT_HANDLED, PagletState, StateT
+from paglets.core.state_sync import StateSync, state_locked
 from paglets.core.tickets import TransferTicket
 from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
 from paglets.persistence.storage import ManagedStorage
 
-if TYPE_CHECKING:
-    from paglets.core.events import (
-        CloneEvent,
-        CreationEvent,
-        DisposalEvent,
-        MobilityEvent,
-        PersistencyEvent,
-    )
 
-ACTIVE = 1
-"""State flag of a paglet that is loaded and can handle messages."""
-INACTIVE = 2
-"""State flag of a paglet that is deactivated (its state is in the host's store)."""
-
-
-@dataclass
-class PagletState:
-    """Base class of paglet states. Subclass it as a ``@dataclass``.
-
-    Field values must be encodable (see :mod:`paglets.wire.codec`): None, bool, int,
-    float, str, bytes, bytearray, list, tuple, dict, set, Enum, Path, datetime, nested
-    dataclasses, ``PagletProxyRef``, ``ArtifactRef`` and Optional/Union of these.
-    """
-
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
-        remember_class(cls)
-
-
-StateT = TypeVar("StateT", bound=PagletState)
-
-
-class _NotHandled:
-    """The marker a handler returns for message kinds it does not handle."""
-
-    _instance: ClassVar[_NotHandled | None] = None
-
-    def __new__(cls) -> _NotHandled:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "NOT_HANDLED"
-
-
-NOT_HANDLED = _NotHandled()
-
-
-class Paglet(Generic[StateT]):
+class Paglet(StateSync[StateT]):
     """Base class of every paglet. See the module docstring for the hooks."""
 
     State: ClassVar[type[PagletState]] = PagletState
@@ -147,15 +101,6 @@ class Paglet(Generic[StateT]):
         self._leaving = None
         self._left = False
         self._resources = None
-
-    def _condition(self) -> threading.Condition:
-        condition = self._state_changed
-        if condition is None:
-            with self._state_lock:
-                if self._state_changed is None:
-                    self._state_changed = threading.Condition(self._state_lock)
-                condition = self._state_changed
-        return condition
 
     def _mark_leaving(self) -> None:
         """Record that this instance left its host; wakes :meth:`wait_leaving`."""
@@ -297,17 +242,11 @@ class Paglet(Generic[StateT]):
     ) -> PagletFileRef:
         """Make the file at ``path`` travel with this paglet, under ``name``.
 
-        On a dispatch or clone the file is moved into this paglet's work dir on the
-        target before ``on_arrival``/``on_clone``. With ``mode="copy"`` a file outside
-        the work dir stays where it is; with ``mode="move"`` it is deleted here once
-        the dispatch committed (never before; a clone always copies). Registering a
-        name again replaces the entry.
-
-        Args:
-            path: an existing regular file on this host.
-            name: the name it travels under (default: the file's name); a plain file
-                name, no directories.
-            mode: ``"copy"`` or ``"move"``.
+        It reaches this paglet's work dir on the target before ``on_arrival``/
+        ``on_clone``. ``mode="copy"`` leaves a file outside the work dir in place;
+        ``mode="move"`` deletes it here once the dispatch committed (a clone always
+        copies). Registering a name again replaces the entry. ``name`` defaults to
+        the file's name (a plain file name, no directories).
 
         Returns:
             The registered file's name, mode, size, sha256 and path.
@@ -350,48 +289,6 @@ class Paglet(Generic[StateT]):
         wants to keep across moves must be registered.
         """
         return self._require_control().work_dir()
-
-    # state locking ------------------------------------------------------------------
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold this paglet's state lock (re-entrant) for the ``with`` block."""
-        with self._state_lock:
-            yield
-
-    @contextmanager
-    def locked_state(self) -> Iterator[StateT]:
-        """Hold the state lock and yield the state; waiters are notified on exit."""
-        condition = self._condition()
-        with condition:
-            try:
-                yield self._state
-            finally:
-                condition.notify_all()
-
-    def wait_state(
-        self, predicate: Callable[[StateT], bool], timeout: float | None = None
-    ) -> bool:
-        """Wait until ``predicate(state)`` holds; return False if ``timeout`` passed first.
-
-        Others wake waiters with :meth:`notify_all_state_changed` or by leaving a
-        :meth:`locked_state` block.
-        """
-        condition = self._condition()
-        with condition:
-            return condition.wait_for(lambda: predicate(self._state), timeout)
-
-    def notify_state_changed(self) -> None:
-        """Wake one :meth:`wait_state` caller so it checks its predicate again."""
-        condition = self._condition()
-        with condition:
-            condition.notify()
-
-    def notify_all_state_changed(self) -> None:
-        """Wake every :meth:`wait_state` caller so it checks its predicate again."""
-        condition = self._condition()
-        with condition:
-            condition.notify_all()
 
     # mailbox wait / notify ----------------------------------------------------------
 
@@ -475,23 +372,6 @@ class Paglet(Generic[StateT]):
     def __repr__(self) -> str:
         agent_id = getattr(self, "_agent_id", "?")
         return f"<{type(self).__qualname__} {agent_id}>"
-
-
-R = TypeVar("R")
-
-
-def state_locked(method: Callable[..., R]) -> Callable[..., R]:
-    """Decorate a paglet method so it runs holding the state lock.
-
-    Waiters in :meth:`Paglet.wait_state` are notified when it returns.
-    """
-
-    @functools.wraps(method)
-    def locked_method(self: Paglet[Any], *args: Any, **kwargs: Any) -> R:
-        with self.locked_state():
-            return method(self, *args, **kwargs)
-
-    return locked_method
 
 
 def _host_name(host_name: object) -> str:
