@@ -102,13 +102,6 @@ class Paglet(StateSync[StateT]):
         self._left = False
         self._resources = None
 
-    def _mark_leaving(self) -> None:
-        """Record that this instance left its host; wakes :meth:`wait_leaving`."""
-        with self._state_lock:
-            self._left = True
-            if self._leaving is not None:
-                self._leaving.set()
-
     # identity and state -------------------------------------------------------------
 
     @classmethod
@@ -306,25 +299,6 @@ class Paglet(StateSync[StateT]):
     def notify_all_messages(self) -> None:
         """Resume every handler paused in :meth:`wait_message`."""
         self._require_control().notify_all_messages()
-
-    # run() support ------------------------------------------------------------------
-
-    def is_leaving(self) -> bool:
-        """Whether this instance left its host (moved, deactivated or disposed).
-
-        A long ``run()`` checks it, or waits on it with :meth:`wait_leaving`, to stop.
-        """
-        return self._left
-
-    def wait_leaving(self, timeout: float) -> bool:
-        """Sleep up to ``timeout`` seconds, waking early (True) when the paglet leaves."""
-        with self._state_lock:
-            if self._left:
-                return True
-            if self._leaving is None:
-                self._leaving = threading.Event()
-            leaving = self._leaving
-        return leaving.wait(timeout)
 
     # hooks: override what you need ----------------------------------------------------
 

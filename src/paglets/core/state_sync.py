@@ -1,4 +1,4 @@
-"""Locking a paglet's state and waiting for it to change: the ``StateSync`` mixin.
+"""Locking a paglet's state, waiting for it to change or for the paglet to leave.
 
 ``Paglet`` inherits it; the runtime sets ``_state_lock`` (a re-entrant lock) and
 ``_state_changed`` (built on first use) when it binds the paglet. ``@state_locked``
@@ -17,11 +17,13 @@ from paglets.core.state import StateT
 
 
 class StateSync(Generic[StateT]):
-    """The state lock, ``wait_state`` and the notify calls of a paglet."""
+    """The state lock, ``wait_state``, the notify calls and ``wait_leaving`` of a paglet."""
 
     _state: StateT
     _state_lock: threading.RLock
     _state_changed: threading.Condition | None
+    _leaving: threading.Event | None
+    _left: bool
 
     def _condition(self) -> threading.Condition:
         condition = self._state_changed
@@ -69,6 +71,30 @@ class StateSync(Generic[StateT]):
         condition = self._condition()
         with condition:
             condition.notify_all()
+
+    def _mark_leaving(self) -> None:
+        """Record that this instance left its host; wakes :meth:`wait_leaving`."""
+        with self._state_lock:
+            self._left = True
+            if self._leaving is not None:
+                self._leaving.set()
+
+    def is_leaving(self) -> bool:
+        """Whether this instance left its host (moved, deactivated or disposed).
+
+        A long ``run()`` checks it, or waits on it with :meth:`wait_leaving`, to stop.
+        """
+        return self._left
+
+    def wait_leaving(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds, waking early (True) when the paglet leaves."""
+        with self._state_lock:
+            if self._left:
+                return True
+            if self._leaving is None:
+                self._leaving = threading.Event()
+            leaving = self._leaving
+        return leaving.wait(timeout)
 
 
 R = TypeVar("R")
