@@ -12,61 +12,44 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
-from paglets.core.errors import HostStoppedError, InvalidAgentError, PagletError
-from paglets.core.hosts import HostRef
+from paglets.core.errors import HostStoppedError
 from paglets.core.messages import Message, ReplySet
 from paglets.core.refs import PagletProxyRef
 from paglets.core.tickets import TransferTicket, ticket_options
-from paglets.net.endpoint import normalize_address, split_address
-from paglets.net.mesh_secret import join_line
-from paglets.net.peers import PeerInfo, PeerTable
-from paglets.net.security import derive_keys
-from paglets.net.transport import Transport, TransportConfig
 from paglets.persistence.persistency import DeactivationRequest
-from paglets.remote.blob_stream import StreamSettings
 from paglets.remote.client import HostClient
 from paglets.remote.default_backend import register_host_backend, unregister_host_backend
 from paglets.remote.proxy import PagletProxy, as_message
 from paglets.runtime.artifacts.service import ArtifactService
-from paglets.runtime.artifacts.store import ArtifactStore, StoreLimits
-from paglets.runtime.artifacts.streams import ArtifactStreams, StreamBoard
+from paglets.runtime.artifacts.store import ArtifactStore
+from paglets.runtime.assembly import assemble_parts
 from paglets.runtime.config import DEFAULT_PORT, HostConfig
-from paglets.runtime.event_log import ContextEvent, EventLog, Listener
 from paglets.runtime.execution.local_paglet import PagletStatus
-from paglets.runtime.execution.registry import Registry
-from paglets.runtime.execution.workers import WorkerPool
-from paglets.runtime.files.work_area import WorkArea
+from paglets.runtime.host_mesh import HostMeshVerbs
 from paglets.runtime.host_setup import (
-    WILDCARDS,
     check_create_args,
     files_root,
     host_config,
-    primary_ipv4,
+    register_addresses,
     resolve_host_secret,
 )
 from paglets.runtime.mesh.directory import MeshDirectory
 from paglets.runtime.mesh.membership import Membership
-from paglets.runtime.parts import HostParts
-from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.runtime.serving.local_backend import LocalProxyBackend
 from paglets.runtime.serving.operations import HostOperations
 from paglets.runtime.serving.requests import RequestRouter
-from paglets.wire.classpath import ClassPolicy
-from paglets.wire.codec import decode_state, encode_state
 from paglets.wire.protocol import VERB_PING
 
 log = logging.getLogger(__name__)
 
 
-class Host:
+class Host(HostMeshVerbs):
     """A host that runs paglets and talks to the rest of the mesh.
 
     Args:
@@ -129,45 +112,9 @@ class Host:
             )
         self.config = config
         self.secret = resolve_host_secret(config)
-        transport = Transport(
-            config.name,
-            TransportConfig(
-                bind_host=config.host,
-                port=config.port,
-                max_message_size=config.max_message_size,
-                default_timeout=config.request_timeout,
-                max_inflight_per_peer=config.max_inflight_per_peer,
-                keys=None if self.secret is None else derive_keys(self.secret.value),
-            ),
-        )
         root, self._remove_temp_root = files_root(self, config)
-        artifacts = ArtifactStore(
-            root,
-            StoreLimits(
-                config.artifact_max_size,
-                config.artifact_storage_quota,
-                config.artifact_partial_ttl,
-            ),
-        )
-        stream = StreamSettings(
-            config.artifact_chunk_size,
-            config.artifact_window,
-            config.artifact_chunk_timeout,
-            config.artifact_retries,
-        )
-        self._parts = HostParts(
-            config=config,
-            transport=transport,
-            pool=WorkerPool(config.name, max_workers=config.max_workers),
-            policy=ClassPolicy(tuple(config.allowed_modules)),
-            registry=Registry(),
-            store=PagletStore(config.persistence_dir),
-            events=EventLog(config.event_log_size),
-            peers=PeerTable(),
-            artifacts=artifacts,
-            transfers=ArtifactStreams(transport, artifacts, stream, StreamBoard()),
-            work_area=WorkArea(root),
-        )
+        self._parts = assemble_parts(config, self.secret, root)
+        transport = self._parts.transport
         self._membership = Membership(self._parts)
         self._operations = HostOperations(self._parts, self._membership.resolve_target)
         self._parts.backend = LocalProxyBackend(self._parts, self._operations)
@@ -185,17 +132,6 @@ class Host:
     def artifacts(self) -> ArtifactStore:
         """This host's artifact store (blobs, metadata, quotas)."""
         return self._parts.artifacts
-
-    @property
-    def secured(self) -> bool:
-        """Whether this host's sockets use CURVE with a mesh secret."""
-        return self.secret is not None
-
-    def join_line(self) -> str:
-        """The one line another machine runs to join this host's mesh (holds the secret)."""
-        if self.secret is None:
-            return f"paglets host --name NAME --insecure --peer {self.address}"
-        return join_line(self.secret)
 
     # lifecycle ------------------------------------------------------------------------
 
@@ -225,7 +161,7 @@ class Host:
             return self
         self._parts.transport.start(timeout)
         self._started = True
-        self._register_addresses()
+        register_addresses(self._parts)
         self._parts.transport.call(self.address, VERB_PING, timeout=timeout)
         if self.config.mesh:
             try:
@@ -246,20 +182,6 @@ class Host:
                 pass
         except KeyboardInterrupt:
             self.stop()
-
-    def _register_addresses(self) -> None:
-        bound_host, port = split_address(self._parts.transport.address)
-        local = self._parts.local_addresses
-        if bound_host in WILDCARDS:
-            advertised = primary_ipv4() or "127.0.0.1"
-            self._parts.transport._address = normalize_address(f"{advertised}:{port}")
-            local.update(
-                normalize_address(f"{h}:{port}") for h in ("127.0.0.1", "localhost", advertised)
-            )
-        else:
-            local.add(self._parts.transport.address)
-            if bound_host in ("127.0.0.1", "localhost"):
-                local.update(normalize_address(f"{h}:{port}") for h in ("127.0.0.1", "localhost"))
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop gracefully: with a persistence dir, active paglets are deactivated first.
@@ -396,24 +318,12 @@ class Host:
         return self._operations.proxy_of(ref, address or self.address)
 
     def get_state(self, agent_id: str, state_cls: type[PagletState] | None = None) -> PagletState:
-        """A copy of a local paglet's state (active or inactive).
+        """A copy of a local paglet's state (active, or inactive given ``state_cls``).
 
         Raises:
             InvalidAgentError: no such paglet here.
         """
-        slot = self._parts.registry.get(agent_id)
-        if slot is not None:
-            with slot.paglet.locked():
-                raw = encode_state(slot.paglet.state)
-            cls: type[PagletState] = state_cls or type(slot.paglet.state)
-        else:
-            stored = self._parts.store.load(agent_id)
-            if stored is None:
-                raise InvalidAgentError(f"no paglet {agent_id} on host {self.name}")
-            if state_cls is None:
-                raise PagletError(f"give the state class of inactive paglet {agent_id}")
-            raw, cls = stored.state, state_cls
-        return decode_state(raw, cls, self._parts.policy)
+        return self._operations.state_copy(agent_id, state_cls)
 
     def list_agents(self, flags: int = ACTIVE | INACTIVE) -> list[dict[str, Any]]:
         """Info maps (id, class, state, counters) of this host's paglets."""
@@ -484,80 +394,6 @@ class Host:
     def dispose(self, agent_id: str, timeout: float | None = None) -> None:
         """Destroy a paglet of this host."""
         self._control(agent_id, "dispose", {}, timeout)
-
-    # properties -----------------------------------------------------------------------
-
-    def get_property(self, key: str, default: Any = None) -> Any:
-        """A property set with :meth:`set_property`, else a configured one, else ``default``."""
-        return self._parts.get_property(key, default)
-
-    def set_property(self, key: str, value: Any) -> None:
-        """Set a property of this host (local: paglets see it, other hosts do not)."""
-        self._parts.set_property(key, value)
-
-    # mesh and events ------------------------------------------------------------------
-
-    def available_hosts(self, online_only: bool = True, include_self: bool = True) -> list[HostRef]:
-        """The hosts of the mesh this host knows (online ones and itself by default)."""
-        return self._directory.available_hosts(online_only, include_self)
-
-    def list_hosts(self) -> list[HostRef]:
-        """Every host this host knows, online or not, itself first."""
-        return self._directory.available_hosts(online_only=False, include_self=True)
-
-    def peers(self) -> list[PeerInfo]:
-        """The raw peer table: every other host's full facts (gossip ports, sequence)."""
-        return self._parts.peers.all()
-
-    def mesh_view(self) -> dict[str, Any]:
-        """This host's view of the mesh, as the ``mesh`` verb answers it (docs/mesh.md)."""
-        return self._membership.mesh_view()
-
-    def wait_for_host(self, name: str, timeout: float = 10.0) -> HostRef:
-        """Wait until the host ``name`` (or address) is known and online.
-
-        Raises:
-            PeerNotFoundError: none within ``timeout``.
-        """
-        return self._directory.wait_for_host(name, timeout)
-
-    def add_listener(self, listener: Listener) -> None:
-        """Call ``listener(event)`` for every later context event."""
-        self._parts.events.add_listener(listener)
-
-    def remove_listener(self, listener: Listener) -> None:
-        """Stop calling ``listener``."""
-        self._parts.events.remove_listener(listener)
-
-    def list_events(self, since: int = 0, limit: int | None = None) -> list[ContextEvent]:
-        """The kept context events numbered above ``since`` (the first ``limit``)."""
-        events = self._parts.events.since(since)
-        return events if limit is None else events[:limit]
-
-    def health(self) -> dict[str, Any]:
-        """Name, address, mesh version, paglet counts and clock, as a ping answers."""
-        return {
-            "name": self.name,
-            "address": self.address,
-            "mesh_version": self.config.mesh_version,
-            "active": len(self._parts.registry),
-            "inactive": len(self._parts.store.ids()),
-            "time": time.time(),
-        }
-
-    def info(self) -> dict[str, Any]:
-        """Facts about this host."""
-        return {
-            **self._membership.facts(),
-            "active": len(self._parts.registry),
-            "inactive": len(self._parts.store.ids()),
-            "workers": self._parts.pool.size,
-            "peers": [peer.to_wire() for peer in self._parts.peers.all()],
-        }
-
-    def with_config(self, **changes: Any) -> HostConfig:
-        """A copy of this host's config with ``changes`` (for starting a sibling host)."""
-        return replace(self.config, **changes)
 
     def __repr__(self) -> str:
         return f"<Host {self.name} {self.address or '(not started)'}>"

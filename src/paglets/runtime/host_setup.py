@@ -22,9 +22,10 @@ import psutil
 
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import PagletError
-from paglets.net.endpoint import normalize_address
+from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.mesh_secret import MeshSecret, resolve_secret
 from paglets.runtime.config import DEFAULT_PORT, HostConfig
+from paglets.runtime.parts import HostParts
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +164,28 @@ def primary_ipv4() -> str | None:
     return None
 
 
+def register_addresses(parts: HostParts) -> None:
+    """Record every address this host answers at (wildcard binds advertise an IPv4)."""
+    bound_host, port = split_address(parts.transport.address)
+    local = parts.local_addresses
+    if bound_host in WILDCARDS:
+        advertised = primary_ipv4() or "127.0.0.1"
+        parts.transport._address = normalize_address(f"{advertised}:{port}")
+        local.update(
+            normalize_address(f"{h}:{port}") for h in ("127.0.0.1", "localhost", advertised)
+        )
+    else:
+        local.add(parts.transport.address)
+        if bound_host in ("127.0.0.1", "localhost"):
+            local.update(normalize_address(f"{h}:{port}") for h in ("127.0.0.1", "localhost"))
+
+
 __all__ = [
     "DEFAULT_PORT",
     "check_create_args",
     "files_root",
     "host_config",
     "primary_ipv4",
+    "register_addresses",
     "resolve_host_secret",
 ]

@@ -30,7 +30,7 @@ from paglets.runtime.mobility.handoff import Mobility
 from paglets.runtime.mobility.tickets import check_preconditions, ticket_of, with_retries
 from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence.class_storage import ClassStorage
-from paglets.wire.codec import encode_state
+from paglets.wire.codec import decode_state, encode_state
 from paglets.wire.protocol import VERB_CREATE
 
 log = logging.getLogger(__name__)
@@ -209,6 +209,29 @@ class HostOperations:
             "address": self._parts.address,
             "deactivated_at": stored.deactivated_at,
         }
+
+    def state_copy(
+        self, agent_id: str, state_cls: type[PagletState] | None = None
+    ) -> PagletState:
+        """A decoded copy of a local paglet's state (inactive ones need ``state_cls``).
+
+        Raises:
+            InvalidAgentError: no such paglet here.
+            PagletError: an inactive paglet and no ``state_cls``.
+        """
+        slot = self._parts.registry.get(agent_id)
+        if slot is not None:
+            with slot.paglet.locked():
+                raw = encode_state(slot.paglet.state)
+            cls: type[PagletState] = state_cls or type(slot.paglet.state)
+        else:
+            stored = self._parts.store.load(agent_id)
+            if stored is None:
+                raise InvalidAgentError(f"no paglet {agent_id} on host {self._parts.name}")
+            if state_cls is None:
+                raise PagletError(f"give the state class of inactive paglet {agent_id}")
+            raw, cls = stored.state, state_cls
+        return decode_state(raw, cls, self._parts.policy)
 
     def list_infos(self, flags: int) -> list[dict[str, Any]]:
         """Info maps of the paglets in the given state flags."""
