@@ -116,9 +116,9 @@ class Host(HostMeshVerbs):
         self._parts = assemble_parts(config, self.secret, root)
         transport = self._parts.transport
         self._membership = Membership(self._parts)
-        self._operations = HostOperations(self._parts, self._membership.resolve_target)
-        self._parts.backend = LocalProxyBackend(self._parts, self._operations)
         self._directory = MeshDirectory(self._parts)
+        self._operations = HostOperations(self._parts, self._directory.resolve_target)
+        self._parts.backend = LocalProxyBackend(self._parts, self._operations)
         self._artifact_service = ArtifactService(self._parts)
         transport.serve(
             RequestRouter(self._parts, self._operations, self._membership, self._artifact_service),
@@ -369,7 +369,7 @@ class Host(HostMeshVerbs):
         self, remote_address: str, agent_id: str, timeout: float | None = None
     ) -> PagletProxy:
         """Pull the paglet ``agent_id`` from the host ``remote_address`` (or name) to here."""
-        address = self._membership.resolve_target(remote_address)
+        address = self._directory.resolve_target(remote_address)
         proxy = self._operations.proxy_of(agent_id, address)
         return proxy.retract(timeout=timeout)
 

@@ -1,8 +1,9 @@
-"""The mesh as :class:`~paglets.core.hosts.HostRef` values, for hosts and paglets.
+"""The mesh as :class:`~paglets.core.hosts.HostRef` values, and names to addresses.
 
 ``Host`` and every paglet's context answer ``available_hosts``, ``host_status``,
 ``is_host_online`` and ``wait_for_host`` from here, out of the peer table plus this
-host's own facts.
+host's own facts; every move resolves its target here (a name not known yet waits
+``name_wait`` seconds for the mesh, since a host may be joining right now).
 """
 
 from __future__ import annotations
@@ -106,3 +107,31 @@ class MeshDirectory:
             if remaining <= 0:
                 raise PeerNotFoundError(f"no online host at {address} within {timeout}s")
             self._parts.peers.wait_changed(min(remaining, 0.5))
+
+    def resolve_target(self, target: str) -> str:
+        """The address of ``target``: an address in any spelling, or a host name.
+
+        Raises:
+            PeerNotFoundError: no known host has that name.
+            RemoteHostError: two online hosts share that name.
+        """
+        if not target:
+            raise PeerNotFoundError("no target host given")
+        if looks_like_address(target):
+            return normalize_address(target)
+        if target == self._parts.name:
+            return self._parts.address
+        info = self._parts.peers.resolve(target)
+        if info is None:
+            # a host that is joining right now: give the mesh a moment to learn it
+            try:
+                self._parts.peers.wait_for(target, self._parts.config.name_wait)
+            except PeerNotFoundError:
+                pass
+            info = self._parts.peers.resolve(target)
+        if info is None:
+            known = ", ".join(sorted({peer.name for peer in self._parts.peers.all()}))
+            raise PeerNotFoundError(
+                f"unknown host {target!r} (this host knows: {known or 'no other host'})"
+            )
+        return info.address

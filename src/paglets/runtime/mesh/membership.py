@@ -1,4 +1,4 @@
-"""Knowing the mesh: who is there (hello, zeroconf, gossip), who is alive, names to addresses.
+"""Knowing the mesh: who is there (hello, zeroconf, gossip) and who is alive.
 
 How a host learns of another
     * a static seed (``--peer``) is greeted with ``hello`` at start, retried with
@@ -26,10 +26,10 @@ import threading
 import time
 from typing import Any
 
-from paglets.core.errors import PagletError, PeerNotFoundError, ProtocolError
+from paglets.core.errors import PagletError, ProtocolError
 from paglets.core.messages import FutureReply
 from paglets.net.discovery import DiscoveredHost, Discovery
-from paglets.net.endpoint import looks_like_address, normalize_address, split_address
+from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.peers import Change, PeerInfo
 from paglets.runtime.mesh.heartbeat import Heartbeat
 from paglets.runtime.parts import HostParts
@@ -379,31 +379,3 @@ class Membership:
             },
             "time": time.time(),
         }
-
-    def resolve_target(self, target: str) -> str:
-        """The address of ``target``: an address in any spelling, or a host name.
-
-        Raises:
-            PeerNotFoundError: no known host has that name.
-            RemoteHostError: two online hosts share that name.
-        """
-        if not target:
-            raise PeerNotFoundError("no target host given")
-        if looks_like_address(target):
-            return normalize_address(target)
-        if target == self._parts.name:
-            return self._parts.address
-        info = self._parts.peers.resolve(target)
-        if info is None:
-            # a host that is joining right now: give the mesh a moment to learn it
-            try:
-                self._parts.peers.wait_for(target, self._parts.config.name_wait)
-            except PeerNotFoundError:
-                pass
-            info = self._parts.peers.resolve(target)
-        if info is None:
-            known = ", ".join(sorted({peer.name for peer in self._parts.peers.all()}))
-            raise PeerNotFoundError(
-                f"unknown host {target!r} (this host knows: {known or 'no other host'})"
-            )
-        return info.address
