@@ -88,6 +88,13 @@ class Counter(Paglet[CounterState]):
         return self.not_handled()
 
 
+class Waiter(Paglet[PagletState]):
+    State = PagletState
+
+    def run(self) -> None:
+        self.wait_leaving(TIMEOUT)
+
+
 def _raise() -> None:
     raise RuntimeError("cannot let go")
 
@@ -120,7 +127,7 @@ def test_create_send_futures_and_multicast(hosts: tuple[Host, Host]) -> None:
     alpha, _beta = hosts
     proxy = alpha.create(Counter, init=None, agent_id="c" * 32)
     assert proxy.agent_id == "c" * 32
-    assert proxy.send(Message("hooks")) == ["run@alpha"]  # run() began before create returned
+    wait_for(lambda: proxy.send(Message("hooks")) == ["run@alpha"])
     assert proxy.send(Message("increment", {"by": 2})) == 2
     future = proxy.send_future(Message("increment"))
     assert future.get_reply(TIMEOUT) == 3
@@ -130,6 +137,8 @@ def test_create_send_futures_and_multicast(hosts: tuple[Host, Host]) -> None:
     assert [f.get_reply(0) for f in replies.futures] == [3]
     assert proxy.send(Message("where")) == ["alpha", alpha.address, True]
     assert alpha.get_proxy("f" * 32) is None
+    waiter = alpha.create(Waiter)
+    assert waiter.info()["running"] is True  # run() began before create returned
 
 
 def test_hook_order_on_dispatch_clone_and_retract(hosts: tuple[Host, Host]) -> None:

@@ -191,7 +191,9 @@ def scenario_versions() -> dict[str, Any]:
     """Hosts of another mesh version are listed as ignored, never joined; tags travel."""
     from paglets.runtime.host import Host
 
-    alpha = Host(name="alpha", port=0, mesh_lan_discovery=True, tags=["gpu"], properties={"room": "1"})
+    alpha = Host(
+        name="alpha", port=0, mesh_lan_discovery=True, tags=["gpu"], properties={"room": "1"}
+    )
     beta = Host(name="beta", port=0, mesh_lan_discovery=True)
     other = Host(name="other", port=0, mesh_lan_discovery=True, mesh_version="v2")
     hosts = [alpha, beta, other]
@@ -267,7 +269,8 @@ def scenario_clash() -> dict[str, Any]:
     """Two hosts called alpha are reported as a clash, not merged."""
     from paglets.runtime.host import Host
 
-    hosts = [Host(name=name, port=0, mesh_lan_discovery=True) for name in ("alpha", "alpha", "beta")]
+    names = ("alpha", "alpha", "beta")
+    hosts = [Host(name=name, port=0, mesh_lan_discovery=True) for name in names]
     try:
         for host in hosts:
             host.start_background()

@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 ACTION_PRIORITY = MAX_PRIORITY + 1
 
 
+RUN_START_WAIT = 5.0
+"""Seconds ``start_run`` waits for the new thread to enter ``run()``."""
+
+
 class PagletStatus(enum.Enum):
     """Where a slot's paglet is in its life on this host."""
 
@@ -335,16 +339,23 @@ class LocalPaglet:
     # run() --------------------------------------------------------------------------
 
     def start_run(self) -> None:
-        """Start ``run()`` on a thread of its own if the paglet class defines one."""
+        """Start ``run()`` on a thread of its own if the paglet class defines one.
+
+        Returns once that thread entered ``run()`` (bounded by :data:`RUN_START_WAIT`),
+        so a caller's first message comes after ``run()`` began.
+        """
         if not overrides_run(type(self.paglet)):
             return
+        entered = threading.Event()
         thread = threading.Thread(
-            target=self._run, name=f"paglet-run-{self.agent_id[:8]}", daemon=True
+            target=self._run, args=(entered,), name=f"paglet-run-{self.agent_id[:8]}", daemon=True
         )
         self._run_thread = thread
         thread.start()
+        entered.wait(RUN_START_WAIT)
 
-    def _run(self) -> None:
+    def _run(self, entered: threading.Event) -> None:
+        entered.set()
         try:
             self.paglet.run()
         except HostStoppedError:
