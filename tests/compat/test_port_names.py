@@ -6,6 +6,8 @@ host, the client and the proxies.
 
 from __future__ import annotations
 
+import io
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from paglets.remote.client import HostClient
 from paglets.remote.mesh import HostRef
 from paglets.remote.references import PagletProxyRef
 from paglets.runtime.host import Host
+from paglets.runtime.resources import ResourceRegistry
 
 
 @dataclass
@@ -227,3 +230,32 @@ def test_the_client_talks_to_any_host(hosts: tuple[Host, Host], tmp_path: Path) 
         proxy = client.get_proxy(inbox.agent_id, beta.address)
         assert proxy.send_artifact(Message("hello"), source, arg_name="file") == "hello from beta"
         assert client.list_agents(beta.address)[0]["agent_id"] == inbox.agent_id
+
+
+def test_serve_forever_returns_once_the_host_stops() -> None:
+    host = Host(name="server", port=0, mesh=False)
+    serving = threading.Thread(target=host.serve_forever)
+    serving.start()
+    try:
+        wait_for(lambda: bool(host.address) and host.client.health()["name"] == "server")
+    finally:
+        host.stop()
+        serving.join(TIMEOUT)
+    assert not serving.is_alive()
+
+
+def test_a_resource_registry_tracks_closeables() -> None:
+    registry = ResourceRegistry()
+    buffer = io.BytesIO()
+    registry.track_closeable("buffer", buffer)
+    registry.register("noisy", lambda: 1 / 0, suppress=True)
+    registry.register("gone", lambda: None)
+    assert registry.remove("gone") and not registry.remove("gone")
+    assert registry.status() == {
+        "buffer": {"suppress": False, "last_error": ""},
+        "noisy": {"suppress": True, "last_error": ""},
+    }
+    registry.cleanup()  # the suppressed failure does not stop the buffer's close
+    assert buffer.closed and len(registry) == 0
+    with pytest.raises(TypeError, match="close"):
+        registry.track_closeable("nothing", object())  # type: ignore[arg-type]

@@ -41,6 +41,13 @@ failed move reaches the caller as the host's ``TransferError``, never as a time-
 """
 
 
+def _move_limit(options: dict[str, Any]) -> float:
+    """Seconds a move may take: every attempt of its ticket and the pauses between."""
+    retries = int(options.get("retries", 0))
+    pauses = retries * float(options.get("retry_interval", 0.0))
+    return float(options["timeout"]) * (1 + retries) + pauses
+
+
 class PagletProxy:
     """A handle to one paglet. Cheap to create; safe to share between threads.
 
@@ -261,8 +268,7 @@ class PagletProxy:
                 the paglet stayed where it was.
         """
         options = ticket_options(target, timeout, DEFAULT_MOVE_TIMEOUT)
-        limit = float(options["timeout"]) * (1 + int(options.get("retries", 0)))
-        address = self._control("dispatch", options, limit)
+        address = self._control("dispatch", options, _move_limit(options))
         self._host_url = normalize_address(str(address))
         return self
 
@@ -274,8 +280,7 @@ class PagletProxy:
             options: dict[str, Any] = {"target": None, "timeout": timeout or DEFAULT_MOVE_TIMEOUT}
         else:
             options = ticket_options(target, timeout, DEFAULT_MOVE_TIMEOUT)
-        limit = float(options["timeout"]) * (1 + int(options.get("retries", 0)))
-        reply = self._control("clone", options, limit)
+        reply = self._control("clone", options, _move_limit(options))
         return PagletProxy(str(reply["host_url"]), str(reply["agent_id"]), self._backend)
 
     def retract(self, *, timeout: float | None = None) -> PagletProxy:
