@@ -47,14 +47,14 @@ class CensusPaglet(MeshFanoutMixin, Paglet[CensusState]):
     State = CensusState
 
     def fanout_task(self, args: dict[str, Any]) -> Any:
-        here = self.context.host_name
+        here = self.context.name
         if here in args.get("slow", []):
             self.wait_leaving(30.0)  # longer than any deadline: woken when disposed
-        return {"paglets": len(self.context.proxies()), "host": here}
+        return {"paglets": len(self.context.get_proxies()), "host": here}
 
     def on_fanout_result(self, outcome: HostOutcome) -> None:
         shown = outcome.value if outcome.ok else f"error: {outcome.error}"
-        say(f"  [{self.context.host_name}] {outcome.host}: {shown}")
+        say(f"  [{self.context.name}] {outcome.host}: {shown}")
 
     def handle_message(self, message: Message) -> Any:
         if message.kind == "census":
@@ -80,8 +80,11 @@ class CountdownTask(TaskPaglet):
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
-    with Host(name="alpha") as alpha:
-        others = [Host(name=n, peers=[alpha.address]).start_background() for n in ("beta", "gamma")]
+    with Host(name="alpha", port=0) as alpha:
+        others = [
+            Host(name=n, port=0, peers=[alpha.address]).start_background()
+            for n in ("beta", "gamma")
+        ]
         try:
             for each in others:
                 alpha.wait_for_host(each.name, timeout=5)
@@ -89,11 +92,11 @@ def main() -> None:
             census = alpha.create(CensusPaglet)
 
             say("round 1:")
-            first = census.send("census", {"deadline": 5.0}, timeout=15)
+            first = census.send("census", args={"deadline": 5.0}, timeout=15)
             say(f"round 1: {len(first['results'])} answers, {len(first['errors'])} errors")
 
             say("round 2 (gamma too slow for a 1s deadline):")
-            second = census.send("census", {"deadline": 1.0, "slow": ["gamma"]}, timeout=15)
+            second = census.send("census", args={"deadline": 1.0, "slow": ["gamma"]}, timeout=15)
             say(f"round 2: partial={second['partial']}, errors={second['errors']}")
 
             deadline = time.monotonic() + 5

@@ -88,7 +88,7 @@ def test_a_long_poll_wakes_when_an_item_arrives(host: Host) -> None:
         polling = pool.submit(client.drain, 3 * TIMEOUT)
         wait_for(lambda: feed.info()["handled"] > handled, message="the poll never arrived")
         assert not polling.done()
-        assert feed.send("add", {"items": ["first"]}) == 1
+        assert feed.send("add", args={"items": ["first"]}) == 1
         batch = polling.result(TIMEOUT)
     assert batch.items == ["first"] and batch.cursor == 1 and not batch.done
     assert time.monotonic() - started < 3 * TIMEOUT
@@ -98,7 +98,7 @@ def test_a_long_poll_wakes_when_an_item_arrives(host: Host) -> None:
 
 def test_finish_ends_a_waiting_poll_with_done(host: Host) -> None:
     feed = host.create(Feed)
-    feed.send("add", {"items": [1, 2]})
+    feed.send("add", args={"items": [1, 2]})
     client = DrainClient(feed)
     assert client.drain().items == [1, 2]
     result: list[Any] = []
@@ -112,7 +112,7 @@ def test_finish_ends_a_waiting_poll_with_done(host: Host) -> None:
 
 def test_a_full_buffer_blocks_the_producer_until_the_consumer_releases_room(host: Host) -> None:
     feed = host.create(Feed)
-    adding = feed.send_future("add", {"items": list(range(6)), "timeout": 3 * TIMEOUT})
+    adding = feed.send_future("add", args={"items": list(range(6)), "timeout": 3 * TIMEOUT})
     client = DrainClient(feed)
     first = client.drain(wait=TIMEOUT)
     assert first.items == [0, 1, 2, 3]
@@ -126,32 +126,32 @@ def test_a_full_buffer_blocks_the_producer_until_the_consumer_releases_room(host
 
 def test_a_buffer_that_stays_full_refuses_more_with_overloaded(host: Host) -> None:
     feed = host.create(Feed)
-    assert feed.send("add", {"items": [0, 1, 2, 3]}) == 4
+    assert feed.send("add", args={"items": [0, 1, 2, 3]}) == 4
     with pytest.raises(PagletError, match="stayed full") as raised:
-        feed.send("add", {"items": ["one too many"], "timeout": 0.2})
+        feed.send("add", args={"items": ["one too many"], "timeout": 0.2})
     assert named(raised.value, OverloadedError)
     assert feed.send("held") == [0, 1, 2, 3]  # nothing lost, nothing half-appended
 
 
 def test_drop_oldest_keeps_the_newest_and_tells_the_consumer_what_it_missed(host: Host) -> None:
     feed = host.create(LossyFeed)
-    assert feed.send("add", {"items": list(range(10))}) == 10
+    assert feed.send("add", args={"items": list(range(10))}) == 10
     client = DrainClient(feed)
     batch = client.drain()
     assert batch.items == [6, 7, 8, 9] and batch.missed == 6 and batch.cursor == 10
-    feed.send("add", {"items": [10, 11]})
+    feed.send("add", args={"items": [10, 11]})
     assert client.drain().items == [10, 11] and client.missed == 6
 
 
 def test_bad_requests_get_clear_errors_and_the_feed_keeps_serving(host: Host) -> None:
     feed = host.create(Feed)
-    feed.send("add", {"items": ["a"]})
+    feed.send("add", args={"items": ["a"]})
     with pytest.raises(ServiceContractError, match="cursor 5 is outside 0..1"):
         DrainClient(feed, cursor=5).drain()
     with pytest.raises(ServiceContractError, match="numbers"):
         feed.send(Message("_drain", {"cursor": "soon"}))
     with pytest.raises(PagletError) as raised:
-        feed.send("add", {"items": [object()]})
+        feed.send("add", args={"items": [object()]})
     assert named(raised.value, SerializationError)
     assert DrainClient(feed).drain().items == ["a"]
 
@@ -161,10 +161,10 @@ def test_the_buffer_moves_with_the_paglet_and_the_cursor_still_holds(
 ) -> None:
     alpha, beta = two_hosts
     feed = alpha.create(Feed)
-    feed.send("add", {"items": ["a", "b", "c"]})
+    feed.send("add", args={"items": ["a", "b", "c"]})
     client = DrainClient(feed)
     assert client.drain(max_items=1).items == ["a"]
     alpha.get_proxy(feed.agent_id).dispatch("beta")
-    feed.send("add", {"items": ["d"]})
+    feed.send("add", args={"items": ["d"]})
     assert client.drain().items == ["b", "c", "d"]
-    assert client.proxy.address == beta.address and client.cursor == 4
+    assert client.proxy.host_url == beta.address and client.cursor == 4

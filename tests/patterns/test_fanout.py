@@ -39,12 +39,12 @@ class Survey(MeshFanoutMixin, Paglet[SurveyState]):
     State = SurveyState
 
     def fanout_task(self, args: dict[str, Any]) -> Any:
-        act = args.get("act", {}).get(self.context.host_name)
+        act = args.get("act", {}).get(self.context.name)
         if act == "freeze":
             gate(args["gate"]).pass_through()
         elif act == "raise":
             raise ValueError("no disks on this host")
-        return {"host": self.context.host_name, "pid": os.getpid()}
+        return {"host": self.context.name, "pid": os.getpid()}
 
     def on_fanout_result(self, outcome: HostOutcome) -> None:
         with self.locked_state() as state:
@@ -102,7 +102,7 @@ def test_a_frozen_host_is_an_error_and_its_clone_is_disposed(make_host: HostFact
     started = time.monotonic()
     report = survey.send(
         "survey",
-        {"args": {"act": {"gamma": "freeze"}, "gate": frozen.key}, "deadline": 1.0},
+        args={"args": {"act": {"gamma": "freeze"}, "gate": frozen.key}, "deadline": 1.0},
         timeout=2 * TIMEOUT,
     )
     elapsed = time.monotonic() - started
@@ -123,7 +123,7 @@ def test_a_host_stopped_mid_fanout_is_listed_as_gone(make_host: HostFactory) -> 
     survey = alpha.create(Survey)
     future = survey.send_future(
         "survey",
-        {"args": {"act": {"beta": "freeze"}, "gate": frozen.key}, "deadline": 3 * TIMEOUT},
+        args={"args": {"act": {"beta": "freeze"}, "gate": frozen.key}, "deadline": 3 * TIMEOUT},
         timeout=4 * TIMEOUT,
     )
     frozen.wait_entered()
@@ -142,7 +142,7 @@ def test_errors_name_what_went_wrong_per_host(make_host: HostFactory, dead_addre
     survey = alpha.create(Survey)
     report = survey.send(
         "survey",
-        {
+        args={
             "args": {"act": {"beta": "raise"}},
             "hosts": ["alpha", "beta", dead_address],
             "deadline": 1.5,
@@ -189,7 +189,7 @@ def test_an_unreachable_first_target_does_not_starve_the_others(
     started = time.monotonic()
     report = survey.send(
         "survey",
-        {"hosts": [dead_address, "beta", "gamma", "alpha"], "deadline": 2.0},
+        args={"hosts": [dead_address, "beta", "gamma", "alpha"], "deadline": 2.0},
         timeout=4 * TIMEOUT,
     )
     assert sorted(report["results"]) == ["alpha", "beta", "gamma"]

@@ -44,7 +44,7 @@ class Calculator(OperationPaglet):
 
     @operation
     def where(self) -> str:
-        return self.context.host_name
+        return self.context.name
 
     def handle_message(self, message: Message) -> Any:
         if message.kind == "hello":
@@ -62,7 +62,7 @@ def test_operations_are_called_by_name_with_typed_results(host: Host) -> None:
 
 def test_a_plain_message_of_the_operation_name_works_too(host: Host) -> None:
     proxy = host.create(Calculator)
-    assert proxy.send("add", {"a": 1, "b": 1}) == 2
+    assert proxy.send("add", args={"a": 1, "b": 1}) == 2
     assert proxy.send("hello") == "plain handler"
     with pytest.raises(NotHandledError):
         proxy.send("nothing-of-the-kind")
@@ -104,7 +104,7 @@ def test_an_operation_that_raises_fails_with_its_error(host: Host) -> None:
         OperationClient(proxy).call("divide", a=1, b=0)
     assert raised.value.remote_type == "ZeroDivisionError"
     with pytest.raises(HostError) as plain:  # a plain proxy user sees a HostError
-        proxy.send("divide", {"a": 1, "b": 0})
+        proxy.send("divide", args={"a": 1, "b": 0})
     assert plain.value.remote_type == "ZeroDivisionError"
 
 

@@ -38,7 +38,7 @@ class SumTask(TaskPaglet):
     State = SumState
 
     def execute(self, args: dict[str, Any]) -> Any:
-        here = self.context.host_name
+        here = self.context.name
         with self.locked_state() as state:
             if here not in state.visited:
                 state.visited.append(here)
@@ -125,7 +125,7 @@ def test_the_client_follows_a_task_that_dispatched_itself_mid_run(
     # Until alpha has taken the target's answer, alpha's instance may still answer.
     moved = wait_for(lambda: (status := client.status(timeout=TIMEOUT)).host == "beta" and status)
     assert moved.status is TaskStatus.RUNNING and moved.host == "beta"
-    assert client.proxy.address == beta.address
+    assert client.proxy.host_url == beta.address
     held.open()
     done = client.wait(TIMEOUT)
     assert done.status is TaskStatus.SUCCEEDED and done.host == "beta"
@@ -197,7 +197,7 @@ class ChattyTask(SumTask):
 
 def test_a_paglet_starts_a_task_through_its_context(two_hosts: tuple[Host, Host]) -> None:
     alpha, _beta = two_hosts
-    reply = alpha.create(Boss).send("delegate", {"to": "beta", "numbers": [1, 2]})
+    reply = alpha.create(Boss).send("delegate", args={"to": "beta", "numbers": [1, 2]})
     assert reply == {
         "status": "succeeded",
         "result": {"sum": 3, "visited": ["beta"]},

@@ -41,7 +41,7 @@ def main() -> None:
     host = Host(
         name="alpha",
         port=0,
-        discovery=False,
+        mesh_lan_discovery=False,
         max_workers=max_workers,
         max_queued_messages=per_paglet,
         max_host_queued_messages=per_host,

@@ -98,7 +98,7 @@ def test_mesh_verbs_are_answered_and_heartbeats_go_on_under_user_load(
         loaded = _ask(alpha, "info")
         assert loaded["workers"] >= MAX_WORKERS
 
-        client = HostClient(address, api_key=SECRET, timeout=TIMEOUT)
+        client = HostClient(api_key=SECRET, address=address, timeout=TIMEOUT)
         latencies: dict[str, list[float]] = {"ping": [], "abort": [], "mesh": []}
         offline_seen = 0
         warm_until = time.monotonic() + WARM_UP_SECONDS
@@ -117,7 +117,7 @@ def test_mesh_verbs_are_answered_and_heartbeats_go_on_under_user_load(
                     outcome = client.backend.call(address, VERB_ABORT, "no-such-transfer")
                     assert outcome == "aborted"
                 latencies[verb].append(time.perf_counter() - started)
-            seen = next(peer for peer in beta.available_hosts() if peer.address == address)
+            seen = next(peer for peer in beta.peers() if peer.address == address)
             offline_seen += 0 if seen.online else 1
         assert flood.poll() is None, "the flooding peer stopped early"
         held = _ask(alpha, "info")
@@ -141,7 +141,7 @@ def test_mesh_verbs_are_answered_and_heartbeats_go_on_under_user_load(
         alpha.stdin.write("release\n")
         wait_for(lambda: _ask(alpha, "info")["queued"]["messages"] == 0, timeout=4 * TIMEOUT)
         for agent_id in agent_ids:
-            assert client.proxy(agent_id).send("noop", timeout=TIMEOUT) is True
+            assert client.get_proxy(agent_id).send("noop", timeout=TIMEOUT) is True
     finally:
         if client is not None:
             client.close()

@@ -36,7 +36,7 @@ class Registrar(FileMobilityMixin, Paglet[PagletState]):
 
     def handle_message(self, message: Message) -> Any:
         if message.kind == "register":
-            return str(self.register_file(str(message.arg), "f"))
+            return str(self.register_file(str(message.arg), "f").path)
         if message.kind == "roots":
             return [str(root) for root in self.context.files_roots]
         if message.kind == "probe":

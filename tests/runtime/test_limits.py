@@ -69,7 +69,7 @@ def client_of() -> Iterator[Connect]:
     clients: list[HostClient] = []
 
     def connect(host: Host) -> HostClient:
-        client = HostClient(host.address, api_key=SECRET, timeout=TIMEOUT)
+        client = HostClient(api_key=SECRET, address=host.address, timeout=TIMEOUT)
         clients.append(client)
         return client
 
@@ -82,7 +82,7 @@ def _hold(host: Host) -> tuple[str, Gate]:
     """A paglet of ``host`` busy in a handler; return its id and the gate holding it."""
     proxy = host.create(Held)
     held = new_gate()
-    proxy.send_oneway("hold", {"gate": held.key})
+    proxy.send_oneway("hold", args={"gate": held.key})
     held.wait_entered()
     return proxy.agent_id, held
 
@@ -98,22 +98,22 @@ def _refused(limit: str, call: Callable[[], object]) -> LimitExceededError:
 def test_messages_queued_for_one_paglet(make_host: HostFactory, client_of: Connect) -> None:
     alpha = make_host("alpha", api_key=SECRET, max_queued_messages=2)
     agent_id, held = _hold(alpha)
-    proxy = client_of(alpha).proxy(agent_id)
-    queued = [proxy.send_future("echo", {"data": b"q"}) for _ in range(2)]
+    proxy = client_of(alpha).get_proxy(agent_id)
+    queued = [proxy.send_future("echo", args={"data": b"q"}) for _ in range(2)]
     wait_for(lambda: alpha.info()["queued"]["messages"] == 2)
     _refused("max_queued_messages", lambda: proxy.send("echo", timeout=TIMEOUT))
     held.open()
     assert [future.get_reply(TIMEOUT) for future in queued] == [b"q", b"q"]
-    assert proxy.send("echo", {"data": b"after"}, timeout=TIMEOUT) == b"after"
+    assert proxy.send("echo", args={"data": b"after"}, timeout=TIMEOUT) == b"after"
 
 
 def test_bytes_queued_for_one_paglet(make_host: HostFactory, client_of: Connect) -> None:
     alpha = make_host("alpha", api_key=SECRET, max_mailbox_bytes=4096)
     agent_id, held = _hold(alpha)
-    proxy = client_of(alpha).proxy(agent_id)
-    first = proxy.send_future("echo", {"data": b"x" * 3000})
+    proxy = client_of(alpha).get_proxy(agent_id)
+    first = proxy.send_future("echo", args={"data": b"x" * 3000})
     wait_for(lambda: alpha.info()["queued"]["bytes"] >= 3000)
-    _refused("max_mailbox_bytes", lambda: proxy.send("echo", {"data": b"y" * 3000}))
+    _refused("max_mailbox_bytes", lambda: proxy.send("echo", args={"data": b"y" * 3000}))
     held.open()
     assert first.get_reply(TIMEOUT) == b"x" * 3000
     wait_for(lambda: alpha.info()["queued"]["bytes"] == 0)
@@ -125,8 +125,8 @@ def test_messages_and_bytes_queued_on_the_host(make_host: HostFactory, client_of
     )
     holds = [_hold(alpha) for _ in range(2)]
     client = client_of(alpha)
-    first, second = (client.proxy(agent_id) for agent_id, _ in holds)
-    futures = [first.send_future("echo", {"data": b"a" * 6000})]
+    first, second = (client.get_proxy(agent_id) for agent_id, _ in holds)
+    futures = [first.send_future("echo", args={"data": b"a" * 6000})]
     futures += [second.send_future("echo") for _ in range(2)]
     wait_for(lambda: alpha.info()["queued"]["messages"] == 3)
     _refused("max_host_queued_messages", lambda: second.send("echo", timeout=TIMEOUT))
@@ -136,10 +136,10 @@ def test_messages_and_bytes_queued_on_the_host(make_host: HostFactory, client_of
         future.get_reply(TIMEOUT)
     # bytes: one large message waits, a second one would put the host over
     agent_id, held = _hold(alpha)
-    third = client.proxy(agent_id)
-    waiting = third.send_future("echo", {"data": b"b" * 6000})
+    third = client.get_proxy(agent_id)
+    waiting = third.send_future("echo", args={"data": b"b" * 6000})
     wait_for(lambda: alpha.info()["queued"]["bytes"] >= 6000)
-    _refused("max_host_queued_bytes", lambda: first.send("echo", {"data": b"c" * 6000}))
+    _refused("max_host_queued_bytes", lambda: first.send("echo", args={"data": b"c" * 6000}))
     held.open()
     assert waiting.get_reply(TIMEOUT) == b"b" * 6000
 
@@ -169,7 +169,7 @@ def test_paglets_per_host(make_host: HostFactory, client_of: Connect) -> None:
     _refused("max_paglets", lambda: client.create(Held))
     assert alpha.info()["active"] == 2
     made[0].dispose()
-    assert client.create(Held).send("echo", {"data": b"ok"}, timeout=TIMEOUT) == b"ok"
+    assert client.create(Held).send("echo", args={"data": b"ok"}, timeout=TIMEOUT) == b"ok"
 
 
 def test_paglets_arriving_at_once(make_host: HostFactory, client_of: Connect) -> None:
@@ -188,7 +188,7 @@ def test_paglets_arriving_at_once(make_host: HostFactory, client_of: Connect) ->
         second = beta.create(Held)
         with pytest.raises(TransferError, match="max_transfers"):
             second.dispatch("alpha", timeout=TIMEOUT)
-        assert second.send("echo", {"data": b"stayed"}, timeout=TIMEOUT) == b"stayed"
+        assert second.send("echo", args={"data": b"stayed"}, timeout=TIMEOUT) == b"stayed"
     finally:
         arriving.open()
         mover.join(TIMEOUT)
@@ -220,7 +220,7 @@ def test_run_threads_are_bounded_and_a_long_run_is_reported(
     client = client_of(alpha)
     running = alpha.create(Runner)
     _refused("max_run_threads", lambda: client.create(Runner))
-    assert alpha.create(Held).send("echo", {"data": b"no run"}, timeout=TIMEOUT) == b"no run"
+    assert alpha.create(Held).send("echo", args={"data": b"no run"}, timeout=TIMEOUT) == b"no run"
     report = wait_for(
         lambda: [e for e in alpha.list_events() if e.kind == "run-long"],
         message="a run() holding its thread was not reported",

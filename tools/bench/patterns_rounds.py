@@ -33,7 +33,7 @@ class Census(MeshFanoutMixin, Paglet[CensusState]):
     State = CensusState
 
     def fanout_task(self, args: dict[str, Any]) -> Any:
-        return self.context.host_name
+        return self.context.name
 
     def handle_message(self, message: Message) -> Any:
         if message.kind == "round":
@@ -67,14 +67,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=35)
     rounds = parser.parse_args().rounds
-    with Host(name="alpha") as alpha:
-        others = [Host(name=n, peers=[alpha.address]).start_background() for n in ("beta", "gamma")]
+    with Host(name="alpha", port=0) as alpha:
+        others = [
+            Host(name=n, port=0, peers=[alpha.address]).start_background()
+            for n in ("beta", "gamma")
+        ]
         try:
             for each in others:
                 alpha.wait_for_host(each.name, timeout=5)
             census = alpha.create(Census)
             for hosts in (["alpha"], ["beta"], ["alpha", "beta", "gamma"]):
-                ms = median_ms(lambda h=hosts: census.send("round", {"hosts": h}), rounds)
+                ms = median_ms(lambda h=hosts: census.send("round", args={"hosts": h}), rounds)
                 print(f"fan-out round over {', '.join(hosts):<19} {ms:8.2f} ms")
             for target in (None, "beta"):
                 ms = median_ms(

@@ -84,7 +84,7 @@ def open_entry(
             name=embedded_host_name(),
             host="127.0.0.1",
             port=0,
-            discovery=False,
+            mesh_lan_discovery=False,
             persistence_dir=store,
             insecure=True,
             allowed_modules=("paglets", *allowed_modules),
@@ -96,7 +96,7 @@ def open_entry(
                 f"({host.config.name})",
                 file=sys.stderr,
             )
-            with HostClient(host.address, timeout=options.timeout, insecure=True) as client:
+            with HostClient(address=host.address, timeout=options.timeout, insecure=True) as client:
                 yield Entry(address=host.address, client=client, embedded=True, host=host)
         finally:
             host.stop()

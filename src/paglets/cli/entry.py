@@ -50,7 +50,7 @@ class ClientOptions:
             ValueError: the address is malformed or ``api_key_env`` is unset.
         """
         return HostClient(
-            address,
+            address=address,
             timeout=self.timeout if timeout is None else timeout,
             api_key_env=self.api_key_env,
             insecure=self.insecure,
@@ -81,14 +81,14 @@ def fetch_mesh_view(client: HostClient, timeout: float | None = None) -> dict[st
     Raises:
         PagletError: the host did not answer, or answered something else than a map.
     """
-    return client.mesh(timeout)
+    return client.mesh(timeout=timeout)
 
 
 def _probe(address: str, options: ClientOptions) -> dict[str, Any] | None:
     """The ping facts of the host at ``address``, or None when nobody answers there."""
     try:
         with options.client(address, PROBE_TIMEOUT) as client:
-            return client.health(PROBE_TIMEOUT)
+            return client.health(timeout=PROBE_TIMEOUT)
     except (PeerNotFoundError, ReplyTimeoutError):
         return None
 

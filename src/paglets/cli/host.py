@@ -139,7 +139,7 @@ def host(
             properties=parse_properties(property or []),
             persistence_dir=persistence_dir,
             allowed_modules=allow_module or [],
-            discovery=not no_discovery,
+            mesh_lan_discovery=not no_discovery,
             api_key_env=api_key_env,
             insecure=insecure,
             artifact_max_size=None if artifact_max_size is None else parse_size(artifact_max_size),

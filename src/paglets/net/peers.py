@@ -329,3 +329,8 @@ class PeerTable:
                         f"(known: {known or 'none'})"
                     )
                 self._cond.wait(remaining)
+
+    def wait_changed(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the table to change; return whether it did."""
+        with self._cond:
+            return self._cond.wait(timeout)

@@ -170,7 +170,7 @@ class MeshFanoutMixin(PatternPaglet):
 
     def fanout_targets(self, include_self: bool = True) -> list[str]:
         """The default targets: this host (when ``include_self``) and every online host."""
-        own = self.context.host_name
+        own = self.context.name
         names = [own] if include_self else []
         for info in self.context.available_hosts():
             if info.online and info.name not in names and info.name != own:
@@ -254,7 +254,7 @@ class MeshFanoutMixin(PatternPaglet):
                 early = work.early.pop(child.agent_id, None)
             if early is not None:
                 self._apply_report(work, target, early)
-            if not keys & {self.context.host_name, self.context.host_address}:
+            if not keys & {self.context.name, self.context.address}:
                 moves.append((target, child))
         slots = threading.BoundedSemaphore(_PARALLEL_MOVES)
         threads = [
@@ -295,10 +295,10 @@ class MeshFanoutMixin(PatternPaglet):
         address = _address_or_none(target)
         if address:
             keys.add(address)
-        own = {self.context.host_name, self.context.host_address}
+        own = {self.context.name, self.context.address}
         if keys & own:
             return keys | own
-        for info in self.context.available_hosts():
+        for info in self.context.available_hosts(online_only=False):
             info_address = _address_or_none(_address_of(info))
             if info.name == target or (address and info_address == address):
                 keys.add(info.name)
@@ -318,7 +318,7 @@ class MeshFanoutMixin(PatternPaglet):
     def _fail_offline(self, work: _Round) -> None:
         offline = {
             key
-            for info in self.context.available_hosts()
+            for info in self.context.available_hosts(online_only=False)
             if not info.online
             for key in (info.name, _address_or_none(_address_of(info)))
         }
@@ -409,7 +409,7 @@ class MeshFanoutMixin(PatternPaglet):
         if not self.is_fanout_child():
             return False
         state = self.pattern_state(FanoutState)
-        if not {self.context.host_name, self.context.host_address} & set(state.fanout_target):
+        if not {self.context.name, self.context.address} & set(state.fanout_target):
             return True
         parent = state.fanout_parent
         assert parent is not None
@@ -423,11 +423,11 @@ class MeshFanoutMixin(PatternPaglet):
             report.update(ok=False, error=f"{name}: {text}")
         if self.is_leaving():
             return True  # the collector gave up on this child and disposed of it
-        report["host"] = self.context.host_name
+        report["host"] = self.context.name
         try:
             # A future goes through the host's I/O thread: a blocking send from this
             # fresh thread would first open (and secure) a connection of its own.
-            self.context.proxy(parent).send_future(
+            parent.resolve(self.context).send_future(
                 Message(FANOUT_RESULT, report, priority=UNQUEUED_PRIORITY),
                 timeout=self.FANOUT_REPORT_TIMEOUT,
             ).get_reply(self.FANOUT_REPORT_TIMEOUT + 1.0)

@@ -87,7 +87,7 @@ class FileMobilityMixin:
     def _here(self, host: str | None) -> bool:
         paglet: Any = self
         context = paglet.context
-        return not host or host in (context.host_name, context.host_address)
+        return not host or host in (context.name, context.address)
 
     def probe(self, path: str, host: str | None = None) -> dict[str, Any]:
         """The facts of ``path`` on ``host`` (None: here); see :func:`stat_path`.
@@ -100,7 +100,7 @@ class FileMobilityMixin:
             return stat_path(path, paglet_here.context.files_roots)
         paglet: Any = self
         proxy = paglet.context.create_paglet(
-            FileProbePaglet, FileProbeState(path=path), target=host
+            FileProbePaglet, FileProbeState(path=path), host_url=host
         )
         try:
             facts: dict[str, Any] = proxy.send("facts")
@@ -245,25 +245,23 @@ class SingleFileTransferPaglet(FileMobilityMixin, Paglet[SingleFileTransferState
         if message.kind == "plan":
             return self.plan()
         if message.kind == "go":
-            return self.dispatch(str(message.arg)).address
+            return self.dispatch(str(message.arg)).host_url
         if message.kind == "carry":
             facts = stat_path(state.source, self.context.files_roots)
             if not facts["is_file"]:
-                raise ArtifactNotFoundError(
-                    f"{state.source} is not a file on {self.context.host_name}"
-                )
+                raise ArtifactNotFoundError(f"{state.source} is not a file on {self.context.name}")
             state.size, state.started_at, state.phase = facts["size"], time.time(), "carrying"
-            return self.carry_file(state.source, state.dest_host, mode=state.mode).address
+            return self.carry_file(state.source, state.dest_host, mode=state.mode).host_url
         if message.kind == "return":
             state.phase = "returning"
-            return self.dispatch(state.source_host).address
+            return self.dispatch(state.source_host).host_url
         if message.kind == "result":
             return {
                 "saved": state.saved,
                 "error": state.error,
                 "size": state.size,
                 "seconds": max(0.0, state.finished_at - state.started_at),
-                "host": self.context.host_name,
+                "host": self.context.name,
                 "phase": state.phase,
             }
         return self.not_handled()

@@ -9,7 +9,7 @@ A paglet class subclasses :class:`OperationPaglet` and marks methods with
             return a + b
 
 A client calls them by name through :class:`OperationClient` (or sends a message of the
-operation's name with the arguments as args: ``proxy.send("add", {"a": 1})``):
+operation's name with the arguments as args: ``proxy.send("add", args={"a": 1})``):
 
     OperationClient(proxy).call("add", a=1, b=2)  # -> 3
 

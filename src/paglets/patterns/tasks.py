@@ -218,7 +218,7 @@ class TaskPaglet(PatternPaglet):
             return TaskSnapshot(
                 agent_id=self.agent_id,
                 status=task.task_status,
-                host=self.context.host_name,
+                host=self.context.name,
                 result=task.task_result,
                 error_type=task.task_error_type,
                 error_message=task.task_error_message,
@@ -303,7 +303,7 @@ class TaskClient:
         if not (isinstance(task_class, type) and issubclass(task_class, TaskPaglet)):
             raise ServiceContractError(f"{task_class!r} is not a TaskPaglet subclass")
         if hasattr(creator, "create_paglet"):
-            proxy = creator.create_paglet(task_class, state, None, target)
+            proxy = creator.create_paglet(task_class, state, host_url=target)
         elif target is not None:
             proxy = creator.create_remote(target, task_class, state)
         else:

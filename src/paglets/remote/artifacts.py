@@ -220,7 +220,7 @@ class ArtifactClient:
     def fetch(self, address: str, ref: ArtifactRef, timeout: float | None = None) -> ArtifactRef:
         """Have the host at ``address`` pull ``ref`` from its host; return the new ref."""
         local = self._call(
-            address, VERB_ART_FETCH, ref, timeout=timeout or self._slow(ref.size) * 2
+            address, VERB_ART_FETCH, ref, timeout=timeout or self._slow(ref.size_bytes) * 2
         )
         if not isinstance(local, ArtifactRef):
             raise PagletError(f"malformed art.fetch reply from {address}")

@@ -77,6 +77,11 @@ class HostConfig:
         files_roots: directories paglets may read or write host files under
             (grab, probe, search, ``register_file``); None: the user's home and the
             system temp dir; ``/`` lifts the limit.
+        mesh: False runs the host alone: no gossip, no seeds, no discovery.
+        paglet_storage_quota: bytes each paglet class's ``persistent_storage()`` may
+            hold on this host.
+        join_timeout: seconds ``start_background`` waits for the seeds' first answer.
+        name_wait: seconds a move to a host name not yet known waits for the mesh.
     """
 
     name: str = "paglets"
@@ -121,6 +126,10 @@ class HostConfig:
     run_report_after: float = 60.0
     control_workers: int = 4
     files_roots: tuple[Path, ...] | None = None
+    mesh: bool = True
+    paglet_storage_quota: int = 64 * 1024 * 1024
+    join_timeout: float = 2.0
+    name_wait: float = 2.0
 
     def __post_init__(self) -> None:
         size = len(msgpack.packb([list(self.tags), dict(self.properties)], use_bin_type=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from paglets.core.events import PagletEvent
 from paglets.net.peers import PeerTable
@@ -44,6 +45,7 @@ class HostParts:
     budget: QueueBudget | None = None
     run_slots: RunSlots | None = None
     files_roots: tuple[Path, ...] = field(default_factory=default_roots)
+    set_properties: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.events.locate(lambda: (self.name, self.address))
@@ -75,6 +77,22 @@ class HostParts:
             "host_address": self.address,
             "timestamp": time.time(),
         }
+
+    def get_property(self, key: str, default: Any = None) -> Any:
+        """A property set at run time, else a configured one, else ``default``."""
+        if key in self.set_properties:
+            return self.set_properties[key]
+        return self.config.properties.get(key, default)
+
+    def set_property(self, key: str, value: Any) -> None:
+        """Set a run-time property of this host (it does not travel in gossip).
+
+        Raises:
+            TypeError: ``key`` is not a non-empty str.
+        """
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"property key must be a non-empty str, not {key!r}")
+        self.set_properties[key] = value
 
     def require_backend(self) -> RemoteProxyBackend:
         """The host backend (set once the host started)."""

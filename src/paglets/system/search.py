@@ -132,9 +132,11 @@ class SearchCollectorPaglet(Paglet[SearchCollectorState]):
 
     def _targets(self) -> tuple[list[tuple[str, str]], list[str]]:
         """(name, address) of each host to search, and the names asked for but unknown."""
-        known = [(self.context.host_name, self.context.host_address)]
+        known = [(self.context.name, self.context.address)]
         known += [
-            (peer.name, peer.address) for peer in self.context.available_hosts() if peer.online
+            (peer.name, peer.url)
+            for peer in self.context.available_hosts(include_self=False)
+            if peer.online
         ]
         if not self.state.hosts:
             return known, []
@@ -178,7 +180,7 @@ class SearchCollectorPaglet(Paglet[SearchCollectorState]):
 
     def _create_worker(self, name: str, address: str, worker: SearchWorkerState) -> None:
         try:
-            proxy = self.context.create_paglet(SearchWorkerPaglet, worker, target=address)
+            proxy = self.context.create_paglet(SearchWorkerPaglet, worker, host_url=address)
         except PagletError as exc:
             with self.locked_state() as state:
                 entry = state.status[name]
@@ -287,7 +289,7 @@ class SearchCollectorPaglet(Paglet[SearchCollectorState]):
                         workers.append(PagletProxyRef.from_wire(entry["worker"]))
         for ref in workers:
             try:
-                self.context.proxy(ref).send_oneway("cancel")
+                ref.resolve(self.context).send_oneway("cancel")
             except PagletError:
                 pass  # the worker's own time limit stops it anyway
         self.notify_all_messages()

@@ -75,7 +75,7 @@ class SearchWorkerPaglet(Paglet[SearchWorkerState]):
 
     def run(self) -> None:
         started = time.monotonic()
-        collector = self.context.proxy(self.state.collector) if self.state.collector else None
+        collector = self.state.collector.resolve(self.context) if self.state.collector else None
         report: dict[str, Any] = {"host": self.state.label, "engine": "", "partial": False}
         try:
             if collector is None:

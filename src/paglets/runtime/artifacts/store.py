@@ -84,7 +84,14 @@ class ArtifactRecord:
     def ref(self, host: str) -> ArtifactRef:
         """The encodable handle to this artifact on ``host``."""
         return ArtifactRef(
-            host, self.artifact_id, self.name, self.size, self.sha256, self.created_at
+            host,
+            self.artifact_id,
+            self.name,
+            self.size,
+            self.sha256,
+            self.created_at,
+            self.expires_at,
+            self.owner,
         )
 
     def info(self, host: str) -> dict[str, Any]:

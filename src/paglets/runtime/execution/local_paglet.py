@@ -14,11 +14,12 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
 
+from paglets.artifacts import PagletFileRef
 from paglets.core.agent import NOT_HANDLED, Paglet, overrides_run
 from paglets.core.context_events import MESSAGE_FAILED, PAGLET_CRASHED
 from paglets.core.errors import (
@@ -31,6 +32,8 @@ from paglets.core.errors import (
     ReplyTimeoutError,
 )
 from paglets.core.messages import DEACTIVATE, MAX_PRIORITY, UNQUEUED_PRIORITY, FutureReply, Message
+from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
+from paglets.persistence.storage import ManagedStorage
 from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlot, RunSlots
@@ -48,6 +51,10 @@ log = logging.getLogger(__name__)
 ACTION_PRIORITY = MAX_PRIORITY + 1
 
 
+RUN_START_WAIT = 5.0
+"""Seconds ``start_run`` waits for the new thread to enter ``run()``."""
+
+
 class PagletStatus(enum.Enum):
     """Where a slot's paglet is in its life on this host."""
 
@@ -60,11 +67,13 @@ class PagletStatus(enum.Enum):
 class LocalPagletOperations(Protocol):
     """The host-side operations a paglet's self-operations delegate to."""
 
-    def dispatch_slot(self, slot: LocalPaglet, target: str, options: dict[str, Any]) -> Any: ...
+    def dispatch_slot(self, slot: LocalPaglet, options: dict[str, Any]) -> Any: ...
 
-    def clone_slot(self, slot: LocalPaglet, target: str | None, options: dict[str, Any]) -> Any: ...
+    def clone_slot(self, slot: LocalPaglet, options: dict[str, Any]) -> Any: ...
 
-    def deactivate_slot(self, slot: LocalPaglet, duration: float | None) -> None: ...
+    def deactivate_slot(self, slot: LocalPaglet, request: DeactivationRequest) -> Any: ...
+
+    def persistent_storage(self, slot: LocalPaglet) -> ManagedStorage: ...
 
     def dispose_slot(self, slot: LocalPaglet) -> None: ...
 
@@ -132,20 +141,23 @@ class LocalPaglet:
 
     # PagletControl: the paglet's self-operations -------------------------------------------
 
-    def dispatch(self, target: str, options: Any) -> Any:
-        return self._operations.dispatch_slot(self, target, dict(options))
+    def dispatch(self, options: Mapping[str, Any]) -> Any:
+        return self._operations.dispatch_slot(self, dict(options))
 
-    def clone(self, target: str | None, options: Any) -> Any:
-        return self._operations.clone_slot(self, target, dict(options))
+    def clone(self, options: Mapping[str, Any]) -> Any:
+        return self._operations.clone_slot(self, dict(options))
 
-    def deactivate(self, duration: float | None) -> None:
-        self._operations.deactivate_slot(self, duration)
+    def deactivate(self, request: DeactivationRequest) -> Any:
+        return self._operations.deactivate_slot(self, request)
 
     def dispose(self) -> None:
         self._operations.dispose_slot(self)
 
     def own_proxy(self) -> Any:
         return self._operations.proxy_of(self.agent_id, self._host_address)
+
+    def persistent_storage(self) -> ManagedStorage:
+        return self._operations.persistent_storage(self)
 
     def wait_message(self, timeout: float | None) -> bool:
         return self.mailbox.wait_message(timeout)
@@ -161,14 +173,16 @@ class LocalPaglet:
             raise PagletError(f"paglet {self.agent_id} is {self.status.value}: no files here")
         return self.files
 
-    def register_file(self, path: str | PathLike[str], name: str | None, mode: str) -> Path:
+    def register_file(
+        self, path: str | PathLike[str], name: str | None, mode: str
+    ) -> PagletFileRef:
         return self._own_files().register(path, name, mode)
 
     def unregister_file(self, name: str, delete: bool) -> None:
         self._own_files().unregister(name, delete)
 
-    def registered_files(self) -> dict[str, Path]:
-        return self._own_files().registered() if self._files is not None else {}
+    def registered_files(self) -> list[PagletFileRef]:
+        return self._own_files().refs() if self._files is not None else []
 
     def file_path(self, name: str) -> Path:
         return self._own_files().path_of(name)
@@ -295,7 +309,9 @@ class LocalPaglet:
         try:
             if duration is not None and not (type(duration) in (int, float) and duration >= 0):
                 raise PagletError(f"{DEACTIVATE} duration must be seconds >= 0, not {duration!r}")
-            self._operations.deactivate_slot(self, None if duration is None else float(duration))
+            policy = None if duration is None else DeactivationPolicy(wake_after=float(duration))
+            request = DeactivationRequest(reason=DEACTIVATE, policy=policy)
+            self._operations.deactivate_slot(self, request)
         except PagletError as exc:
             envelope.respond(error=exc)
         else:
@@ -324,17 +340,22 @@ class LocalPaglet:
     def start_run(self) -> None:
         """Start ``run()`` on a thread of its own if the paglet class defines one.
 
+        Returns once that thread entered ``run()`` (bounded by :data:`RUN_START_WAIT`),
+        so a caller's first message comes after ``run()`` began.
         The thread holds the run slot taken at construction until ``run()`` returns.
         """
         if not overrides_run(type(self.paglet)):
             return
+        entered = threading.Event()
         thread = threading.Thread(
-            target=self._run, name=f"paglet-run-{self.agent_id[:8]}", daemon=True
+            target=self._run, args=(entered,), name=f"paglet-run-{self.agent_id[:8]}", daemon=True
         )
         self._run_thread = thread
         thread.start()
+        entered.wait(RUN_START_WAIT)
 
-    def _run(self) -> None:
+    def _run(self, entered: threading.Event) -> None:
+        entered.set()
         try:
             with sending_as(self.agent_id):
                 self.paglet.run()

@@ -1,4 +1,4 @@
-"""Knowing the mesh: who is there (hello, zeroconf, gossip), who is alive, names to addresses.
+"""Knowing the mesh: who is there (hello, zeroconf, gossip) and who is alive.
 
 How a host learns of another
     * a static seed (``--peer``) is greeted with ``hello`` at start, retried with
@@ -26,10 +26,10 @@ import threading
 import time
 from typing import Any
 
-from paglets.core.errors import PagletError, PeerNotFoundError, ProtocolError
+from paglets.core.errors import PagletError, ProtocolError
 from paglets.core.messages import FutureReply
 from paglets.net.discovery import DiscoveredHost, Discovery
-from paglets.net.endpoint import looks_like_address, normalize_address, split_address
+from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.peers import Change, PeerInfo
 from paglets.runtime.mesh.heartbeat import Heartbeat
 from paglets.runtime.parts import HostParts
@@ -56,6 +56,7 @@ class Membership:
         self.discovery: Discovery | None = None
         self.ignored: dict[str, dict[str, Any]] = {}
         self.refused: dict[str, str] = {}
+        self._answered: dict[str, threading.Event] = {}  # seed -> its first hello settled
 
     def facts(self) -> dict[str, Any]:
         """This host's facts as sent in ``hello`` and gossip (the last sample)."""
@@ -80,11 +81,24 @@ class Membership:
             zmq.ZMQError: the gossip PUB port could not be bound.
         """
         pub_address = self.heartbeat.start()
-        for seed in seeds:
-            self.greet(normalize_address(seed), want_peers=True, retries=None)
+        addresses = [normalize_address(seed) for seed in seeds]
+        for address in addresses:
+            self._answered.setdefault(address, threading.Event())
+        for address in addresses:
+            self.greet(address, want_peers=True, retries=None)
+        # Joining is done when start returns: every seed that answers has learnt us
+        # (hello is mutual) and we it. A seed that is down costs at most join_timeout.
+        deadline = time.monotonic() + self._parts.config.join_timeout
+        for address in addresses:
+            self._answered[address].wait(max(0.0, deadline - time.monotonic()))
         if self._parts.config.discovery:
             ip, router_port = split_address(self._parts.address)
             self._start_discovery(ip, router_port, pub_address)
+
+    def _settled(self, address: str) -> None:
+        answered = self._answered.get(address)
+        if answered is not None:
+            answered.set()
 
     def _start_discovery(self, ip: str, router_port: int, pub_address: str) -> None:
         config = self._parts.config
@@ -146,6 +160,7 @@ class Membership:
             )
         except PagletError:
             self._done_greeting(address)
+            self._settled(address)
             return
         future.add_done_callback(
             lambda done: self.heartbeat.submit(
@@ -176,7 +191,9 @@ class Membership:
                 error = exc
             else:
                 self._done_greeting(address)
+                self._settled(address)
                 return
+        self._settled(address)
         if isinstance(error, ProtocolError):
             self.refused[address] = str(error)
             self._ignore(address, "", "", 0, f"refused us: {error}")
@@ -362,24 +379,3 @@ class Membership:
             },
             "time": time.time(),
         }
-
-    def resolve_target(self, target: str) -> str:
-        """The address of ``target``: an address in any spelling, or a host name.
-
-        Raises:
-            PeerNotFoundError: no known host has that name.
-            RemoteHostError: two online hosts share that name.
-        """
-        if not target:
-            raise PeerNotFoundError("no target host given")
-        if looks_like_address(target):
-            return normalize_address(target)
-        if target == self._parts.name:
-            return self._parts.address
-        info = self._parts.peers.resolve(target)
-        if info is None:
-            known = ", ".join(sorted({peer.name for peer in self._parts.peers.all()}))
-            raise PeerNotFoundError(
-                f"unknown host {target!r} (this host knows: {known or 'no other host'})"
-            )
-        return info.address
