@@ -123,6 +123,38 @@ class AgentContext(Protocol):
         ...
 
 
+    # services (``contract``: a ServiceContract for a typed handle, or a contract name
+    # for records; ``scope``: ``"local"`` or ``"mesh"``, a ServiceScope)
+
+    def advertise_contract(
+        self, contract: Any, provider: Any, metadata: Mapping[str, str] | None = None
+    ) -> Any:
+        """Advertise ``provider`` (a paglet, proxy or agent id) as offering ``contract``."""
+        ...
+
+    def withdraw_contract(self, contract: Any, provider: Any = None) -> int:
+        """Stop advertising ``contract`` on this host."""
+        ...
+
+    def lookup_contracts(
+        self, contract: Any, scope: Any = "local", timeout: float | None = None
+    ) -> list[Any]:
+        """Handles of every provider of ``contract`` in ``scope``."""
+        ...
+
+    def lookup_contract(
+        self, contract: Any, scope: Any = "local", timeout: float | None = None
+    ) -> Any:
+        """A handle to the first provider found (this host's first), or None."""
+        ...
+
+    def require_contract(
+        self, contract: Any, scope: Any = "local", timeout: float | None = None
+    ) -> Any:
+        """Like ``lookup_contract``; raises ServiceNotFoundError when none is found."""
+        ...
+
+
 class AgentControl(Protocol):
     """The operations the runtime performs on behalf of one paglet (its self-operations)."""
 

@@ -80,3 +80,37 @@ class PagletContext:
     def multicast(self, message: Message) -> ReplySet:
         """Send ``message`` to every active paglet on this host."""
         return self._services.multicast(message)
+
+    # services: thin calls into runtime/service_registry.py ----------------------------
+
+    def advertise_contract(
+        self, contract: Any, provider: Any, metadata: Mapping[str, str] | None = None
+    ) -> Any:
+        """Advertise ``provider`` (a paglet, proxy or agent id) as offering ``contract``."""
+        return self._parts.require_service_registry().advertise_contract(
+            contract, provider, metadata
+        )
+
+    def withdraw_contract(self, contract: Any, provider: Any = None) -> int:
+        """Stop advertising ``contract`` here (only ``provider``'s record, if given)."""
+        name = contract if isinstance(contract, str) else contract.name
+        key = None if provider is None else getattr(provider, "agent_id", provider)
+        return self._parts.require_service_registry().withdraw(name, key)
+
+    def lookup_contracts(
+        self, contract: Any, scope: Any = "local", timeout: float | None = None
+    ) -> list[Any]:
+        """Handles of every provider of ``contract`` in ``scope`` (``local`` or ``mesh``)."""
+        return self._parts.require_service_registry().lookup_contracts(contract, scope, timeout)
+
+    def lookup_contract(
+        self, contract: Any, scope: Any = "local", timeout: float | None = None
+    ) -> Any:
+        """A handle to the first provider of ``contract`` found (this host's first), or None."""
+        return self._parts.require_service_registry().lookup_contract(contract, scope, timeout)
+
+    def require_contract(
+        self, contract: Any, scope: Any = "local", timeout: float | None = None
+    ) -> Any:
+        """Like :meth:`lookup_contract`; raises ServiceNotFoundError when none is found."""
+        return self._parts.require_service_registry().require_contract(contract, scope, timeout)

@@ -45,6 +45,7 @@ from paglets.runtime.operations import HostOperations
 from paglets.runtime.parts import HostParts
 from paglets.runtime.registry import Registry
 from paglets.runtime.requests import RequestRouter
+from paglets.runtime.service_registry import ServiceRegistry
 from paglets.runtime.slot import SlotStatus
 from paglets.runtime.store import PagletStore
 from paglets.runtime.work_area import WorkArea
@@ -143,6 +144,15 @@ class Host:
         self._operations = HostOperations(self._parts, self._membership.resolve_target)
         self._parts.backend = HostBackend(self._parts, self._operations)
         self._artifact_service = ArtifactService(self._parts)
+        self._parts.service_registry = ServiceRegistry(
+            lambda: self._parts.name,
+            lambda: self._parts.address,
+            transport,
+            self._parts.peers,
+            self._parts.policy,
+            self._operations.proxy_of,
+            self._parts.events,
+        )
         transport.serve(
             RequestRouter(self._parts, self._operations, self._membership, self._artifact_service),
             batch_scope=self._parts.pool.holding,
@@ -454,6 +464,11 @@ class Host:
     def with_config(self, **changes: Any) -> HostConfig:
         """A copy of this host's config with ``changes`` (for starting a sibling host)."""
         return replace(self.config, **changes)
+
+    @property
+    def service_registry(self) -> ServiceRegistry:
+        """This host's service records (what ``paglets.services`` advertises into)."""
+        return self._parts.require_service_registry()
 
     def __repr__(self) -> str:
         return f"<Host {self.name} {self.address or '(not started)'}>"

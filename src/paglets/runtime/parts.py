@@ -21,6 +21,7 @@ from paglets.wire.classpath import ClassPolicy
 
 if TYPE_CHECKING:
     from paglets.runtime.backend import HostBackend
+    from paglets.runtime.service_registry import ServiceRegistry
 
 
 @dataclass
@@ -40,6 +41,7 @@ class HostParts:
     work_area: WorkArea
     local_addresses: set[str] = field(default_factory=set)
     backend: HostBackend | None = None
+    service_registry: ServiceRegistry | None = None
 
     @property
     def name(self) -> str:
@@ -68,6 +70,12 @@ class HostParts:
         """The host backend (set once the host started)."""
         assert self.backend is not None, "host backend not wired"
         return self.backend
+
+
+    def require_service_registry(self) -> ServiceRegistry:
+        """The host's service registry (set once the host is built)."""
+        assert self.service_registry is not None, "service registry not wired"
+        return self.service_registry
 
 
 __all__ = ["HostParts", "PagletEvent"]
