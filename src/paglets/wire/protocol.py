@@ -166,6 +166,7 @@ VERBS = frozenset(
         VERB_LIST,
         VERB_STATE,
         VERB_MESH,
+        VERB_SERVICE,
         *ARTIFACT_VERBS,
     }
 )

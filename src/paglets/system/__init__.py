@@ -1,0 +1,1 @@
+"""System services every host runs (server-info, user-info, mesh-info) and the survey paglet."""
