@@ -107,7 +107,7 @@ class ResidentService:
         except (ImportError, AttributeError) as exc:
             raise LaunchFileError(
                 f"[services.{entry.label}]: cannot load {entry.class_path}: {exc}"
-            )
+            ) from None
         except ServiceContractError as exc:
             raise LaunchFileError(f"[services.{entry.label}]: {exc}") from None
 
