@@ -159,7 +159,8 @@ class ServicePaglet(Paglet[ServiceStateT]):
         while self.state.idle_timeout > 0 and not self.is_leaving():
             remaining = self._busy_until() - time.monotonic()
             if remaining > 0:
-                self.wait_leaving(remaining)
+                # never past one idle period: a released lease must not wait out its term
+                self.wait_leaving(min(remaining, self.state.idle_timeout))
                 continue
             if not self._idle_asked:
                 self._idle_asked = True
