@@ -173,10 +173,14 @@ def test_an_eager_service_never_idles_out(host: Host) -> None:
 
 def test_a_disposed_resident_is_started_again_on_the_next_call(host: Host) -> None:
     _resident(host)
-    first = _handle(host).call("who").agent_id
+    handle = _handle(host)
+    first = handle.call("who").agent_id
     host.dispose(first)
-    second = _handle(host).call("who").agent_id
+    second = _handle(host).call("who").agent_id  # a new lookup
     assert second != first and _created == [first, second]
+    host.dispose(second)
+    third = handle.call("who").agent_id  # a handle that still names the first one
+    assert third not in (first, second) and _created == [first, second, third]
 
 
 def test_a_stored_provider_is_adopted_after_a_restart(make_host: Any, tmp_path: Any) -> None:

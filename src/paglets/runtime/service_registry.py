@@ -167,6 +167,18 @@ class ServiceEndpoint:
             record = self._record
         return self._registry.proxy_of(record.agent_id, record.address)
 
+    def forget_provider(self, agent_id: str) -> bool:
+        """Drop a resident provider that is gone, so the next :meth:`proxy` starts one.
+
+        Returns:
+            True when the record is a resident one (and was reset), else False.
+        """
+        with self._lock:
+            if self._record.agent_id != agent_id or not self._record.lifecycle:
+                return False
+            self._record = replace(self._record, agent_id="")
+            return True
+
 
 class ServiceRegistry:
     """This host's service records, and lookups that may ask the whole mesh.
@@ -198,7 +210,7 @@ class ServiceRegistry:
         self._activators: dict[tuple[str, str], Activator] = {}
         self._starting: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
-        events.add_listener(self._on_event)
+        events.add_listener(self._on_event, quick=True)  # a dict update: never blocks
 
     # advertising ----------------------------------------------------------------------
 

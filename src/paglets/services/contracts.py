@@ -29,7 +29,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from paglets.core.errors import HostError, ServiceContractError, ServiceNotFoundError
+from paglets.core.errors import (
+    HostError,
+    InvalidAgentError,
+    ServiceContractError,
+    ServiceNotFoundError,
+)
 from paglets.core.messages import Message
 from paglets.runtime.service_registry import ServiceEndpoint, ServiceRecord, ServiceScope
 
@@ -175,11 +180,21 @@ class ServiceHandle:
             {"contract": self.contract.name, "operation": op.name, "request": request},
         )
         try:
-            reply = self._endpoint.proxy(timeout).send(message, timeout=timeout)
+            reply = self._send(message, timeout)
         except HostError as exc:
             raise _declared_error(op, exc) from None
         op.check_reply(self.contract.name, reply)
         return reply
+
+    def _send(self, message: Message, timeout: float | None) -> Any:
+        proxy = self._endpoint.proxy(timeout)
+        try:
+            return proxy.send(message, timeout=timeout)
+        except InvalidAgentError:
+            # a resident provider that was disposed: nothing ran, so start it again once
+            if not self._endpoint.forget_provider(proxy.agent_id):
+                raise
+            return self._endpoint.proxy(timeout).send(message, timeout=timeout)
 
     def lease(self, seconds: float, *, timeout: float | None = None) -> ServiceLease:
         """Keep the provider active for ``seconds`` (renewable), even when idle."""
@@ -189,7 +204,7 @@ class ServiceHandle:
 
     def _send_lease(self, lease_id: str, seconds: float, timeout: float | None) -> Any:
         message = Message(LEASE_KIND, {"lease": lease_id, "seconds": float(seconds)})
-        return self._endpoint.proxy(timeout).send(message, timeout=timeout)
+        return self._send(message, timeout)
 
     def __repr__(self) -> str:
         record = self.record
