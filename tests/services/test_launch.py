@@ -36,7 +36,7 @@ def test_the_bundled_defaults_declare_the_system_services() -> None:
     entries = parse_launch_text(bundled_defaults())
     labels = {entry.label: entry for entry in entries}
     assert set(labels) == {"server-info", "user-info", "mesh-info"}
-    assert labels["user-info"].lifecycle == "eager"
+    assert {entry.lifecycle for entry in entries} == {"lazy"}
     assert labels["server-info"].idle_timeout == 300
 
 

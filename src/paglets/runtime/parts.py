@@ -71,7 +71,6 @@ class HostParts:
         assert self.backend is not None, "host backend not wired"
         return self.backend
 
-
     def require_service_registry(self) -> ServiceRegistry:
         """The host's service registry (set once the host is built)."""
         assert self.service_registry is not None, "service registry not wired"

@@ -25,19 +25,19 @@ builds its own typed handle from a :class:`ServiceEndpoint`.
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 from paglets.core.errors import PagletError, ProtocolError, ServiceNotFoundError
 from paglets.net.peers import PeerTable
 from paglets.net.transport import Transport
 from paglets.remote.proxy import PagletProxy
 from paglets.runtime.event_log import ContextEvent, EventLog
+from paglets.runtime.service_records import ContractLike, ServiceRecord, ServiceScope, as_scope
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
 from paglets.wire.protocol import VERB_SERVICE
@@ -54,91 +54,6 @@ _PROVIDER_GONE = frozenset(
 
 Activator = Callable[[], str]
 """Starts a lazy provider and returns its agent id."""
-
-
-class ServiceScope(enum.StrEnum):
-    """Where a lookup searches: this host only, or every online host of the mesh."""
-
-    LOCAL = "local"
-    MESH = "mesh"
-
-
-@dataclass(frozen=True)
-class ServiceRecord:
-    """One provider of one contract, on one host.
-
-    Attributes:
-        contract: the contract name, e.g. ``paglets.system.server_info``.
-        version: the contract version the provider implements.
-        operations: the operation names it answers.
-        host_name, address: the provider's host.
-        agent_id: the provider paglet ('' for a lazy resident not started yet).
-        key: what tells providers of one contract on one host apart (the agent id,
-            or ``resident`` for a resident service).
-        lifecycle: ``lazy``/``eager`` for resident services, '' otherwise.
-        metadata: free-form strings the provider advertised.
-    """
-
-    contract: str
-    version: int
-    operations: tuple[str, ...]
-    host_name: str
-    address: str
-    agent_id: str = ""
-    key: str = ""
-    lifecycle: str = ""
-    metadata: Mapping[str, str] = field(default_factory=dict)
-
-    def to_wire(self) -> dict[str, Any]:
-        """The record as a plain map (the ``svc`` verb, ``--json``)."""
-        return {
-            "contract": self.contract,
-            "version": self.version,
-            "operations": list(self.operations),
-            "host_name": self.host_name,
-            "address": self.address,
-            "agent_id": self.agent_id,
-            "key": self.key,
-            "lifecycle": self.lifecycle,
-            "metadata": dict(self.metadata),
-        }
-
-    @classmethod
-    def from_wire(cls, data: Any) -> ServiceRecord:
-        """Read a record map.
-
-        Raises:
-            ProtocolError: the map lacks a field or has one of the wrong type.
-        """
-        try:
-            return cls(
-                contract=str(data["contract"]),
-                version=int(data["version"]),
-                operations=tuple(str(op) for op in data["operations"]),
-                host_name=str(data["host_name"]),
-                address=str(data["address"]),
-                agent_id=str(data.get("agent_id") or ""),
-                key=str(data.get("key") or ""),
-                lifecycle=str(data.get("lifecycle") or ""),
-                metadata={str(k): str(v) for k, v in dict(data.get("metadata") or {}).items()},
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ProtocolError(f"malformed service record: {exc}") from None
-
-
-class ContractLike(Protocol):
-    """What the registry needs of a contract (``paglets.services.contracts`` has it)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def version(self) -> int: ...
-
-    @property
-    def operation_names(self) -> tuple[str, ...]: ...
-
-    def bind(self, endpoint: ServiceEndpoint) -> Any: ...
 
 
 class ServiceEndpoint:
@@ -342,7 +257,7 @@ class ServiceRegistry:
         seconds in all; peers that do not answer in time are left out.
         """
         found = self.records(contract)
-        if ServiceScope(getattr(scope, "value", scope)) is ServiceScope.LOCAL:
+        if as_scope(scope) is ServiceScope.LOCAL:
             return found
         limit = DEFAULT_LOOKUP_TIMEOUT if timeout is None else timeout
         deadline = time.monotonic() + limit
@@ -420,7 +335,7 @@ class ServiceRegistry:
         found = self.lookup_contract(contract, scope, timeout)
         if found is None:
             name = contract if isinstance(contract, str) else contract.name
-            where = "this host" if str(scope) == ServiceScope.LOCAL else "the mesh"
+            where = "this host" if as_scope(scope) is ServiceScope.LOCAL else "the mesh"
             raise ServiceNotFoundError(f"no provider of {name!r} on {where}")
         return found
 

@@ -36,7 +36,8 @@ from paglets.core.errors import (
     ServiceNotFoundError,
 )
 from paglets.core.messages import Message
-from paglets.runtime.service_registry import ServiceEndpoint, ServiceRecord, ServiceScope
+from paglets.runtime.service_records import ServiceRecord, ServiceScope
+from paglets.runtime.service_registry import ServiceEndpoint
 
 CALL_KIND = "service.call"
 """The message kind of an operation call: args ``{contract, operation, request}``."""

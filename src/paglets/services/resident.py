@@ -29,7 +29,7 @@ from paglets.core.agent import INACTIVE
 from paglets.core.classes import class_path
 from paglets.core.errors import PagletError, ServiceContractError
 from paglets.runtime.host import Host
-from paglets.runtime.service_registry import ServiceRecord
+from paglets.runtime.service_records import ServiceRecord
 from paglets.services.launch import LaunchEntry, LaunchFileError
 from paglets.services.provider import ServicePaglet, ServiceState
 

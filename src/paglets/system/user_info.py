@@ -17,7 +17,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -90,47 +89,49 @@ USER_INFO = ServiceContract(
 )
 
 
-class UserInfoService(ServicePaglet[ServiceState]):
+@dataclass
+class UserInfoState(ServiceState):
+    """What survives a deactivation: the kept notifications and unfinished lines."""
+
+    kept: list[Notification] = field(default_factory=list)
+    partial: dict[str, str] = field(default_factory=dict)
+    count: int = 0
+
+
+class UserInfoService(ServicePaglet[UserInfoState]):
     """Provides :data:`USER_INFO`: prints to the host process's stderr."""
 
+    State = UserInfoState
     CONTRACT = USER_INFO
-    RESIDENT_LIFECYCLE = "eager"
-    IDLE_TIMEOUT = 0.0
+    RESIDENT_LIFECYCLE = "lazy"
+    IDLE_TIMEOUT = 300.0
 
-    _kept: deque[Notification]
-    _partial: dict[str, str]
-    _count: int
     _console_lock = threading.Lock()
 
     def _console(self) -> TextIO:
         return sys.stderr
 
-    def _books(self) -> None:
-        if not hasattr(self, "_kept"):
-            self._kept = deque(maxlen=KEPT_NOTIFICATIONS)
-            self._partial = {}
-            self._count = 0
-
     def notify(self, request: Notification) -> Delivered:
         """Answer ``notify``: print one line and keep it."""
-        self._books()
         if request.level not in LEVELS:
             raise ServiceContractError(f"notification level {request.level!r} not in {LEVELS}")
         text = _clip(request.text)
         request.time = request.time or time.time()
-        self._kept.append(request)
-        self._count += 1
+        request.text = text
+        state = self.state
+        state.kept = [*state.kept[-(KEPT_NOTIFICATIONS - 1) :], request]
+        state.count += 1
         origin = "@".join(part for part in (request.source, request.source_host) if part)
         parts = [f"[{request.level}]"]
         parts += [f"{label}:" for label in (origin, request.title) if label]
         self._print(" ".join([*parts, text]))
-        return Delivered(self.context.host_name, True, self._count)
+        return Delivered(self.context.host_name, True, state.count)
 
     def stream(self, request: TextChunk) -> Delivered:
         """Answer ``stream``: print every complete line; ``done`` flushes the rest."""
-        self._books()
+        state = self.state
         name = request.stream or "stream"
-        pending = self._partial.pop(name, "") + _clip(request.text)
+        pending = state.partial.pop(name, "") + _clip(request.text)
         *lines, rest = pending.split("\n")
         if request.done and rest:
             lines.append(rest)
@@ -138,15 +139,14 @@ class UserInfoService(ServicePaglet[ServiceState]):
         for line in lines:
             self._print(f"[{name}] {line}")
         if rest:
-            self._partial[name] = rest[-MAX_TEXT:]
-        self._count += 1
-        return Delivered(self.context.host_name, bool(lines), self._count)
+            state.partial[name] = rest[-MAX_TEXT:]
+        state.count += 1
+        return Delivered(self.context.host_name, bool(lines), state.count)
 
     def recent(self, request: RecentRequest) -> RecentNotifications:
         """Answer ``recent``."""
-        self._books()
         limit = max(0, int(request.limit))
-        kept = list(self._kept)[-limit:] if limit else []
+        kept = list(self.state.kept)[-limit:] if limit else []
         return RecentNotifications(self.context.host_name, kept)
 
     def _print(self, line: str) -> None:
