@@ -14,6 +14,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "paglets"
 LAYERS = [
     {"core", "artifacts"},
     {"wire"},
+    {"disk"},
     {"net"},
     {"remote"},
     {"runtime"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from paglets.remote.writeback import start_writeback
+from paglets.disk.writeback import start_writeback
 
 
 def test_writeback_of_written_ranges_leaves_the_file_intact(tmp_path: Path) -> None:

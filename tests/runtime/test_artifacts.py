@@ -26,7 +26,7 @@ from paglets.core.errors import (
 from paglets.core.messages import Message
 from paglets.remote import artifacts as client_artifacts
 from paglets.remote.client import HostClient
-from paglets.runtime import artifact_transfer
+from paglets.runtime.artifacts import streams as artifact_transfer
 from paglets.runtime.host import Host
 from paglets.wire.protocol import VERB_ART_BEGIN, VERB_ART_CHUNK, VERB_ART_COMMIT
 

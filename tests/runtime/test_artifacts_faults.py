@@ -24,10 +24,11 @@ from helpers import TIMEOUT, wait_for
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import HostError, PagletError, RemoteHostError
 from paglets.core.messages import Message
+from paglets.disk import partial_file
 from paglets.patterns.file_mobility import SingleFileTransferPaglet, SingleFileTransferState
-from paglets.remote import partial_file
 from paglets.remote.client import HostClient
-from paglets.runtime import artifact_service, artifact_store
+from paglets.runtime.artifacts import service as artifact_service
+from paglets.runtime.artifacts import store as artifact_store
 from paglets.runtime.host import Host
 from paglets.wire.protocol import VERB_PING
 

@@ -17,7 +17,7 @@ from paglets.core.errors import ArtifactError, IntegrityError, TransferError
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.core.messages import Message
 from paglets.remote.proxy import PagletProxy
-from paglets.runtime import paglet_files
+from paglets.runtime.files import paglet_files
 from paglets.runtime.host import Host
 from paglets.wire.protocol import VERB_TRANSFER
 

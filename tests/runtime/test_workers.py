@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from helpers import TIMEOUT, wait_for
-from paglets.runtime.workers import WorkerPool
+from paglets.runtime.execution.workers import WorkerPool
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from paglets.cli.output import fail, print_json, print_table
 from paglets.cli.sizes import human_size, parse_size
 from paglets.core.errors import PagletError
 from paglets.net.peers import PeerInfo
-from paglets.runtime.host_facts import TargetFilter, rank_targets
+from paglets.runtime.mesh.host_facts import TargetFilter, rank_targets
 
 app = typer.Typer(
     add_completion=False,

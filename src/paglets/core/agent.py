@@ -48,7 +48,7 @@ from paglets.core.classes import remember_class
 from paglets.core.errors import PagletError
 
 if TYPE_CHECKING:
-    from paglets.core.context import AgentContext, AgentControl
+    from paglets.core.context import PagletContext, PagletControl
     from paglets.core.events import (
         CloneEvent,
         CreationEvent,
@@ -106,8 +106,8 @@ class Paglet(Generic[StateT]):
 
     _agent_id: str
     _state: StateT
-    _context: AgentContext | None = None
-    _control: AgentControl | None = None
+    _context: PagletContext | None = None
+    _control: PagletControl | None = None
     _state_lock: threading.RLock
     _state_changed: threading.Condition | None
     _leaving: threading.Event | None
@@ -126,8 +126,8 @@ class Paglet(Generic[StateT]):
         self,
         agent_id: str,
         state: StateT,
-        context: AgentContext | None,
-        control: AgentControl | None,
+        context: PagletContext | None,
+        control: PagletControl | None,
     ) -> None:
         """Attach identity, state and host; called by the runtime before any hook."""
         self._agent_id = agent_id
@@ -176,13 +176,13 @@ class Paglet(Generic[StateT]):
             self._state = value
 
     @property
-    def context(self) -> AgentContext:
+    def context(self) -> PagletContext:
         """The host this paglet lives on."""
         if self._context is None:
             raise PagletError("this paglet is not attached to a host")
         return self._context
 
-    def _require_control(self) -> AgentControl:
+    def _require_control(self) -> PagletControl:
         if self._control is None:
             raise PagletError("this paglet is not attached to a host")
         return self._control

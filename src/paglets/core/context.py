@@ -69,7 +69,7 @@ class HostRef(Protocol):
         ...
 
 
-class AgentContext(Protocol):
+class PagletContext(Protocol):
     """The host a paglet currently lives on, as seen from the paglet."""
 
     @property
@@ -122,7 +122,6 @@ class AgentContext(Protocol):
         """Send ``message`` to every paglet on this host; return the replies as they come."""
         ...
 
-
     # services (``contract``: a ServiceContract for a typed handle, or a contract name
     # for records; ``scope``: ``"local"`` or ``"mesh"``, a ServiceScope)
 
@@ -155,7 +154,7 @@ class AgentContext(Protocol):
         ...
 
 
-class AgentControl(Protocol):
+class PagletControl(Protocol):
     """The operations the runtime performs on behalf of one paglet (its self-operations)."""
 
     def dispatch(self, target: str, options: Mapping[str, Any]) -> Any: ...

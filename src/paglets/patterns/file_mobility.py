@@ -42,7 +42,7 @@ from paglets.core.errors import (
 )
 from paglets.core.events import CreationEvent, MobilityEvent
 from paglets.core.messages import Message
-from paglets.remote.partial_file import fsync_directory, storage_error
+from paglets.disk.partial_file import fsync_directory, storage_error
 
 PAYLOAD = "payload"
 

@@ -23,6 +23,7 @@ from paglets.core.errors import (
     DestinationExistsError,
     PagletError,
 )
+from paglets.disk.partial_file import PartialFile
 from paglets.net.transport import Transport
 from paglets.remote.blob_stream import (
     MIB,
@@ -33,7 +34,6 @@ from paglets.remote.blob_stream import (
     pull,
     push,
 )
-from paglets.remote.partial_file import PartialFile
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
 from paglets.wire.protocol import (

@@ -6,7 +6,7 @@ bytes land in offset order and memory stays at ``window x chunk_size`` whatever 
 blob's size. Chunk bytes travel as raw blob frames (zero-copy on both sides).
 
 * :func:`pull` asks ``art.read`` for successive ranges and writes the replies into a
-  :class:`~paglets.remote.partial_file.PartialFile`. When the peer stops answering (a
+  :class:`~paglets.disk.partial_file.PartialFile`. When the peer stops answering (a
   dropped connection, a restarted peer) it retries up to ``retries`` times, resuming at
   the last byte written.
 * :func:`push` sends ``art.chunk`` requests for a file being uploaded.
@@ -33,8 +33,8 @@ from paglets.core.errors import (
     TransferError,
 )
 from paglets.core.messages import FutureReply
+from paglets.disk.partial_file import PartialFile
 from paglets.net.transport import Transport
-from paglets.remote.partial_file import PartialFile
 from paglets.wire.protocol import VERB_ART_CHUNK, VERB_ART_READ
 
 MIB = 1024 * 1024

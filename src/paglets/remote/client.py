@@ -23,9 +23,9 @@ from paglets.net.mesh_secret import resolve_secret
 from paglets.net.security import derive_keys
 from paglets.net.transport import Transport, TransportConfig
 from paglets.remote.artifacts import ArtifactClient
-from paglets.remote.backend import RemoteBackend
 from paglets.remote.blob_stream import Progress
 from paglets.remote.proxy import PagletProxy, as_message
+from paglets.remote.proxy_backend import RemoteProxyBackend
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import encode_state, encode_value
 from paglets.wire.protocol import VERB_CREATE, VERB_LIST, VERB_MESH, VERB_PING
@@ -70,7 +70,7 @@ class HostClient:
             "client", TransportConfig(bind_host=None, default_timeout=timeout, keys=keys)
         )
         self._transport.start()
-        self.backend = RemoteBackend(
+        self.backend = RemoteProxyBackend(
             self._transport,
             ClassPolicy(("paglets.examples", "paglets.patterns", *allowed_modules)),
         )
@@ -189,7 +189,8 @@ class HostClient:
             progress: called with the bytes sent so far.
 
         Raises:
-            ArtifactNotFoundError, ArtifactError, StorageQuotaError, IntegrityError.
+            ArtifactError: the file is unreadable or the host refused it; its subclasses
+                StorageQuotaError (no room) and IntegrityError (bytes changed) say why.
         """
         return self.artifacts.upload(
             self.address, path, name, owner=owner, ttl=ttl, progress=progress
@@ -209,7 +210,9 @@ class HostClient:
 
         Raises:
             DestinationExistsError: the file exists and ``overwrite`` is False.
-            ArtifactNotFoundError, IntegrityError, StorageQuotaError.
+            ArtifactNotFoundError: no such artifact on its host.
+            IntegrityError: the bytes received are not the announced ones.
+            StorageQuotaError: no room for the file.
         """
         if isinstance(ref_or_id, ArtifactRef):
             address, artifact_id = ref_or_id.host or self.address, ref_or_id.artifact_id

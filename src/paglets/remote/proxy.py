@@ -23,7 +23,7 @@ from paglets.core.errors import (
 from paglets.core.messages import FutureReply, Message
 from paglets.core.refs import PagletProxyRef
 from paglets.net.endpoint import normalize_address
-from paglets.remote.backend import ProxyBackend
+from paglets.remote.proxy_backend import ProxyBackend
 
 MAX_HOPS = 16
 DEFAULT_MOVE_TIMEOUT = 30.0

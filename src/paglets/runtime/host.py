@@ -2,9 +2,9 @@
 
 ``Host`` wires the parts together (transport, worker pool, registry, store, event log,
 peers) and exposes the documented verbs; behaviour lives in the modules it wires:
-:mod:`~paglets.runtime.operations`, :mod:`~paglets.runtime.lifecycle`,
-:mod:`~paglets.runtime.mobility`, :mod:`~paglets.runtime.membership` and
-:mod:`~paglets.runtime.requests`.
+:mod:`~paglets.runtime.serving.operations`, :mod:`~paglets.runtime.execution.lifecycle`,
+:mod:`~paglets.runtime.mobility.handoff`, :mod:`~paglets.runtime.mesh.membership` and
+:mod:`~paglets.runtime.serving.requests`.
 """
 
 from __future__ import annotations
@@ -34,22 +34,22 @@ from paglets.net.security import derive_keys
 from paglets.net.transport import Transport, TransportConfig
 from paglets.remote.blob_stream import StreamSettings
 from paglets.remote.proxy import PagletProxy
-from paglets.runtime.artifact_service import ArtifactService
-from paglets.runtime.artifact_store import ArtifactStore, StoreLimits
-from paglets.runtime.artifact_transfer import ArtifactTransfers, TransferBoard
-from paglets.runtime.backend import HostBackend
+from paglets.runtime.artifacts.service import ArtifactService
+from paglets.runtime.artifacts.store import ArtifactStore, StoreLimits
+from paglets.runtime.artifacts.streams import ArtifactStreams, StreamBoard
 from paglets.runtime.config import HostConfig
 from paglets.runtime.event_log import ContextEvent, EventLog, Listener
-from paglets.runtime.membership import Membership
-from paglets.runtime.operations import HostOperations
+from paglets.runtime.execution.local_paglet import PagletStatus
+from paglets.runtime.execution.registry import Registry
+from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.files.work_area import WorkArea
+from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.parts import HostParts
-from paglets.runtime.registry import Registry
-from paglets.runtime.requests import RequestRouter
-from paglets.runtime.service_registry import ServiceRegistry
-from paglets.runtime.slot import SlotStatus
-from paglets.runtime.store import PagletStore
-from paglets.runtime.work_area import WorkArea
-from paglets.runtime.workers import WorkerPool
+from paglets.runtime.persistence.paglet_store import PagletStore
+from paglets.runtime.serving.local_backend import LocalProxyBackend
+from paglets.runtime.serving.operations import HostOperations
+from paglets.runtime.serving.requests import RequestRouter
+from paglets.runtime.serving.service_registry import ServiceRegistry
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_state, encode_state
 from paglets.wire.protocol import VERB_PING
@@ -137,12 +137,12 @@ class Host:
             events=EventLog(config.event_log_size),
             peers=PeerTable(),
             artifacts=artifacts,
-            transfers=ArtifactTransfers(transport, artifacts, stream, TransferBoard()),
+            transfers=ArtifactStreams(transport, artifacts, stream, StreamBoard()),
             work_area=WorkArea(files_root),
         )
         self._membership = Membership(self._parts)
         self._operations = HostOperations(self._parts, self._membership.resolve_target)
-        self._parts.backend = HostBackend(self._parts, self._operations)
+        self._parts.backend = LocalProxyBackend(self._parts, self._operations)
         self._artifact_service = ArtifactService(self._parts)
         self._parts.service_registry = ServiceRegistry(
             lambda: self._parts.name,
@@ -273,7 +273,7 @@ class Host:
                     continue
                 except Exception as exc:
                     log.error("could not deactivate %s at stop: %s", slot.agent_id, exc)
-            queued = slot.leave(SlotStatus.DISPOSED)
+            queued = slot.leave(PagletStatus.DISPOSED)
             self._parts.registry.remove(slot.agent_id)
             slot.fail_queued(queued, HostStoppedError(f"host {self.name} stopped"))
         self._operations.lifecycle.cancel_timers()
@@ -289,7 +289,7 @@ class Host:
         self._stopped.set()
 
     def _deactivate_for_stop(self, slot: Any) -> None:
-        if slot.status is SlotStatus.ACTIVE:
+        if slot.status is PagletStatus.ACTIVE:
             self._operations.lifecycle.deactivate(slot, None)
 
     def wait_stopped(self, timeout: float | None = None) -> bool:

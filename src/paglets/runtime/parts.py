@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from paglets.core.events import PagletEvent
 from paglets.net.peers import PeerTable
 from paglets.net.transport import Transport
-from paglets.runtime.artifact_store import ArtifactStore
-from paglets.runtime.artifact_transfer import ArtifactTransfers
+from paglets.remote.proxy_backend import RemoteProxyBackend
+from paglets.runtime.artifacts.store import ArtifactStore
+from paglets.runtime.artifacts.streams import ArtifactStreams
 from paglets.runtime.config import HostConfig
 from paglets.runtime.event_log import EventLog
-from paglets.runtime.registry import Registry
-from paglets.runtime.store import PagletStore
-from paglets.runtime.work_area import WorkArea
-from paglets.runtime.workers import WorkerPool
+from paglets.runtime.execution.registry import Registry
+from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.files.work_area import WorkArea
+from paglets.runtime.persistence.paglet_store import PagletStore
+from paglets.runtime.serving.service_registry import ServiceRegistry
 from paglets.wire.classpath import ClassPolicy
-
-if TYPE_CHECKING:
-    from paglets.runtime.backend import HostBackend
-    from paglets.runtime.service_registry import ServiceRegistry
 
 
 @dataclass
@@ -37,10 +34,10 @@ class HostParts:
     events: EventLog
     peers: PeerTable
     artifacts: ArtifactStore
-    transfers: ArtifactTransfers
+    transfers: ArtifactStreams
     work_area: WorkArea
     local_addresses: set[str] = field(default_factory=set)
-    backend: HostBackend | None = None
+    backend: RemoteProxyBackend | None = None
     service_registry: ServiceRegistry | None = None
 
     @property
@@ -66,7 +63,7 @@ class HostParts:
             "timestamp": time.time(),
         }
 
-    def require_backend(self) -> HostBackend:
+    def require_backend(self) -> RemoteProxyBackend:
         """The host backend (set once the host started)."""
         assert self.backend is not None, "host backend not wired"
         return self.backend

@@ -36,8 +36,8 @@ from paglets.core.errors import (
     ServiceNotFoundError,
 )
 from paglets.core.messages import Message
-from paglets.runtime.service_records import ServiceRecord, ServiceScope
-from paglets.runtime.service_registry import ServiceEndpoint
+from paglets.runtime.serving.service_records import ServiceRecord, ServiceScope
+from paglets.runtime.serving.service_registry import ServiceEndpoint
 
 CALL_KIND = "service.call"
 """The message kind of an operation call: args ``{contract, operation, request}``."""
@@ -168,7 +168,7 @@ class ServiceHandle:
         Raises:
             ServiceContractError: unknown operation, or a request/reply of the wrong type.
             ServiceNotFoundError: the provider is gone from its host.
-            one of the operation's declared ``errors``, as raised by the provider.
+            Exception: one of the operation's declared ``errors``, as the provider raised it.
             HostError: the provider raised something else (remote type and text kept).
             RemoteHostError: the provider's host did not answer in time.
         """

@@ -8,7 +8,7 @@ one in the host's service registry at once, so it is discoverable before it runs
 - **eager**: the provider is created now and never idles out;
 - **lazy**: no instance exists until the first call needs one; the registry then runs
   this module's activator once, under a lock, however many callers arrive together
-  (:meth:`~paglets.runtime.service_registry.ServiceRegistry.ensure`). The provider
+  (:meth:`~paglets.runtime.serving.service_registry.ServiceRegistry.ensure`). The provider
   deactivates itself after ``idle_timeout`` seconds without calls or leases; its
   record stays and the next call activates it again.
 
@@ -29,7 +29,7 @@ from paglets.core.agent import INACTIVE
 from paglets.core.classes import class_path
 from paglets.core.errors import PagletError, ServiceContractError
 from paglets.runtime.host import Host
-from paglets.runtime.service_records import ServiceRecord
+from paglets.runtime.serving.service_records import ServiceRecord
 from paglets.services.launch import LaunchEntry, LaunchFileError
 from paglets.services.provider import ServicePaglet, ServiceState
 

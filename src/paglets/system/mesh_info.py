@@ -4,7 +4,7 @@ Contract ``paglets.system.mesh_info`` (version 1): ``snapshot(EmptyPayload) ->
 MeshSnapshot`` lists this host and every host it knows (online or not) with the facts
 gossip carries; ``select_targets(TargetQuery) -> TargetSelection`` ranks the online
 ones for placement as ``paglets mesh targets`` does
-(:func:`~paglets.runtime.host_facts.rank_targets`) and says why the rest are left out.
+(:func:`~paglets.runtime.mesh.host_facts.rank_targets`) and says why the rest are left out.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paglets.net.peers import PeerInfo
-from paglets.runtime.host_facts import TargetFilter, rank_targets, sample_machine
+from paglets.runtime.mesh.host_facts import TargetFilter, rank_targets, sample_machine
 from paglets.services.contracts import EmptyPayload, ServiceContract, ServiceOperation
 from paglets.services.provider import ServicePaglet, ServiceState
 

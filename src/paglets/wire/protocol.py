@@ -59,7 +59,7 @@ verb               header / body                  reply body
                    key}``                         host_name, address, agent_id, key,
                                                   lifecycle, metadata}]``); ensure: the
                                                   record, its lazy provider started
-                                                  (see ``runtime/service_registry.py``)
+                                                  (see ``runtime/serving/service_registry.py``)
 ``art.begin``      body: ``{name, size, sha256,   ``{"ref": ArtifactRef}`` when the host
                    owner, ttl}``                  has the content already (nothing to
                                                   send), else ``{"upload": id, "offset":

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from paglets.runtime.workers import WorkerPool
+from paglets.runtime.execution.workers import WorkerPool
 
 _turn = threading.local()
 log = logging.getLogger(__name__)

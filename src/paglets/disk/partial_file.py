@@ -10,7 +10,7 @@ download) writes through :class:`PartialFile`:
 * :meth:`PartialFile.finish` checks size and hash, fsyncs, then renames the partial to
   its final name (atomic on one filesystem): a reader sees the whole verified file or
   nothing. Writeback of what was written is started every few MiB along the way
-  (:mod:`paglets.remote.writeback`), so that final fsync has little left to do;
+  (:mod:`paglets.disk.writeback`), so that final fsync has little left to do;
 * a full disk raises :class:`~paglets.core.errors.StorageQuotaError` and removes the
   partial, a wrong hash raises :class:`~paglets.core.errors.IntegrityError` and removes
   it too.
@@ -32,7 +32,7 @@ from paglets.core.errors import (
     IntegrityError,
     StorageQuotaError,
 )
-from paglets.remote.writeback import start_writeback
+from paglets.disk.writeback import start_writeback
 
 _REHASH_BLOCK = 4 * 1024 * 1024
 BACKGROUND_HASH_SIZE = 8 * 1024 * 1024

@@ -37,7 +37,12 @@ from paglets.net.peers import PeerTable
 from paglets.net.transport import Transport
 from paglets.remote.proxy import PagletProxy
 from paglets.runtime.event_log import ContextEvent, EventLog
-from paglets.runtime.service_records import ContractLike, ServiceRecord, ServiceScope, as_scope
+from paglets.runtime.serving.service_records import (
+    ContractLike,
+    ServiceRecord,
+    ServiceScope,
+    as_scope,
+)
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
 from paglets.wire.protocol import VERB_SERVICE

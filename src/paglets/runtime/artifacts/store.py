@@ -36,8 +36,8 @@ from paglets.core.errors import (
     StorageQuotaError,
 )
 from paglets.core.ids import new_id
+from paglets.disk.partial_file import PartialFile
 from paglets.remote.blob_stream import hash_file
-from paglets.remote.partial_file import PartialFile
 
 log = logging.getLogger(__name__)
 

@@ -33,11 +33,11 @@ from paglets.core.errors import (
     StorageQuotaError,
 )
 from paglets.core.ids import new_id
+from paglets.disk.partial_file import PartialFile
 from paglets.net.transport import IncomingRequest
-from paglets.remote.partial_file import PartialFile
-from paglets.runtime.artifact_store import is_sha256
+from paglets.runtime.artifacts.store import is_sha256
+from paglets.runtime.execution.local_paglet import decode_args
 from paglets.runtime.parts import HostParts
-from paglets.runtime.slot import decode_args
 from paglets.wire import protocol
 from paglets.wire.codec import encode_value
 

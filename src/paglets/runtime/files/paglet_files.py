@@ -25,7 +25,7 @@ from typing import Any
 from paglets.artifacts import check_name
 from paglets.core.errors import ArtifactError, ArtifactNotFoundError
 from paglets.remote.blob_stream import hash_file
-from paglets.runtime.work_area import FileTable, WorkArea, remove_tree
+from paglets.runtime.files.work_area import FileTable, WorkArea, remove_tree
 
 MODES = ("copy", "move")
 

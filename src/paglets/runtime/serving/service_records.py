@@ -1,7 +1,7 @@
 """Service records: who provides which contract where, as every layer may read them.
 
 A :class:`ServiceRecord` is plain data (it travels in the ``svc`` verb). The registry
-that holds them, and the lookups, are in :mod:`paglets.runtime.service_registry`.
+that holds them, and the lookups, are in :mod:`paglets.runtime.serving.service_registry`.
 :class:`ContractLike` is what the runtime needs of a contract, so this layer never
 imports :mod:`paglets.services`.
 """
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from paglets.core.errors import ProtocolError, ServiceContractError
 
 if TYPE_CHECKING:
-    from paglets.runtime.service_registry import ServiceEndpoint
+    from paglets.runtime.serving.service_registry import ServiceEndpoint
 
 
 class ServiceScope(enum.StrEnum):

@@ -52,11 +52,11 @@ from paglets.core.errors import (
 )
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.core.ids import new_id
-from paglets.remote.partial_file import storage_error
-from paglets.runtime.lifecycle import Lifecycle, new_agent_id
+from paglets.disk.partial_file import storage_error
+from paglets.runtime.execution.lifecycle import Lifecycle, new_agent_id
+from paglets.runtime.execution.local_paglet import LocalPaglet, LocalPagletOperations, PagletStatus
+from paglets.runtime.files.work_area import remove_tree
 from paglets.runtime.parts import HostParts
-from paglets.runtime.slot import AgentSlot, SlotOperations, SlotStatus
-from paglets.runtime.work_area import remove_tree
 from paglets.wire.codec import encode_state
 from paglets.wire.protocol import VERB_ABORT, VERB_TRANSFER
 
@@ -70,7 +70,9 @@ _UNKNOWN = "unknown"
 class Mobility:
     """Both ends of dispatch, clone and retract for one host."""
 
-    def __init__(self, parts: HostParts, lifecycle: Lifecycle, operations: SlotOperations) -> None:
+    def __init__(
+        self, parts: HostParts, lifecycle: Lifecycle, operations: LocalPagletOperations
+    ) -> None:
         self._parts = parts
         self._lifecycle = lifecycle
         self._operations = operations
@@ -84,7 +86,7 @@ class Mobility:
 
     def dispatch(
         self,
-        slot: AgentSlot,
+        slot: LocalPaglet,
         target: str,
         *,
         reason: str = "dispatch",
@@ -120,7 +122,7 @@ class Mobility:
             except TransferError:
                 slot.mailbox.release()
                 raise
-            queued = slot.leave(SlotStatus.MOVED, target)
+            queued = slot.leave(PagletStatus.MOVED, target)
             parts.registry.remove(slot.agent_id, moved_to=target)
         finally:
             self._departing.pop(slot.agent_id, None)
@@ -132,7 +134,7 @@ class Mobility:
         return target
 
     def clone(
-        self, slot: AgentSlot, target: str | None, *, timeout: float | None = None
+        self, slot: LocalPaglet, target: str | None, *, timeout: float | None = None
     ) -> tuple[str, str]:
         """Copy ``slot``'s paglet to ``target`` (None: here); return (new id, address)."""
         parts = self._parts
@@ -161,7 +163,7 @@ class Mobility:
         parts.events.record("cloned", slot.agent_id, clone=clone_id, target=address)
         return clone_id, address
 
-    def revert(self, slot: AgentSlot, to_address: str, timeout: float | None = None) -> str:
+    def revert(self, slot: LocalPaglet, to_address: str, timeout: float | None = None) -> str:
         """Send ``slot``'s paglet back to ``to_address`` for a retract (on_reverting first)."""
         parts = self._parts
         if parts.is_local(to_address):
@@ -177,7 +179,7 @@ class Mobility:
         self._hook(slot, "on_reverting", lambda: slot.paglet.on_reverting(event))
         return self.dispatch(slot, to_address, reason="retract", timeout=timeout, hook=False)
 
-    def _hook(self, slot: AgentSlot, name: str, call: Any) -> None:
+    def _hook(self, slot: LocalPaglet, name: str, call: Any) -> None:
         try:
             call()
         except Exception as exc:
@@ -186,7 +188,7 @@ class Mobility:
                 f"the paglet stayed on {self._parts.name}"
             ) from exc
 
-    def _record(self, slot: AgentSlot, agent_id: str, reason: str) -> dict[str, Any]:
+    def _record(self, slot: LocalPaglet, agent_id: str, reason: str) -> dict[str, Any]:
         try:
             with slot.paglet.locked():
                 state = encode_state(slot.paglet.state)
@@ -211,7 +213,7 @@ class Mobility:
         return record
 
     def _hand_off(
-        self, slot: AgentSlot, target: str, record: dict[str, Any], timeout: float, what: str
+        self, slot: LocalPaglet, target: str, record: dict[str, Any], timeout: float, what: str
     ) -> None:
         """Transfer ``record``, serving its files to the target meanwhile."""
         files = record.get("files")
@@ -239,7 +241,7 @@ class Mobility:
         finally:
             serving.stop(record["tid"])
 
-    def _release_files(self, slot: AgentSlot) -> None:
+    def _release_files(self, slot: LocalPaglet) -> None:
         """After a committed dispatch: the paglet's files left with it."""
         try:
             if slot.has_files:

@@ -1,13 +1,13 @@
 """Host-to-host moves of bytes: pulls by the receiver, and what the source serves.
 
-* :meth:`ArtifactTransfers.fetch` pulls an artifact of another host into this host's
+* :meth:`ArtifactStreams.fetch` pulls an artifact of another host into this host's
   store (``art.fetch``); content held already is not pulled again.
-* :meth:`ArtifactTransfers.pull_files` pulls the files a paglet carries, listed in its
+* :meth:`ArtifactStreams.pull_files` pulls the files a paglet carries, listed in its
   transfer record, into a staging directory before the paglet starts here. A file whose
   content is in the store already is copied locally instead of pulled.
 * :class:`FileServing` is the source's side of a transfer: the files it serves under
   the transfer id until the transfer ended (``art.read`` with ``t``/``n``).
-* :class:`TransferBoard` counts the bytes of every transfer in flight (``art.progress``)
+* :class:`StreamBoard` counts the bytes of every transfer in flight (``art.progress``)
   for progress bars.
 
 Pulls run on the thread that asked for them (a worker, never the I/O thread); each
@@ -27,14 +27,14 @@ from typing import Any
 
 from paglets.artifacts import ArtifactRef, check_name
 from paglets.core.errors import ArtifactError
+from paglets.disk.partial_file import storage_error
 from paglets.net.transport import Transport
 from paglets.remote.blob_stream import StreamSettings, pull
-from paglets.remote.partial_file import storage_error
-from paglets.runtime.artifact_store import ArtifactRecord, ArtifactStore, is_sha256
+from paglets.runtime.artifacts.store import ArtifactRecord, ArtifactStore, is_sha256
 
 
 @dataclass
-class TransferEntry:
+class StreamEntry:
     """One transfer in flight, as ``art.progress`` shows it."""
 
     direction: str
@@ -55,11 +55,11 @@ class TransferEntry:
         }
 
 
-class TransferBoard:
+class StreamBoard:
     """The transfers in flight on one host, with their bytes done. Thread-safe."""
 
     def __init__(self) -> None:
-        self._entries: dict[int, TransferEntry] = {}
+        self._entries: dict[int, StreamEntry] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -67,7 +67,7 @@ class TransferBoard:
         """Add a transfer; return its key for :meth:`update` and :meth:`finish`."""
         key = next(self._ids)
         with self._lock:
-            self._entries[key] = TransferEntry(direction, agent_id, name, size)
+            self._entries[key] = StreamEntry(direction, agent_id, name, size)
         return key
 
     def update(self, key: int, done: int) -> None:
@@ -104,7 +104,7 @@ class _Served:
 class FileServing:
     """The files a source host serves for the transfers it has in flight."""
 
-    def __init__(self, board: TransferBoard) -> None:
+    def __init__(self, board: StreamBoard) -> None:
         self._board = board
         self._served: dict[str, _Served] = {}
         self._lock = threading.Lock()
@@ -135,7 +135,7 @@ class FileServing:
         return served.files[name], served.keys[name]
 
 
-class ArtifactTransfers:
+class ArtifactStreams:
     """The receiving side of host-to-host moves, for one host."""
 
     def __init__(
@@ -143,7 +143,7 @@ class ArtifactTransfers:
         transport: Transport,
         store: ArtifactStore,
         settings: StreamSettings,
-        board: TransferBoard,
+        board: StreamBoard,
     ) -> None:
         self._transport = transport
         self._store = store

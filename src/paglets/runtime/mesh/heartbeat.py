@@ -9,7 +9,7 @@ without a restart on either side. A host that stops publishes one last message
 with ``leaving: True``; its peers mark it offline at once.
 
 Gossip arrives on the I/O thread. What it says is handed to the :class:`Learner`
-(:class:`~paglets.runtime.membership.Membership`); when a peer knows more online hosts
+(:class:`~paglets.runtime.mesh.membership.Membership`); when a peer knows more online hosts
 than we do, we ask it for its list (at most every couple of seconds), which heals the
 race of two hosts joining through one seed at the same moment.
 """
@@ -27,7 +27,7 @@ from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.gossip import Gossip
 from paglets.net.peers import PeerInfo
 from paglets.runtime.event_log import ContextEvent
-from paglets.runtime.host_facts import HostFacts
+from paglets.runtime.mesh.host_facts import HostFacts
 from paglets.runtime.parts import HostParts
 
 log = logging.getLogger(__name__)

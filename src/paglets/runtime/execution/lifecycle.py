@@ -17,9 +17,14 @@ from paglets.core.classes import class_path
 from paglets.core.errors import InvalidAgentError, PagletError
 from paglets.core.events import CreationEvent, DisposalEvent, PersistencyEvent
 from paglets.core.ids import new_id
-from paglets.runtime.context import PagletContext
+from paglets.runtime.execution.host_context import HostContext
+from paglets.runtime.execution.local_paglet import (
+    LocalPaglet,
+    LocalPagletOperations,
+    PagletStatus,
+    not_found,
+)
 from paglets.runtime.parts import HostParts
-from paglets.runtime.slot import AgentSlot, SlotOperations, SlotStatus, not_found
 from paglets.wire.classpath import ClassPolicy, resolve_class
 from paglets.wire.codec import decode_state, encode_state
 
@@ -38,7 +43,7 @@ class Lifecycle:
     """Creates, installs, activates, deactivates and disposes paglets on one host."""
 
     def __init__(
-        self, parts: HostParts, operations: SlotOperations, context: PagletContext
+        self, parts: HostParts, operations: LocalPagletOperations, context: HostContext
     ) -> None:
         self._parts = parts
         self._operations = operations
@@ -47,13 +52,13 @@ class Lifecycle:
         self._wake_timers: dict[str, threading.Timer] = {}
 
     @property
-    def context(self) -> PagletContext:
+    def context(self) -> HostContext:
         """The context object every paglet on this host sees."""
         return self._context
 
     # building -----------------------------------------------------------------------
 
-    def install(self, cls: type[Paglet[Any]], agent_id: str, state: PagletState) -> AgentSlot:
+    def install(self, cls: type[Paglet[Any]], agent_id: str, state: PagletState) -> LocalPaglet:
         """Construct ``cls``, bind it and register it, with its mailbox held.
 
         The caller runs the entry hook and then calls :meth:`open`.
@@ -68,7 +73,7 @@ class Lifecycle:
         if self._parts.registry.get(agent_id) is not None:
             raise PagletError(f"paglet {agent_id} already lives on {self._parts.name}")
         paglet = cls()
-        slot = AgentSlot(
+        slot = LocalPaglet(
             paglet,
             agent_id,
             class_path(cls),
@@ -85,20 +90,20 @@ class Lifecycle:
         self._parts.registry.add(slot)
         return slot
 
-    def run_hook(self, slot: AgentSlot, hook: Callable[[], None]) -> None:
+    def run_hook(self, slot: LocalPaglet, hook: Callable[[], None]) -> None:
         """Run a hook of ``slot``'s paglet as the holder of its turn."""
         with slot.mailbox.turn():
             hook()
 
-    def open(self, slot: AgentSlot) -> None:
+    def open(self, slot: LocalPaglet) -> None:
         """Let messages in and start ``run()`` (if the paglet is still here)."""
-        if slot.status is SlotStatus.ACTIVE:
+        if slot.status is PagletStatus.ACTIVE:
             slot.mailbox.release()
             slot.start_run()
 
-    def uninstall(self, slot: AgentSlot) -> None:
+    def uninstall(self, slot: LocalPaglet) -> None:
         """Remove a slot whose entry failed (nothing else saw it run)."""
-        slot.leave(SlotStatus.DISPOSED)
+        slot.leave(PagletStatus.DISPOSED)
         self._parts.registry.remove(slot.agent_id)
 
     # create -------------------------------------------------------------------------
@@ -111,7 +116,7 @@ class Lifecycle:
         agent_id: str | None = None,
         *,
         check_state: bool = True,
-    ) -> AgentSlot:
+    ) -> LocalPaglet:
         """Create a paglet here; ``on_creation`` runs before this returns.
 
         Raises:
@@ -138,7 +143,7 @@ class Lifecycle:
 
     def create_from_wire(
         self, cls_path: str, state_cls_path: str, state: bytes, init: Any
-    ) -> AgentSlot:
+    ) -> LocalPaglet:
         """Create a paglet from class paths and an encoded state (the ``create`` verb)."""
         cls, state_value = self.decode(cls_path, state_cls_path, state)
         # decoded from the wire, so it encodes again: no need to check it up front
@@ -146,7 +151,7 @@ class Lifecycle:
 
     def quick_create(
         self, cls_path: str, state_cls_path: str, state: bytes, init: Any
-    ) -> AgentSlot | None:
+    ) -> LocalPaglet | None:
         """Create a paglet on the calling thread if none of it can block; else None.
 
         The I/O thread creates this way, sparing a create two thread hand-offs, when
@@ -208,7 +213,7 @@ class Lifecycle:
 
     # deactivate / activate ----------------------------------------------------------
 
-    def deactivate(self, slot: AgentSlot, duration: float | None) -> None:
+    def deactivate(self, slot: LocalPaglet, duration: float | None) -> None:
         """Persist ``slot``'s paglet and unload it. Runs holding the turn."""
         paglet = slot.paglet
         event = PersistencyEvent(reason="deactivate", **self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
@@ -221,7 +226,7 @@ class Lifecycle:
         )
         if slot.has_files:  # the files stay in the work dir; the table is kept aside
             self._parts.work_area.save_table(slot.agent_id, slot.files.table())
-        queued = slot.leave(SlotStatus.DEACTIVATED)
+        queued = slot.leave(PagletStatus.DEACTIVATED)
         self._parts.registry.remove(slot.agent_id)
         self._parts.events.record("deactivated", slot.agent_id)
         if duration is not None:
@@ -242,7 +247,7 @@ class Lifecycle:
         self._wake_timers[agent_id] = timer
         timer.start()
 
-    def activate(self, agent_id: str) -> AgentSlot:
+    def activate(self, agent_id: str) -> LocalPaglet:
         """Load an inactive paglet; ``on_activation`` runs before this returns.
 
         Returns the slot at once if the paglet is already active.
@@ -278,14 +283,14 @@ class Lifecycle:
 
     # dispose ------------------------------------------------------------------------
 
-    def dispose(self, slot: AgentSlot) -> None:
+    def dispose(self, slot: LocalPaglet) -> None:
         """Destroy an active paglet (``on_disposing`` first). Runs holding the turn."""
         event = DisposalEvent(**self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
         try:
             slot.paglet.on_disposing(event)
         except Exception:
             log.exception("%r: on_disposing raised; disposing anyway", slot.paglet)
-        queued = slot.leave(SlotStatus.DISPOSED)
+        queued = slot.leave(PagletStatus.DISPOSED)
         self._parts.registry.remove(slot.agent_id)
         self._remove_files(slot.agent_id)
         self._parts.events.record("disposed", slot.agent_id)

@@ -1,6 +1,6 @@
 """How a proxy reaches a paglet: the :class:`ProxyBackend` interface and its remote form.
 
-:class:`RemoteBackend` speaks the wire protocol through a
+:class:`RemoteProxyBackend` speaks the wire protocol through a
 :class:`~paglets.net.transport.Transport`. A host uses a subclass that short-cuts
 paglets living on itself; a :class:`~paglets.remote.client.HostClient` uses this one.
 """
@@ -65,7 +65,7 @@ class ProxyBackend(Protocol):
     def delete_artifact(self, address: str, artifact_id: str) -> bool: ...
 
 
-class RemoteBackend:
+class RemoteProxyBackend:
     """A :class:`ProxyBackend` that always goes over the wire."""
 
     def __init__(self, transport: Transport, policy: ClassPolicy) -> None:

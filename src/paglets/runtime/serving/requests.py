@@ -3,8 +3,8 @@
 Runs first on the I/O thread: ``msg`` requests are queued straight into the paglet's
 mailbox (their body is decoded later, on the worker that handles them) and ``ping`` is
 answered at once; a small ``create`` that runs no user code and imports nothing is done
-at once too (:meth:`~paglets.runtime.lifecycle.Lifecycle.quick_create`); ``art.*`` verbs
-go to the :class:`~paglets.runtime.artifact_service.ArtifactService`; every other verb
+at once too (:meth:`~paglets.runtime.execution.lifecycle.Lifecycle.quick_create`); ``art.*`` verbs
+go to the :class:`~paglets.runtime.artifacts.service.ArtifactService`; every other verb
 may block, so it moves to a worker thread.
 """
 
@@ -19,12 +19,12 @@ from paglets.core.agent import ACTIVE
 from paglets.core.errors import PagletError, ProtocolError
 from paglets.core.messages import check_priority
 from paglets.net.transport import IncomingRequest
-from paglets.runtime.artifact_service import ArtifactService
-from paglets.runtime.lifecycle import NO_IMPORTS
-from paglets.runtime.membership import Membership
-from paglets.runtime.operations import HostOperations
+from paglets.runtime.artifacts.service import ArtifactService
+from paglets.runtime.execution.lifecycle import NO_IMPORTS
+from paglets.runtime.execution.local_paglet import Envelope, decode_args
+from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.parts import HostParts
-from paglets.runtime.slot import Envelope, decode_args
+from paglets.runtime.serving.operations import HostOperations
 from paglets.wire import protocol
 from paglets.wire.codec import encode_state, encode_value
 

@@ -15,7 +15,7 @@ never added: it is kept in :attr:`Membership.ignored` with the reason, logged on
 shown by ``paglets mesh``. Two online hosts with one name are a clash: both stay listed
 (never merged), the clash is logged and reported, and the name no longer resolves.
 
-Publishing facts and liveness are :mod:`~paglets.runtime.heartbeat`'s business; this
+Publishing facts and liveness are :mod:`~paglets.runtime.mesh.heartbeat`'s business; this
 module decides what to make of the facts it hears.
 """
 
@@ -31,7 +31,7 @@ from paglets.core.messages import FutureReply
 from paglets.net.discovery import DiscoveredHost, Discovery
 from paglets.net.endpoint import looks_like_address, normalize_address, split_address
 from paglets.net.peers import Change, PeerInfo
-from paglets.runtime.heartbeat import Heartbeat
+from paglets.runtime.mesh.heartbeat import Heartbeat
 from paglets.runtime.parts import HostParts
 from paglets.wire.codec import decode_value, encode_value
 from paglets.wire.protocol import PROTOCOL_VERSION, VERB_HELLO

@@ -26,8 +26,8 @@ class ContextServices(Protocol):
     def multicast(self, message: Message) -> ReplySet: ...
 
 
-class PagletContext:
-    """What every paglet on one host sees of it; implements ``AgentContext``."""
+class HostContext:
+    """What every paglet on one host sees of it; implements ``PagletContext``."""
 
     def __init__(self, parts: HostParts, services: ContextServices) -> None:
         self._parts = parts
@@ -81,7 +81,7 @@ class PagletContext:
         """Send ``message`` to every active paglet on this host."""
         return self._services.multicast(message)
 
-    # services: thin calls into runtime/service_registry.py ----------------------------
+    # services: thin calls into runtime/serving/service_registry.py ------------------
 
     def advertise_contract(
         self, contract: Any, provider: Any, metadata: Mapping[str, str] | None = None

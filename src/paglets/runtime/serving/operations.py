@@ -20,11 +20,11 @@ from paglets.core.errors import (
 )
 from paglets.core.messages import FutureReply, Message, ReplySet
 from paglets.remote.proxy import PagletProxy
-from paglets.runtime.context import PagletContext
-from paglets.runtime.lifecycle import Lifecycle
-from paglets.runtime.mobility import Mobility
+from paglets.runtime.execution.host_context import HostContext
+from paglets.runtime.execution.lifecycle import Lifecycle
+from paglets.runtime.execution.local_paglet import Envelope, LocalPaglet, PagletStatus, not_found
+from paglets.runtime.mobility.handoff import Mobility
 from paglets.runtime.parts import HostParts
-from paglets.runtime.slot import AgentSlot, Envelope, SlotStatus, not_found
 from paglets.wire.codec import encode_state
 from paglets.wire.protocol import VERB_CREATE
 
@@ -37,7 +37,7 @@ class HostOperations:
     def __init__(self, parts: HostParts, resolve_target: Callable[[str], str]) -> None:
         self._parts = parts
         self.resolve_target = resolve_target
-        self.context = PagletContext(parts, self)
+        self.context = HostContext(parts, self)
         self.lifecycle = Lifecycle(parts, self, self.context)
         self.mobility = Mobility(parts, self.lifecycle, self)
 
@@ -72,11 +72,11 @@ class HostOperations:
             return
         slot.deliver(envelope)
 
-    def redirect(self, slot: AgentSlot, envelope: Envelope) -> None:
+    def redirect(self, slot: LocalPaglet, envelope: Envelope) -> None:
         """Answer an envelope that reached a slot whose paglet is no longer active."""
-        if slot.status is SlotStatus.MOVED:
+        if slot.status is PagletStatus.MOVED:
             self._redirect_moved(slot.agent_id, slot.moved_to, envelope)
-        elif slot.status is SlotStatus.DEACTIVATED:
+        elif slot.status is PagletStatus.DEACTIVATED:
             self.deliver(slot.agent_id, envelope)
         else:
             envelope.respond(error=InvalidAgentError(f"paglet {slot.agent_id} was disposed"))
@@ -112,7 +112,7 @@ class HostOperations:
 
     # control --------------------------------------------------------------------------
 
-    def _active_slot(self, agent_id: str) -> AgentSlot:
+    def _active_slot(self, agent_id: str) -> LocalPaglet:
         slot = self._parts.registry.get(agent_id)
         if slot is not None:
             return slot
@@ -187,10 +187,10 @@ class HostOperations:
             return True
         raise PagletError(f"unknown control operation {op!r}")
 
-    def _moving(self, slot: AgentSlot, action: Callable[[], Any]) -> Any:
-        if slot.status is SlotStatus.MOVED:
+    def _moving(self, slot: LocalPaglet, action: Callable[[], Any]) -> Any:
+        if slot.status is PagletStatus.MOVED:
             raise AgentMovedError(f"paglet {slot.agent_id} moved to {slot.moved_to}", slot.moved_to)
-        if slot.status is not SlotStatus.ACTIVE:
+        if slot.status is not PagletStatus.ACTIVE:
             raise InvalidAgentError(f"paglet {slot.agent_id} is {slot.status.value}")
         return action()
 
@@ -229,9 +229,9 @@ class HostOperations:
                     continue
         return infos
 
-    # SlotOperations: a paglet's self-operations ---------------------------------------------
+    # LocalPagletOperations: a paglet's self-operations ----------------------------------
 
-    def dispatch_slot(self, slot: AgentSlot, target: str, options: dict[str, Any]) -> Any:
+    def dispatch_slot(self, slot: LocalPaglet, target: str, options: dict[str, Any]) -> Any:
         address = self.resolve_target(target)
         timeout = options.get("timeout")
         new_address = slot.run_in_turn(
@@ -242,7 +242,7 @@ class HostOperations:
         )
         return self.proxy_of(slot.agent_id, new_address)
 
-    def clone_slot(self, slot: AgentSlot, target: str | None, options: dict[str, Any]) -> Any:
+    def clone_slot(self, slot: LocalPaglet, target: str | None, options: dict[str, Any]) -> Any:
         address = self.resolve_target(target) if target else None
         timeout = options.get("timeout")
         clone_id, clone_address = slot.run_in_turn(
@@ -251,12 +251,12 @@ class HostOperations:
         )
         return self.proxy_of(clone_id, clone_address)
 
-    def deactivate_slot(self, slot: AgentSlot, duration: float | None) -> None:
+    def deactivate_slot(self, slot: LocalPaglet, duration: float | None) -> None:
         slot.run_in_turn(
             lambda: self._moving(slot, lambda: self.lifecycle.deactivate(slot, duration)), None
         )
 
-    def dispose_slot(self, slot: AgentSlot) -> None:
+    def dispose_slot(self, slot: LocalPaglet) -> None:
         slot.run_in_turn(lambda: self._moving(slot, lambda: self.lifecycle.dispose(slot)), None)
 
     def proxy_of(self, agent_id: str, address: str) -> PagletProxy:

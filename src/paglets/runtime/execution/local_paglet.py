@@ -34,10 +34,10 @@ from paglets.core.errors import (
 )
 from paglets.core.messages import MAX_PRIORITY, UNQUEUED, FutureReply, Message
 from paglets.net.transport import IncomingRequest
-from paglets.runtime.mailbox import Mailbox
-from paglets.runtime.paglet_files import PagletFiles
-from paglets.runtime.work_area import WorkArea
-from paglets.runtime.workers import WorkerPool
+from paglets.runtime.execution.mailbox import Mailbox
+from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.files.paglet_files import PagletFiles
+from paglets.runtime.files.work_area import WorkArea
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
 
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 ACTION_PRIORITY = MAX_PRIORITY + 1
 
 
-class SlotStatus(enum.Enum):
+class PagletStatus(enum.Enum):
     """Where a slot's paglet is in its life on this host."""
 
     ACTIVE = "active"
@@ -93,24 +93,24 @@ class Envelope:
             log.info("oneway message failed: %s: %s", type(error).__name__, error)
 
 
-class SlotOperations(Protocol):
+class LocalPagletOperations(Protocol):
     """The host-side operations a paglet's self-operations delegate to."""
 
-    def dispatch_slot(self, slot: AgentSlot, target: str, options: dict[str, Any]) -> Any: ...
+    def dispatch_slot(self, slot: LocalPaglet, target: str, options: dict[str, Any]) -> Any: ...
 
-    def clone_slot(self, slot: AgentSlot, target: str | None, options: dict[str, Any]) -> Any: ...
+    def clone_slot(self, slot: LocalPaglet, target: str | None, options: dict[str, Any]) -> Any: ...
 
-    def deactivate_slot(self, slot: AgentSlot, duration: float | None) -> None: ...
+    def deactivate_slot(self, slot: LocalPaglet, duration: float | None) -> None: ...
 
-    def dispose_slot(self, slot: AgentSlot) -> None: ...
+    def dispose_slot(self, slot: LocalPaglet) -> None: ...
 
     def proxy_of(self, agent_id: str, address: str) -> Any: ...
 
-    def redirect(self, slot: AgentSlot, envelope: Envelope) -> None: ...
+    def redirect(self, slot: LocalPaglet, envelope: Envelope) -> None: ...
 
 
-class AgentSlot:
-    """A paglet on this host. Implements the paglet's self-operations (AgentControl)."""
+class LocalPaglet:
+    """A paglet on this host. Implements the paglet's self-operations (PagletControl)."""
 
     def __init__(
         self,
@@ -119,7 +119,7 @@ class AgentSlot:
         class_path: str,
         state_class_path: str,
         pool: WorkerPool,
-        operations: SlotOperations,
+        operations: LocalPagletOperations,
         policy: ClassPolicy,
         host_address: str,
         max_queued: int = 100_000,
@@ -129,7 +129,7 @@ class AgentSlot:
         self.agent_id = agent_id
         self.class_path = class_path
         self.state_class_path = state_class_path
-        self.status = SlotStatus.ACTIVE
+        self.status = PagletStatus.ACTIVE
         self.moved_to = ""
         self.created_at = time.time()
         self.handled = 0
@@ -159,7 +159,7 @@ class AgentSlot:
         """Whether the paglet has registered files (without building the table)."""
         return self._files is not None and bool(self._files)
 
-    # AgentControl: the paglet's self-operations -------------------------------------------
+    # PagletControl: the paglet's self-operations -------------------------------------------
 
     def dispatch(self, target: str, options: Any) -> Any:
         return self._operations.dispatch_slot(self, target, dict(options))
@@ -186,7 +186,7 @@ class AgentSlot:
         self.mailbox.notify_all_messages()
 
     def _own_files(self) -> PagletFiles:
-        if self.status is not SlotStatus.ACTIVE:
+        if self.status is not PagletStatus.ACTIVE:
             raise PagletError(f"paglet {self.agent_id} is {self.status.value}: no files here")
         return self.files
 
@@ -256,7 +256,7 @@ class AgentSlot:
         return future.get_reply(None)
 
     def _handle(self, envelope: Envelope) -> None:
-        if self.status is not SlotStatus.ACTIVE:
+        if self.status is not PagletStatus.ACTIVE:
             self._operations.redirect(self, envelope)
             return
         if envelope.action is not None:
@@ -308,7 +308,7 @@ class AgentSlot:
 
     # leaving ------------------------------------------------------------------------
 
-    def leave(self, status: SlotStatus, moved_to: str = "") -> list[Envelope]:
+    def leave(self, status: PagletStatus, moved_to: str = "") -> list[Envelope]:
         """Mark the paglet gone from this host; return what was queued for it."""
         self.mailbox.hold()
         self.status = status
@@ -354,7 +354,7 @@ class AgentSlot:
             "agent_id": self.agent_id,
             "class": self.class_path,
             "state_class": self.state_class_path,
-            "active": self.status is SlotStatus.ACTIVE,
+            "active": self.status is PagletStatus.ACTIVE,
             "status": self.status.value,
             "host": host_name,
             "address": self._host_address,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from paglets.core.messages import FutureReply, Message
-from paglets.remote.backend import RemoteBackend
-from paglets.runtime.operations import HostOperations
+from paglets.remote.proxy_backend import RemoteProxyBackend
 from paglets.runtime.parts import HostParts
+from paglets.runtime.serving.operations import HostOperations
 
 
-class HostBackend(RemoteBackend):
+class LocalProxyBackend(RemoteProxyBackend):
     """Local addresses go straight to the host's operations; others over the wire."""
 
     def __init__(self, parts: HostParts, operations: HostOperations) -> None:

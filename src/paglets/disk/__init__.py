@@ -1,0 +1,1 @@
+"""Files on disk done safely: received files verified before they are visible, writeback."""

@@ -1,0 +1,1 @@
+"""Running paglet code on this host: the local paglet record, mailboxes, workers, lifecycle."""

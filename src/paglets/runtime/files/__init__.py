@@ -1,0 +1,1 @@
+"""The files paglets keep on a host: registered files and work dirs."""

@@ -1,0 +1,1 @@
+"""This host in the mesh: membership, heartbeat, host facts and target ranking."""

@@ -1,0 +1,1 @@
+"""What a host keeps across restarts: the store of inactive paglets."""
