@@ -6,6 +6,7 @@ import json
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from helpers import TIMEOUT, wait_for
-from paglets.cli.entry import ClientOptions, fetch_mesh_view
+from paglets.cli.entry import LOCAL_ENTRY, ClientOptions, fetch_mesh_view
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,6 +159,20 @@ def test_a_killed_host_is_listed_as_an_error_not_dropped() -> None:
         _stop(entry)
 
 
+def _local_entry_taken() -> bool:
+    """Whether something listens where the CLI looks for a local host first."""
+    host, port = LOCAL_ENTRY.removeprefix("tcp://").rsplit(":", 1)
+    with socket.socket() as probe:
+        probe.settimeout(1.0)
+        return probe.connect_ex((host, int(port))) == 0
+
+
+needs_free_local_entry = pytest.mark.skipif(
+    _local_entry_taken(), reason=f"another program listens on {LOCAL_ENTRY}"
+)
+
+
+@needs_free_local_entry
 def test_with_no_host_it_runs_embedded_and_says_so(tmp_path: Path) -> None:
     env = {"PAGLETS_BROWSE_SECONDS": "0", "PAGLETS_HOME": str(tmp_path)}
     done = _sys("summary", "--json", env=env)
@@ -168,6 +183,7 @@ def test_with_no_host_it_runs_embedded_and_says_so(tmp_path: Path) -> None:
     assert (tmp_path / "launch.toml").exists()  # the bundled defaults, copied on first start
 
 
+@needs_free_local_entry
 def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     env = {"PAGLETS_BROWSE_SECONDS": "0", "PAGLETS_HOME": str(tmp_path)}
     missing = _sys("summary", "--entry", "nowhere", "--insecure", env=env)
