@@ -21,21 +21,13 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from paglets.cli.sizes import human_size
 from paglets.core.agent import Paglet, PagletState
 from paglets.patterns.notifications import NotificationMixin
 from paglets.runtime.host import Host
 from paglets.system.host_services import start_host_services
 from paglets.system.server_info import SERVER_INFO, DiskUsageRequest
 from paglets.system.user_info import USER_INFO, RecentRequest
-
-
-def human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 @dataclass
@@ -121,10 +113,8 @@ def main() -> None:
             if row.error:
                 print(f"[{row.host:<5}] {row.path}: {row.error}")
             else:
-                print(
-                    f"[{row.host:<5}] {row.path}: {human(row.used)} of {human(row.total)} used "
-                    f"({row.percent:.0f}%)"
-                )
+                used, total = human_size(row.used), human_size(row.total)
+                print(f"[{row.host:<5}] {row.path}: {used} of {total} used ({row.percent:.0f}%)")
         print(f"surveyed {len(state.visited)} hosts: {', '.join(state.visited)}")
         notes = home.service_registry.require_contract(USER_INFO).call("recent", RecentRequest(1))
         for note in notes.notifications:
