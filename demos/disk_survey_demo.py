@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from paglets.cli.sizes import human_size
 from paglets.core.agent import Paglet, PagletState
+from paglets.core.errors import InvalidAgentError
 from paglets.patterns.notifications import NotificationMixin
 from paglets.runtime.host import Host
 from paglets.system.host_services import start_host_services
@@ -79,6 +80,23 @@ class DiskSurveyor(NotificationMixin, Paglet[SurveyorState]):
             state.done = True
 
 
+def wait_home(home: Host, agent_id: str, timeout: float) -> SurveyorState:
+    """The surveyor's state once it is back on ``home`` and done (or when time is up)."""
+    deadline = time.monotonic() + timeout
+    state = SurveyorState()
+    while time.monotonic() < deadline:
+        try:
+            found = home.get_state(agent_id, SurveyorState)
+        except InvalidAgentError:  # away on another host
+            found = None
+        if isinstance(found, SurveyorState):
+            state = found
+            if state.done:
+                break
+        time.sleep(0.05)
+    return state
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", nargs="+", default=["alpha", "beta", "gamma"])
@@ -101,13 +119,7 @@ def main() -> None:
         route = [*names[1:], names[0]]
         surveyor = home.create(DiskSurveyor, SurveyorState(home=names[0], route=route))
         print(f"surveyor {surveyor.agent_id[:8]} leaves {names[0]}, route: {' -> '.join(route)}")
-        deadline = time.monotonic() + 30
-        while True:  # the demo's own wait: the surveyor's state says when it is home
-            state = home.get_state(surveyor.agent_id, SurveyorState)
-            assert isinstance(state, SurveyorState)
-            if state.done or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        state = wait_home(home, surveyor.agent_id, timeout=30)
         print(f"back home on {names[0]}: {state.done}")
         for row in state.rows:
             if row.error:
