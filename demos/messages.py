@@ -5,7 +5,7 @@ A clerk paglet lives on host beta; alpha talks to it over ZeroMQ through a proxy
 1. ``send`` waits for the reply; ``send_oneway`` does not wait and gets none.
 2. ``send_future`` returns a ``FutureReply`` at once; ``get_reply(timeout)`` waits.
 3. Priorities: while the clerk is busy, queued messages are handled highest priority
-   first, first-in first-out within one priority; an ``UNQUEUED`` message skips the
+   first, first-in first-out within one priority; an ``UNQUEUED_PRIORITY`` message skips the
    queue and is answered at once.
 4. ``Host.multicast_message`` reaches every paglet of a host; the ``ReplySet`` hands
    out the replies as they complete.
@@ -25,7 +25,7 @@ from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import NotHandledError, HostError, ReplyTimeoutError
-from paglets.core.messages import MAX_PRIORITY, MIN_PRIORITY, UNQUEUED, Message
+from paglets.core.messages import MAX_PRIORITY, MIN_PRIORITY, UNQUEUED_PRIORITY, Message
 from paglets.runtime.host import Host
 
 
@@ -117,10 +117,10 @@ def main() -> None:
             ]
         ]
         started = time.monotonic()
-        pong = clerk.send(Message("ping", priority=UNQUEUED))
+        pong = clerk.send(Message("ping", priority=UNQUEUED_PRIORITY))
         took_ms = (time.monotonic() - started) * 1000
         print(
-            f"UNQUEUED ping answered in {took_ms:.1f} ms while the clerk was busy "
+            f"UNQUEUED_PRIORITY ping answered in {took_ms:.1f} ms while the clerk was busy "
             f"(slow reply available: {blocker.is_available()}): {pong}"
         )
         blocker.get_reply(timeout=5)

@@ -21,6 +21,7 @@ from typing import Any
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import ServiceContractError, ServiceNotFoundError
 from paglets.core.messages import Message
+from paglets.core.runtime_values import ResidentLifecycle
 from paglets.runtime.host import Host
 from paglets.services.contracts import (
     EmptyPayload,
@@ -54,7 +55,7 @@ NOBODY = ServiceContract("demo.nobody", (ServiceOperation("anything"),))
 
 class TranslatorService(ServicePaglet[ServiceState]):
     CONTRACT = TRANSLATOR
-    RESIDENT_LIFECYCLE = "lazy"
+    RESIDENT_LIFECYCLE = ResidentLifecycle.LAZY
     IDLE_TIMEOUT = 60.0
 
     def to_pig_latin(self, request: Phrase) -> Translation:

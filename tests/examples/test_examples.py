@@ -12,7 +12,7 @@ import pytest
 from helpers import TIMEOUT, wait_for
 from paglets.core.errors import HostError, NotHandledError
 from paglets.core.itinerary import ItineraryPlan
-from paglets.core.messages import UNQUEUED, Message
+from paglets.core.messages import UNQUEUED_PRIORITY, Message
 from paglets.examples import echo
 from paglets.examples.counter import CounterPaglet, CounterState
 from paglets.examples.echo import EchoPaglet, EchoState
@@ -100,7 +100,7 @@ def test_echo_sleep_blocks_the_mailbox_but_not_unqueued_messages(
     proxy = alpha.create_remote("beta", EchoPaglet)
     sleeping = proxy.send_future("sleep", {"seconds": 1.5})
     queued = proxy.send_future("where")
-    assert proxy.send(Message("where", priority=UNQUEUED)) == "beta"
+    assert proxy.send(Message("where", priority=UNQUEUED_PRIORITY)) == "beta"
     # Answered while the sleep still held the mailbox (checked in this order on purpose:
     # the queued reply can only be in once the sleep is over).
     assert not queued.is_available()
@@ -168,7 +168,7 @@ def test_traveller_takes_a_plan_in_its_state_and_addresses(
     assert log["host"] == "beta"
     state = beta.get_state(traveller.agent_id)
     assert isinstance(state, TravellerState)
-    assert state.itinerary.current() == "beta" and state.itinerary.is_finished()
+    assert state.itinerary.current_location == "beta" and state.itinerary.completed
 
 
 def test_traveller_with_no_destinations_finishes_at_home(host: Host) -> None:

@@ -255,7 +255,7 @@ def scenario_kill_restart() -> dict[str, Any]:
             "offline_wait": offline,
             "back_online_after_restart": back,
             "beta_sees_alpha": mutual,
-            "events": [e.kind for e in alpha.list_events() if e.detail.get("name") == "beta"],
+            "events": [e.kind for e in alpha.list_events() if e.data.get("name") == "beta"],
         }
     finally:
         for process in processes:

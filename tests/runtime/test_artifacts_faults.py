@@ -7,7 +7,6 @@ import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ import pytest
 from test_artifacts import MIB, make_file, sha256_of
 
 from conftest import HostFactory
-from helpers import TIMEOUT, wait_for
+from helpers import TIMEOUT, free_port, wait_for
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import HostError, PagletError, RemoteHostError
 from paglets.core.messages import Message
@@ -38,12 +37,6 @@ FAST_FAIL = {
     "artifact_chunk_timeout": 1.0,
     "artifact_retries": 1,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class HostProcess:

@@ -12,6 +12,7 @@ import pytest
 from conftest import HostFactory
 from helpers import TIMEOUT, gate, new_gate, wait_for
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
+from paglets.core.context_events import ContextEvent
 from paglets.core.errors import (
     HostStoppedError,
     InvalidAgentError,
@@ -21,7 +22,6 @@ from paglets.core.errors import (
 from paglets.core.events import PersistencyEvent
 from paglets.core.messages import Message
 from paglets.runtime.config import MAX_DESCRIPTION_SIZE
-from paglets.runtime.event_log import ContextEvent
 from paglets.runtime.host import Host
 
 
@@ -134,7 +134,7 @@ def test_listeners_and_event_log(two_hosts: tuple[Host, Host]) -> None:
     alpha, _beta = two_hosts
     heard: list[ContextEvent] = []
     alpha.add_listener(heard.append)
-    mark = alpha.list_events()[-1].seq
+    mark = alpha.list_events()[-1].event_id
     proxy = alpha.create(Ledger)
     proxy.deactivate()
     proxy.activate()
@@ -144,11 +144,11 @@ def test_listeners_and_event_log(two_hosts: tuple[Host, Host]) -> None:
         return [event for event in events if event.agent_id == proxy.agent_id]
 
     logged = about_it(alpha.list_events(since=mark))
-    assert [event.kind for event in logged] == ["created", "deactivated", "activated", "dispatched"]
-    assert all(event.seq > mark for event in logged)
+    assert [event.kind for event in logged] == ["create", "deactivate", "activate", "dispatch"]
+    assert all(event.event_id > mark for event in logged)
     assert about_it(heard) == logged
-    assert logged[-1].detail["target"] == proxy.address
-    assert [event.seq for event in heard] == sorted(event.seq for event in heard)
+    assert logged[-1].data["target"] == proxy.address
+    assert [event.event_id for event in heard] == sorted(event.event_id for event in heard)
     alpha.remove_listener(heard.append)
     later = alpha.create(Ledger)
     assert later.agent_id in [event.agent_id for event in alpha.list_events(since=mark)]
@@ -205,7 +205,7 @@ def test_stop_fails_pending_calls_instead_of_hanging(two_hosts: tuple[Host, Host
     assert not caller.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], HostStoppedError)
     gates[1].open()  # the handler that runs on alpha may finish; its caller is answered
-    held_local.wait(TIMEOUT)
+    held_local.wait_for_reply(TIMEOUT)
     stopper.join(TIMEOUT)
     assert alpha.wait_stopped(TIMEOUT)
     with pytest.raises(HostStoppedError):

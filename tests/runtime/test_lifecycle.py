@@ -224,7 +224,10 @@ def test_dispatch_hooks(two_hosts: tuple[Host, Host]) -> None:
         assert event.reason == "dispatch"
     assert (leaving.host_name, leaving.host_address) == ("alpha", alpha.address)
     assert (arriving.host_name, arriving.host_address) == ("beta", beta.address)
-    assert (arriving.source_address, arriving.target_address) == (alpha.address, beta.address)
+    assert (arriving.source_host_address, arriving.target_host_address) == (
+        alpha.address,
+        beta.address,
+    )
     assert proxy.send("where") == "beta"
 
 
@@ -307,6 +310,10 @@ def test_clone_hooks(two_hosts: tuple[Host, Host], where: str) -> None:
     assert (cloned.source_agent_id, cloned.clone_agent_id) == (original.agent_id, copy.agent_id)
     for event in (cloning, clone, cloned):
         assert (event.source_host_name, event.target_host_name) == ("alpha", target_name)
+        assert (event.source_host_address, event.target_host_address) == (
+            alpha.address,
+            copy.address,
+        )
     wait_for(lambda: run_started(copy.agent_id, target_name))
     assert "on_creation" not in [hook for hook, _ in hooks(copy.agent_id)]
 

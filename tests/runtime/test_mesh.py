@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
 
-from helpers import TIMEOUT, wait_for
+from helpers import TIMEOUT, free_port, wait_for
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import PeerNotFoundError, RemoteHostError
 from paglets.core.messages import Message
@@ -27,12 +26,6 @@ def _peer(host: Host, name: str) -> PeerInfo | None:
 def _online(host: Host, name: str) -> bool:
     info = _peer(host, name)
     return info is not None and info.online
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_tags_properties_and_resources_are_seen_on_every_host(make_host: Any) -> None:
@@ -125,12 +118,12 @@ def test_a_stopped_host_goes_offline_at_once_and_a_silent_one_after_the_window(
     wait_for(lambda: not _online(alpha, "beta"), timeout=0.5, message="no goodbye seen")
     gamma._parts.transport.stop()  # sockets gone, no goodbye: as if it were killed
     wait_for(lambda: not _online(alpha, "gamma"))
-    kinds = [(e.kind, e.detail.get("name")) for e in alpha.list_events()]
+    kinds = [(e.kind, e.data.get("name")) for e in alpha.list_events()]
     assert ("host-offline", "beta") in kinds and ("host-offline", "gamma") in kinds
 
 
 def test_a_host_back_at_its_address_is_online_again_without_a_restart(make_host: Any) -> None:
-    port = _free_port()
+    port = free_port()
     alpha = make_host("alpha", **FAST)
     beta = make_host("beta", port=port, peers=[alpha.address], **FAST)
     wait_for(lambda: _online(alpha, "beta"))

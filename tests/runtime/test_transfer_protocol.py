@@ -56,7 +56,7 @@ def test_a_target_slower_than_the_timeout_still_ends_with_one_paglet(
     # the dispatch succeeds and the source lets go: the paglet lives on beta only.
     def release_once_dispatched() -> None:
         held.wait_entered(2 * TIMEOUT)
-        wait_for(lambda: alpha.list_events()[-1].kind == "dispatched", timeout=2 * TIMEOUT)
+        wait_for(lambda: alpha.list_events()[-1].kind == "dispatch", timeout=2 * TIMEOUT)
         held.open()
 
     releaser = threading.Thread(target=release_once_dispatched)

@@ -75,7 +75,7 @@ class EchoService(ServicePaglet[ServiceState]):
 
 @dataclass
 class AskerState(PagletState):
-    scope: str = "local"
+    scope: ServiceScope = ServiceScope.LOCAL
 
 
 class AskerPaglet(Paglet[AskerState]):
@@ -85,7 +85,7 @@ class AskerPaglet(Paglet[AskerState]):
 
     def handle_message(self, message: Message) -> Any:
         if message.kind == "ask":
-            handle = self.context.require_contract(ECHO, message.args["scope"])
+            handle = self.context.require_contract(ECHO, self.state.scope)
             return handle.call("echo", EchoRequest(message.args["text"])).text
         return self.not_handled()
 
@@ -112,7 +112,7 @@ def test_a_typed_call_gets_a_typed_reply(host: Host) -> None:
 def test_a_paglet_finds_the_service_on_its_context(host: Host) -> None:
     _provide(host)
     asker = host.create(AskerPaglet)
-    assert asker.send(Message("ask", {"scope": "local", "text": "hi"})) == "hi"
+    assert asker.send(Message("ask", {"text": "hi"})) == "hi"
 
 
 def test_an_unknown_operation_is_a_contract_error_naming_it(host: Host) -> None:
@@ -186,7 +186,7 @@ def test_a_mesh_lookup_asks_every_online_host(
     assert [h.host_name for h in handles][0] == "alpha"  # this host's first
     assert sorted(h.host_name for h in handles) == ["alpha", "beta", "gamma"]
     assert sorted(h.call("where").host for h in handles) == ["alpha", "beta", "gamma"]
-    records = alpha.service_registry.lookup_contracts("tests.echo", "mesh", 5.0)
+    records = alpha.service_registry.lookup_contracts("tests.echo", ServiceScope.MESH, 5.0)
     assert sorted(r.host_name for r in records) == ["alpha", "beta", "gamma"]
     assert all(isinstance(r, ServiceRecord) and r.agent_id for r in records)
 
@@ -208,3 +208,9 @@ def test_a_deactivated_provider_keeps_its_record_and_wakes_on_call(host: Host) -
 def test_a_contract_must_use_dataclasses() -> None:
     with pytest.raises(TypeError, match="must be a dataclass"):
         ServiceOperation("bad", dict, EchoReply)
+
+
+def test_a_scope_must_be_a_service_scope_member(host: Host) -> None:
+    _provide(host)
+    with pytest.raises(TypeError, match=r"scope must be one of ServiceScope.LOCAL.*'mesh'"):
+        host.service_registry.lookup_contract(ECHO, "mesh")  # type: ignore[arg-type]

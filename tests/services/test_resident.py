@@ -14,6 +14,7 @@ from helpers import TIMEOUT, wait_for
 from paglets.core.agent import ACTIVE, INACTIVE
 from paglets.core.events import CreationEvent
 from paglets.core.messages import Message
+from paglets.core.runtime_values import ResidentLifecycle
 from paglets.runtime.host import Host
 from paglets.services.contracts import (
     EmptyPayload,
@@ -23,7 +24,7 @@ from paglets.services.contracts import (
     ServiceScope,
 )
 from paglets.services.provider import IDLE_KIND, ServicePaglet, ServiceState
-from paglets.services.resident import ResidentLifecycle, ResidentService, ResidentServices
+from paglets.services.resident import ResidentService, ResidentServices
 
 
 @dataclass
@@ -64,7 +65,9 @@ def _reset() -> None:
         _idle_checks.clear()
 
 
-def _resident(host: Host, lifecycle: str = "lazy", idle: float = 0.0) -> ResidentServices:
+def _resident(
+    host: Host, lifecycle: ResidentLifecycle = ResidentLifecycle.LAZY, idle: float = 0.0
+) -> ResidentServices:
     residents = ResidentServices(host)
     residents.start([ResidentService.from_class(WhoService, lifecycle, idle)])
     return residents
@@ -89,7 +92,7 @@ def test_a_lazy_service_is_discoverable_before_it_runs(host: Host) -> None:
 
 
 def test_an_eager_service_starts_with_the_host(host: Host) -> None:
-    _resident(host, "eager")
+    _resident(host, ResidentLifecycle.EAGER)
     assert len(_created) == 1
     assert _handle(host).record.agent_id == _created[0]
 
@@ -164,7 +167,7 @@ def test_a_released_lease_lets_the_provider_idle_out(host: Host) -> None:
 
 
 def test_an_eager_service_never_idles_out(host: Host) -> None:
-    residents = _resident(host, "eager", idle=0.1)
+    residents = _resident(host, ResidentLifecycle.EAGER, idle=0.1)
     assert residents.services()[0].lifecycle is ResidentLifecycle.EAGER
     agent_id = _created[0]
     assert _handle(host).call("who").agent_id == agent_id

@@ -15,9 +15,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from paglets.cli.entry import ClientOptions, resolve_entry
-from paglets.cli.mesh import human_size
 from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import console, fail, print_json, print_table
+from paglets.cli.sizes import human_size
 from paglets.cli.transfer_progress import bars_enabled, transfer_bar
 from paglets.core.errors import PagletError
 from paglets.remote.client import HostClient

@@ -11,6 +11,8 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from paglets.core.runtime_values import ServiceScope
+
 if TYPE_CHECKING:
     from paglets.core.agent import Paglet, PagletState
     from paglets.core.messages import Message, ReplySet
@@ -123,7 +125,7 @@ class PagletContext(Protocol):
         ...
 
     # services (``contract``: a ServiceContract for a typed handle, or a contract name
-    # for records; ``scope``: ``"local"`` or ``"mesh"``, a ServiceScope)
+    # for records; ``scope``: ServiceScope.LOCAL or ServiceScope.MESH)
 
     def advertise_contract(
         self, contract: Any, provider: Any, metadata: Mapping[str, str] | None = None
@@ -136,19 +138,19 @@ class PagletContext(Protocol):
         ...
 
     def lookup_contracts(
-        self, contract: Any, scope: Any = "local", timeout: float | None = None
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
     ) -> list[Any]:
         """Handles of every provider of ``contract`` in ``scope``."""
         ...
 
     def lookup_contract(
-        self, contract: Any, scope: Any = "local", timeout: float | None = None
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
     ) -> Any:
         """A handle to the first provider found (this host's first), or None."""
         ...
 
     def require_contract(
-        self, contract: Any, scope: Any = "local", timeout: float | None = None
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
     ) -> Any:
         """Like ``lookup_contract``; raises ServiceNotFoundError when none is found."""
         ...

@@ -110,7 +110,16 @@ class ForbiddenError(PagletError):
 
 
 class TransferError(PagletError):
-    """A dispatch, clone or retract did not commit; the paglet stayed where it was."""
+    """A dispatch, clone or retract did not commit; the paglet stayed where it was.
+
+    ``stage`` says where it stopped, when the source host knows: ``"hook"`` (a
+    departure hook raised), ``"snapshot"`` (the state or files could not be packed) or
+    ``"transfer"`` (the target refused it or did not answer); "" otherwise.
+    """
+
+    def __init__(self, message: str = "", stage: str = "") -> None:
+        super().__init__(message)
+        self.stage = stage
 
 
 class AgentMovedError(PagletError):

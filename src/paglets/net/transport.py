@@ -304,7 +304,7 @@ class Transport:
 
         The socket belongs to the I/O thread unless the caller owns it exclusively.
         """
-        socket = self.context.socket(socket_type)
+        socket: zmq.Socket[Any] = self.context.socket(socket_type)
         self._apply_options(socket)
         self._secure(socket, server=server)
         return socket

@@ -24,6 +24,7 @@ from typing import Any
 import psutil
 
 from paglets.core.agent import ACTIVE, Paglet, PagletState
+from paglets.core.context_events import ContextEvent
 from paglets.core.errors import HostStoppedError, InvalidAgentError, PagletError
 from paglets.core.messages import Message, ReplySet
 from paglets.core.refs import PagletProxyRef
@@ -38,7 +39,7 @@ from paglets.runtime.artifacts.service import ArtifactService
 from paglets.runtime.artifacts.store import ArtifactStore, StoreLimits
 from paglets.runtime.artifacts.streams import ArtifactStreams, StreamBoard
 from paglets.runtime.config import HostConfig
-from paglets.runtime.event_log import ContextEvent, EventLog, Listener
+from paglets.runtime.event_log import EventLog, Listener
 from paglets.runtime.execution.local_paglet import PagletStatus
 from paglets.runtime.execution.registry import Registry
 from paglets.runtime.execution.workers import WorkerPool
@@ -447,9 +448,9 @@ class Host:
         """Stop calling ``listener``."""
         self._parts.events.remove_listener(listener)
 
-    def list_events(self, since: int = 0) -> list[ContextEvent]:
-        """The kept context events numbered above ``since``."""
-        return self._parts.events.since(since)
+    def list_events(self, since: int = 0, limit: int | None = None) -> list[ContextEvent]:
+        """The kept context events numbered above ``since``, oldest first, at most ``limit``."""
+        return self._parts.events.since(since, limit)
 
     def info(self) -> dict[str, Any]:
         """Facts about this host."""

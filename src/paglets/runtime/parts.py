@@ -40,6 +40,9 @@ class HostParts:
     backend: RemoteProxyBackend | None = None
     service_registry: ServiceRegistry | None = None
 
+    def __post_init__(self) -> None:
+        self.events.locate(lambda: (self.name, self.address))
+
     @property
     def name(self) -> str:
         """This host's name."""

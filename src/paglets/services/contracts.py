@@ -36,7 +36,8 @@ from paglets.core.errors import (
     ServiceNotFoundError,
 )
 from paglets.core.messages import Message
-from paglets.runtime.serving.service_records import ServiceRecord, ServiceScope
+from paglets.core.runtime_values import ServiceScope
+from paglets.runtime.serving.service_records import ServiceRecord
 from paglets.runtime.serving.service_registry import ServiceEndpoint
 
 CALL_KIND = "service.call"

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, TypeVar
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import ServiceContractError
 from paglets.core.messages import Message
+from paglets.core.runtime_values import ResidentLifecycle
 from paglets.services.contracts import CALL_KIND, LEASE_KIND, ServiceContract
 
 IDLE_KIND = "service.idle"
@@ -60,7 +61,7 @@ class ServicePaglet(Paglet[ServiceStateT]):
     State: ClassVar[type[PagletState]] = ServiceState
     CONTRACT: ClassVar[ServiceContract | None] = None
     """The contract this paglet provides."""
-    RESIDENT_LIFECYCLE: ClassVar[str] = "lazy"
+    RESIDENT_LIFECYCLE: ClassVar[ResidentLifecycle] = ResidentLifecycle.LAZY
     """As a resident service: ``lazy`` (started by the first call) or ``eager``."""
     IDLE_TIMEOUT: ClassVar[float] = 300.0
     """As a lazy resident service: idle seconds before it deactivates (0: never)."""

@@ -18,7 +18,6 @@ activator adopts that paglet instead of creating a second one.
 
 from __future__ import annotations
 
-import enum
 import importlib
 import logging
 import threading
@@ -28,6 +27,7 @@ from typing import Any
 from paglets.core.agent import INACTIVE
 from paglets.core.classes import class_path
 from paglets.core.errors import PagletError, ServiceContractError
+from paglets.core.runtime_values import ResidentLifecycle, enum_from_wire, require_enum
 from paglets.runtime.host import Host
 from paglets.runtime.serving.service_records import ServiceRecord
 from paglets.services.launch import LaunchEntry, LaunchFileError
@@ -37,13 +37,6 @@ log = logging.getLogger(__name__)
 
 RESIDENT_KEY = "resident"
 """The record key of a resident service (one per contract per host)."""
-
-
-class ResidentLifecycle(enum.StrEnum):
-    """When a resident service starts."""
-
-    LAZY = "lazy"
-    EAGER = "eager"
 
 
 @dataclass(frozen=True)
@@ -71,7 +64,7 @@ class ResidentService:
     def from_class(
         cls,
         provider: type[ServicePaglet[Any]],
-        lifecycle: str | None = None,
+        lifecycle: ResidentLifecycle | None = None,
         idle_timeout: float | None = None,
         label: str = "",
     ) -> ResidentService:
@@ -83,11 +76,11 @@ class ResidentService:
         if not (isinstance(provider, type) and issubclass(provider, ServicePaglet)):
             raise ServiceContractError(f"{provider!r} is not a ServicePaglet subclass")
         contract = provider.contract()
-        chosen = lifecycle or provider.RESIDENT_LIFECYCLE
         try:
-            mode = ResidentLifecycle(chosen)
-        except ValueError:
-            raise ServiceContractError(f"{contract.name}: lifecycle {chosen!r}") from None
+            chosen = lifecycle or provider.RESIDENT_LIFECYCLE
+            mode = require_enum(chosen, ResidentLifecycle, "lifecycle")
+        except TypeError as exc:
+            raise ServiceContractError(f"{contract.name}: {exc}") from None
         idle = provider.IDLE_TIMEOUT if idle_timeout is None else idle_timeout
         return cls(provider, mode, float(idle), label or contract.name)
 
@@ -103,8 +96,11 @@ class ResidentService:
             target: Any = importlib.import_module(module_name)
             for part in qualname.split("."):
                 target = getattr(target, part)
-            return cls.from_class(target, entry.lifecycle, entry.idle_timeout, entry.label)
-        except (ImportError, AttributeError) as exc:
+            lifecycle = None
+            if entry.lifecycle is not None:
+                lifecycle = enum_from_wire(entry.lifecycle, ResidentLifecycle, "lifecycle")
+            return cls.from_class(target, lifecycle, entry.idle_timeout, entry.label)
+        except (ImportError, AttributeError, ValueError) as exc:
             raise LaunchFileError(
                 f"[services.{entry.label}]: cannot load {entry.class_path}: {exc}"
             ) from None

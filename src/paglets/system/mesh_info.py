@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paglets.core.runtime_values import ResidentLifecycle
 from paglets.net.peers import PeerInfo
 from paglets.runtime.mesh.host_facts import TargetFilter, rank_targets, sample_machine
 from paglets.services.contracts import EmptyPayload, ServiceContract, ServiceOperation
@@ -108,7 +109,7 @@ class MeshInfoService(ServicePaglet[ServiceState]):
     """Provides :data:`MESH_INFO` from its host's peer table."""
 
     CONTRACT = MESH_INFO
-    RESIDENT_LIFECYCLE = "lazy"
+    RESIDENT_LIFECYCLE = ResidentLifecycle.LAZY
     IDLE_TIMEOUT = 300.0
 
     def _own(self) -> PeerInfo:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from paglets.core.runtime_values import ResidentLifecycle
 from paglets.services.contracts import EmptyPayload, ServiceContract, ServiceOperation
 from paglets.services.provider import ServicePaglet, ServiceState
 from paglets.system import server_probe
@@ -80,7 +81,7 @@ class ServerInfoService(ServicePaglet[ServiceState]):
     """Provides :data:`SERVER_INFO` for the host it lives on."""
 
     CONTRACT = SERVER_INFO
-    RESIDENT_LIFECYCLE = "lazy"
+    RESIDENT_LIFECYCLE = ResidentLifecycle.LAZY
     IDLE_TIMEOUT = 300.0
 
     def summary(self, request: EmptyPayload) -> ServerSummary:

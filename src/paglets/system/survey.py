@@ -169,7 +169,7 @@ class SurveyPaglet(Paglet[SurveyState]):
             rows[0]["error"] = f"{type(exc).__name__}: {exc}"
         for index, clone, future in pending:
             row = rows[index]
-            if not future.wait(max(0.0, deadline - time.monotonic())):
+            if not future.wait_for_reply(max(0.0, deadline - time.monotonic())):
                 row["error"] = f"no answer within {self.state.timeout:g}s"
                 continue
             try:

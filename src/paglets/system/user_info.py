@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from paglets.core.errors import ServiceContractError
+from paglets.core.runtime_values import ResidentLifecycle
 from paglets.services.contracts import ServiceContract, ServiceOperation
 from paglets.services.provider import ServicePaglet, ServiceState
 
@@ -103,7 +104,7 @@ class UserInfoService(ServicePaglet[UserInfoState]):
 
     State = UserInfoState
     CONTRACT = USER_INFO
-    RESIDENT_LIFECYCLE = "lazy"
+    RESIDENT_LIFECYCLE = ResidentLifecycle.LAZY
     IDLE_TIMEOUT = 300.0
 
     _console_lock = threading.Lock()

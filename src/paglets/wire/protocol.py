@@ -36,7 +36,9 @@ verb               header / body                  reply body
                                                   "active", "time"}``
 ``msg``            ``to``: agent id; ``p``:        the handler's return value
                    priority; ``nd``: no_delay;
-                   body: ``[kind, args, arg]``
+                   body: ``[kind, args, arg,
+                   meta]``, meta ``[type,
+                   sender, reply_to, time, id]``
 ``create``         body: ``[class path, state      the new agent id
                    class path ('' = declared),
                    state bytes, init]``
@@ -177,12 +179,12 @@ def pack_request_header(request_id: int, verb: str, fields: dict[str, Any] | Non
     header: dict[str, Any] = {"v": PROTOCOL_VERSION, "id": request_id, "verb": verb}
     if fields:
         header.update(fields)
-    return msgpack.packb(header, use_bin_type=True)
+    return bytes(msgpack.packb(header, use_bin_type=True))
 
 
 def pack_ok_header(request_id: int) -> bytes:
     """Encode the header of a successful reply."""
-    return msgpack.packb({"v": PROTOCOL_VERSION, "id": request_id, "ok": True})
+    return bytes(msgpack.packb({"v": PROTOCOL_VERSION, "id": request_id, "ok": True}))
 
 
 def pack_error_header(
@@ -198,7 +200,7 @@ def pack_error_header(
     }
     if extra:
         header.update(extra)
-    return msgpack.packb(header, use_bin_type=True)
+    return bytes(msgpack.packb(header, use_bin_type=True))
 
 
 def unpack_header(frame: bytes | memoryview) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from paglets.core.agent import ACTIVE, Paglet, PagletState
 from paglets.core.messages import Message, ReplySet
 from paglets.core.refs import PagletProxyRef
+from paglets.core.runtime_values import ServiceScope
 from paglets.net.peers import PeerInfo
 from paglets.runtime.parts import HostParts
 
@@ -98,19 +99,19 @@ class HostContext:
         return self._parts.require_service_registry().withdraw(name, key)
 
     def lookup_contracts(
-        self, contract: Any, scope: Any = "local", timeout: float | None = None
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
     ) -> list[Any]:
         """Handles of every provider of ``contract`` in ``scope`` (``local`` or ``mesh``)."""
         return self._parts.require_service_registry().lookup_contracts(contract, scope, timeout)
 
     def lookup_contract(
-        self, contract: Any, scope: Any = "local", timeout: float | None = None
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
     ) -> Any:
         """A handle to the first provider of ``contract`` found (this host's first), or None."""
         return self._parts.require_service_registry().lookup_contract(contract, scope, timeout)
 
     def require_contract(
-        self, contract: Any, scope: Any = "local", timeout: float | None = None
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
     ) -> Any:
         """Like :meth:`lookup_contract`; raises ServiceNotFoundError when none is found."""
         return self._parts.require_service_registry().require_contract(contract, scope, timeout)

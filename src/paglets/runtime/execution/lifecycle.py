@@ -14,6 +14,7 @@ from typing import Any
 
 from paglets.core.agent import Paglet, PagletState, overrides_run
 from paglets.core.classes import class_path
+from paglets.core.context_events import ACTIVATE, CREATE, DEACTIVATE, DISPOSE
 from paglets.core.errors import InvalidAgentError, PagletError
 from paglets.core.events import CreationEvent, DisposalEvent, PersistencyEvent
 from paglets.core.ids import new_id
@@ -84,6 +85,7 @@ class Lifecycle:
             self._parts.address,
             self._parts.config.max_queued_messages,
             self._parts.work_area,
+            self._parts.events,
         )
         paglet._bind(agent_id, state, self._context, slot)
         slot.mailbox.hold()
@@ -137,7 +139,7 @@ class Lifecycle:
             raise PagletError(
                 f"on_creation of {cls.__qualname__} failed: {type(exc).__name__}: {exc}"
             ) from exc
-        self._parts.events.record("created", slot.agent_id, cls=slot.class_path)
+        self._parts.events.record(CREATE, slot.agent_id, class_name=slot.class_path)
         self.open(slot)
         return slot
 
@@ -203,11 +205,11 @@ class Lifecycle:
         """
         cls = resolve_class(cls_path, Paglet, policy)
         if not state_cls_path:
-            state_cls_path = class_path(cls.State)  # type: ignore[attr-defined]
+            state_cls_path = class_path(cls.State)
         state_cls = resolve_class(state_cls_path, PagletState, policy)
-        if not issubclass(state_cls, cls.State):  # type: ignore[attr-defined]
+        if not issubclass(state_cls, cls.State):
             raise PagletError(
-                f"{state_cls_path} is not the state class of {cls_path} ({class_path(cls.State)})"  # type: ignore[attr-defined]
+                f"{state_cls_path} is not the state class of {cls_path} ({class_path(cls.State)})"
             )
         return cls, state_cls
 
@@ -228,7 +230,7 @@ class Lifecycle:
             self._parts.work_area.save_table(slot.agent_id, slot.files.table())
         queued = slot.leave(PagletStatus.DEACTIVATED)
         self._parts.registry.remove(slot.agent_id)
-        self._parts.events.record("deactivated", slot.agent_id)
+        self._parts.events.record(DEACTIVATE, slot.agent_id, class_name=slot.class_path)
         if duration is not None:
             self._schedule_wake(slot.agent_id, duration)
         for envelope in queued:
@@ -277,7 +279,7 @@ class Lifecycle:
             self.run_hook(slot, lambda: slot.paglet.on_activation(event))
         except Exception:
             log.exception("%r: on_activation raised; the paglet is active anyway", slot.paglet)
-        self._parts.events.record("activated", agent_id)
+        self._parts.events.record(ACTIVATE, agent_id, class_name=slot.class_path)
         self.open(slot)
         return slot
 
@@ -293,7 +295,7 @@ class Lifecycle:
         queued = slot.leave(PagletStatus.DISPOSED)
         self._parts.registry.remove(slot.agent_id)
         self._remove_files(slot.agent_id)
-        self._parts.events.record("disposed", slot.agent_id)
+        self._parts.events.record(DISPOSE, slot.agent_id, class_name=slot.class_path)
         slot.fail_queued(queued, InvalidAgentError(f"paglet {slot.agent_id} was disposed"))
 
     def dispose_inactive(self, agent_id: str) -> None:
@@ -309,7 +311,7 @@ class Lifecycle:
             timer.cancel()
         self._parts.work_area.drop_table(agent_id)
         self._remove_files(agent_id)
-        self._parts.events.record("disposed", agent_id)
+        self._parts.events.record(DISPOSE, agent_id)
 
     def _remove_files(self, agent_id: str) -> None:
         """Remove a destroyed paglet's work dir (its registered files elsewhere stay)."""

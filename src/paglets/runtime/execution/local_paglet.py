@@ -15,14 +15,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
 
 from paglets.core.agent import NOT_HANDLED, Paglet, overrides_run
+from paglets.core.context_events import MESSAGE_FAILED, PAGLET_CRASHED
 from paglets.core.errors import (
-    AgentMovedError,
     HostError,
     HostStoppedError,
     InvalidAgentError,
@@ -30,16 +29,18 @@ from paglets.core.errors import (
     OverloadedError,
     PagletError,
     ReplyTimeoutError,
-    SerializationError,
 )
-from paglets.core.messages import MAX_PRIORITY, UNQUEUED, FutureReply, Message
-from paglets.net.transport import IncomingRequest
+from paglets.core.messages import DEACTIVATE, MAX_PRIORITY, UNQUEUED_PRIORITY, FutureReply, Message
+from paglets.runtime.event_log import EventLog
+from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.mailbox import Mailbox
+from paglets.runtime.execution.sender import sending_as
 from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.paglet_files import PagletFiles
 from paglets.runtime.files.work_area import WorkArea
 from paglets.wire.classpath import ClassPolicy
-from paglets.wire.codec import decode_value, encode_value
+from paglets.wire.codec import decode_value
+from paglets.wire.message_body import decode_message_body
 
 log = logging.getLogger(__name__)
 
@@ -53,44 +54,6 @@ class PagletStatus(enum.Enum):
     MOVED = "moved"
     DEACTIVATED = "deactivated"
     DISPOSED = "disposed"
-
-
-@dataclass(slots=True)
-class Envelope:
-    """A message or an action waiting for a paglet, and where its result goes."""
-
-    priority: int
-    message: Message | None = None
-    body: memoryview | bytes | None = None
-    future: FutureReply | None = None
-    request: IncomingRequest | None = None
-    action: Callable[[], Any] | None = None
-    no_delay: bool = False
-
-    @property
-    def wants_reply(self) -> bool:
-        """Whether somebody waits for the result."""
-        return self.future is not None or (self.request is not None and not self.request.oneway)
-
-    def respond(self, value: Any = None, error: BaseException | None = None) -> None:
-        """Deliver the result (or the error) to whoever waits for it."""
-        if self.future is not None:
-            if error is not None:
-                self.future.set_error(error)
-            else:
-                self.future.set_result(value)
-        elif self.request is not None:
-            if error is not None:
-                self.request.fail(error)
-                return
-            try:
-                body = b"" if value is None else encode_value(value)
-            except PagletError as exc:
-                self.request.fail(SerializationError(f"cannot encode the reply: {exc}"))
-                return
-            self.request.reply(body)
-        elif error is not None and not isinstance(error, AgentMovedError):
-            log.info("oneway message failed: %s: %s", type(error).__name__, error)
 
 
 class LocalPagletOperations(Protocol):
@@ -124,6 +87,7 @@ class LocalPaglet:
         host_address: str,
         max_queued: int = 100_000,
         work_area: WorkArea | None = None,
+        events: EventLog | None = None,
     ) -> None:
         self.paglet = paglet
         self.agent_id = agent_id
@@ -142,6 +106,7 @@ class LocalPaglet:
         self._run_thread: threading.Thread | None = None
         self._max_queued = max_queued
         self._work_area = work_area
+        self._events = events
         self._files: PagletFiles | None = None  # built on first use: most paglets carry none
         self.mailbox = Mailbox(pool, self._handle)
 
@@ -209,7 +174,7 @@ class LocalPaglet:
 
     def deliver(self, envelope: Envelope) -> None:
         """Queue a message (or run an unqueued one at once on a worker)."""
-        if envelope.priority == UNQUEUED:
+        if envelope.priority == UNQUEUED_PRIORITY:
             self._pool.submit(self._handle, envelope)
         elif len(self.mailbox) >= self._max_queued and envelope.action is None:
             envelope.respond(
@@ -249,7 +214,7 @@ class LocalPaglet:
             return action()
 
         self.mailbox.post(Envelope(ACTION_PRIORITY, future=future, action=claimed), ACTION_PRIORITY)
-        if not future.wait(timeout) and claim.acquire(blocking=False):
+        if not future.wait_for_reply(timeout) and claim.acquire(blocking=False):
             raise ReplyTimeoutError(
                 f"paglet {self.agent_id} stayed busy for {timeout}s; nothing was done"
             )
@@ -275,36 +240,53 @@ class LocalPaglet:
             envelope.respond(error=exc)
             return
         self.handled += 1
+        if message.kind == DEACTIVATE:
+            self._deactivate_on_message(message, envelope)
+            return
         try:
-            result = self.paglet.handle_message(message)
+            with sending_as(self.agent_id):
+                result = self.paglet.handle_message(message)
         except BaseException as exc:
             self.failures += 1
             log.debug("%r: handler of %r raised", self.paglet, message.kind, exc_info=True)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            envelope.respond(error=_handler_error(exc))
+            self._failed(message, envelope, _handler_error(exc))
             return
         if result is NOT_HANDLED:
-            envelope.respond(
-                error=NotHandledError(
-                    f"{type(self.paglet).__qualname__} does not handle {message.kind!r}"
-                )
-            )
+            kind = message.kind
+            text = f"{type(self.paglet).__qualname__} does not handle {kind!r}"
+            self._failed(message, envelope, NotHandledError(text))
             return
         envelope.respond(result)
 
+    def _failed(self, message: Message, envelope: Envelope, error: PagletError) -> None:
+        envelope.respond(error=error)
+        if self._events is not None:
+            self._events.record(
+                MESSAGE_FAILED,
+                self.agent_id,
+                class_name=self.class_path,
+                message_id=message.message_id,
+                error=f"{type(error).__name__}: {error}",
+                message_kind=message.kind,
+            )
+
     def _decode(self, envelope: Envelope) -> Message:
         assert envelope.body is not None
-        decoded = decode_value(envelope.body, self._policy)
-        if not isinstance(decoded, list) or len(decoded) != 3:
-            raise SerializationError("a message body must be [kind, args, arg]")
-        kind, args, arg = decoded
-        if not isinstance(kind, str) or not isinstance(args, dict):
-            raise SerializationError("a message needs a string kind and a dict of args")
+        return decode_message_body(envelope.body, envelope.priority, self._policy)
+
+    def _deactivate_on_message(self, message: Message, envelope: Envelope) -> None:
+        """The reserved kind: deactivate this paglet (for ``args["duration"]`` seconds)."""
+        duration = message.args.get("duration")
         try:
-            return Message(kind, args, arg, envelope.priority)
-        except ValueError as exc:
-            raise SerializationError(f"not a valid message: {exc}") from None
+            if duration is not None and not (type(duration) in (int, float) and duration >= 0):
+                raise PagletError(f"{DEACTIVATE} duration must be seconds >= 0, not {duration!r}")
+            self._operations.deactivate_slot(self, None if duration is None else float(duration))
+        except PagletError as exc:
+            envelope.respond(error=exc)
+        else:
+            envelope.respond(True)
 
     # leaving ------------------------------------------------------------------------
 
@@ -336,11 +318,19 @@ class LocalPaglet:
 
     def _run(self) -> None:
         try:
-            self.paglet.run()
+            with sending_as(self.agent_id):
+                self.paglet.run()
         except HostStoppedError:
             log.info("%r: run() ended because the host stopped", self.paglet)
         except Exception as exc:
             self.run_failure = f"{type(exc).__name__}: {exc}"
+            if self._events is not None:
+                self._events.record(
+                    PAGLET_CRASHED,
+                    self.agent_id,
+                    class_name=self.class_path,
+                    error=self.run_failure,
+                )
             log.error("%r: run() failed:\n%s", self.paglet, traceback.format_exc())
 
     @property

@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from paglets.core.context_events import PRESENCE_KINDS, ContextEvent
 from paglets.core.errors import PagletError
 from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.gossip import Gossip
 from paglets.net.peers import PeerInfo
-from paglets.runtime.event_log import ContextEvent
 from paglets.runtime.mesh.host_facts import HostFacts
 from paglets.runtime.parts import HostParts
 
@@ -129,7 +129,7 @@ class Heartbeat:
             pass  # the host is stopping
 
     def _on_event(self, event: ContextEvent) -> None:
-        if event.kind.startswith("host-") or event.kind == "name-clash":
+        if event.kind not in PRESENCE_KINDS:
             return
         self._dirty = True
         with self._lock:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
+from paglets.core.context_events import ARRIVAL, CLONE, DISPATCH, RETRACT
 from paglets.core.errors import (
     ArtifactError,
     HostStoppedError,
@@ -104,8 +105,8 @@ class Mobility:
         event = MobilityEvent(
             source_host_name=parts.name,
             target_host_name=self._name_of(target),
-            source_address=parts.address,
-            target_address=target,
+            source_host_address=parts.address,
+            target_host_address=target,
             reason=reason,
             **parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
         )
@@ -128,7 +129,10 @@ class Mobility:
             self._departing.pop(slot.agent_id, None)
             departed.set()
         self._release_files(slot)
-        parts.events.record("dispatched", slot.agent_id, target=target, reason=reason)
+        kind = RETRACT if reason == "retract" else DISPATCH
+        parts.events.record(
+            kind, slot.agent_id, class_name=slot.class_path, target=target, reason=reason
+        )
         for envelope in queued:
             self._operations.redirect(slot, envelope)
         return target
@@ -144,7 +148,9 @@ class Mobility:
         common = {
             "source_agent_id": slot.agent_id,
             "source_host_name": parts.name,
+            "source_host_address": parts.address,
             "target_host_name": target_name,
+            "target_host_address": address,
         }
         cloning = CloneEvent(**common, **parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
         self._hook(slot, "on_cloning", lambda: slot.paglet.on_cloning(cloning))
@@ -160,7 +166,13 @@ class Mobility:
             slot.paglet.on_cloned(cloned)
         except Exception:
             log.exception("%r: on_cloned raised (the clone exists)", slot.paglet)
-        parts.events.record("cloned", slot.agent_id, clone=clone_id, target=address)
+        parts.events.record(
+            CLONE,
+            slot.agent_id,
+            class_name=slot.class_path,
+            clone_agent_id=clone_id,
+            target=address,
+        )
         return clone_id, address
 
     def revert(self, slot: LocalPaglet, to_address: str, timeout: float | None = None) -> str:
@@ -171,8 +183,8 @@ class Mobility:
         event = MobilityEvent(
             source_host_name=parts.name,
             target_host_name=self._name_of(to_address),
-            source_address=parts.address,
-            target_address=to_address,
+            source_host_address=parts.address,
+            target_host_address=to_address,
             reason="retract",
             **parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
         )
@@ -185,7 +197,8 @@ class Mobility:
         except Exception as exc:
             raise TransferError(
                 f"{name} of {slot.paglet!r} raised {type(exc).__name__}: {exc}; "
-                f"the paglet stayed on {self._parts.name}"
+                f"the paglet stayed on {self._parts.name}",
+                stage="hook",
             ) from exc
 
     def _record(self, slot: LocalPaglet, agent_id: str, reason: str) -> dict[str, Any]:
@@ -195,7 +208,8 @@ class Mobility:
             files = slot.files.manifest() if slot.has_files else []
         except PagletError as exc:
             raise TransferError(
-                f"cannot move {slot.paglet!r}: {exc}; the paglet stayed on {self._parts.name}"
+                f"cannot move {slot.paglet!r}: {exc}; the paglet stayed on {self._parts.name}",
+                stage="snapshot",
             ) from exc
         record = {
             "tid": new_id(),
@@ -225,7 +239,8 @@ class Mobility:
         if missing:  # unregistered by run() since the snapshot
             raise TransferError(
                 f"registered files {missing} vanished during the move; the paglet stayed "
-                f"on {self._parts.name}"
+                f"on {self._parts.name}",
+                stage="snapshot",
             )
         serving = self._parts.transfers.serving
         serving.serve(
@@ -266,7 +281,8 @@ class Mobility:
         except PagletError as exc:  # refused, or never sent: nothing runs there
             raise TransferError(
                 f"{what} of paglet {record['source_agent_id']} to {target} failed: "
-                f"{type(exc).__name__}: {exc}; {stayed}"
+                f"{type(exc).__name__}: {exc}; {stayed}",
+                stage="transfer",
             ) from exc
         try:
             outcome = self._call(target, VERB_ABORT, record["tid"], min(timeout, 5.0))
@@ -283,7 +299,8 @@ class Mobility:
             return
         raise TransferError(
             f"{what} of paglet {record['source_agent_id']} to {target} got no answer "
-            f"({uncertain}); {stayed}"
+            f"({uncertain}); {stayed}",
+            stage="transfer",
         ) from uncertain
 
     def _name_of(self, address: str) -> str:
@@ -437,7 +454,9 @@ class Mobility:
                 source_agent_id=str(record["source_agent_id"]),
                 clone_agent_id=agent_id,
                 source_host_name=source_name,
+                source_host_address=str(record["source_address"]),
                 target_host_name=parts.name,
+                target_host_address=parts.address,
                 **fields,  # type: ignore[arg-type]
             )
             hook = slot.paglet.on_clone
@@ -445,8 +464,8 @@ class Mobility:
             event = MobilityEvent(
                 source_host_name=source_name,
                 target_host_name=parts.name,
-                source_address=str(record["source_address"]),
-                target_address=parts.address,
+                source_host_address=str(record["source_address"]),
+                target_host_address=parts.address,
                 reason=reason,
                 **fields,  # type: ignore[arg-type]
             )
@@ -456,9 +475,6 @@ class Mobility:
         except Exception:
             log.exception("%r: %s raised; the paglet is here anyway", slot.paglet, hook.__name__)
         parts.events.record(
-            "arrived" if reason != "clone" else "clone-arrived",
-            agent_id,
-            source=source_name,
-            reason=reason,
+            ARRIVAL, agent_id, class_name=slot.class_path, source=source_name, reason=reason
         )
         self._lifecycle.open(slot)

@@ -6,23 +6,28 @@ here, so a paglet behaves the same whoever asks and from where.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
 from paglets.core.classes import class_path
+from paglets.core.context_events import TRANSFER_FAILED
 from paglets.core.errors import (
     AgentMovedError,
     InvalidAgentError,
     PagletError,
     PagletInactiveError,
+    TransferError,
 )
-from paglets.core.messages import FutureReply, Message, ReplySet
+from paglets.core.messages import FUTURE, FutureReply, Message, ReplySet
 from paglets.remote.proxy import PagletProxy
+from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.host_context import HostContext
 from paglets.runtime.execution.lifecycle import Lifecycle
-from paglets.runtime.execution.local_paglet import Envelope, LocalPaglet, PagletStatus, not_found
+from paglets.runtime.execution.local_paglet import LocalPaglet, PagletStatus, not_found
+from paglets.runtime.execution.sender import current_sender
 from paglets.runtime.mobility.handoff import Mobility
 from paglets.runtime.parts import HostParts
 from paglets.wire.codec import encode_state
@@ -192,7 +197,17 @@ class HostOperations:
             raise AgentMovedError(f"paglet {slot.agent_id} moved to {slot.moved_to}", slot.moved_to)
         if slot.status is not PagletStatus.ACTIVE:
             raise InvalidAgentError(f"paglet {slot.agent_id} is {slot.status.value}")
-        return action()
+        try:
+            return action()
+        except TransferError as exc:
+            self._parts.events.record(
+                TRANSFER_FAILED,
+                slot.agent_id,
+                class_name=slot.class_path,
+                error=str(exc),
+                stage=exc.stage,
+            )
+            raise
 
     def info(self, agent_id: str) -> dict[str, Any]:
         """Facts about a paglet of this host, active or inactive."""
@@ -307,8 +322,12 @@ class HostOperations:
     def multicast(self, message: Message) -> ReplySet:
         """Send ``message`` to every active paglet of this host."""
         replies = ReplySet()
+        sender = current_sender()
         for slot in self._parts.registry.slots():
-            copy = Message(message.kind, dict(message.args), message.arg, message.priority)
+            copy = dataclasses.replace(message, args=dict(message.args), message_type=FUTURE)
+            if sender is not None:
+                copy.sender = sender
+            copy.reply_to = copy.reply_to or self._parts.address
             future = FutureReply()
             replies.add_future_reply(future)
             slot.deliver(Envelope(copy.priority, message=copy, future=future))

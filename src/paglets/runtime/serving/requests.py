@@ -20,8 +20,9 @@ from paglets.core.errors import PagletError, ProtocolError
 from paglets.core.messages import check_priority
 from paglets.net.transport import IncomingRequest
 from paglets.runtime.artifacts.service import ArtifactService
+from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.lifecycle import NO_IMPORTS
-from paglets.runtime.execution.local_paglet import Envelope, decode_args
+from paglets.runtime.execution.local_paglet import decode_args
 from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.parts import HostParts
 from paglets.runtime.serving.operations import HostOperations

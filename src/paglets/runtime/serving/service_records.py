@@ -8,37 +8,25 @@ imports :mod:`paglets.services`.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from paglets.core.errors import ProtocolError, ServiceContractError
+from paglets.core.errors import ProtocolError
+from paglets.core.runtime_values import ServiceScope, require_enum
 
 if TYPE_CHECKING:
     from paglets.runtime.serving.service_registry import ServiceEndpoint
 
 
-class ServiceScope(enum.StrEnum):
-    """Where a lookup searches: this host only, or every online host of the mesh."""
-
-    LOCAL = "local"
-    MESH = "mesh"
-
-
 def as_scope(scope: Any) -> ServiceScope:
-    """Read a scope: a ServiceScope, any Enum of the same values, or ``"local"``/``"mesh"``.
+    """Check a scope argument: a :class:`ServiceScope` member.
 
     Raises:
-        ServiceContractError: none of those.
+        TypeError: anything else (a raw ``"mesh"`` included); the message names the
+            parameter and the members.
     """
-    value = getattr(scope, "value", scope)
-    try:
-        return ServiceScope(str(value).lower())
-    except ValueError:
-        raise ServiceContractError(
-            f"service scope must be 'local' or 'mesh', not {scope!r}"
-        ) from None
+    return require_enum(scope, ServiceScope, "scope")
 
 
 @dataclass(frozen=True)

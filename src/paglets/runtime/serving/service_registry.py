@@ -32,17 +32,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from paglets.core.context_events import ContextEvent
 from paglets.core.errors import PagletError, ProtocolError, ServiceNotFoundError
+from paglets.core.runtime_values import ServiceScope
 from paglets.net.peers import PeerTable
 from paglets.net.transport import Transport
 from paglets.remote.proxy import PagletProxy
-from paglets.runtime.event_log import ContextEvent, EventLog
-from paglets.runtime.serving.service_records import (
-    ContractLike,
-    ServiceRecord,
-    ServiceScope,
-    as_scope,
-)
+from paglets.runtime.event_log import EventLog
+from paglets.runtime.serving.service_records import ContractLike, ServiceRecord, as_scope
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
 from paglets.wire.protocol import VERB_SERVICE
@@ -253,7 +250,7 @@ class ServiceRegistry:
     def lookup(
         self,
         contract: str | None,
-        scope: ServiceScope | str = ServiceScope.LOCAL,
+        scope: ServiceScope = ServiceScope.LOCAL,
         timeout: float | None = None,
     ) -> list[ServiceRecord]:
         """Records of ``contract`` (every contract when None): here first, then the mesh.
@@ -276,7 +273,7 @@ class ServiceRegistry:
                 asked.append((peer.name, future))
         for name, future in asked:
             remaining = max(0.0, deadline - time.monotonic())
-            if not future.wait(remaining):
+            if not future.wait_for_reply(remaining):
                 log.info("service lookup: %s did not answer within %.1fs", name, limit)
                 continue
             try:
@@ -288,7 +285,7 @@ class ServiceRegistry:
         return found
 
     def endpoints(
-        self, contract: str, scope: ServiceScope | str, timeout: float | None
+        self, contract: str, scope: ServiceScope, timeout: float | None
     ) -> list[ServiceEndpoint]:
         """Endpoints of every provider of ``contract`` in ``scope``, local ones first."""
         return [ServiceEndpoint(r, self) for r in self.lookup(contract, scope, timeout)]
@@ -308,7 +305,7 @@ class ServiceRegistry:
     def lookup_contracts(
         self,
         contract: ContractLike | str,
-        scope: ServiceScope | str = ServiceScope.LOCAL,
+        scope: ServiceScope = ServiceScope.LOCAL,
         timeout: float | None = None,
     ) -> list[Any]:
         """Typed handles of every provider (records when given only a contract name)."""
@@ -319,7 +316,7 @@ class ServiceRegistry:
     def lookup_contract(
         self,
         contract: ContractLike | str,
-        scope: ServiceScope | str = ServiceScope.LOCAL,
+        scope: ServiceScope = ServiceScope.LOCAL,
         timeout: float | None = None,
     ) -> Any | None:
         """The first provider found (this host's first), or None."""
@@ -329,7 +326,7 @@ class ServiceRegistry:
     def require_contract(
         self,
         contract: ContractLike | str,
-        scope: ServiceScope | str = ServiceScope.LOCAL,
+        scope: ServiceScope = ServiceScope.LOCAL,
         timeout: float | None = None,
     ) -> Any:
         """Like :meth:`lookup_contract`, but a missing provider is an error.
