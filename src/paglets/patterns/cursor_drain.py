@@ -17,7 +17,7 @@ two policies when it is full (``DRAIN_POLICY``):
 - :attr:`DrainPolicy.DROP_OLDEST`: the oldest unreleased items are dropped to make
   room; a consumer that asks from a dropped cursor gets ``missed`` > 0.
 
-The ``_drain`` request is sent ``UNQUEUED``, so a long poll never holds the mailbox:
+The ``_drain`` request is sent ``UNQUEUED_PRIORITY``, so a long poll never holds the mailbox:
 the paglet's other messages (and a producer in ``run()``) go on meanwhile. One poll
 waits at most ``DRAIN_MAX_WAIT`` seconds; :class:`DrainClient` asks again for longer.
 """
@@ -37,7 +37,7 @@ from paglets.core.errors import (
     ReplyTimeoutError,
     ServiceContractError,
 )
-from paglets.core.messages import UNQUEUED, Message
+from paglets.core.messages import UNQUEUED_PRIORITY, Message
 from paglets.patterns.reserved import PatternPaglet
 from paglets.wire.codec import encode_value
 
@@ -285,7 +285,9 @@ class DrainClient:
             ServiceContractError: a bad cursor or reply; other PagletErrors as the proxy's.
         """
         args: dict[str, Any] = {"cursor": self.cursor, "wait": wait, "max_items": max_items}
-        reply = self.proxy.send(Message(DRAIN, args, priority=UNQUEUED), timeout=wait + 10.0)
+        reply = self.proxy.send(
+            Message(DRAIN, args, priority=UNQUEUED_PRIORITY), timeout=wait + 10.0
+        )
         batch = DrainBatch.from_wire(reply)
         self.cursor, self.done = batch.cursor, batch.done
         self.missed += batch.missed

@@ -8,7 +8,7 @@
    its own outcome, not the others'); the default targets are this host and every
    online host of the mesh;
 2. each clone (a *child*) runs :meth:`MeshFanoutMixin.fanout_task` in ``run()`` on its
-   host, reports the value or the error to the collector with an ``UNQUEUED`` message
+   host, reports the value or the error to the collector with an ``UNQUEUED_PRIORITY`` message
    (so the report is taken even while the collector's handler waits), and disposes of
    itself;
 3. the collector waits until every target answered, or the deadline passed; a host
@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 from paglets.core.agent import PagletState
 from paglets.core.errors import PagletError, error_to_wire
-from paglets.core.messages import UNQUEUED, Message
+from paglets.core.messages import UNQUEUED_PRIORITY, Message
 from paglets.core.refs import PagletProxyRef
 from paglets.net.endpoint import normalize_address
 from paglets.patterns.reserved import PatternPaglet
@@ -428,7 +428,7 @@ class MeshFanoutMixin(PatternPaglet):
             # A future goes through the host's I/O thread: a blocking send from this
             # fresh thread would first open (and secure) a connection of its own.
             self.context.proxy(parent).send_future(
-                Message(FANOUT_RESULT, report, priority=UNQUEUED),
+                Message(FANOUT_RESULT, report, priority=UNQUEUED_PRIORITY),
                 timeout=self.FANOUT_REPORT_TIMEOUT,
             ).get_reply(self.FANOUT_REPORT_TIMEOUT + 1.0)
         except Exception as exc:  # never let a lost report keep the child alive

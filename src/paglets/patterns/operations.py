@@ -263,7 +263,7 @@ def _checkable(hint: Any) -> type | None:
         return None
     origin = typing.get_origin(hint)
     if origin is not None:
-        return origin if isinstance(origin, type) and origin is not typing.Union else None
+        return origin if isinstance(origin, type) else None
     return hint if isinstance(hint, type) else None
 
 

@@ -13,7 +13,7 @@ as a :class:`~paglets.core.errors.HostError` for callers who prefer that.
 
 The work runs on a thread of its own (``run()`` after an arrival or an activation, a
 worker thread after ``start``), never on the mailbox, so ``status`` answers while it
-runs. Status and waits are sent ``UNQUEUED`` so not even the paglet's own long handlers
+runs. Status and waits are sent ``UNQUEUED_PRIORITY`` so not even the paglet's own long handlers
 delay them. A wait is served on the task's side: one request waits up to
 ``TASK_MAX_WAIT`` seconds for the end, and the client asks again until its own timeout,
 so it never spins.
@@ -43,7 +43,7 @@ from paglets.core.errors import (
     ServiceContractError,
     error_to_wire,
 )
-from paglets.core.messages import NORMAL_PRIORITY, UNQUEUED, Message
+from paglets.core.messages import NORMAL_PRIORITY, UNQUEUED_PRIORITY, Message
 from paglets.patterns.reserved import PatternPaglet, typed_error
 from paglets.wire.codec import encode_value
 
@@ -310,7 +310,9 @@ class TaskClient:
             proxy = creator.create(task_class, state)
         return cls(proxy)
 
-    def _call(self, kind: str, args: dict[str, Any], priority: int, timeout: float | None) -> Any:
+    def _call(
+        self, kind: str, args: dict[str, Any], priority: int, timeout: float | None
+    ) -> TaskSnapshot:
         try:
             return TaskSnapshot.from_wire(
                 self.proxy.send(Message(kind, args, priority=priority), timeout=timeout)
@@ -332,7 +334,7 @@ class TaskClient:
 
     def status(self, *, timeout: float | None = None) -> TaskSnapshot:
         """The task's status now (answered even while the work runs)."""
-        return self._call(STATUS, {}, UNQUEUED, timeout)
+        return self._call(STATUS, {}, UNQUEUED_PRIORITY, timeout)
 
     def wait(self, timeout: float) -> TaskSnapshot:
         """Wait up to ``timeout`` seconds for the end; return the last status seen.
@@ -342,7 +344,7 @@ class TaskClient:
         end = time.monotonic() + timeout
         while True:
             remaining = max(0.0, end - time.monotonic())
-            snapshot = self._call(WAIT, {"timeout": remaining}, UNQUEUED, remaining + 10.0)
+            snapshot = self._call(WAIT, {"timeout": remaining}, UNQUEUED_PRIORITY, remaining + 10.0)
             if snapshot.finished or time.monotonic() >= end:
                 return snapshot
 
@@ -366,4 +368,4 @@ class TaskClient:
 
     def cancel(self, *, timeout: float | None = None) -> TaskSnapshot:
         """Cancel a pending task at once, or ask a running one to stop."""
-        return self._call(CANCEL, {}, UNQUEUED, timeout)
+        return self._call(CANCEL, {}, UNQUEUED_PRIORITY, timeout)

@@ -75,7 +75,7 @@ class HostConfig:
     api_key: str | None = field(default=None, repr=False)
     api_key_env: str | None = None
     insecure: bool = False
-    allowed_modules: tuple[str, ...] = ("paglets.examples", "paglets.patterns")
+    allowed_modules: tuple[str, ...] = ("paglets.examples", "paglets.patterns", "paglets.system")
     request_timeout: float = 30.0
     transfer_timeout: float = 30.0
     max_message_size: int = 512 * 1024 * 1024

@@ -97,7 +97,12 @@ class Host:
                 persistence_dir=None if persistence_dir is None else Path(persistence_dir),
                 discovery=discovery,
                 api_key=api_key,
-                allowed_modules=("paglets.examples", "paglets.patterns", *allowed_modules),
+                allowed_modules=(
+                    "paglets.examples",
+                    "paglets.patterns",
+                    "paglets.system",
+                    *allowed_modules,
+                ),
                 **options,
             )
         self.config = config

@@ -1,1 +1,1 @@
-"""System services every host runs (server-info, user-info, mesh-info) and the survey paglet."""
+"""System paglets every host can run: built-in services and the paglets behind the CLIs."""
