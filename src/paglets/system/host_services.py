@@ -16,8 +16,8 @@ purpose; the ``sys`` collector still answers on such a host by reading the machi
 directly.
 
 Importing this module also imports the system paglet classes (the services and the
-``paglets sys`` survey), so a host process that started its services resolves their
-class paths when a survey clones itself there, with no ``--allow-module``.
+``paglets sys`` survey), so a host process that started its services has them at hand
+when a survey clones itself there (``paglets.system`` is an allowed prefix anyway).
 """
 
 from __future__ import annotations
