@@ -127,7 +127,9 @@ def summary(
 ) -> None:
     """Platform, Python, CPUs, RAM and uptime of every online host."""
     started = time.monotonic()
-    rows = _survey_or_fail(SurveyState("summary", timeout=timeout), entry, api_key_env, insecure)
+    rows = _survey_or_fail(
+        SurveyState(question="summary", timeout=timeout), entry, api_key_env, insecure
+    )
     if not json_output:
         print_fitted(
             "hosts",
@@ -165,7 +167,9 @@ def load(
 ) -> None:
     """CPU, load average, memory, swap and GPUs of every online host."""
     started = time.monotonic()
-    rows = _survey_or_fail(SurveyState("load", timeout=timeout), entry, api_key_env, insecure)
+    rows = _survey_or_fail(
+        SurveyState(question="load", timeout=timeout), entry, api_key_env, insecure
+    )
     if not json_output:
         table = []
         for d in (row["data"] for row in _ok(rows)):
@@ -210,7 +214,7 @@ def df(
 ) -> None:
     """Disk usage per path on every online host (paths are each host's own)."""
     started = time.monotonic()
-    state = SurveyState("df", paths=list(paths or []), timeout=timeout)
+    state = SurveyState(question="df", paths=list(paths or []), timeout=timeout)
     rows = _survey_or_fail(state, entry, api_key_env, insecure)
     if not json_output:
         table, unreadable = [], []
@@ -262,7 +266,7 @@ def ps(
     if limit < 0:
         fail("--limit must not be negative")
     started = time.monotonic()
-    state = SurveyState("ps", query=query, limit=limit, timeout=timeout)
+    state = SurveyState(question="ps", query=query, limit=limit, timeout=timeout)
     rows = _survey_or_fail(state, entry, api_key_env, insecure)
     if not json_output:
         table, counts = [], []

@@ -1,21 +1,19 @@
 """The survey paglet behind ``paglets sys``: it clones itself to every host and collects.
 
 A CLI (or any program) creates a :class:`SurveyPaglet` on its entry host and sends it
-``survey``. The collector:
+``survey``. The collector is a :class:`~paglets.patterns.fanout.MeshFanoutMixin`:
 
-1. takes the hosts its host knows: itself, every online peer, and the offline ones
-   (which are reported as errors, never dropped);
-2. clones itself to each online peer (one at a time, each clone bounded by the
-   survey's timeout); a clone that cannot be placed is an error for that host;
-3. asks every copy, at once, for its host's answer (``answer``), which each computes
-   from the local server-info service, or from the machine directly where the host
-   runs no services; its own host's answer it computes itself;
-4. waits for the answers until one deadline: a host that does not answer in time (it
-   vanished mid-survey) is reported as ``timed out``, with the hosts that did answer;
-5. disposes the copies that answered. A copy that never heard back disposes itself
-   after twice the survey's timeout, so a survey leaves nothing behind.
+1. it takes the hosts its host knows: itself and every online peer, plus the offline
+   ones, which are reported as errors (``offline``), never dropped;
+2. one fan-out round clones it to every online peer; each copy computes its host's
+   answer (from the local server-info service, or from the machine directly where the
+   host runs no services) and reports it; the collector answers its own host's part
+   the same way;
+3. a host that cannot be cloned to, or does not answer within the survey's timeout
+   (it vanished mid-survey), is listed with the error the fan-out gives it, beside the
+   hosts that did answer; copies that never answered are disposed.
 
-The reply is a list, one map per host, the entry host first::
+The reply is a list, one map per host, the entry host first, then the peers by name::
 
     {"host", "address", "ok": bool, "error": str, "seconds": float, "via": str,
      "data": {...}}  # data: the server-info reply as a plain map
@@ -28,10 +26,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from paglets.core.agent import Paglet, PagletState
+from paglets.core.agent import Paglet
 from paglets.core.errors import PagletError, ServiceNotFoundError
-from paglets.core.events import CloneEvent
-from paglets.core.messages import FutureReply, Message
+from paglets.core.messages import Message
+from paglets.patterns.fanout import FanoutState, MeshFanoutMixin
 from paglets.services.contracts import EmptyPayload
 from paglets.system import server_probe
 from paglets.system.server_info import (
@@ -47,15 +45,14 @@ QUESTIONS = ("summary", "load", "df", "ps")
 
 
 @dataclass
-class SurveyState(PagletState):
-    """What to ask, and the part this copy plays.
+class SurveyState(FanoutState):
+    """What to ask every host.
 
     Attributes:
         question: one of :data:`QUESTIONS`.
         paths: for ``df``: the paths (empty: every mounted local file system).
         query, limit: for ``ps``.
         timeout: seconds the whole survey may take.
-        probe: True on the copies cloned to other hosts.
     """
 
     question: str = "summary"
@@ -63,7 +60,6 @@ class SurveyState(PagletState):
     query: str = ""
     limit: int = 20
     timeout: float = 10.0
-    probe: bool = False
 
 
 def _plain(value: Any) -> Any:
@@ -108,76 +104,40 @@ def _direct(question: str, state: SurveyState, host: str) -> Any:
     return ProcessList(host, found, matched)
 
 
-class SurveyPaglet(Paglet[SurveyState]):
+class SurveyPaglet(MeshFanoutMixin, Paglet[SurveyState]):
     """Collects one server-info answer from every host (see the module docstring)."""
 
     State = SurveyState
 
-    def on_clone(self, event: CloneEvent) -> None:
-        """The copy on another host becomes a probe."""
-        self.state.probe = True
-
-    def run(self) -> None:
-        """A probe nobody collects disposes itself after twice the survey's timeout."""
-        if self.state.probe and not self.wait_leaving(2 * max(1.0, self.state.timeout)):
-            self.dispose()
-
-    def handle_message(self, message: Message) -> Any:
-        """``survey`` (the collector) and ``answer`` (every copy)."""
-        if message.kind == "answer":
-            return self._answer()
-        if message.kind == "survey" and not self.state.probe:
-            return self._survey()
-        return self.not_handled()
-
-    def _answer(self) -> dict[str, Any]:
+    def fanout_task(self, args: dict[str, Any]) -> dict[str, Any]:
+        """One host's answer (run by each copy, and by the collector for its own host)."""
         started = time.monotonic()
         reply, via = local_answer(self.state, self.context)
         return {"data": _plain(reply), "via": via, "seconds": time.monotonic() - started}
 
-    def _row(self, name: str, address: str, **fields: Any) -> dict[str, Any]:
-        row: dict[str, Any] = {"host": name, "address": address, "ok": False, "error": ""}
-        row.update({"seconds": 0.0, "via": "", "data": None})
-        row.update(fields)
-        return row
+    def handle_message(self, message: Message) -> Any:
+        """``survey``: run one round over every known host; return a row per host."""
+        if message.kind == "survey" and not self.is_fanout_child():
+            return self._survey()
+        return self.not_handled()
 
     def _survey(self) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + self.state.timeout
         context = self.context
-        rows = [self._row(context.host_name, context.host_address)]
-        pending: list[tuple[int, Any, FutureReply]] = []
-        for peer in sorted(context.available_hosts(), key=lambda p: p.name):
-            row = self._row(peer.name, peer.address)
-            rows.append(row)
-            if not peer.online:
+        peers = sorted(context.available_hosts(), key=lambda p: p.name)
+        addresses = {context.host_name: context.host_address}
+        addresses.update({p.name: p.address for p in peers})
+        online = [context.host_name, *(p.name for p in peers if p.online)]
+        result = self.fanout({}, hosts=online, deadline=self.state.timeout)
+        rows = []
+        for name in [context.host_name, *(p.name for p in peers)]:
+            row: dict[str, Any] = {"host": name, "address": addresses[name], "ok": False}
+            row.update({"error": "", "seconds": 0.0, "via": "", "data": None})
+            outcome = result.outcomes.get(name)
+            if outcome is None:
                 row["error"] = "offline"
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                row["error"] = "timed out before the survey reached it"
-                continue
-            try:
-                clone = self.clone(peer.address, timeout=remaining)
-            except PagletError as exc:
-                row["error"] = f"could not go there: {type(exc).__name__}: {exc}"
-                continue
-            future = clone.send_future(Message("answer"), timeout=max(0.1, remaining))
-            pending.append((len(rows) - 1, clone, future))
-        try:
-            rows[0].update(self._answer(), ok=True)
-        except PagletError as exc:
-            rows[0]["error"] = f"{type(exc).__name__}: {exc}"
-        for index, clone, future in pending:
-            row = rows[index]
-            if not future.wait_for_reply(max(0.0, deadline - time.monotonic())):
-                row["error"] = f"no answer within {self.state.timeout:g}s"
-                continue
-            try:
-                row.update(future.get_reply(0), ok=True)
-            except PagletError as exc:
-                row["error"] = f"{type(exc).__name__}: {exc}"
-            try:
-                clone.dispose(timeout=max(0.5, deadline - time.monotonic()))
-            except PagletError:
-                pass  # it disposes itself later
+            elif outcome.ok and isinstance(outcome.value, dict):
+                row.update(outcome.value, ok=True)
+            else:
+                row["error"] = outcome.error or "no answer"
+            rows.append(row)
         return rows
