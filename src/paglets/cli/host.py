@@ -23,6 +23,7 @@ from paglets.net.discovery import interface_ipv4
 from paglets.net.endpoint import normalize_address
 from paglets.runtime.config import DEFAULT_PORT
 from paglets.runtime.host import Host
+from paglets.system.host_services import start_host_services
 
 app = typer.Typer(add_completion=False, help="Run a paglets host.")
 
@@ -153,6 +154,12 @@ def host(
         fail(f"cannot bind {bind}:{port}: {exc}")
         return
     except (PagletError, ValueError) as exc:
+        fail(str(exc))
+        return
+    try:
+        start_host_services(running)  # system services and launch.toml
+    except PagletError as exc:
+        running.stop()
         fail(str(exc))
         return
     stop = threading.Event()

@@ -22,6 +22,7 @@ from paglets.artifacts import PagletFileRef
 from paglets.core.hosts import HostRef
 from paglets.core.messages import FutureReply, Message, ReplySet
 from paglets.core.refs import PagletProxyRef
+from paglets.core.runtime_values import ServiceScope
 from paglets.persistence.persistency import DeactivationRequest
 from paglets.persistence.storage import ManagedStorage
 
@@ -175,6 +176,37 @@ class PagletContext(Protocol):
 
     def send(self, agent_id: str, message: Message | str, host_url: str | None = None) -> Any:
         """Send a message to the paglet ``agent_id`` (here, or at ``host_url``)."""
+        ...
+
+    # services (``contract``: a ServiceContract for a typed handle, or a contract name
+    # for records; ``scope``: ServiceScope.LOCAL or ServiceScope.MESH)
+
+    def advertise_contract(
+        self, contract: Any, provider: Any, metadata: Mapping[str, str] | None = None
+    ) -> Any:
+        """Advertise ``provider`` (a paglet, proxy or agent id) as offering ``contract``."""
+        ...
+
+    def withdraw_contract(self, contract: Any, provider: Any = None) -> int:
+        """Stop advertising ``contract`` on this host."""
+        ...
+
+    def lookup_contracts(
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
+    ) -> list[Any]:
+        """Handles of every provider of ``contract`` in ``scope``."""
+        ...
+
+    def lookup_contract(
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
+    ) -> Any:
+        """A handle to the first provider found (this host's first), or None."""
+        ...
+
+    def require_contract(
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
+    ) -> Any:
+        """Like ``lookup_contract``; raises ServiceNotFoundError when none is found."""
         ...
 
 

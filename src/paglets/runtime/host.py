@@ -46,6 +46,7 @@ from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.serving.local_backend import LocalProxyBackend
 from paglets.runtime.serving.operations import HostOperations
 from paglets.runtime.serving.requests import RequestRouter
+from paglets.runtime.serving.service_registry import ServiceRegistry
 from paglets.wire.protocol import VERB_PING
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,15 @@ class Host(HostMeshVerbs):
         self._operations = HostOperations(self._parts, self._directory.resolve_target)
         self._parts.backend = LocalProxyBackend(self._parts, self._operations)
         self._artifact_service = ArtifactService(self._parts)
+        self._parts.service_registry = ServiceRegistry(
+            lambda: self._parts.name,
+            lambda: self._parts.address,
+            transport,
+            self._parts.peers,
+            self._parts.policy,
+            self._operations.proxy_of,
+            self._parts.events,
+        )
         transport.serve(
             RequestRouter(self._parts, self._operations, self._membership, self._artifact_service),
             batch_scope=self._parts.pool.holding,
@@ -399,6 +409,11 @@ class Host(HostMeshVerbs):
     def dispose(self, agent_id: str, timeout: float | None = None) -> None:
         """Destroy a paglet of this host."""
         self._control(agent_id, "dispose", {}, timeout)
+
+    @property
+    def service_registry(self) -> ServiceRegistry:
+        """This host's service records (what ``paglets.services`` advertises into)."""
+        return self._parts.require_service_registry()
 
     def __repr__(self) -> str:
         return f"<Host {self.name} {self.address or '(not started)'}>"

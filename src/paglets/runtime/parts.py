@@ -21,6 +21,7 @@ from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.roots import default_roots
 from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.persistence.paglet_store import PagletStore
+from paglets.runtime.serving.service_registry import ServiceRegistry
 from paglets.wire.classpath import ClassPolicy
 
 
@@ -46,6 +47,7 @@ class HostParts:
     run_slots: RunSlots | None = None
     files_roots: tuple[Path, ...] = field(default_factory=default_roots)
     set_properties: dict[str, Any] = field(default_factory=dict)
+    service_registry: ServiceRegistry | None = None
 
     def __post_init__(self) -> None:
         self.events.locate(lambda: (self.name, self.address))
@@ -98,6 +100,11 @@ class HostParts:
         """The host backend (set once the host started)."""
         assert self.backend is not None, "host backend not wired"
         return self.backend
+
+    def require_service_registry(self) -> ServiceRegistry:
+        """The host's service registry (set once the host is built)."""
+        assert self.service_registry is not None, "service registry not wired"
+        return self.service_registry
 
 
 __all__ = ["HostParts", "PagletEvent"]

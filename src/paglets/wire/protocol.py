@@ -56,6 +56,12 @@ verb               header / body                  reply body
 ``mesh``           -                              this host's view of the mesh: ``{self,
                                                   peers, ignored, clashes, discovery,
                                                   gossip, time}`` (see ``docs/mesh.md``)
+``svc``            body: ``{op: "lookup", name}``  lookup: this host's service records
+                   or ``{op: "ensure", name,      (``[{contract, version, operations,
+                   key}``                         host_name, address, agent_id, key,
+                                                  lifecycle, metadata}]``); ensure: the
+                                                  record, its lazy provider started
+                                                  (see ``runtime/serving/service_registry.py``)
 ``art.begin``      body: ``{name, size, sha256,   ``{"ref": ArtifactRef}`` when the host
                    owner, ttl}``                  has the content already (nothing to
                                                   send), else ``{"upload": id, "offset":
@@ -120,6 +126,7 @@ VERB_CREATE = "create"
 VERB_TRANSFER = "transfer"
 VERB_ABORT = "abort"
 VERB_CONTROL = "control"
+VERB_SERVICE = "svc"
 VERB_INFO = "info"
 VERB_LIST = "list"
 VERB_STATE = "state"
@@ -161,6 +168,7 @@ VERBS = frozenset(
         VERB_LIST,
         VERB_STATE,
         VERB_MESH,
+        VERB_SERVICE,
         *ARTIFACT_VERBS,
     }
 )

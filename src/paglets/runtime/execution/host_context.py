@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from paglets.core.agent import ACTIVE
 from paglets.core.hosts import HostRef
 from paglets.core.messages import Message, ReplySet
+from paglets.core.runtime_values import ServiceScope
 from paglets.remote.proxy import PagletProxy
 from paglets.remote.proxy_args import as_message
 from paglets.runtime.mesh.directory import MeshDirectory
@@ -159,3 +160,37 @@ class HostContext:
     def send(self, agent_id: str, message: Message | str, host_url: str | None = None) -> Any:
         """Send a message to ``agent_id`` (on this host, or at ``host_url``); return the reply."""
         return self.get_proxy(agent_id, host_url).send(message)
+
+    # services: thin calls into runtime/serving/service_registry.py ------------------
+
+    def advertise_contract(
+        self, contract: Any, provider: Any, metadata: Mapping[str, str] | None = None
+    ) -> Any:
+        """Advertise ``provider`` (a paglet, proxy or agent id) as offering ``contract``."""
+        return self._parts.require_service_registry().advertise_contract(
+            contract, provider, metadata
+        )
+
+    def withdraw_contract(self, contract: Any, provider: Any = None) -> int:
+        """Stop advertising ``contract`` here (only ``provider``'s record, if given)."""
+        name = contract if isinstance(contract, str) else contract.name
+        key = None if provider is None else getattr(provider, "agent_id", provider)
+        return self._parts.require_service_registry().withdraw(name, key)
+
+    def lookup_contracts(
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
+    ) -> list[Any]:
+        """Handles of every provider of ``contract`` in ``scope`` (``local`` or ``mesh``)."""
+        return self._parts.require_service_registry().lookup_contracts(contract, scope, timeout)
+
+    def lookup_contract(
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
+    ) -> Any:
+        """A handle to the first provider of ``contract`` found (this host's first), or None."""
+        return self._parts.require_service_registry().lookup_contract(contract, scope, timeout)
+
+    def require_contract(
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
+    ) -> Any:
+        """Like :meth:`lookup_contract`; raises ServiceNotFoundError when none is found."""
+        return self._parts.require_service_registry().require_contract(contract, scope, timeout)

@@ -83,6 +83,7 @@ class RequestRouter:
             protocol.VERB_LIST: self._list,
             protocol.VERB_STATE: self._state,
             protocol.VERB_MESH: lambda request, body: membership.mesh_view(),
+            protocol.VERB_SERVICE: self._service,
         }
 
     def __call__(self, request: IncomingRequest) -> None:
@@ -183,6 +184,9 @@ class RequestRouter:
             raise ProtocolError("control needs [op, args]")
         op, args = body
         return self._operations.control(_target(request), str(op), args, None)
+
+    def _service(self, request: IncomingRequest, body: Any) -> Any:
+        return self._parts.require_service_registry().on_request(body)
 
     def _list(self, request: IncomingRequest, body: Any) -> list[dict[str, Any]]:
         flags = body if isinstance(body, int) else ACTIVE
