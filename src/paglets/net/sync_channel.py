@@ -75,8 +75,13 @@ class SyncChannels:
         mine = getattr(self._local, "channels", None)
         if mine is not None and address in mine:
             return True
+        limit = self._max_per_address * 8
         with self._lock:
-            return len(self._all) < self._max_per_address * 8
+            if len(self._all) >= limit:
+                # Only opening a channel reaps dead threads' ones, and none is opened
+                # without room: reap here too, or a burst would fill the room for good.
+                self._reap_dead_threads()
+            return len(self._all) < limit
 
     def _channel(self, address: str) -> _Channel:
         mine: dict[str, _Channel] | None = getattr(self._local, "channels", None)
