@@ -58,6 +58,11 @@ class HostConfig:
             for a resume.
         artifact_min_rate: bytes per second a dispatch carrying files is granted on top
             of ``transfer_timeout`` before the source gives up.
+        port_tries: with a non-zero ``port``, how many consecutive ports from it are
+            tried until one binds (1: that port only).
+        link_idle_ttl: seconds a connection to an address that does not answer is
+            kept unused before it is closed.
+        max_peers: hosts the peer table keeps (the offline ones longest silent go first).
     """
 
     name: str = "paglets"
@@ -91,6 +96,9 @@ class HostConfig:
     artifact_retries: int = 2
     artifact_partial_ttl: float = 3600.0
     artifact_min_rate: float = 4 * 1024 * 1024
+    port_tries: int = 1
+    link_idle_ttl: float = 30.0
+    max_peers: int = 4096
 
     def __post_init__(self) -> None:
         size = len(msgpack.packb([list(self.tags), dict(self.properties)], use_bin_type=True))

@@ -30,7 +30,7 @@ from paglets.core.refs import PagletProxyRef
 from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.mesh_secret import MeshSecret, join_line, resolve_secret
 from paglets.net.peers import PeerInfo, PeerTable
-from paglets.net.security import derive_keys
+from paglets.net.security import derive_keys, host_identity
 from paglets.net.transport import Transport, TransportConfig
 from paglets.remote.blob_stream import StreamSettings
 from paglets.remote.proxy import PagletProxy
@@ -109,6 +109,9 @@ class Host:
                 default_timeout=config.request_timeout,
                 max_inflight_per_peer=config.max_inflight_per_peer,
                 keys=None if self.secret is None else derive_keys(self.secret.value),
+                identity=None if self.secret is None else host_identity(config.persistence_dir),
+                port_tries=config.port_tries,
+                link_idle_ttl=config.link_idle_ttl,
             ),
         )
         files_root = self._files_root(config)
