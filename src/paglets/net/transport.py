@@ -766,7 +766,14 @@ class Transport:
             return
         oneway = header.get("ow") is True
         request = IncomingRequest(
-            self, routing_id, header, "", frames[2].buffer, frames[3:], oneway, _header_frame=frames[1]
+            self,
+            routing_id,
+            header,
+            "",
+            frames[2].buffer,
+            frames[3:],
+            oneway,
+            _header_frame=frames[1],
         )
         try:
             request.verb = check_request_header(header)

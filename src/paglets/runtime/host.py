@@ -137,7 +137,7 @@ class Host:
             registry=Registry(),
             store=PagletStore(config.persistence_dir),
             events=EventLog(config.event_log_size),
-            peers=PeerTable(),
+            peers=PeerTable(config.max_peers),
             artifacts=artifacts,
             transfers=ArtifactTransfers(transport, artifacts, stream, TransferBoard()),
             work_area=WorkArea(files_root),

@@ -10,7 +10,14 @@ How a host learns of another
       (rate-limited), which heals the race of two hosts joining through one seed at once.
 
 Facts only ever come first-hand and are ordered by ``(incarnation, seq)``
-(:class:`~paglets.net.peers.PeerTable`). A host of another mesh or protocol version is
+(:class:`~paglets.net.peers.PeerTable`); :mod:`~paglets.net.peer_trust` decides which
+may touch which host's entry, so a member cannot speak as another host.
+
+Hosts that are only *heard of* (zeroconf records, peer lists, incoming hellos of
+unknown callers) cost a greeting, at most :data:`MAX_UNVERIFIED` at a time: anyone
+can announce on mDNS, so 1,000 spoofed records must not mean 1,000 connections. A host
+enters the table only once it answered a ``hello``; the links to those that never do
+are closed by the transport after a while. A host of another mesh or protocol version is
 never added: it is kept in :attr:`Membership.ignored` with the reason, logged once and
 shown by ``paglets mesh``. Two online hosts with one name are a clash: both stay listed
 (never merged), the clash is logged and reported, and the name no longer resolves.
@@ -30,6 +37,8 @@ from paglets.core.errors import PagletError, PeerNotFoundError, ProtocolError
 from paglets.core.messages import FutureReply
 from paglets.net.discovery import DiscoveredHost, Discovery
 from paglets.net.endpoint import looks_like_address, normalize_address, split_address
+from paglets.net.log_limit import RateLimitedLog
+from paglets.net.peer_trust import Verdict, judge_reply, judge_request
 from paglets.net.peers import Change, PeerInfo
 from paglets.runtime.heartbeat import Heartbeat
 from paglets.runtime.parts import HostParts
@@ -41,6 +50,10 @@ log = logging.getLogger(__name__)
 _HELLO_TIMEOUT = 2.0
 _MAX_BACKOFF = 5.0
 _DISCOVERED_RETRIES = 3
+MAX_UNVERIFIED = 64
+"""Greetings of hosts not in the table (heard of, never answered) under way at once."""
+MAX_LISTED = 256
+"""Entries kept in :attr:`Membership.ignored` and :attr:`Membership.refused`."""
 
 
 class Membership:
@@ -50,6 +63,9 @@ class Membership:
         self._parts = parts
         self._lock = threading.Lock()
         self._greeting: set[str] = set()
+        self._unverified: dict[str, str] = {}  # address: PUB subscribed before its hello
+        self._noise = RateLimitedLog(log, 30.0)
+        self.rejected = 0
         self._clashes_told: set[tuple[str, str]] = set()
         self._stopped = False
         self.heartbeat = Heartbeat(parts, self)
@@ -65,6 +81,7 @@ class Membership:
         return {
             "name": config.name,
             "address": self._parts.address,
+            "key": self._parts.transport.identity_key,
             "mesh_version": config.mesh_version,
             "protocol": PROTOCOL_VERSION,
             "tags": list(config.tags),
@@ -97,6 +114,7 @@ class Membership:
             pub_port=split_address(pub_address)[1],
             on_found=self._on_discovered,
             on_removed=self._on_vanished,
+            key=self._parts.transport.identity_key,
         )
         try:
             discovery.start()
@@ -117,21 +135,48 @@ class Membership:
 
     # greeting -------------------------------------------------------------------------
 
-    def greet(self, address: str, *, want_peers: bool = False, retries: int | None = 0) -> None:
+    def greet(
+        self,
+        address: str,
+        *,
+        want_peers: bool = False,
+        retries: int | None = 0,
+        pub: str = "",
+    ) -> None:
         """Send ``hello`` to ``address`` unless a greeting is already under way.
+
+        A host not in the table counts against :data:`MAX_UNVERIFIED` (when that many
+        are under way the greeting is skipped); ``pub`` is then subscribed first, so
+        the reply is the snapshot, and dropped again if the host never answers.
 
         Args:
             address: canonical address of the host to greet.
             want_peers: ask for the list of hosts it knows.
             retries: further attempts after a failure, with backoff (None: until it
                 answers or this host stops, as for seeds).
+            pub: its gossip endpoint, if known.
         """
         if self._stopped or self._parts.is_local(address):
             return
+        unverified = retries is not None and self._parts.peers.get(address) is None
         with self._lock:
             if address in self._greeting:
                 return
+            if unverified:
+                if len(self._unverified) >= MAX_UNVERIFIED:
+                    self._noise.log(
+                        logging.INFO,
+                        "greetings",
+                        "not greeting %s and others: %d hosts heard of are being greeted",
+                        address,
+                        MAX_UNVERIFIED,
+                    )
+                    return
+                self._unverified[address] = pub
             self._greeting.add(address)
+        gossip = self.heartbeat.gossip
+        if unverified and pub and gossip is not None:
+            gossip.connect(pub)
         self._send_hello(address, want_peers, retries, 0)
 
     def _send_hello(
@@ -156,6 +201,12 @@ class Membership:
     def _done_greeting(self, address: str) -> None:
         with self._lock:
             self._greeting.discard(address)
+            early = self._unverified.pop(address, "")
+        gossip = self.heartbeat.gossip
+        if early and gossip is not None:
+            known = self._parts.peers.get(address)
+            if known is None or known.pub_address != early:
+                gossip.disconnect(early)  # it never answered, or gossips elsewhere
 
     def _on_reply(
         self,
@@ -169,7 +220,7 @@ class Membership:
         if error is None:
             try:
                 facts = decode_value(future.get_reply(0).body, self._parts.policy)
-                self._learn(facts, via="hello")
+                self._learn(facts, via="hello", dialled=address)
                 if isinstance(facts, dict):
                     self._learn_peer_list(facts.get("peers"))
             except (PagletError, ValueError) as exc:
@@ -178,6 +229,8 @@ class Membership:
                 self._done_greeting(address)
                 return
         if isinstance(error, ProtocolError):
+            if address not in self.refused:
+                _make_room(self.refused)
             self.refused[address] = str(error)
             self._ignore(address, "", "", 0, f"refused us: {error}")
             self._done_greeting(address)
@@ -205,12 +258,14 @@ class Membership:
                 continue
             if self._parts.is_local(address) or self._parts.peers.get(address) is not None:
                 continue  # known hosts that went offline are re-greeted by the heartbeat
-            if pub and self.heartbeat.gossip is not None:
-                # subscribe first: the hello reply is the snapshot
-                self.heartbeat.gossip.connect(pub)
-            self.greet(address, retries=_DISCOVERED_RETRIES)
+            self.greet(address, retries=_DISCOVERED_RETRIES, pub=pub)
 
-    def _learn(self, facts: Any, via: str) -> PeerInfo:
+    def _learn(self, facts: Any, via: str, *, dialled: str = "", caller_key: str = "") -> PeerInfo:
+        """Read hello facts; apply them as :mod:`~paglets.net.peer_trust` rules.
+
+        ``dialled`` is set for a reply (the address we sent the hello to), else the
+        facts came in a request from the peer authenticated as ``caller_key``.
+        """
         if not isinstance(facts, dict):
             raise ValueError("hello facts must be a map")
         self._check_version(facts)
@@ -223,7 +278,20 @@ class Membership:
                 "online": True,
             }
         )
-        self.take(info, via)
+        peers = self._parts.peers
+        if dialled:
+            verdict = judge_reply(peers, dialled, info)
+        else:
+            verdict = judge_request(peers, info, caller_key, secured=self._parts.transport.secured)
+        if verdict is Verdict.REJECT:
+            raise ProtocolError(
+                f"hello facts name the key {info.key or '(none)'}, but the connection is "
+                f"authenticated as {caller_key or '(none)'}"
+            )
+        if verdict is Verdict.GREET:
+            self.greet(info.address, retries=_DISCOVERED_RETRIES, pub=info.pub_address)
+        else:
+            self.take(info, via, rebind=verdict is Verdict.REBIND)
         return info
 
     def _check_version(self, facts: dict[str, Any]) -> None:
@@ -240,11 +308,33 @@ class Membership:
             self._ignore(address, str(facts.get("name", "")), theirs, protocol, reason)
             raise ProtocolError(reason)
 
-    def take(self, info: PeerInfo, via: str) -> None:
-        """Apply first-hand facts; subscribe to the host; tell what changed."""
+    def take(self, info: PeerInfo, via: str, *, rebind: bool = False) -> None:
+        """Apply first-hand facts; subscribe to the host; tell what changed.
+
+        Args:
+            info: the facts.
+            via: ``hello`` or ``gossip``.
+            rebind: the facts may replace the identity key bound to their address
+                (a reply from that very address); otherwise facts naming another key
+                than the bound one are dropped.
+        """
         if self._parts.is_local(info.address):
             return
-        change, old = self._parts.peers.apply(info)
+        peers = self._parts.peers
+        known = peers.get(info.address)
+        if known is not None and known.key != info.key:
+            if not rebind:
+                self._reject(info, f"its key {info.key!r} is not the bound {known.key!r}")
+                return
+            log.info("host %s at %s has a new identity key", info.name, info.address)
+            if known.incarnation == info.incarnation:
+                peers.forget(info.address)  # a restart would replace it anyway
+        change, old = peers.apply(info)
+        if change is Change.REFUSED:
+            self._noise.warning(
+                "table", "peer table full (%s): %s at %s not added", info.name, info.address
+            )
+            return
         if change is Change.STALE:
             return
         gossip = self.heartbeat.gossip
@@ -277,9 +367,16 @@ class Membership:
             log.warning("name clash: %r is used by %s", info.name, ", ".join(clash))
             self._parts.events.record("name-clash", "", name=info.name, addresses=clash)
 
+    def _reject(self, info: PeerInfo, why: str) -> None:
+        self.rejected += 1
+        self._noise.warning(
+            info.address, "rejected facts for the host at %s (%s): %s", info.name, why
+        )
+
     def _ignore(self, address: str, name: str, mesh: str, protocol: Any, reason: str) -> None:
         if address not in self.ignored:
-            log.warning("ignoring host %s at %s: %s", name or "?", address or "?", reason)
+            self._noise.warning(address or "?", "ignoring host %s at %s: %s", name or "?", reason)
+            _make_room(self.ignored)
         self.ignored[address] = {
             "name": name,
             "address": address,
@@ -288,16 +385,21 @@ class Membership:
             "reason": reason,
         }
 
-    def on_hello(self, facts: Any) -> dict[str, Any]:
+    def on_hello(self, facts: Any, caller_key: str = "") -> dict[str, Any]:
         """Answer a ``hello``: learn the caller, return our facts (and peers if asked).
 
+        Args:
+            facts: the caller's facts.
+            caller_key: the identity key its connection was authenticated with.
+
         Raises:
-            ProtocolError: the caller speaks another mesh or protocol version.
+            ProtocolError: the caller speaks another mesh or protocol version, or its
+                facts name another identity than its connection's.
         """
         if not isinstance(facts, dict):
             raise ProtocolError("hello needs a map of host facts")
         try:
-            self._learn(facts, via="hello")
+            self._learn(facts, via="hello", caller_key=caller_key)
         except ValueError as exc:
             raise ProtocolError(str(exc)) from None
         reply = self.facts()
@@ -329,10 +431,7 @@ class Membership:
         known = self._parts.peers.get(found.address)
         if known is not None and known.online and known.pub_address == found.pub_address:
             return
-        if self.heartbeat.gossip is not None:
-            # subscribe first: the hello reply is the snapshot
-            self.heartbeat.gossip.connect(found.pub_address)
-        self.greet(found.address, retries=_DISCOVERED_RETRIES)
+        self.greet(found.address, retries=_DISCOVERED_RETRIES, pub=found.pub_address)
 
     def _on_vanished(self, found: DiscoveredHost) -> None:
         # liveness comes from gossip; a vanished record only ends an "ignored" listing
@@ -383,3 +482,9 @@ class Membership:
                 f"unknown host {target!r} (this host knows: {known or 'no other host'})"
             )
         return info.address
+
+
+def _make_room(listing: dict[str, Any]) -> None:
+    """Drop the oldest entries of a bounded listing so one more fits."""
+    while len(listing) >= MAX_LISTED:
+        del listing[next(iter(listing))]

@@ -49,7 +49,7 @@ class RequestRouter:
         self._membership = membership
         self._artifacts = artifacts or ArtifactService(parts)
         self._handlers: dict[str, Callable[[IncomingRequest, Any], Any]] = {
-            protocol.VERB_HELLO: lambda request, body: membership.on_hello(body),
+            protocol.VERB_HELLO: lambda request, body: membership.on_hello(body, request.peer_key),
             protocol.VERB_CREATE: self._create,
             protocol.VERB_TRANSFER: lambda request, body: operations.mobility.receive(body),
             protocol.VERB_ABORT: lambda request, body: operations.mobility.abort(body),
