@@ -14,8 +14,7 @@ Facts only ever come first-hand and are ordered by ``(incarnation, seq)``
 may touch which host's entry, so a member cannot speak as another host.
 
 Hosts that are only *heard of* (zeroconf records, peer lists, incoming hellos of
-unknown callers) cost a greeting, at most :data:`MAX_UNVERIFIED` at a time: anyone
-can announce on mDNS, so 1,000 spoofed records must not mean 1,000 connections. A host
+unknown callers) cost a bounded greeting (:mod:`~paglets.runtime.greeter`). A host
 enters the table only once it answered a ``hello``; the links to those that never do
 are closed by the transport after a while. A host of another mesh or protocol version is
 never added: it is kept in :attr:`Membership.ignored` with the reason, logged once and
@@ -29,29 +28,23 @@ module decides what to make of the facts it hears.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any
 
-from paglets.core.errors import PagletError, PeerNotFoundError, ProtocolError
-from paglets.core.messages import FutureReply
+from paglets.core.errors import PeerNotFoundError, ProtocolError
 from paglets.net.discovery import DiscoveredHost, Discovery
 from paglets.net.endpoint import looks_like_address, normalize_address, split_address
 from paglets.net.log_limit import RateLimitedLog
 from paglets.net.peer_trust import Verdict, judge_reply, judge_request
 from paglets.net.peers import Change, PeerInfo
+from paglets.runtime.greeter import Greeter
 from paglets.runtime.heartbeat import Heartbeat
 from paglets.runtime.parts import HostParts
-from paglets.wire.codec import decode_value, encode_value
-from paglets.wire.protocol import PROTOCOL_VERSION, VERB_HELLO
+from paglets.wire.protocol import PROTOCOL_VERSION
 
 log = logging.getLogger(__name__)
 
-_HELLO_TIMEOUT = 2.0
-_MAX_BACKOFF = 5.0
 _DISCOVERED_RETRIES = 3
-MAX_UNVERIFIED = 64
-"""Greetings of hosts not in the table (heard of, never answered) under way at once."""
 MAX_LISTED = 256
 """Entries kept in :attr:`Membership.ignored` and :attr:`Membership.refused`."""
 
@@ -61,14 +54,19 @@ class Membership:
 
     def __init__(self, parts: HostParts) -> None:
         self._parts = parts
-        self._lock = threading.Lock()
-        self._greeting: set[str] = set()
-        self._unverified: dict[str, str] = {}  # address: PUB subscribed before its hello
         self._noise = RateLimitedLog(log, 30.0)
         self.rejected = 0
         self._clashes_told: set[tuple[str, str]] = set()
         self._stopped = False
         self.heartbeat = Heartbeat(parts, self)
+        self._greeter = Greeter(
+            parts,
+            self.facts,
+            self._on_answer,
+            self._on_refused,
+            self.heartbeat.submit,
+            lambda: self.heartbeat.gossip,
+        )
         self.discovery: Discovery | None = None
         self.ignored: dict[str, dict[str, Any]] = {}
         self.refused: dict[str, str] = {}
@@ -129,6 +127,7 @@ class Membership:
         if self._stopped:
             return
         self._stopped = True
+        self._greeter.stop()
         if self.discovery is not None:
             self.discovery.stop()
         self.heartbeat.stop()
@@ -136,118 +135,21 @@ class Membership:
     # greeting -------------------------------------------------------------------------
 
     def greet(
-        self,
-        address: str,
-        *,
-        want_peers: bool = False,
-        retries: int | None = 0,
-        pub: str = "",
+        self, address: str, *, want_peers: bool = False, retries: int | None = 0, pub: str = ""
     ) -> None:
-        """Send ``hello`` to ``address`` unless a greeting is already under way.
+        """Send ``hello`` to ``address`` (see :meth:`Greeter.greet`)."""
+        self._greeter.greet(address, want_peers=want_peers, retries=retries, pub=pub)
 
-        A host not in the table counts against :data:`MAX_UNVERIFIED` (when that many
-        are under way the greeting is skipped); ``pub`` is then subscribed first, so
-        the reply is the snapshot, and dropped again if the host never answers.
+    def _on_answer(self, address: str, facts: Any) -> None:
+        self._learn(facts, via="hello", dialled=address)
+        if isinstance(facts, dict):
+            self._learn_peer_list(facts.get("peers"))
 
-        Args:
-            address: canonical address of the host to greet.
-            want_peers: ask for the list of hosts it knows.
-            retries: further attempts after a failure, with backoff (None: until it
-                answers or this host stops, as for seeds).
-            pub: its gossip endpoint, if known.
-        """
-        if self._stopped or self._parts.is_local(address):
-            return
-        unverified = retries is not None and self._parts.peers.get(address) is None
-        with self._lock:
-            if address in self._greeting:
-                return
-            if unverified:
-                if len(self._unverified) >= MAX_UNVERIFIED:
-                    self._noise.log(
-                        logging.INFO,
-                        "greetings",
-                        "not greeting %s and others: %d hosts heard of are being greeted",
-                        address,
-                        MAX_UNVERIFIED,
-                    )
-                    return
-                self._unverified[address] = pub
-            self._greeting.add(address)
-        gossip = self.heartbeat.gossip
-        if unverified and pub and gossip is not None:
-            gossip.connect(pub)
-        self._send_hello(address, want_peers, retries, 0)
-
-    def _send_hello(
-        self, address: str, want_peers: bool, retries: int | None, attempt: int
-    ) -> None:
-        body = self.facts()
-        if want_peers:
-            body["want_peers"] = True
-        try:
-            future = self._parts.transport.request(
-                address, VERB_HELLO, encode_value(body), timeout=_HELLO_TIMEOUT, ordered=False
-            )
-        except PagletError:
-            self._done_greeting(address)
-            return
-        future.add_done_callback(
-            lambda done: self.heartbeat.submit(
-                self._on_reply, address, want_peers, retries, attempt, done
-            )
-        )
-
-    def _done_greeting(self, address: str) -> None:
-        with self._lock:
-            self._greeting.discard(address)
-            early = self._unverified.pop(address, "")
-        gossip = self.heartbeat.gossip
-        if early and gossip is not None:
-            known = self._parts.peers.get(address)
-            if known is None or known.pub_address != early:
-                gossip.disconnect(early)  # it never answered, or gossips elsewhere
-
-    def _on_reply(
-        self,
-        address: str,
-        want_peers: bool,
-        retries: int | None,
-        attempt: int,
-        future: FutureReply,
-    ) -> None:
-        error = future.error()
-        if error is None:
-            try:
-                facts = decode_value(future.get_reply(0).body, self._parts.policy)
-                self._learn(facts, via="hello", dialled=address)
-                if isinstance(facts, dict):
-                    self._learn_peer_list(facts.get("peers"))
-            except (PagletError, ValueError) as exc:
-                error = exc
-            else:
-                self._done_greeting(address)
-                return
-        if isinstance(error, ProtocolError):
-            if address not in self.refused:
-                _make_room(self.refused)
-            self.refused[address] = str(error)
-            self._ignore(address, "", "", 0, f"refused us: {error}")
-            self._done_greeting(address)
-            return
-        if self._stopped or (retries is not None and attempt >= retries):
-            self._done_greeting(address)
-            return
-        delay = min(_MAX_BACKOFF, 0.2 * (2**attempt))
-        io = self._parts.transport.io
-        try:
-            io.call_soon(
-                io.call_later,
-                delay,
-                lambda: self._send_hello(address, want_peers, retries, attempt + 1),
-            )
-        except PagletError:
-            self._done_greeting(address)
+    def _on_refused(self, address: str, error: ProtocolError) -> None:
+        if address not in self.refused:
+            _make_room(self.refused)
+        self.refused[address] = str(error)
+        self._ignore(address, "", "", 0, f"refused us: {error}")
 
     def _learn_peer_list(self, peers: Any) -> None:
         for entry in peers or ():
