@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import logging
 import os
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ _HANDSHAKE_FAILURES = (
     | zmq.EVENT_HANDSHAKE_FAILED_AUTH
 )
 _LINK_EVENTS = _HANDSHAKE_FAILURES | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+_MONITOR_IDS = itertools.count(1)
 
 
 @dataclass(frozen=True, repr=False)
@@ -235,7 +237,14 @@ class HandshakeWatch:
     """Reads a socket's monitor: were its handshakes refused, is it connected now."""
 
     def __init__(self, socket: zmq.Socket[Any]) -> None:
-        self._monitor = socket.get_monitor_socket(_LINK_EVENTS)
+        # A name of our own: pyzmq's default one is made of the socket's file number,
+        # which a socket opened right after another closed reuses while the old
+        # monitor's endpoint is still bound (EADDRINUSE).
+        address = f"inproc://paglets-monitor-{next(_MONITOR_IDS)}"
+        socket.monitor(address, _LINK_EVENTS)
+        self._monitor: zmq.Socket[Any] = socket.context.socket(zmq.PAIR)
+        self._monitor.setsockopt(zmq.LINGER, 0)
+        self._monitor.connect(address)
         self.failure = ""
         self.connected = False
         self.ever_connected = False

@@ -568,9 +568,16 @@ class Transport:
         link = self._links.get(address)
         if link is None:
             socket = self.new_socket(zmq.DEALER, server=False)
-            socket.setsockopt(zmq.IMMEDIATE, 1)
-            watch = HandshakeWatch(socket)
-            socket.connect(address)
+            watch: HandshakeWatch | None = None
+            try:
+                socket.setsockopt(zmq.IMMEDIATE, 1)
+                watch = HandshakeWatch(socket)
+                socket.connect(address)
+            except zmq.ZMQError:
+                if watch is not None:
+                    watch.close()
+                socket.close(0)  # an unclosed socket would hold the context's term()
+                raise
             link = _PeerLink(socket, watch)
             self._links[address] = link
             self._io.add_reader(socket, self._on_dealer_readable)
@@ -668,7 +675,10 @@ class Transport:
             return
         self._close_link(address)
         if link.backlog:
-            fresh = self._link(address)
+            try:
+                fresh = self._link(address)
+            except zmq.ZMQError:
+                return  # the backlog's requests fail at their deadlines
             fresh.backlog = link.backlog
             self._io.watch_writable(fresh.socket, self._on_dealer_writable)
 
