@@ -242,6 +242,10 @@ class Lifecycle:
             self._watch()
         self._thread.join(STOP_TIMEOUT)
         print(f"paglets host {self.running.name} stopped", flush=True)
+        # Stopped: later signals have nothing left to stop. Ignored, not left to
+        # Python's finalisation, which puts the default (killing) action back.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
 
     def _watch(self) -> None:
         """Act on the signals counted so far."""
