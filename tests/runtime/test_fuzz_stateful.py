@@ -188,10 +188,12 @@ class PeerProtocol(RuleBasedStateMachine):
     # hello ------------------------------------------------------------------------------
 
     @rule()
-    def hello_valid(self) -> None:
+    def hello_claiming_another_host(self) -> None:
+        # Well-formed facts, but of the peer host, not of this connection's key: only the
+        # process that holds a host's identity may speak for it (docs/security.md).
         facts = dict(_live_now().peer.mesh_view()["self"])
-        ok, _ = call("hello", facts)
-        assert ok
+        ok, error = call("hello", facts)
+        assert not ok and error == "ProtocolError"
 
     @rule(body=_values)
     def hello_hostile(self, body: Any) -> None:

@@ -95,10 +95,17 @@ class SyncChannels:
                 raise HostStoppedError("transport stopped")
             self._reap_dead_threads()
             socket = self._context_of().socket(zmq.DEALER)
-            self._configure(socket)
-            socket.setsockopt(zmq.IMMEDIATE, 1)
-            watch = HandshakeWatch(socket)
-            socket.connect(address)
+            watch: HandshakeWatch | None = None
+            try:
+                self._configure(socket)
+                socket.setsockopt(zmq.IMMEDIATE, 1)
+                watch = HandshakeWatch(socket)
+                socket.connect(address)
+            except zmq.ZMQError:
+                if watch is not None:
+                    watch.close()
+                socket.close(0)  # an unclosed socket would hold the context's term()
+                raise
             channel = _Channel(socket, watch, threading.current_thread())
             self._all.append(channel)
         mine[address] = channel

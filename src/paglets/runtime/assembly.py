@@ -10,7 +10,7 @@ from pathlib import Path
 
 from paglets.net.mesh_secret import MeshSecret
 from paglets.net.peers import PeerTable
-from paglets.net.security import derive_keys
+from paglets.net.security import derive_keys, host_identity
 from paglets.net.transport import Transport, TransportConfig
 from paglets.remote.blob_stream import StreamSettings
 from paglets.runtime.artifacts.store import ArtifactStore, StoreLimits
@@ -44,6 +44,9 @@ def assemble_parts(config: HostConfig, secret: MeshSecret | None, root: Path) ->
             default_timeout=config.request_timeout,
             max_inflight_per_peer=config.max_inflight_per_peer,
             keys=None if secret is None else derive_keys(secret.value),
+            identity=None if secret is None else host_identity(config.persistence_dir),
+            port_tries=config.port_tries,
+            link_idle_ttl=config.link_idle_ttl,
         ),
     )
     artifacts = ArtifactStore(
@@ -71,7 +74,7 @@ def assemble_parts(config: HostConfig, secret: MeshSecret | None, root: Path) ->
         registry=Registry(),
         store=PagletStore(config.persistence_dir),
         events=EventLog(config.event_log_size),
-        peers=PeerTable(),
+        peers=PeerTable(config.max_peers),
         artifacts=artifacts,
         transfers=ArtifactStreams(transport, artifacts, stream, StreamBoard()),
         work_area=WorkArea(root, roots),

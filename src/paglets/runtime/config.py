@@ -82,6 +82,11 @@ class HostConfig:
             hold on this host.
         join_timeout: seconds ``start_background`` waits for the seeds' first answer.
         name_wait: seconds a move to a host name not yet known waits for the mesh.
+        port_tries: with a non-zero ``port``, how many consecutive ports from it are
+            tried until one binds (1: that port only).
+        link_idle_ttl: seconds a connection to an address that does not answer is
+            kept unused before it is closed.
+        max_peers: hosts the peer table keeps (the offline ones longest silent go first).
     """
 
     name: str = "paglets"
@@ -130,6 +135,9 @@ class HostConfig:
     paglet_storage_quota: int = 64 * 1024 * 1024
     join_timeout: float = 2.0
     name_wait: float = 2.0
+    port_tries: int = 1
+    link_idle_ttl: float = 30.0
+    max_peers: int = 4096
 
     def __post_init__(self) -> None:
         size = len(msgpack.packb([list(self.tags), dict(self.properties)], use_bin_type=True))

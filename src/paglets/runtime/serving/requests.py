@@ -72,7 +72,7 @@ class RequestRouter:
         self._transfers = 0
         self._transfers_lock = threading.Lock()
         self._handlers: dict[str, Callable[[IncomingRequest, Any], Any]] = {
-            protocol.VERB_HELLO: lambda request, body: membership.on_hello(body),
+            protocol.VERB_HELLO: lambda request, body: membership.on_hello(body, request.peer_key),
             protocol.VERB_CREATE: self._create,
             protocol.VERB_TRANSFER: lambda request, body: operations.mobility.receive(
                 checked_record(body)
