@@ -122,7 +122,7 @@ class Wire:
 
 @pytest.fixture
 def wire(make_host: HostFactory, zmq_context: zmq.Context[Any]) -> Iterator[Wire]:
-    host = make_host("verbs", api_key=SECRET, discovery=False)
+    host = make_host("verbs", api_key=SECRET, mesh_lan_discovery=False)
     proxy = host.create(Counter)
     dealer = zmq_context.socket(zmq.DEALER)
     dealer.setsockopt(zmq.LINGER, 0)
