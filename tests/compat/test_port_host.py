@@ -219,7 +219,7 @@ def test_resources_storage_and_bad_host_arguments(hosts: tuple[Host, Host]) -> N
     registry.cleanup()
     assert registry.names() == []
     with pytest.raises(TypeError, match="mesh_lan_discovery"):
-        Host(name="x", port=0, mesh_lan_discovery=False)
+        Host(name="x", port=0, discovery=False)
     with pytest.raises(TypeError, match="unexpected keyword"):
         Host(name="x", port=0, no_such_option=1)
     with pytest.raises(TypeError, match="mesh"):
