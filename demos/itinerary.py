@@ -60,9 +60,9 @@ class SurveyorPaglet(ItineraryAgentMixin, Paglet[SurveyState]):
     State = SurveyState
 
     def _note(self, line: str) -> None:
-        say(f"  [{self.context.host_name:5}] {line}")
+        say(f"  [{self.context.name:5}] {line}")
         with self.locked_state() as state:
-            state.log.append(f"{self.context.host_name}: {line}")
+            state.log.append(f"{self.context.name}: {line}")
 
     def on_arrival(self, event: MobilityEvent) -> None:
         self.itinerary_on_arrival(event)
@@ -76,7 +76,7 @@ class SurveyorPaglet(ItineraryAgentMixin, Paglet[SurveyState]):
 
     def execute_itinerary_task(self, task: ItineraryTask) -> Any:
         if task.name == "census":
-            result: Any = f"{len(self.context.proxies())} paglet(s) live here"
+            result: Any = f"{len(self.context.get_proxies())} paglet(s) live here"
         elif task.name == "crunch":
             result = f"sum of squares below {task.args['n']} is " + str(
                 sum(i * i for i in range(task.args["n"]))
@@ -119,8 +119,10 @@ def wait_until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: fl
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
-    with Host(name="alpha") as alpha:
-        others = [Host(name=name, peers=[alpha.address]) for name in ("beta", "gamma", "delta")]
+    with Host(name="alpha", port=0) as alpha:
+        others = [
+            Host(name=name, port=0, peers=[alpha.address]) for name in ("beta", "gamma", "delta")
+        ]
         try:
             for host in others:
                 host.start_background()

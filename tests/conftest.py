@@ -27,6 +27,8 @@ HostFactory = Callable[..., Host]
 _TEST_HOME = tempfile.mkdtemp(prefix="paglets-test-home-")
 os.environ["PAGLETS_HOME"] = _TEST_HOME
 os.environ.pop("PAGLETS_API_KEY", None)
+# No CLI a test runs (in process or as a subprocess) browses zeroconf on real interfaces.
+os.environ["PAGLETS_BROWSE_SECONDS"] = "0"
 atexit.register(shutil.rmtree, _TEST_HOME, True)
 
 

@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "paglets"
 
 # Lowest first. A module may import from its own layer and any layer below it.
 LAYERS = [
-    {"core", "artifacts"},
+    {"core", "artifacts", "persistence"},  # persistence: data classes and a quota dir, stdlib only
     {"wire", "serialization"},
     {"disk"},
     {"net"},

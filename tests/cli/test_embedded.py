@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from helpers import free_port
-from paglets.cli.embedded import BROWSE_VARIABLE, browse_seconds, open_entry
-from paglets.cli.entry import ClientOptions
+from paglets.cli.embedded import open_entry
+from paglets.cli.entry import BROWSE_VARIABLE, ClientOptions, browse_seconds_from_env
 from paglets.core.errors import PeerNotFoundError
 
 
@@ -37,6 +37,6 @@ def test_an_entry_that_is_asked_for_by_name_is_never_replaced() -> None:
 def test_browse_seconds_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(BROWSE_VARIABLE, "soon")
     with pytest.raises(ValueError, match=BROWSE_VARIABLE):
-        browse_seconds()
+        browse_seconds_from_env()
     monkeypatch.setenv(BROWSE_VARIABLE, "1.5")
-    assert browse_seconds() == 1.5
+    assert browse_seconds_from_env() == 1.5

@@ -78,7 +78,7 @@ class CounterPaglet(Paglet[CounterState]):
         if message.same_kind("half"):
             return self.state.count / 2
         if message.same_kind("name"):
-            return self.context.host_name
+            return self.context.name
         if message.same_kind("how"):
             return {
                 "type": message.message_type,
@@ -88,7 +88,7 @@ class CounterPaglet(Paglet[CounterState]):
                 "priority": message.priority,
             }
         if message.same_kind("ask"):
-            other = self.context.proxy(message.get_arg("agent_id"), message.get_arg("address"))
+            other = self.context.get_proxy(message.get_arg("agent_id"), message.get_arg("address"))
             return other.send(Message("how"))
         return self.not_handled()
 
@@ -128,7 +128,7 @@ def test_the_runtime_fills_who_sent_a_message_and_how(two_hosts: tuple[Host, Hos
     alpha, beta = two_hosts
     receiver = alpha.create_remote(beta.address, CounterPaglet)
     asker = alpha.create(CounterPaglet)
-    told = asker.send("ask", {"agent_id": receiver.agent_id, "address": receiver.address})
+    told = asker.send("ask", args={"agent_id": receiver.agent_id, "address": receiver.host_url})
     assert (told["type"], told["sender"], told["reply_to"]) == (
         SYNCHRONOUS,
         asker.agent_id,

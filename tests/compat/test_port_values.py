@@ -81,7 +81,7 @@ class SurveyPaglet(ItineraryAgentMixin, Paglet[SurveyState]):
                     "done": self.state.done,
                     "visited": list(plan.visited_destinations),
                     "completed": plan.completed,
-                    "host": self.context.host_name,
+                    "host": self.context.name,
                 }
         return self.not_handled()
 

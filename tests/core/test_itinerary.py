@@ -239,8 +239,8 @@ class FakeContext:
     """The little of a host the mixin asks: its name and address."""
 
     def __init__(self, name: str, address: str) -> None:
-        self.host_name = name
-        self.host_address = address
+        self.name = name
+        self.address = address
 
 
 class FakeControl:
@@ -251,12 +251,14 @@ class FakeControl:
         self.dispatched: list[tuple[str, list[str], dict[str, Any]]] = []
         self.fail: Exception | None = None
 
-    def dispatch(self, target: str, options: Any) -> Any:
+    def dispatch(self, options: Any) -> Any:
         if self.fail is not None:
             raise self.fail
         # What travels is the state at this moment: record the plan's progress then.
+        target = str(options["target"])
+        given = {k: v for k, v in options.items() if k != "target" and v is not None}
         visited = list(self.paglet.state.itinerary.visited_destinations)
-        self.dispatched.append((target, visited, dict(options)))
+        self.dispatched.append((target, visited, given))
         self.paglet._mark_leaving()
         return f"proxy at {target}"
 
@@ -276,10 +278,10 @@ class Tripper(ItineraryAgentMixin, Paglet[TripState]):
     State = TripState
 
     def on_destination_reached(self) -> None:
-        self.state.reached.append(self.context.host_name)
+        self.state.reached.append(self.context.name)
 
     def execute_itinerary_task(self, task: ItineraryTask) -> Any:
-        self.state.ran.append(f"{task.name}:{task.execution}@{self.context.host_name}")
+        self.state.ran.append(f"{task.name}:{task.execution}@{self.context.name}")
         return task.name.upper()
 
     def on_itinerary_finished(self) -> None:

@@ -59,9 +59,37 @@ EXPECTED: dict[str, list[str]] = {
         "[alpha] task 'stamp' (arrival): stop 4 stamped",
         "back on alpha, finished: True",
     ],
+    "fanout.py": [
+        "round 1: 3 answers, 0 errors",
+        "  [alpha] gamma: error: no result within 1s",
+        "round 2: partial=True, errors={'gamma': 'no result within 1s'}",
+        "clones left on beta and gamma: 0",
+        "task on beta: running",
+        "task succeeded with result 10 on beta",
+    ],
     "master_slave.py": [
         "primes below 50000: 5133 after 4 progress reports (expected 5133)",
         "paglets left on beta: 0",
+    ],
+    "disk_survey_demo.py": [
+        "route: beta -> gamma -> alpha",
+        "[gamma] /: ",
+        "back home on alpha: True",
+        "surveyed 3 hosts: alpha, beta, gamma",
+        "notification on alpha's console: disk survey: surveyed 3 hosts; fullest: ",
+    ],
+    "service_finder.py": [
+        "translator on alpha? False",
+        "found on the mesh: demo.translator on gamma (lazy, started: False)",
+        "to_pig_latin('hello mobile objects') -> 'ellohay obilemay bjectsoay' by ",
+        "server-info of alpha: ",
+        "server-info of beta: ",
+        "server-info of gamma: ",
+        "wrong request: ServiceContractError: demo.translator.to_pig_latin takes a Phrase "
+        "request, not EmptyPayload",
+        "unknown operation: ServiceContractError: demo.translator has no operation 'to_klingon'",
+        "nobody provides it: ServiceNotFoundError: no provider of 'demo.nobody' on the mesh",
+        "translator instances on gamma: 1",
     ],
 }
 

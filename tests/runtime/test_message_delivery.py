@@ -27,7 +27,7 @@ class Recorder(Paglet[PagletState]):
 
     def handle_message(self, message: Message) -> Any:
         if message.kind == "relay":
-            target = self.context.proxy(message.args["agent_id"], message.args["address"])
+            target = self.context.get_proxy(message.args["agent_id"], message.args["address"])
             return target.send(Message("meta"))
         if message.kind == "meta":
             facts = {key: value for key, value in message.to_wire().items() if key not in ("args",)}
@@ -79,7 +79,7 @@ def test_a_paglet_sending_is_named_as_sender(spawn: Spawn, two_hosts: tuple[Host
     alpha, _ = two_hosts
     receiver = spawn()
     relay = alpha.create(Recorder)
-    got = relay.send("relay", {"agent_id": receiver.agent_id, "address": receiver.address})
+    got = relay.send("relay", args={"agent_id": receiver.agent_id, "address": receiver.host_url})
     assert got["sender"] == relay.agent_id
     assert got["reply_to"] == alpha.address
 

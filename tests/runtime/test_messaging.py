@@ -104,7 +104,7 @@ def queued(proxy: PagletProxy, count: int) -> None:
 
 def test_send_returns_the_reply(spawn: Spawn) -> None:
     proxy = spawn()
-    assert proxy.send("add", {"by": 2}) == 2
+    assert proxy.send("add", args={"by": 2}) == 2
     assert proxy.send(Message("add", {"by": 3})) == 5
     assert proxy.send(Message("echo", {"a": [1, 2]}, arg=b"raw")) == {
         "args": {"a": [1, 2]},
@@ -121,7 +121,7 @@ def test_handler_sees_the_priority_it_was_sent_with(spawn: Spawn) -> None:
 
 def test_send_oneway_takes_effect(spawn: Spawn) -> None:
     proxy = spawn()
-    proxy.send_oneway("add", {"by": 4})
+    proxy.send_oneway("add", args={"by": 4})
     proxy.send_oneway(Message("add", {"by": 1}))
     wait_for(lambda: proxy.send("count") == 5)
 
@@ -237,7 +237,7 @@ def test_wait_message_lets_the_next_message_run_until_notified(spawn: Spawn) -> 
 
 def test_wait_message_times_out_without_a_notify(spawn: Spawn) -> None:
     proxy = spawn()
-    assert proxy.send("pause", {"timeout": 0.05}) is False
+    assert proxy.send("pause", args={"timeout": 0.05}) is False
     assert proxy.send("add") == 1
 
 

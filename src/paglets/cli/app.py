@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from paglets.cli import agents, artifacts, grab, mesh
+from paglets.cli import agents, artifacts, grab, mesh, search, sysinfo
 from paglets.cli import examples as examples_command
 from paglets.cli import host as host_command
 from paglets.cli import jobs as jobs_command
@@ -19,6 +19,8 @@ app.add_typer(agents.app, name="agents")
 app.add_typer(mesh.app, name="mesh")
 app.add_typer(grab.app, name="grab")
 app.add_typer(artifacts.app, name="artifacts")
+app.add_typer(sysinfo.app, name="sys")
+app.add_typer(search.app, name="search")
 app.add_typer(jobs_command.app, name="jobs")
 app.add_typer(examples_command.app, name="examples")
 

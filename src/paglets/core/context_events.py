@@ -19,6 +19,8 @@ kind                   when (data)
 ``activate``           an inactive paglet was loaded again
 ``dispose``            a paglet was destroyed
 ``paglet-crashed``     its ``run()`` raised (``error``)
+``run-long``           its ``run()`` has held a thread ``run_report_after`` seconds
+                       (``seconds``); told once
 ``message-failed``     a message handler raised or did not handle the kind
                        (``message_kind``; ``message_id``, ``error``)
 ``transfer-failed``    a dispatch, clone or retract did not commit (``stage``: hook,
@@ -48,6 +50,7 @@ DEACTIVATE = "deactivate"
 ACTIVATE = "activate"
 DISPOSE = "dispose"
 PAGLET_CRASHED = "paglet-crashed"
+RUN_LONG = "run-long"
 MESSAGE_QUEUED = "message-queued"
 MESSAGE_DELIVERED = "message-delivered"
 MESSAGE_FAILED = "message-failed"
@@ -126,6 +129,7 @@ __all__ = [
     "PAGLET_CRASHED",
     "PRESENCE_KINDS",
     "RETRACT",
+    "RUN_LONG",
     "SERVICE_PREFIX",
     "TRANSFER_FAILED",
     "ContextEvent",

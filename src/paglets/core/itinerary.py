@@ -18,7 +18,7 @@ dispatching, so the copy that arrives sees its progress: on arrival
             self.itinerary_on_arrival(event)   # calls on_destination_reached()
 
         def on_destination_reached(self):
-            self.state.seen.append(self.context.host_name)
+            self.state.seen.append(self.context.name)
 
         def run(self):
             self.continue_itinerary()   # this stop's default tasks, then the next hop
@@ -222,7 +222,7 @@ class ItineraryAgentMixin:
 def _where(paglet: Paglet[Any]) -> tuple[str, str]:
     """The name and address of the host ``paglet`` is on."""
     context = paglet.context
-    return context.host_name, context.host_address
+    return context.name, context.address
 
 
 def _bare_address(address: str) -> str:

@@ -1,1 +1,1 @@
-"""System paglets every host runs: compute slots (and, from other work, server/user/mesh info)."""
+"""System paglets every host can run: built-in services and the paglets behind the CLIs."""

@@ -18,7 +18,13 @@ from typing import Any
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import PagletError
 from paglets.core.messages import UNQUEUED_PRIORITY, Message
-from paglets.runtime.eager import add_system_paglet, remove_system_paglet, set_free_cores
+from paglets.runtime.system_paglets import (
+    add_stop_hook,
+    add_system_paglet,
+    remove_stop_hook,
+    remove_system_paglet,
+    set_free_cores,
+)
 from paglets.system.compute.admission import EstimateError, JobEstimate
 from paglets.system.compute.service import ComputeSlots
 
@@ -45,9 +51,9 @@ class ComputeSlotsPaglet(Paglet[ComputeSlotsState]):
     State = ComputeSlotsState
 
     def handle_message(self, message: Message) -> Any:
-        service = _SERVICES.get(self.context.host_address)
+        service = _SERVICES.get(self.context.address)
         if service is None:
-            raise PagletError(f"host {self.context.host_name} runs no compute slots")
+            raise PagletError(f"host {self.context.name} runs no compute slots")
         args = message.args
         kind = message.kind
         if kind == "status":
@@ -98,8 +104,15 @@ class _Attached:
         self.host = host
         self.service = service
         self.slot = slot
+        self._closed = False
+        add_stop_hook(host, self.close)
 
     def close(self) -> None:
+        """Stop the service (idempotent); queued jobs stay in the store."""
+        if self._closed:
+            return
+        self._closed = True
+        remove_stop_hook(self.host, self.close)
         set_free_cores(self.host, None)
         remove_system_paglet(self.host, self.slot)
         _SERVICES.pop(self.host.address, None)
@@ -107,7 +120,17 @@ class _Attached:
 
 
 def attach(host: Any) -> _Attached:
-    """Start the compute slots of a started host (its ``eager_services`` entry)."""
+    """Start the compute slots of a started host; they stop when the host stops.
+
+    :func:`paglets.system.host_services.start_host_services` calls this for every
+    host it serves (compute slots are an eager system service). Calling it again for
+    a host that already runs them returns nothing new.
+
+    Raises:
+        PagletError: the host already runs compute slots.
+    """
+    if host.address in _SERVICES:
+        raise PagletError(f"host {host.name} already runs compute slots")
     service = ComputeSlots(host)
     _SERVICES[host.address] = service
     slot = add_system_paglet(host, ComputeSlotsPaglet, COMPUTE_SLOTS_ID)
@@ -115,11 +138,16 @@ def attach(host: Any) -> _Attached:
     return _Attached(host, service, slot)
 
 
+def runs_on(host: Any) -> bool:
+    """Whether ``host`` (in this process) runs compute slots."""
+    return host.address in _SERVICES
+
+
 def local_service(host: Any) -> ComputeSlots:
     """The compute slots of a host in this process.
 
     Raises:
-        PagletError: it runs none (``eager_services`` left it out).
+        PagletError: it runs none (:func:`attach` was not called for it).
     """
     service = _SERVICES.get(host.address)
     if service is None:
@@ -155,5 +183,6 @@ __all__ = [
     "ask",
     "attach",
     "local_service",
+    "runs_on",
     "why",
 ]

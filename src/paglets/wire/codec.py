@@ -26,8 +26,9 @@ code  type                     payload
 13    ``time``                 ``[hour, minute, second, microsecond, fold, tz]``
 14    ``timedelta``            ``[days, seconds, microseconds]``
 15    ``uuid.UUID``            raw bytes: the 16 bytes
-16    ``PagletProxyRef``       ``[agent_id, address]``
-17    ``ArtifactRef``          ``[host, artifact_id, name, size, sha256, created_at]``
+16    ``PagletProxyRef``       ``[host_url, agent_id]``
+17    ``ArtifactRef``          ``[host_url, artifact_id, name, size_bytes, sha256,
+                               created_at, expires_at, owner_agent_id]``
 ====  =======================  ========================================================
 
 ``tz`` is nil (naive), a zone key string (a ``zoneinfo.ZoneInfo``), or
@@ -237,10 +238,19 @@ _PAYLOADS: dict[type, tuple[int, Callable[[Any], Any]]] = {
     time: (ExtCode.TIME, _time_payload),
     timedelta: (ExtCode.TIMEDELTA, lambda v: [v.days, v.seconds, v.microseconds]),
     uuid.UUID: (ExtCode.UUID, lambda v: v.bytes),
-    PagletProxyRef: (ExtCode.PROXY_REF, lambda v: [v.agent_id, v.address]),
+    PagletProxyRef: (ExtCode.PROXY_REF, lambda v: [v.host_url, v.agent_id]),
     ArtifactRef: (
         ExtCode.ARTIFACT_REF,
-        lambda v: [v.host, v.artifact_id, v.name, v.size, v.sha256, v.created_at],
+        lambda v: [
+            v.host_url,
+            v.artifact_id,
+            v.name,
+            v.size_bytes,
+            v.sha256,
+            v.created_at,
+            v.expires_at,
+            v.owner_agent_id,
+        ],
     ),
 }
 

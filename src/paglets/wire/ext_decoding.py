@@ -190,7 +190,7 @@ _DECODERS: dict[int, Callable[[bytes, Hook, ClassPolicy], Any]] = {
     ExtCode.UUID: lambda data, hook, policy: uuid.UUID(bytes=bytes(data)),
     ExtCode.PROXY_REF: lambda data, hook, policy: PagletProxyRef(*_payload(data, hook, str, str)),
     ExtCode.ARTIFACT_REF: lambda data, hook, policy: ArtifactRef(
-        *_payload(data, hook, str, str, str, int, str, (int, float))
+        *_payload(data, hook, str, str, str, int, str, (int, float), (int, float, type(None)), str)
     ),
 }
 

@@ -15,9 +15,10 @@ from typing import Any
 from paglets.core.agent import Paglet, PagletState, overrides_run
 from paglets.core.classes import class_path
 from paglets.core.context_events import ACTIVATE, CREATE, DEACTIVATE, DISPOSE
-from paglets.core.errors import InvalidAgentError, PagletError
+from paglets.core.errors import InvalidAgentError, LifecycleError, LimitExceededError, PagletError
 from paglets.core.events import CreationEvent, DisposalEvent, PersistencyEvent
 from paglets.core.ids import new_id
+from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
 from paglets.runtime.execution.host_context import HostContext
 from paglets.runtime.execution.local_paglet import (
     LocalPaglet,
@@ -39,6 +40,16 @@ NO_IMPORTS = ClassPolicy(())
 def new_agent_id() -> str:
     """A fresh agent id (uuid4 form, 32 hex digits)."""
     return new_id()
+
+
+def release_resources(paglet: Paglet[Any]) -> None:
+    """Run the paglet's resource cleanups, newest first (if it registered any).
+
+    Raises:
+        ResourceCleanupError: a cleanup without ``suppress`` failed.
+    """
+    if paglet._resources is not None:
+        paglet._resources.cleanup()
 
 
 class Lifecycle:
@@ -74,6 +85,12 @@ class Lifecycle:
             )
         if self._parts.registry.get(agent_id) is not None:
             raise PagletError(f"paglet {agent_id} already lives on {self._parts.name}")
+        config = self._parts.config
+        if len(self._parts.registry) >= config.max_paglets:
+            raise LimitExceededError(
+                f"{len(self._parts.registry)} paglets are active on {self._parts.name}",
+                "max_paglets",
+            )
         paglet = cls()
         slot = LocalPaglet(
             paglet,
@@ -87,8 +104,11 @@ class Lifecycle:
             self._parts.config.max_queued_messages,
             self._parts.work_area,
             self._parts.events,
+            self._parts.budget,
+            config.max_mailbox_bytes,
+            self._parts.run_slots,
         )
-        paglet._bind(agent_id, state, self._context, slot)
+        paglet._bind(agent_id, state, self._context.for_agent(agent_id), slot)
         slot.mailbox.hold()
         self._parts.registry.add(slot)
         return slot
@@ -213,21 +233,40 @@ class Lifecycle:
         """
         cls = resolve_class(cls_path, Paglet, policy)
         if not state_cls_path:
-            state_cls_path = class_path(cls.State)  # type: ignore[attr-defined]
+            state_cls_path = class_path(cls.State)
         state_cls = resolve_class(state_cls_path, PagletState, policy)
-        if not issubclass(state_cls, cls.State):  # type: ignore[attr-defined]
+        if not issubclass(state_cls, cls.State):
             raise PagletError(
-                f"{state_cls_path} is not the state class of {cls_path} ({class_path(cls.State)})"  # type: ignore[attr-defined]
+                f"{state_cls_path} is not the state class of {cls_path} ({class_path(cls.State)})"
             )
         return cls, state_cls
 
     # deactivate / activate ----------------------------------------------------------
 
-    def deactivate(self, slot: LocalPaglet, duration: float | None) -> None:
-        """Persist ``slot``'s paglet and unload it. Runs holding the turn."""
+    def deactivate(self, slot: LocalPaglet, request: DeactivationRequest | None) -> None:
+        """Persist ``slot``'s paglet and unload it. Runs holding the turn.
+
+        The paglet's ``deactivation_policy(request)`` chooses the policy; its
+        resources are released after ``on_deactivating``.
+
+        Raises:
+            ResourceCleanupError: a resource's cleanup failed; the paglet stays active.
+            LifecycleError: the hook returned something else than a DeactivationPolicy.
+        """
         paglet = slot.paglet
-        event = PersistencyEvent(reason="deactivate", **self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
+        request = request or DeactivationRequest()
+        policy = paglet.deactivation_policy(request)
+        if not isinstance(policy, DeactivationPolicy):
+            raise LifecycleError(
+                f"{type(paglet).__qualname__}.deactivation_policy returned "
+                f"{type(policy).__name__}, not a DeactivationPolicy"
+            )
+        event = PersistencyEvent(
+            reason=request.reason or "deactivate",
+            **self._parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
+        )
         paglet.on_deactivating(event)
+        release_resources(paglet)
         with paglet.locked():
             state = encode_state(paglet.state)
         wake_at = None
@@ -238,9 +277,11 @@ class Lifecycle:
             self._parts.work_area.save_table(slot.agent_id, slot.files.table())
         queued = slot.leave(PagletStatus.DEACTIVATED)
         self._parts.registry.remove(slot.agent_id)
-        self._parts.events.record(DEACTIVATE, slot.agent_id, class_name=slot.class_path)
-        if duration is not None:
-            self._schedule_wake(slot.agent_id, duration)
+        self._parts.events.record(
+            DEACTIVATE, slot.agent_id, class_name=slot.class_path, reason=request.reason
+        )
+        if policy.wake_after is not None:
+            self._schedule_wake(slot.agent_id, policy.wake_after)
         for envelope in queued:
             self._operations.redirect(slot, envelope)
 
@@ -300,6 +341,7 @@ class Lifecycle:
             slot.paglet.on_disposing(event)
         except Exception:
             log.exception("%r: on_disposing raised; disposing anyway", slot.paglet)
+        release_resources(slot.paglet)
         queued = slot.leave(PagletStatus.DISPOSED)
         self._parts.registry.remove(slot.agent_id)
         self._remove_files(slot.agent_id)

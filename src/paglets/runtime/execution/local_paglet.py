@@ -14,11 +14,12 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
 
+from paglets.artifacts import PagletFileRef
 from paglets.core.agent import NOT_HANDLED, Paglet, overrides_run
 from paglets.core.context_events import MESSAGE_FAILED, PAGLET_CRASHED
 from paglets.core.errors import (
@@ -32,8 +33,11 @@ from paglets.core.errors import (
     ReplyTimeoutError,
 )
 from paglets.core.messages import DEACTIVATE, MAX_PRIORITY, UNQUEUED_PRIORITY, FutureReply, Message
+from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
+from paglets.persistence.storage import ManagedStorage
 from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.envelope import Envelope
+from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlot, RunSlots
 from paglets.runtime.execution.mailbox import Mailbox
 from paglets.runtime.execution.sender import sending_as
 from paglets.runtime.execution.workers import WorkerPool
@@ -48,6 +52,10 @@ log = logging.getLogger(__name__)
 ACTION_PRIORITY = MAX_PRIORITY + 1
 
 
+RUN_START_WAIT = 5.0
+"""Seconds ``start_run`` waits for the new thread to enter ``run()``."""
+
+
 class PagletStatus(enum.Enum):
     """Where a slot's paglet is in its life on this host."""
 
@@ -60,11 +68,13 @@ class PagletStatus(enum.Enum):
 class LocalPagletOperations(Protocol):
     """The host-side operations a paglet's self-operations delegate to."""
 
-    def dispatch_slot(self, slot: LocalPaglet, target: str, options: dict[str, Any]) -> Any: ...
+    def dispatch_slot(self, slot: LocalPaglet, options: dict[str, Any]) -> Any: ...
 
-    def clone_slot(self, slot: LocalPaglet, target: str | None, options: dict[str, Any]) -> Any: ...
+    def clone_slot(self, slot: LocalPaglet, options: dict[str, Any]) -> Any: ...
 
-    def deactivate_slot(self, slot: LocalPaglet, duration: float | None) -> None: ...
+    def deactivate_slot(self, slot: LocalPaglet, request: DeactivationRequest) -> Any: ...
+
+    def persistent_storage(self, slot: LocalPaglet) -> ManagedStorage: ...
 
     def dispose_slot(self, slot: LocalPaglet) -> None: ...
 
@@ -101,6 +111,9 @@ class LocalPaglet:
         max_queued: int = 100_000,
         work_area: WorkArea | None = None,
         events: EventLog | None = None,
+        budget: QueueBudget | None = None,
+        max_queued_bytes: int | None = None,
+        run_slots: RunSlots | None = None,
     ) -> None:
         self.paglet = paglet
         self.agent_id = agent_id
@@ -117,11 +130,13 @@ class LocalPaglet:
         self._policy = policy
         self._host_address = host_address
         self._run_thread: threading.Thread | None = None
-        self._max_queued = max_queued
         self._work_area = work_area
         self._events = events
         self._files: PagletFiles | None = None  # built on first use: most paglets carry none
-        self.mailbox = Mailbox(pool, self._handle)
+        self._bounds = MailboxBounds(agent_id, max_queued, max_queued_bytes, budget)
+        runs = run_slots is not None and overrides_run(type(paglet))  # taken before it exists
+        self._run_slot: RunSlot | None = run_slots.take(agent_id) if run_slots and runs else None
+        self.mailbox = Mailbox(pool, self._handle, self._bounds.give_back)
         self.isolation: Isolation | None = None  # set for an ISOLATED paglet class
 
     @property
@@ -140,20 +155,23 @@ class LocalPaglet:
 
     # PagletControl: the paglet's self-operations -------------------------------------------
 
-    def dispatch(self, target: str, options: Any) -> Any:
-        return self._operations.dispatch_slot(self, target, dict(options))
+    def dispatch(self, options: Mapping[str, Any]) -> Any:
+        return self._operations.dispatch_slot(self, dict(options))
 
-    def clone(self, target: str | None, options: Any) -> Any:
-        return self._operations.clone_slot(self, target, dict(options))
+    def clone(self, options: Mapping[str, Any]) -> Any:
+        return self._operations.clone_slot(self, dict(options))
 
-    def deactivate(self, duration: float | None) -> None:
-        self._operations.deactivate_slot(self, duration)
+    def deactivate(self, request: DeactivationRequest) -> Any:
+        return self._operations.deactivate_slot(self, request)
 
     def dispose(self) -> None:
         self._operations.dispose_slot(self)
 
     def own_proxy(self) -> Any:
         return self._operations.proxy_of(self.agent_id, self._host_address)
+
+    def persistent_storage(self) -> ManagedStorage:
+        return self._operations.persistent_storage(self)
 
     def wait_message(self, timeout: float | None) -> bool:
         return self.mailbox.wait_message(timeout)
@@ -169,14 +187,16 @@ class LocalPaglet:
             raise PagletError(f"paglet {self.agent_id} is {self.status.value}: no files here")
         return self.files
 
-    def register_file(self, path: str | PathLike[str], name: str | None, mode: str) -> Path:
+    def register_file(
+        self, path: str | PathLike[str], name: str | None, mode: str
+    ) -> PagletFileRef:
         return self._own_files().register(path, name, mode)
 
     def unregister_file(self, name: str, delete: bool) -> None:
         self._own_files().unregister(name, delete)
 
-    def registered_files(self) -> dict[str, Path]:
-        return self._own_files().registered() if self._files is not None else {}
+    def registered_files(self) -> list[PagletFileRef]:
+        return self._own_files().refs() if self._files is not None else []
 
     def file_path(self, name: str) -> Path:
         return self._own_files().path_of(name)
@@ -187,18 +207,25 @@ class LocalPaglet:
     # delivery -----------------------------------------------------------------------
 
     def deliver(self, envelope: Envelope) -> None:
-        """Queue a message (or run an unqueued one at once on a worker)."""
-        if envelope.priority == UNQUEUED_PRIORITY:
-            self._pool.submit(self._handle, envelope)
-        elif len(self.mailbox) >= self._max_queued and envelope.action is None:
-            envelope.respond(
-                error=OverloadedError(
-                    f"the mailbox of paglet {self.agent_id} is full "
-                    f"({self._max_queued} messages waiting)"
-                )
-            )
-        else:
+        """Queue a message (or run an unqueued one at once); over a limit, refuse it."""
+        if envelope.action is not None:
             self.mailbox.post(envelope, envelope.priority)
+            return
+        size = len(envelope.body) if envelope.body is not None else 0
+        unqueued = envelope.priority == UNQUEUED_PRIORITY
+        try:
+            self._bounds.admit(len(self.mailbox), self.mailbox.bytes, size, unqueued)
+        except OverloadedError as exc:
+            envelope.respond(error=exc)
+            return
+        if unqueued:
+            self._pool.submit(self._handle_unqueued, envelope, size)
+        else:
+            self.mailbox.post(envelope, envelope.priority, size if self._bounds.budget else None)
+
+    def _handle_unqueued(self, envelope: Envelope, size: int) -> None:
+        self._bounds.give_back(size)
+        self._handle(envelope)
 
     def run_in_turn(self, action: Callable[[], Any], timeout: float | None) -> Any:
         """Run ``action`` while holding the paglet's turn and return its result.
@@ -300,7 +327,9 @@ class LocalPaglet:
         try:
             if duration is not None and not (type(duration) in (int, float) and duration >= 0):
                 raise PagletError(f"{DEACTIVATE} duration must be seconds >= 0, not {duration!r}")
-            self._operations.deactivate_slot(self, None if duration is None else float(duration))
+            policy = None if duration is None else DeactivationPolicy(wake_after=float(duration))
+            request = DeactivationRequest(reason=DEACTIVATE, policy=policy)
+            self._operations.deactivate_slot(self, request)
         except PagletError as exc:
             envelope.respond(error=exc)
         else:
@@ -313,6 +342,8 @@ class LocalPaglet:
         self.mailbox.hold()
         self.status = status
         self.moved_to = moved_to
+        if self._run_thread is None and self._run_slot is not None:
+            self._run_slot.release()  # run() never started: no thread needs it
         self.paglet._mark_leaving()
         if self.isolation is not None:
             self.isolation.stop()
@@ -327,16 +358,24 @@ class LocalPaglet:
     # run() --------------------------------------------------------------------------
 
     def start_run(self) -> None:
-        """Start ``run()`` on a thread of its own if the paglet class defines one."""
+        """Start ``run()`` on a thread of its own if the paglet class defines one.
+
+        Returns once that thread entered ``run()`` (bounded by :data:`RUN_START_WAIT`),
+        so a caller's first message comes after ``run()`` began.
+        The thread holds the run slot taken at construction until ``run()`` returns.
+        """
         if self.isolation is not None or not overrides_run(type(self.paglet)):
             return
+        entered = threading.Event()
         thread = threading.Thread(
-            target=self._run, name=f"paglet-run-{self.agent_id[:8]}", daemon=True
+            target=self._run, args=(entered,), name=f"paglet-run-{self.agent_id[:8]}", daemon=True
         )
         self._run_thread = thread
         thread.start()
+        entered.wait(RUN_START_WAIT)
 
-    def _run(self) -> None:
+    def _run(self, entered: threading.Event) -> None:
+        entered.set()
         try:
             with sending_as(self.agent_id):
                 self.paglet.run()
@@ -352,6 +391,9 @@ class LocalPaglet:
                     error=self.run_failure,
                 )
             log.error("%r: run() failed:\n%s", self.paglet, traceback.format_exc())
+        finally:
+            if self._run_slot is not None:
+                self._run_slot.release()
 
     @property
     def run_alive(self) -> bool:

@@ -56,9 +56,12 @@ class WorkArea:
 
     Args:
         root: the host's files root; work dirs go to ``root/work``.
+        roots: the host's files roots (:mod:`~paglets.runtime.files.roots`): where
+            a paglet may register files besides its work dir; None: anywhere.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, roots: tuple[Path, ...] | None = None) -> None:
+        self.roots = roots
         self.root = root / "work"
         self._root_text = str(self.root)
         self._db = sqlite3.connect(

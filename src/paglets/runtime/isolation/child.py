@@ -23,7 +23,7 @@ import msgpack
 
 from paglets.core.agent import NOT_HANDLED, Paglet, PagletState, overrides_run
 from paglets.core.errors import HostError, NotHandledError, PagletError, ProtocolError
-from paglets.net.security import MeshKeys
+from paglets.net.security import Identity, MeshKeys
 from paglets.net.transport import IncomingRequest, Transport, TransportConfig
 from paglets.wire import protocol
 from paglets.wire.classpath import ClassPolicy, resolve_class
@@ -73,12 +73,20 @@ class ChildContext:
         self._launch = launch
 
     @property
-    def host_name(self) -> str:
+    def name(self) -> str:
         return str(self._launch["host_name"])
 
     @property
-    def host_address(self) -> str:
+    def host(self) -> str:
+        return str(self._launch["host_name"])
+
+    @property
+    def address(self) -> str:
         return str(self._launch["host_address"])
+
+    @property
+    def agent_id(self) -> str:
+        return str(self._launch["agent_id"])
 
     @property
     def properties(self) -> Mapping[str, str]:
@@ -205,7 +213,7 @@ def _build(launch: Mapping[str, Any]) -> tuple[Paglet[Any], ClassPolicy]:
     paglet._bind(
         str(launch["agent_id"]),
         state,
-        ChildContext(launch),  # type: ignore[arg-type]
+        ChildContext(launch),
         ChildControl(str(launch.get("work_dir", ""))),  # type: ignore[arg-type]
     )
     return paglet, policy
@@ -222,9 +230,13 @@ def main() -> None:
     server = ChildServer(paglet, policy)
     wire_keys = launch.get("keys")
     keys = None if wire_keys is None else MeshKeys(*wire_keys)
+    wire_identity = launch.get("identity")
+    identity = None if wire_identity is None else Identity(*wire_identity)
     transport = Transport(
         f"isolated-{str(launch['agent_id'])[:8]}",
-        TransportConfig(bind_host=str(launch["endpoint"]), default_timeout=30.0, keys=keys),
+        TransportConfig(
+            bind_host=str(launch["endpoint"]), default_timeout=30.0, keys=keys, identity=identity
+        ),
     )
     transport.serve(server.on_request)
     transport.start()

@@ -120,13 +120,10 @@ class IsolatedRunner:
         }
         keys = self._parts.transport.config.keys
         if keys is not None:  # the pipe is private to the child, as the host's memory is
-            launch["keys"] = [
-                keys.server_public,
-                keys.server_secret,
-                keys.client_public,
-                keys.client_secret,
-                keys.fingerprint,
-            ]
+            launch["keys"] = [keys.server_public, keys.server_secret, keys.fingerprint]
+            identity = self._parts.transport.config.identity
+            if identity is not None:  # the child speaks for its host: the host's own key
+                launch["identity"] = [identity.public, identity.secret]
         blob = msgpack.packb(launch, use_bin_type=True)
         self.run_state = "running" if overrides_run(cls) else "none"
         proc = take_spare(self._parts.address) or spawn_child()

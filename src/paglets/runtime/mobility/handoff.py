@@ -54,7 +54,7 @@ from paglets.core.errors import (
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.core.ids import new_id
 from paglets.disk.partial_file import storage_error
-from paglets.runtime.execution.lifecycle import Lifecycle, new_agent_id
+from paglets.runtime.execution.lifecycle import Lifecycle, new_agent_id, release_resources
 from paglets.runtime.execution.local_paglet import LocalPaglet, LocalPagletOperations, PagletStatus
 from paglets.runtime.files.work_area import remove_tree
 from paglets.runtime.parts import HostParts
@@ -93,10 +93,12 @@ class Mobility:
         reason: str = "dispatch",
         timeout: float | None = None,
         hook: bool = True,
+        arrival: str = "activate",
     ) -> str:
         """Move ``slot``'s paglet to the host at ``target``; return the new address.
 
-        Runs holding the paglet's turn. Raises TransferError (the paglet stays).
+        Runs holding the paglet's turn. Raises TransferError or ResourceCleanupError
+        (the paglet stays). ``arrival="inactive"`` stores it inactive at the target.
         """
         parts = self._parts
         if parts.is_local(target):
@@ -112,7 +114,8 @@ class Mobility:
         )
         if hook:
             self._hook(slot, "on_dispatching", lambda: slot.paglet.on_dispatching(event))
-        record = self._record(slot, slot.agent_id, reason)
+        release_resources(slot.paglet)
+        record = self._record(slot, slot.agent_id, reason, arrival)
         slot.mailbox.hold()
         # The target starts run() before it answers: a paglet that hops on at once may
         # come back here before this host let go of it; receive() waits for this.
@@ -138,7 +141,12 @@ class Mobility:
         return target
 
     def clone(
-        self, slot: LocalPaglet, target: str | None, *, timeout: float | None = None
+        self,
+        slot: LocalPaglet,
+        target: str | None,
+        *,
+        timeout: float | None = None,
+        arrival: str = "activate",
     ) -> tuple[str, str]:
         """Copy ``slot``'s paglet to ``target`` (None: here); return (new id, address)."""
         parts = self._parts
@@ -155,7 +163,7 @@ class Mobility:
         cloning = CloneEvent(**common, **parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
         self._hook(slot, "on_cloning", lambda: slot.paglet.on_cloning(cloning))
         clone_id = new_agent_id()
-        record = self._record(slot, clone_id, "clone")
+        record = self._record(slot, clone_id, "clone", arrival)
         self._hand_off(slot, address, record, limit, what="clone")
         cloned = CloneEvent(
             clone_agent_id=clone_id,
@@ -201,7 +209,9 @@ class Mobility:
                 stage="hook",
             ) from exc
 
-    def _record(self, slot: LocalPaglet, agent_id: str, reason: str) -> dict[str, Any]:
+    def _record(
+        self, slot: LocalPaglet, agent_id: str, reason: str, arrival: str = "activate"
+    ) -> dict[str, Any]:
         try:
             with slot.paglet.locked():
                 state = encode_state(slot.paglet.state)
@@ -224,6 +234,8 @@ class Mobility:
         }
         if files:
             record["files"] = files
+        if arrival != "activate":
+            record["arrival"] = arrival
         return record
 
     def _hand_off(
@@ -445,6 +457,9 @@ class Mobility:
                 if isinstance(exc, OSError):
                     raise storage_error(exc, f"the work dir of {agent_id}") from None
                 raise
+        if record.get("arrival") == "inactive":
+            self._store_inactive(slot)
+            return
         reason = str(record["reason"])
         source_name = str(record["source_name"])
         fields = parts.event_fields(agent_id)
@@ -478,3 +493,19 @@ class Mobility:
             ARRIVAL, agent_id, class_name=slot.class_path, source=source_name, reason=reason
         )
         self._lifecycle.open(slot)
+
+    def _store_inactive(self, slot: LocalPaglet) -> None:
+        """Keep an arrived paglet inactive: in the store, its files in its work dir.
+
+        No hook runs and ``run()`` does not start; an ``activate`` (or a message)
+        loads it, as any deactivated paglet.
+        """
+        parts = self._parts
+        with slot.paglet.locked():
+            state = encode_state(slot.paglet.state)
+        parts.store.save(slot.agent_id, slot.class_path, slot.state_class_path, state, None)
+        if slot.has_files:
+            parts.work_area.save_table(slot.agent_id, slot.files.table())
+        slot.leave(PagletStatus.DEACTIVATED)
+        parts.registry.remove(slot.agent_id)
+        parts.events.record(ARRIVAL, slot.agent_id, arrival="inactive")

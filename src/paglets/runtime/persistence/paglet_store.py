@@ -59,7 +59,7 @@ class PagletStore:
     @property
     def durable(self) -> bool:
         """Whether the store survives the process."""
-        return self._open().execute("PRAGMA database_list").fetchone()[2] != ""
+        return bool(self._open().execute("PRAGMA database_list").fetchone()[2] != "")
 
     def save(
         self,

@@ -203,7 +203,7 @@ class ComputeSlots:
         """A peer whose gossiped free slots fit the job now, best first ('' if none)."""
         peers = [
             peer
-            for peer in self.host.available_hosts()
+            for peer in self.host.peers()
             if peer.online and self.peer_fits(peer, estimate, args) == ""
         ]
         peers.sort(key=lambda p: (-p.cores_free, p.load_per_cpu, -p.memory_free, p.name))
