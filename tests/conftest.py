@@ -18,6 +18,7 @@ import zmq
 
 from helpers import TIMEOUT, open_all_gates
 from paglets.runtime.host import Host
+from paglets.system.compute_slots import attach
 
 HostFactory = Callable[..., Host]
 
@@ -176,3 +177,17 @@ def zmq_context() -> Iterator[zmq.Context[Any]]:
     context: zmq.Context[Any] = zmq.Context()
     yield context
     context.destroy(linger=0)
+
+
+@pytest.fixture
+def compute_host(make_host: HostFactory) -> HostFactory:
+    """``compute_host(name, **options)``: a started host running its compute slots.
+
+    The slots stop with the host (a stop hook), which ``make_host`` stops.
+    """
+    def make(name: str | None = None, **options: Any) -> Host:
+        host = make_host(name, **options)
+        attach(host)
+        return host
+
+    return make

@@ -21,8 +21,8 @@ JOB_TIMEOUT = 6 * TIMEOUT
 ONE_CPU = {"compute_cpus": (0,), "compute_max_load_per_cpu": None}
 
 
-def test_a_job_runs_pinned_and_its_result_lands_in_the_history(make_host) -> None:  # type: ignore[no-untyped-def]
-    host: Host = make_host("slots", **ONE_CPU)
+def test_a_job_runs_pinned_and_its_result_lands_in_the_history(compute_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = compute_host("slots", **ONE_CPU)
     job = submit_compute_job(host, SleepJob, SleepState(seconds=0.1))
     assert job.decision == "run" and job.host == "slots"
     entry = wait_compute_job(host, job, JOB_TIMEOUT)
@@ -34,8 +34,8 @@ def test_a_job_runs_pinned_and_its_result_lands_in_the_history(make_host) -> Non
     assert host.info()["active"] == 0  # the job paglet is gone, the service is not counted
 
 
-def test_a_second_job_waits_then_runs_when_the_first_ends(make_host) -> None:  # type: ignore[no-untyped-def]
-    host: Host = make_host("slots", **ONE_CPU)
+def test_a_second_job_waits_then_runs_when_the_first_ends(compute_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = compute_host("slots", **ONE_CPU)
     first = submit_compute_job(host, SleepJob, SleepState(seconds=0.5))
     second = submit_compute_job(host, SleepJob, SleepState(seconds=0.0))
     assert first.decision == "run" and second.decision == "wait"
@@ -46,40 +46,40 @@ def test_a_second_job_waits_then_runs_when_the_first_ends(make_host) -> None:  #
     assert done_second["started"] >= done_first["ended"] - 0.01
 
 
-def test_estimates_that_never_fit_are_rejected_with_the_reason(make_host) -> None:  # type: ignore[no-untyped-def]
-    host: Host = make_host("slots", **ONE_CPU)
+def test_estimates_that_never_fit_are_rejected_with_the_reason(compute_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = compute_host("slots", **ONE_CPU)
     with pytest.raises(ComputeRejectedError, match="needs 2 cores"):
         submit_compute_job(host, SleepJob, SleepState(cpu_cores=2))
     with pytest.raises(EstimateError):
         submit_compute_job(host, SleepJob, SleepState(cpu_cores=0))
 
 
-def test_a_failing_job_is_reported_and_releases_its_lease(make_host) -> None:  # type: ignore[no-untyped-def]
-    host: Host = make_host("slots", **ONE_CPU)
+def test_a_failing_job_is_reported_and_releases_its_lease(compute_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = compute_host("slots", **ONE_CPU)
     job = submit_compute_job(host, SleepJob, SleepState(fail=True))
     entry = wait_compute_job(host, job, JOB_TIMEOUT)
     assert entry["outcome"] == "failed" and "asked to fail" in entry["error"]
     assert local_service(host).cores_free() == 1
 
 
-def test_the_queue_survives_a_restart(make_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_queue_survives_a_restart(compute_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     store = tmp_path / "store"
     closed = {"compute_cpus": (0,), "compute_max_load_per_cpu": -1.0}  # the gate never opens
-    host: Host = make_host("keeper", persistence_dir=store, **closed)
+    host: Host = compute_host("keeper", persistence_dir=store, **closed)
     queued = submit_compute_job(host, SleepJob, SleepState(seconds=0.0))
     assert queued.decision == "wait" and "load per cpu" in queued.reason
     host.stop(timeout=TIMEOUT)
-    again: Host = make_host("keeper", persistence_dir=store, **closed)
+    again: Host = compute_host("keeper", persistence_dir=store, **closed)
     why = ask(again, again.address, "why", {"job_id": queued.job_id})
     assert why["status"] == "queued"
     again.stop(timeout=TIMEOUT)
-    opened: Host = make_host("keeper", persistence_dir=store, **ONE_CPU)
+    opened: Host = compute_host("keeper", persistence_dir=store, **ONE_CPU)
     entry = wait_compute_job(opened, replace(queued, address=opened.address), JOB_TIMEOUT)
     assert entry["outcome"] == "succeeded"
 
 
-def test_cancel_removes_a_queued_job_and_kills_a_running_one_only_when_forced(make_host) -> None:  # type: ignore[no-untyped-def]
-    host: Host = make_host("slots", **ONE_CPU)
+def test_cancel_removes_a_queued_job_and_kills_a_running_one_only_when_forced(compute_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = compute_host("slots", **ONE_CPU)
     running = submit_compute_job(host, SleepJob, SleepState(seconds=60))
     queued = submit_compute_job(host, SleepJob, SleepState(seconds=0.0))
     assert ask(host, host.address, "cancel", {"job_id": queued.job_id})["was"] == "queued"
@@ -94,9 +94,9 @@ def test_cancel_removes_a_queued_job_and_kills_a_running_one_only_when_forced(ma
     assert local_service(host).cores_free() == 1
 
 
-def test_a_full_host_redirects_to_a_peer_with_free_slots(make_host) -> None:  # type: ignore[no-untyped-def]
-    alpha: Host = make_host("alpha", **ONE_CPU)
-    make_host("beta", peers=[alpha.address], **ONE_CPU)
+def test_a_full_host_redirects_to_a_peer_with_free_slots(compute_host) -> None:  # type: ignore[no-untyped-def]
+    alpha: Host = compute_host("alpha", **ONE_CPU)
+    compute_host("beta", peers=[alpha.address], **ONE_CPU)
     alpha.wait_for_host("beta", TIMEOUT)
     busy = submit_compute_job(alpha, SleepJob, SleepState(seconds=1.0), target=alpha.address)
     wait_for(lambda: alpha.wait_for_host("beta", TIMEOUT).cores_free == 1)

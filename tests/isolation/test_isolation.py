@@ -27,8 +27,8 @@ def test_an_isolated_paglet_handles_messages_in_a_child_process(host: Host) -> N
     pid = proxy.send("pid")
     assert pid != os.getpid()
     assert psutil.Process(pid).ppid() == os.getpid()
-    assert proxy.send("add", {"n": 2}) == 3
-    assert proxy.send("add", {"n": 4}) == 7
+    assert proxy.send("add", args={"n": 2}) == 3
+    assert proxy.send("add", args={"n": 4}) == 7
     info = proxy.info()
     assert info["isolated"] is True and info["pid"] == pid and info["exit_code"] is None
     with pytest.raises(HostError, match="bad value in the child"):
@@ -48,7 +48,7 @@ def test_a_dying_child_marks_only_its_paglet_crashed(host: Host, kind: str, code
     neighbour = host.create(InProcessCounter)
     pid = isolated.send("pid")
     with pytest.raises(PagletCrashedError):
-        isolated.send(kind, {"code": code})
+        isolated.send(kind, args={"code": code})
     wait_for(lambda: _gone(pid))
     info = wait_for(lambda: (i := isolated.info())["crashed"] and i)
     assert info["exit_code"] == code
@@ -56,7 +56,7 @@ def test_a_dying_child_marks_only_its_paglet_crashed(host: Host, kind: str, code
         isolated.send("add")
     crashed = [e for e in events if getattr(e, "kind", None) == PAGLET_CRASHED]
     assert crashed and crashed[0].agent_id == isolated.agent_id  # type: ignore[attr-defined]
-    assert neighbour.send("add", {"n": 5}) == 5  # the host and its other paglets carry on
+    assert neighbour.send("add", args={"n": 5}) == 5  # the host and its other paglets carry on
     again = host.create(IsolatedCounter)
     assert again.send("add") == 1
     isolated.dispose()
@@ -80,7 +80,7 @@ def test_state_comes_back_from_the_child_for_a_move_and_a_clone(
 ) -> None:
     alpha, beta = two_hosts
     proxy = alpha.create(IsolatedCounter)
-    assert proxy.send("add", {"n": 41}) == 41
+    assert proxy.send("add", args={"n": 41}) == 41
     first_pid = proxy.send("pid")
     moved = alpha.dispatch(proxy, beta.name)
     wait_for(lambda: _gone(first_pid))
@@ -98,7 +98,7 @@ def test_state_comes_back_from_the_child_for_a_move_and_a_clone(
 def test_deactivation_keeps_the_child_state(make_host, tmp_path) -> None:  # type: ignore[no-untyped-def]
     host = make_host("keeper", persistence_dir=tmp_path / "store")
     proxy = host.create(IsolatedCounter)
-    proxy.send("add", {"n": 9})
+    proxy.send("add", args={"n": 9})
     pid = proxy.send("pid")
     host.deactivate(proxy.agent_id)
     wait_for(lambda: _gone(pid))

@@ -21,6 +21,7 @@ from paglets.cli.output import console, fail, print_json
 from paglets.cli.sizes import human_size
 from paglets.core.errors import PagletError
 from paglets.system.compute_slots import ask
+from paglets.system.host_services import start_host_services
 
 QUEUED = "queued"
 
@@ -38,6 +39,8 @@ def _entry(
 ) -> Iterator[Entry]:
     try:
         with open_entry(entry, ClientOptions(timeout, api_key_env, insecure)) as found:
+            if found.host is not None:  # embedded: it runs the system services, compute too
+                start_host_services(found.host)
             yield found
     except (ValueError, PagletError) as exc:
         fail(f"{type(exc).__name__}: {exc}" if isinstance(exc, PagletError) else str(exc))

@@ -44,10 +44,10 @@ from paglets.runtime.host_setup import (
 from paglets.runtime.mesh.directory import MeshDirectory
 from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.serving.local_backend import LocalProxyBackend
-from paglets.runtime.system_paglets import run_stop_hooks
 from paglets.runtime.serving.operations import HostOperations
 from paglets.runtime.serving.requests import RequestRouter
 from paglets.runtime.serving.service_registry import ServiceRegistry
+from paglets.runtime.system_paglets import run_stop_hooks
 from paglets.wire.protocol import VERB_PING
 
 log = logging.getLogger(__name__)

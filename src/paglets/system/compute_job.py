@@ -19,7 +19,8 @@ from typing import Any
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.classes import class_path
 from paglets.core.errors import PagletError, ReplyTimeoutError
-from paglets.system.compute.admission import JobEstimate, tags_fit
+from paglets.system.compute.admission import EstimateError, JobEstimate, tags_fit
+from paglets.system.compute.job_runs import MEMORY_POLICIES
 from paglets.system.compute.service import encode_job_state
 from paglets.system.compute_slots import ComputeRejectedError, ask
 from paglets.wire.classpath import ClassPolicy
@@ -38,6 +39,9 @@ class ComputeJobState(PagletState):
         cpu_cores, memory, temp_storage: the estimates (cores; bytes; bytes).
         require_tags, exclude_tags, prefer_tags: placement by host tags.
         label: a name for the job in listings.
+        memory_policy: ``report`` (a job over its memory estimate is reported) or
+            ``kill`` (reported and killed).
+        rerun_if_lost: run the job again when its host dies or restarts while it runs.
         job_id, granted_cpus, host_name: filled by the slots that grant it.
         result: what ``run_compute_job()`` returned (an encodable value).
         error: why it failed ('' on success).
@@ -50,6 +54,8 @@ class ComputeJobState(PagletState):
     exclude_tags: list[str] = field(default_factory=list)
     prefer_tags: list[str] = field(default_factory=list)
     label: str = ""
+    memory_policy: str = "report"
+    rerun_if_lost: bool = False
     job_id: str = ""
     granted_cpus: list[int] = field(default_factory=list)
     host_name: str = ""
@@ -87,9 +93,20 @@ def estimate_of(state: ComputeJobState) -> JobEstimate:
     """The validated estimates of ``state``.
 
     Raises:
-        EstimateError: an estimate is not a whole number, negative, or cores < 1.
+        EstimateError: an estimate is not a whole number, negative, or cores < 1; an
+            unknown memory policy.
     """
+    if state.memory_policy not in MEMORY_POLICIES:
+        raise EstimateError(
+            f"memory_policy must be one of {', '.join(MEMORY_POLICIES)}, "
+            f"not {state.memory_policy!r}"
+        )
     return JobEstimate(state.cpu_cores, state.memory, state.temp_storage)
+
+
+def has_mesh_view(where: Any) -> bool:
+    """Whether ``where`` (a host, a client or a paglet context) shows the mesh's facts."""
+    return hasattr(where, "mesh_view") or hasattr(where, "mesh")
 
 
 def mesh_view_of(where: Any) -> dict[str, Any]:
@@ -145,6 +162,7 @@ def submit_compute_job(
     state: ComputeJobState,
     target: str | None = None,
     timeout: float | None = None,
+    job_id: str | None = None,
 ) -> SubmittedJob:
     """Validate, place and submit one compute job; return where it runs or waits.
 
@@ -153,12 +171,16 @@ def submit_compute_job(
         job_cls: the job's paglet class.
         state: its estimates and inputs.
         target: a host address to submit to (default: the best candidate).
+        timeout: seconds each submit request may take.
+        job_id: the job's id (default: the first host assigns one).
 
     Raises:
         EstimateError: bad estimates.
         ComputeRejectedError: it can never fit on the host(s) it was sent to.
     """
     estimate_of(state)
+    if target is None and not has_mesh_view(where):
+        target = str(where.address)  # a paglet context: its host's slots place the job
     if target is None:
         ranked = candidates(where, state)
         fitting = [address for _, address, why in ranked if not why]
@@ -166,18 +188,18 @@ def submit_compute_job(
         if not tagged:
             raise ComputeRejectedError("no known host has the tags this job requires")
         target = (fitting or tagged)[0]
-    body = {
-        "class": class_path(job_cls),
-        "state_class": class_path(type(state)),
-        "state": encode_job_state(state),
-        "cpu_cores": state.cpu_cores,
-        "memory": state.memory,
-        "temp_storage": state.temp_storage,
-        "label": state.label or job_cls.__name__,
-        "require_tags": list(state.require_tags),
-        "exclude_tags": list(state.exclude_tags),
-    }
-    address = target
+    return place_body(where, submit_body(job_cls, state, job_id), target, timeout)
+
+
+def place_body(
+    where: Any, body: dict[str, Any], address: str, timeout: float | None = None
+) -> SubmittedJob:
+    """Submit a ``submit`` request to ``address``, following redirects.
+
+    Raises:
+        ComputeRejectedError: the host the request ends at can never fit it.
+    """
+    body = dict(body)
     for hop in range(MAX_REDIRECTS + 1):
         body["redirect"] = hop < MAX_REDIRECTS
         answer = ask(where, address, "submit", body, timeout)
@@ -196,7 +218,33 @@ def submit_compute_job(
     raise PagletError("too many redirects")  # unreachable: the last hop allows none
 
 
+def submit_body(
+    job_cls: type[ComputeJobPaglet], state: ComputeJobState, job_id: str | None = None
+) -> dict[str, Any]:
+    """The ``submit`` request of one job: class, encoded state, estimates, policy."""
+    body: dict[str, Any] = {
+        "class": class_path(job_cls),
+        "state_class": class_path(type(state)),
+        "state": encode_job_state(state),
+        "cpu_cores": state.cpu_cores,
+        "memory": state.memory,
+        "temp_storage": state.temp_storage,
+        "label": state.label or job_cls.__name__,
+        "require_tags": list(state.require_tags),
+        "exclude_tags": list(state.exclude_tags),
+        "memory_policy": state.memory_policy,
+        "rerun_if_lost": state.rerun_if_lost,
+        "collector": dict(getattr(state, "collector", {}) or {}),
+        "group_id": str(getattr(state, "group_id", "") or ""),
+    }
+    if job_id:
+        body["job_id"] = job_id
+    return body
+
+
 def _address_of(where: Any, name: str) -> str:
+    if not has_mesh_view(where):
+        return str(where.host_status(name).url)
     for peer in mesh_view_of(where)["peers"]:
         if peer["name"] == name:
             return str(peer["address"])

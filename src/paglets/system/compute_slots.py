@@ -164,10 +164,13 @@ def ask(
 ) -> Any:
     """Send one request to the compute-slots paglet of the host at ``address``.
 
-    ``where`` is a host, a paglet context or a client: anything with ``proxy(id, address)``.
+    ``where`` is a host, a paglet context or a client.
     The request skips the mailbox queue, so a waiting ``result`` holds up nothing else.
     """
-    proxy = where.proxy(COMPUTE_SLOTS_ID, address)
+    if hasattr(where, "proxy"):  # a Host: its get_proxy finds only its own paglets
+        proxy = where.proxy(COMPUTE_SLOTS_ID, address)
+    else:  # a HostClient or a paglet context
+        proxy = where.get_proxy(COMPUTE_SLOTS_ID, address)
     message = Message(kind, dict(args or {}), priority=UNQUEUED_PRIORITY)
     return proxy.send(message, timeout=timeout) if timeout is not None else proxy.send(message)
 

@@ -1,9 +1,17 @@
-"""The compute-slots queue and job history: an SQLite file next to the host's store.
+"""The compute-slots queue and job history, in the host's own SQLite database.
+
+The tables live in ``persistence_dir/paglets.sqlite3``, the one database file of a
+host (the host store's, :mod:`paglets.runtime.persistence`), through a connection of
+their own in WAL mode, so a host keeps one store. The compute tables carry their own
+schema version in ``compute_meta`` (key ``schema_version``) and never touch the host
+store's ``PRAGMA user_version``: each side migrates its own tables.
 
 A job is one row keyed by its job id, so a job can never be queued or leased twice.
 A queued row carries the job's class and encoded state: the job paglet is created
 only when its slot is granted, and the queue survives a restart. Finished jobs move
 to a history table that keeps the last ``history_size`` of them.
+
+Without a persistence dir everything is kept in memory.
 """
 
 from __future__ import annotations
@@ -16,10 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paglets.core.errors import PagletError
+
 QUEUED = "queued"
 RUNNING = "running"
+DATABASE_NAME = "paglets.sqlite3"
+"""The host database's file name (the host store's ``DATABASE_NAME``)."""
+SCHEMA_VERSION = 1
+"""The version of the compute tables this code writes."""
+BUSY_TIMEOUT_MS = 5000
+"""How long a write waits for the host store's connection to finish its own."""
 
-_SCHEMA = """
+_V1 = """
 CREATE TABLE IF NOT EXISTS compute_jobs (
     job_id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
@@ -35,7 +51,8 @@ CREATE TABLE IF NOT EXISTS compute_jobs (
     cpus TEXT NOT NULL DEFAULT '[]',
     agent_id TEXT NOT NULL DEFAULT '',
     started REAL,
-    reason TEXT NOT NULL DEFAULT ''
+    reason TEXT NOT NULL DEFAULT '',
+    policy TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS compute_history (
     job_id TEXT PRIMARY KEY,
@@ -49,13 +66,48 @@ CREATE TABLE IF NOT EXISTS compute_history (
     ended REAL NOT NULL,
     peak_cpu REAL NOT NULL,
     peak_rss INTEGER NOT NULL,
-    peak_work INTEGER NOT NULL
+    peak_work INTEGER NOT NULL,
+    memory INTEGER NOT NULL DEFAULT 0
 );
 """
+_MIGRATIONS = {1: _V1}
+
+
+class ComputeStoreError(PagletError):
+    """The compute tables cannot be used (a newer schema, an unreadable file)."""
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring the compute tables to :data:`SCHEMA_VERSION`, one step per transaction.
+
+    Raises:
+        ComputeStoreError: the tables are newer than this code.
+    """
+    db.execute("CREATE TABLE IF NOT EXISTS compute_meta (key TEXT PRIMARY KEY, value TEXT)")
+    row = db.execute("SELECT value FROM compute_meta WHERE key = 'schema_version'").fetchone()
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise ComputeStoreError(
+            f"the compute tables are version {version}; this paglets knows {SCHEMA_VERSION}"
+        )
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _MIGRATIONS[step].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(
+                "INSERT OR REPLACE INTO compute_meta VALUES ('schema_version', ?)", (str(step),)
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
 
 _JOB_COLUMNS = (
     "job_id, seq, label, class_path, state_class_path, state, cpu_cores, memory, "
-    "temp_storage, submitted, status, cpus, agent_id, started, reason"
+    "temp_storage, submitted, status, cpus, agent_id, started, reason, policy"
 )
 
 
@@ -78,6 +130,8 @@ class JobRow:
     agent_id: str
     started: float | None
     reason: str
+    policy: dict[str, Any]
+    """``memory_policy`` (report/kill), ``rerun_if_lost``, ``collector``, ``group_id``."""
 
     def summary(self) -> dict[str, Any]:
         """The row without its state, as the CLI shows it."""
@@ -93,6 +147,8 @@ class JobRow:
             "cpus": list(self.cpus),
             "agent_id": self.agent_id,
             "reason": self.reason,
+            "group_id": str(self.policy.get("group_id", "")),
+            "memory_policy": str(self.policy.get("memory_policy", "report")),
         }
 
 
@@ -105,14 +161,28 @@ class ComputeQueue:
     """
 
     def __init__(self, directory: Path | None, history_size: int = 100) -> None:
-        target = ":memory:" if directory is None else str(directory / "compute.sqlite")
-        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self.path = None if directory is None else directory / DATABASE_NAME
+        target = ":memory:" if self.path is None else str(self.path)
         self._lock = threading.Lock()
         self._history_size = history_size
-        with self._lock:
-            if directory is not None:
+        try:
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                target,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+            if self.path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+                self._db.execute("PRAGMA synchronous=FULL")  # a queued job is a promise
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            _migrate(self._db)
+        except sqlite3.Error as exc:
+            raise ComputeStoreError(
+                f"the compute queue in {target} cannot be used: {exc}"
+            ) from None
 
     def close(self) -> None:
         """Close the database."""
@@ -150,7 +220,7 @@ class ComputeQueue:
             try:
                 self._db.execute(
                     f"INSERT INTO compute_jobs ({_JOB_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         row.job_id,
                         seq[0],
@@ -167,6 +237,7 @@ class ComputeQueue:
                         row.agent_id,
                         row.started,
                         row.reason,
+                        json.dumps(row.policy),
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -189,15 +260,15 @@ class ComputeQueue:
                 "UPDATE compute_jobs SET reason = ? WHERE job_id = ?", (reason, job_id)
             )
 
-    def requeue_running(self, reason: str) -> int:
-        """Put every running job back in the queue (their processes are gone)."""
+    def requeue(self, job_id: str, reason: str) -> bool:
+        """Put a running job back in the queue (its process is gone); False if absent."""
         with self._lock:
             cursor = self._db.execute(
                 "UPDATE compute_jobs SET status = ?, cpus = '[]', agent_id = '', started = NULL, "
-                "reason = ? WHERE status = ?",
-                (QUEUED, reason, RUNNING),
+                "reason = ? WHERE status = ? AND job_id = ?",
+                (QUEUED, reason, RUNNING, job_id),
             )
-        return int(cursor.rowcount)
+        return cursor.rowcount > 0
 
     def remove(self, job_id: str) -> bool:
         """Drop a job (cancelled, or finished and moved to history)."""
@@ -210,10 +281,11 @@ class ComputeQueue:
     ) -> None:
         """Move ``row`` to the history with its outcome and usage peaks; trim the history."""
         with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # the row leaves the queue and enters history
             self._db.execute("DELETE FROM compute_jobs WHERE job_id = ?", (row.job_id,))
             self._db.execute(
                 "INSERT OR REPLACE INTO compute_history "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.job_id,
                     row.label,
@@ -227,6 +299,7 @@ class ComputeQueue:
                     float(peaks.cpu_percent),
                     int(peaks.rss),
                     int(peaks.work_bytes),
+                    row.memory,
                 ),
             )
             self._db.execute(
@@ -234,6 +307,7 @@ class ComputeQueue:
                 "compute_history ORDER BY ended DESC LIMIT ?)",
                 (self._history_size,),
             )
+            self._db.execute("COMMIT")
 
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Finished jobs, newest first (``result`` is the encoded value or None)."""
@@ -258,4 +332,5 @@ class ComputeQueue:
 def _job_row(row: tuple[Any, ...]) -> JobRow:
     values = list(row)
     values[11] = tuple(json.loads(values[11]))
+    values[15] = dict(json.loads(values[15] or "{}"))
     return JobRow(*values)

@@ -12,12 +12,11 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import psutil
 
-from paglets.core.agent import Paglet, PagletState
+from paglets.core.agent import PagletState
 from paglets.core.errors import PagletError
 from paglets.core.ids import new_id
 from paglets.net.peers import PeerInfo
@@ -36,10 +35,10 @@ from paglets.system.compute.admission import (
     never_fits,
     tags_fit,
 )
+from paglets.system.compute.job_runs import MEMORY_POLICIES, MEMORY_REPORT, JobRuns
 from paglets.system.compute.queue_store import QUEUED, RUNNING, ComputeQueue, JobRow
-from paglets.system.compute.usage import Peaks, UsageMeter
-from paglets.wire.classpath import resolve_class
-from paglets.wire.codec import decode_state, encode_state, encode_value
+from paglets.system.compute.usage import Peaks
+from paglets.wire.codec import encode_state
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ def load_gate(configured: float | None) -> float | None:
         raise PagletError(f"{LOAD_VARIABLE} must be a number or 'none', not {raw!r}") from None
 
 
-class ComputeSlots:
+class ComputeSlots(JobRuns):
     """Compute slots of one host. Thread-safe.
 
     Args:
@@ -86,37 +85,43 @@ class ComputeSlots:
         self._work_root = host._parts.work_area.root
         self._work_root.mkdir(parents=True, exist_ok=True)
         self.queue = ComputeQueue(config.persistence_dir, config.compute_history_size)
-        orphans = [row.agent_id for row in self.queue.running() if row.agent_id]
-        requeued = self.queue.requeue_running("re-queued: the host restarted while it ran")
-        for agent_id in orphans:  # a stopping host kept them as inactive paglets
-            try:
-                host.dispose(agent_id)
-            except PagletError:
-                pass
-        if requeued:
-            log.info("compute slots of %s: %d interrupted jobs re-queued", host.name, requeued)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._meters: dict[str, UsageMeter] = {}
-        self._ended: set[str] = set()
-        self._finishing: set[str] = set()
-        self._launching: dict[str, threading.Thread] = {}
         self._stopped = False
+        self._init_runs()
+        self._recover()
         keep_spares(host.address, min(len(self.cpus), MAX_SPARES))
         self._thread = threading.Thread(
             target=self._loop, name=f"compute-slots-{host.name[:16]}", daemon=True
         )
         self._thread.start()
 
+    def _recover(self) -> None:
+        """Jobs that ran when the host last stopped (or died): re-queue or report them.
+
+        Their processes are gone. A job whose policy says ``rerun_if_lost`` goes back
+        in the queue; the others end as ``lost`` in the history (and their collector
+        is told). A stopping host kept their paglets inactive: those are disposed.
+        """
+        for row in self.queue.running():
+            if row.agent_id:
+                try:
+                    self.host.dispose(row.agent_id)
+                except PagletError:
+                    pass
+            if row.policy.get("rerun_if_lost"):
+                self.queue.requeue(row.job_id, "re-queued: the host restarted while it ran")
+                log.info("compute slots of %s: job %s re-queued", self.host.name, row.job_id)
+            else:
+                self._record_end(row, "lost", "the host stopped while it ran", None, Peaks())
+
     def close(self) -> None:
         """Stop the service thread and close the queue (queued jobs stay in it)."""
         with self._changed:
             self._stopped = True
             self._changed.notify_all()
-            launching = list(self._launching.values())
         self._thread.join(5.0)
-        for thread in launching:
-            thread.join(START_BOUND)
+        self._join_runs(START_BOUND, 5.0)
         drop_spares(self.host.address)
         self.queue.close()
 
@@ -183,6 +188,7 @@ class ComputeSlots:
                 estimate.memory, estimate.temp_storage, time.time(),
                 RUNNING if decision.kind == RUN else QUEUED, decision.cpus, "",
                 time.time() if decision.kind == RUN else None, decision.reason,
+                policy_of(args),
             )  # fmt: skip
             self.queue.add(row)
             self._changed.notify_all()
@@ -321,6 +327,7 @@ class ComputeSlots:
                 meter = self._meters.get(row.job_id)
                 if meter is not None:
                     meter.sample()
+                    self._check_memory(row, meter)
         self._serve_queue()
 
     def _serve_queue(self) -> None:
@@ -334,112 +341,23 @@ class ComputeSlots:
                 elif decision.reason != row.reason:
                     self.queue.note_reason(row.job_id, decision.reason)
 
-    def _start_launch(self, row: JobRow) -> None:
-        """Launch on a thread of its own: a child process takes a while to start."""
-        with self._changed:
-            if row.job_id in self._launching or self._stopped:
-                return
-            thread = threading.Thread(
-                target=self._launch, args=(row,), name=f"compute-launch-{row.job_id[:8]}"
-            )
-            self._launching[row.job_id] = thread
-        thread.start()
 
-    def _launch(self, row: JobRow) -> None:
-        try:
-            self._create_job(row)
-        finally:
-            with self._changed:
-                self._launching.pop(row.job_id, None)
-                self._changed.notify_all()
+def policy_of(args: dict[str, Any]) -> dict[str, Any]:
+    """The policy a submit asks for: memory policy, re-run when lost, group collector.
 
-    def _create_job(self, row: JobRow) -> None:
-        """Create the granted job's paglet (isolated, pinned to the lease's CPUs)."""
-        parts = self.host._parts
-        try:
-            cls = resolve_class(row.class_path, Paglet, parts.policy)
-            state_path = row.state_class_path or f"{cls.State.__module__}.{cls.State.__qualname__}"
-            state_cls = resolve_class(state_path, PagletState, parts.policy)
-            state = decode_state(row.state, state_cls, parts.policy)
-            for name, value in (
-                ("job_id", row.job_id),
-                ("granted_cpus", list(row.cpus)),
-                ("host_name", self.host.name),
-            ):
-                if hasattr(state, name):
-                    setattr(state, name, value)
-            proxy = self.host.create(cls, state)
-        except PagletError as exc:
-            with self._changed:
-                self.queue.finish(row, "failed", f"could not start: {exc}", None, Peaks())
-                self._changed.notify_all()
-            return
-        slot = parts.registry.get(proxy.agent_id)
-        with self._changed:
-            self.queue.mark_running(row.job_id, row.cpus, proxy.agent_id)
-        if slot is not None and slot.isolation is not None:
-            slot.isolation.on_end = self._wake_for(row.job_id)
-            pid = getattr(slot.isolation, "pid", None)
-            if pid is not None:
-                self._meters[row.job_id] = UsageMeter(pid, parts.work_area.dir_of(proxy.agent_id))
-
-    def _wake_for(self, job_id: str) -> Callable[[], None]:
-        def wake() -> None:
-            with self._changed:
-                self._ended.add(job_id)
-                self._changed.notify_all()
-
-        return wake
-
-    def _has_ended(self, row: JobRow) -> bool:
-        slot = self.host._parts.registry.get(row.agent_id)
-        if slot is None or slot.isolation is None:
-            return True
-        runner = slot.isolation
-        return bool(runner.ended or runner.run_state in ("done", "failed"))
-
-    def _finish(self, row: JobRow) -> None:
-        """Collect the ended job's outcome, release its lease, record its history."""
-        with self._changed:
-            self._ended.discard(row.job_id)
-            if row.job_id in self._finishing or self.queue.get(row.job_id) is None:
-                return
-            self._finishing.add(row.job_id)
-        try:
-            self._collect(row)
-        finally:
-            with self._changed:
-                self._finishing.discard(row.job_id)
-
-    def _collect(self, row: JobRow) -> None:
-        meter = self._meters.pop(row.job_id, None)
-        if meter is not None:
-            meter.sample()  # the child still lives: a job shorter than a tick gets a sample too
-        peaks = meter.usage.peaks if meter is not None else Peaks()
-        slot = self.host._parts.registry.get(row.agent_id)
-        outcome, error, result = "lost", "its paglet is gone from the host", None
-        if slot is not None and slot.isolation is not None:
-            runner = slot.isolation
-            if runner.ended and runner.crashed:
-                outcome, error = "crashed", str(runner.info()["failed"])
-            elif runner.ended:
-                outcome, error = "cancelled", "killed by a forced cancel"
-            else:
-                try:
-                    runner.snapshot()
-                    state = slot.paglet.state
-                    error = str(getattr(state, "error", ""))
-                    outcome = "failed" if error else "succeeded"
-                    result = encode_value(getattr(state, "result", None))
-                except PagletError as exc:
-                    outcome, error = "failed", f"result not collected: {exc}"
-            try:
-                self.host.dispose(row.agent_id)
-            except PagletError as exc:
-                log.info("job paglet %s not disposed: %s", row.agent_id, exc)
-        with self._changed:
-            self.queue.finish(row, outcome, error, result, peaks)
-            self._changed.notify_all()
+    Raises:
+        PagletError: an unknown memory policy.
+    """
+    memory_policy = str(args.get("memory_policy") or MEMORY_REPORT)
+    if memory_policy not in MEMORY_POLICIES:
+        raise PagletError(f"memory_policy must be one of {MEMORY_POLICIES}, not {memory_policy!r}")
+    collector = args.get("collector") or {}
+    return {
+        "memory_policy": memory_policy,
+        "rerun_if_lost": bool(args.get("rerun_if_lost", False)),
+        "collector": {str(k): str(v) for k, v in dict(collector).items()},
+        "group_id": str(args.get("group_id") or ""),
+    }
 
 
 def encode_job_state(state: PagletState) -> bytes:
