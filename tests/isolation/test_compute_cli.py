@@ -83,3 +83,34 @@ def test_status_table_fits_80_columns() -> None:
     assert result.exit_code == 0, result.output
     assert all(len(line) <= 80 for line in result.stdout.splitlines())
     assert "…" not in result.stdout
+
+
+def test_a_job_that_can_never_fit_is_rejected_with_the_reason() -> None:
+    result = CliRunner().invoke(app, ["examples", "pi", "--digits", "50", "--cpu-cores", "4096"])
+    assert result.exit_code == 1
+    assert "ComputeRejectedError" in result.stderr and "4096 cores" in result.stderr
+    assert "Traceback" not in result.output
+    memory = CliRunner().invoke(app, ["examples", "pi", "--digits", "50", "--memory", "9000T"])
+    assert memory.exit_code == 1 and "RAM" in memory.stderr, memory.stderr
+
+
+def test_ps_top_hosts_and_groups_answer_for_the_embedded_host() -> None:
+    runner = CliRunner()
+    for command in (["ps"], ["top"], ["hosts"], ["groups"]):
+        result = runner.invoke(app, ["jobs", *command, "--json"])
+        assert result.exit_code == 0, (command, result.output)
+        answer = json.loads(result.stdout)
+        assert isinstance(answer, list)
+        if command == ["hosts"]:
+            assert answer[0]["cores_total"] >= 1 and answer[0]["queued"] == 0
+        else:
+            assert answer == []  # a fresh embedded host: no jobs, no groups
+    table = runner.invoke(app, ["jobs", "hosts"], env={"COLUMNS": "80"})
+    assert table.exit_code == 0 and "compute hosts" in table.stdout
+    assert all(len(line) <= 80 for line in table.stdout.splitlines())
+
+
+def test_a_host_that_is_not_there_is_a_clear_error() -> None:
+    result = CliRunner().invoke(app, ["jobs", "ps", "--host", "nowhere"])
+    assert result.exit_code == 1 and "no online host called nowhere" in result.stderr
+    assert "Traceback" not in result.output

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 from pathlib import Path
 
 from compute_jobs import CollectingSleepJob, CollectingSleepState, HogState, MemoryHogJob
+from typer.testing import CliRunner
 
 from helpers import TIMEOUT, wait_for
 from host_process import start_host_process, stop_process
+from paglets.cli.app import app
+from paglets.cli.compute_groups import app as groups_app
 from paglets.core.messages import Message
 from paglets.runtime.host import Host
 from paglets.system.compute_groups import (
@@ -48,6 +52,13 @@ def test_a_group_collects_each_result_and_failure_exactly_once(compute_host) -> 
     again = group_summary(host, group)
     assert again["succeeded"] == 3 and again["duplicates"] == 1
     assert first in again["results"]
+    listed = CliRunner().invoke(app, ["jobs", "groups", "--entry", host.address, "--json"])
+    assert listed.exit_code == 0, listed.output
+    (row,) = json.loads(listed.stdout)
+    assert row["group_id"] == group.group_id and row["succeeded"] == 3 and row["failed"] == 2
+    shown = CliRunner().invoke(groups_app, ["show", group.group_id[:8], "--entry", host.address])
+    assert shown.exit_code == 0, shown.output
+    assert "3 succeeded, 2 failed" in shown.stdout
 
 
 def test_a_collector_placed_elsewhere_returns_home_when_complete(compute_host) -> None:  # type: ignore[no-untyped-def]

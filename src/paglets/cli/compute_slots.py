@@ -7,16 +7,15 @@ from typing import Annotated, Any
 import typer
 
 from paglets.cli.embedded import Entry
-from paglets.cli.jobs import (
+from paglets.cli.jobs import history, rm
+from paglets.cli.jobs_common import (
     EntryOption,
     HostOption,
     Timeout,
     each_host,
-    history,
     hosts_of,
     print_status,
     print_table,
-    rm,
     run_on_entry,
 )
 from paglets.cli.options import ApiKeyEnv, Insecure, Json

@@ -20,15 +20,18 @@ from typing import Annotated, Any
 import typer
 
 from paglets.cli.embedded import Entry
-from paglets.cli.jobs import EntryOption, Timeout, run_on_entry
+from paglets.cli.jobs_common import EntryOption, Timeout, run_on_entry
 from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import print_json
+from paglets.cli.sizes import parse_size
+from paglets.core.errors import PagletError
 from paglets.system.compute_job import (
     ComputeJobPaglet,
     ComputeJobState,
     submit_compute_job,
     wait_compute_job,
 )
+from paglets.system.compute_slots import ask
 
 _C3_24 = 640320**3 // 24
 DIGITS_PER_TERM = math.log10(_C3_24 / 72)  # each term adds about 14.18 digits
@@ -95,16 +98,33 @@ def _hex(value: int) -> str:
     return ("-" if value < 0 else "") + format(abs(value), "x")
 
 
-def compute_pi(where: Any, digits: int, jobs: int, timeout: float) -> dict[str, Any]:
-    """Submit the jobs, wait for all, fold; return the digits and where each job ran."""
+def compute_pi(
+    where: Any, digits: int, jobs: int, timeout: float, cpu_cores: int = 1, memory: int = 0
+) -> dict[str, Any]:
+    """Submit the jobs, wait for all, fold; return the digits and where each job ran.
+
+    Raises:
+        EstimateError: bad estimates.
+        ComputeRejectedError: a job can never fit (nothing is left running: the jobs
+            already submitted are cancelled).
+    """
     terms = terms_for(digits)
     jobs = max(1, min(jobs, terms))
     bounds = [terms * i // jobs for i in range(jobs + 1)]
     started = time.monotonic()
-    submitted = [
-        submit_compute_job(where, PiTermsJob, PiTermsState(first=a, stop=b, label=f"pi {a}-{b}"))
-        for a, b in zip(bounds, bounds[1:], strict=False)
-    ]
+    submitted = []
+    try:
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            state = PiTermsState(first=a, stop=b, label=f"pi {a}-{b}")
+            state.cpu_cores, state.memory = cpu_cores, memory
+            submitted.append(submit_compute_job(where, PiTermsJob, state))
+    except PagletError:
+        for job in submitted:
+            try:
+                ask(where, job.address, "cancel", {"job_id": job.job_id, "force": True})
+            except PagletError:
+                pass  # it ended already
+        raise
     results = [wait_compute_job(where, job, timeout) for job in submitted]
     failed = [r for r in results if r["outcome"] != "succeeded"]
     if failed:
@@ -124,16 +144,19 @@ def pi(
     digits: Annotated[int, typer.Option(help="Decimals of pi to compute.")] = 32,
     jobs: Annotated[int, typer.Option(help="Compute jobs to split the series into.")] = 4,
     output: Annotated[Path | None, typer.Option(help="Also write the digits here.")] = None,
+    cpu_cores: Annotated[int, typer.Option(help="Cores each job asks for.")] = 1,
+    memory: Annotated[str, typer.Option(help="RAM each job asks for (512M, 2G...).")] = "0",
     entry: EntryOption = None, timeout: Timeout = 600.0,
     api_key_env: ApiKeyEnv = None, insecure: Insecure = False, json_output: Json = False,
 ) -> None:  # fmt: skip
     """Compute digits of pi with compute-job paglets across the mesh."""
     if digits < 1 or jobs < 1:
         raise typer.BadParameter("--digits and --jobs must be at least 1")
+    memory_bytes = parse_size(memory)
 
     def work(found: Entry) -> dict[str, Any]:
         where = found.host if found.host is not None else found.client
-        return compute_pi(where, digits, jobs, timeout)
+        return compute_pi(where, digits, jobs, timeout, cpu_cores, memory_bytes)
 
     try:
         answer = run_on_entry(entry, 10.0, api_key_env, insecure, work)

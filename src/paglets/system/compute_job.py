@@ -245,7 +245,8 @@ def submit_body(
 def _address_of(where: Any, name: str) -> str:
     if not has_mesh_view(where):
         return str(where.host_status(name).url)
-    for peer in mesh_view_of(where)["peers"]:
+    view = mesh_view_of(where)
+    for peer in [view["self"], *view["peers"]]:  # a redirect may point back at us
         if peer["name"] == name:
             return str(peer["address"])
     return name
