@@ -51,8 +51,9 @@ class SpinJob(ComputeJobPaglet):
     def run_compute_job(self) -> Any:
         state = self.state
         assert isinstance(state, SpinState)
+        started = time.time()  # wall clock: the submitter compares it with its own
         end = time.monotonic() + state.seconds
         spins = 0
         while time.monotonic() < end:
             spins += 1
-        return spins
+        return {"spins": spins, "started": started}

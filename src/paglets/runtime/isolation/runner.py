@@ -36,6 +36,7 @@ from paglets.core.errors import (
     NotHandledError,
     PagletCrashedError,
     PagletError,
+    ReplyTimeoutError,
 )
 from paglets.core.messages import Message
 from paglets.runtime.execution.local_paglet import LocalPaglet
@@ -226,13 +227,18 @@ class IsolatedRunner:
         if self._stopping:
             raise HostStoppedError(f"paglet {self._slot.agent_id} left host {self._parts.name}")
 
-    def _ask(self, verb: str, body: bytes, fields: dict[str, Any]) -> Any:
+    def _ask(
+        self, verb: str, body: bytes, fields: dict[str, Any], timeout: float = _LONG
+    ) -> Any:
         self._check_alive()
         future = self._parts.transport.request(
-            self.endpoint, verb, body, fields=fields, timeout=_LONG, ordered=False
+            self.endpoint, verb, body, fields=fields, timeout=timeout, ordered=False
         )
+        deadline = time.monotonic() + timeout
         while not future.wait_for_reply(0.25):
             self._check_alive()  # covers a request sent just as the child ended
+            if time.monotonic() > deadline:
+                raise ReplyTimeoutError(f"no {verb} reply from the child within {timeout}s")
         try:
             return future.get_reply(0)
         except PagletError:
@@ -254,13 +260,14 @@ class IsolatedRunner:
             return NOT_HANDLED
         return decode_value(reply.body, self._parts.policy) if len(reply.body) else None
 
-    def snapshot(self) -> None:
+    def snapshot(self, timeout: float = _LONG) -> None:
         """Bring the child's current state into the host's copy of the paglet.
 
         Raises:
             PagletCrashedError: the child has ended.
+            ReplyTimeoutError: no answer within ``timeout`` seconds.
         """
-        reply = self._ask(protocol.VERB_STATE, b"", {"to": self._slot.agent_id})
+        reply = self._ask(protocol.VERB_STATE, b"", {"to": self._slot.agent_id}, timeout)
         paglet = self._slot.paglet
         state = decode_state(reply.body, type(paglet.state), self._parts.policy)
         with paglet.locked():

@@ -174,15 +174,24 @@ class ComputeQueue:
                 isolation_level=None,
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
+        except (OSError, sqlite3.Error) as exc:
+            raise ComputeStoreError(
+                f"the compute queue in {target} cannot be opened: {exc}"
+            ) from None
+        try:
             if self.path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")  # a queued job is a promise
             self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             _migrate(self._db)
         except sqlite3.Error as exc:
+            self._db.close()
             raise ComputeStoreError(
                 f"the compute queue in {target} cannot be used: {exc}"
             ) from None
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         """Close the database."""
