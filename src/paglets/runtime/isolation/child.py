@@ -10,8 +10,10 @@ on stdout (``ready`` first, then ``run-done`` or ``run-failed``).
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -221,6 +223,7 @@ def _build(launch: Mapping[str, Any]) -> tuple[Paglet[Any], ClassPolicy]:
 
 def main() -> None:
     """Serve one isolated paglet until the host ends this process or goes away."""
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID`: where its threads wait
     launch = read_launch(sys.stdin.buffer)
     for entry in reversed(launch.get("sys_path", [])):
         if entry not in sys.path:

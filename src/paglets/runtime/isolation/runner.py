@@ -52,6 +52,9 @@ START_TIMEOUT = 30.0
 """Seconds a child may take to import the paglet's modules and listen."""
 STOP_GRACE = 1.0
 """Seconds a child gets after SIGTERM before it is killed."""
+SNAPSHOT_TIMEOUTS = (2.0, 4.0, 8.0, 16.0, 30.0)
+"""Seconds each try of a state request waits (the state is small; the child answers it
+on its I/O thread, whatever its handlers do)."""
 _LONG = 7 * 24 * 3600.0  # a handler may compute for days; a dead child fails it at once
 
 
@@ -227,9 +230,7 @@ class IsolatedRunner:
         if self._stopping:
             raise HostStoppedError(f"paglet {self._slot.agent_id} left host {self._parts.name}")
 
-    def _ask(
-        self, verb: str, body: bytes, fields: dict[str, Any], timeout: float = _LONG
-    ) -> Any:
+    def _ask(self, verb: str, body: bytes, fields: dict[str, Any], timeout: float = _LONG) -> Any:
         self._check_alive()
         future = self._parts.transport.request(
             self.endpoint, verb, body, fields=fields, timeout=timeout, ordered=False
@@ -238,7 +239,11 @@ class IsolatedRunner:
         while not future.wait_for_reply(0.25):
             self._check_alive()  # covers a request sent just as the child ended
             if time.monotonic() > deadline:
-                raise ReplyTimeoutError(f"no {verb} reply from the child within {timeout}s")
+                error = ReplyTimeoutError(f"no {verb} reply from the child within {timeout}s")
+                # a request can sit unsent on a link that never saw its connection
+                # come up; closing the link lets the next request start afresh
+                self._parts.transport.forget_link(self.endpoint, error)
+                raise error
         try:
             return future.get_reply(0)
         except PagletError:
@@ -260,14 +265,27 @@ class IsolatedRunner:
             return NOT_HANDLED
         return decode_value(reply.body, self._parts.policy) if len(reply.body) else None
 
-    def snapshot(self, timeout: float = _LONG) -> None:
+    def snapshot(self, timeouts: tuple[float, ...] = SNAPSHOT_TIMEOUTS) -> None:
         """Bring the child's current state into the host's copy of the paglet.
+
+        Each try waits its entry of ``timeouts``; a try that times out closes the link
+        to the child and the next one connects anew (a request was seen to stay
+        unsent on a link whose connection never came up, the child idle).
 
         Raises:
             PagletCrashedError: the child has ended.
-            ReplyTimeoutError: no answer within ``timeout`` seconds.
+            ReplyTimeoutError: no answer to any try.
         """
-        reply = self._ask(protocol.VERB_STATE, b"", {"to": self._slot.agent_id}, timeout)
+        for attempt, timeout in enumerate(timeouts):
+            try:
+                reply = self._ask(protocol.VERB_STATE, b"", {"to": self._slot.agent_id}, timeout)
+                break
+            except ReplyTimeoutError:
+                if attempt == len(timeouts) - 1:
+                    raise
+                log.info(
+                    "paglet %s: no state reply in %ss; asking again", self._slot.agent_id, timeout
+                )
         paglet = self._slot.paglet
         state = decode_state(reply.body, type(paglet.state), self._parts.policy)
         with paglet.locked():

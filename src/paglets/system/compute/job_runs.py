@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.errors import PagletError, ReplyTimeoutError
+from paglets.core.errors import PagletError
 from paglets.core.messages import Message
 from paglets.system.compute.queue_store import ComputeQueue, JobRow
 from paglets.system.compute.usage import Peaks, UsageMeter
@@ -36,30 +36,6 @@ REPORT_KIND = "job-finished"
 DELIVERY_ATTEMPTS = 8
 _RESOLVING = threading.Lock()
 DELIVERY_TIMEOUT = 10.0
-
-
-SNAPSHOT_TIMEOUT = 15.0
-SNAPSHOT_TRIES = 3
-
-
-def snapshot_with_retries(runner: Any) -> None:
-    """Read an ended job's state from its child, asking again when a reply is lost.
-
-    On a loaded machine a reply to the state request was seen to go missing (the
-    request is not repeated by the transport); a bounded wait and a fresh request
-    turn that hang into a delay.
-
-    Raises:
-        PagletError: no answer after every try, or the child ended.
-    """
-    for attempt in range(SNAPSHOT_TRIES):
-        try:
-            runner.snapshot(timeout=SNAPSHOT_TIMEOUT)
-            return
-        except ReplyTimeoutError:
-            if attempt == SNAPSHOT_TRIES - 1:
-                raise
-            log.warning("job child did not answer its state request; asking again")
 
 
 class JobRuns:
@@ -193,7 +169,7 @@ class JobRuns:
                 outcome, error = "cancelled", "killed by a forced cancel"
             else:
                 try:
-                    snapshot_with_retries(runner)
+                    runner.snapshot()
                     state = slot.paglet.state
                     error = str(getattr(state, "error", ""))
                     outcome = "failed" if error else "succeeded"
