@@ -37,6 +37,7 @@ from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequ
 from paglets.persistence.storage import ManagedStorage
 from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.envelope import Envelope
+from paglets.runtime.execution.isolation_seam import Isolation
 from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlot, RunSlots
 from paglets.runtime.execution.mailbox import Mailbox
 from paglets.runtime.execution.sender import sending_as
@@ -81,18 +82,6 @@ class LocalPagletOperations(Protocol):
     def proxy_of(self, agent_id: str, address: str) -> Any: ...
 
     def redirect(self, slot: LocalPaglet, envelope: Envelope) -> None: ...
-
-
-class Isolation(Protocol):
-    """The child process an isolated paglet's handlers run in (runtime.isolation)."""
-
-    def handle(self, message: Message) -> Any: ...
-
-    def synced(self, action: Callable[[], Any]) -> Callable[[], Any]: ...
-
-    def stop(self) -> None: ...
-
-    def info(self) -> dict[str, Any]: ...
 
 
 class LocalPaglet:
@@ -364,6 +353,9 @@ class LocalPaglet:
         so a caller's first message comes after ``run()`` began.
         The thread holds the run slot taken at construction until ``run()`` returns.
         """
+        if self.isolation is not None and self._run_slot is not None:
+            self._run_slot.release()  # its run() runs in the child: no thread here
+            self._run_slot = None
         if self.isolation is not None or not overrides_run(type(self.paglet)):
             return
         entered = threading.Event()
