@@ -36,6 +36,7 @@ from paglets.core.errors import (
     NotHandledError,
     PagletCrashedError,
     PagletError,
+    RemoteHostError,
     ReplyTimeoutError,
 )
 from paglets.core.messages import Message
@@ -280,7 +281,10 @@ class IsolatedRunner:
             try:
                 reply = self._ask(protocol.VERB_STATE, b"", {"to": self._slot.agent_id}, timeout)
                 break
-            except ReplyTimeoutError:
+            except RemoteHostError:  # not answered in time, or "no host answers" (unsent)
+                self._parts.transport.forget_link(
+                    self.endpoint, ReplyTimeoutError("state request abandoned")
+                )
                 if attempt == len(timeouts) - 1:
                     raise
                 log.info(
