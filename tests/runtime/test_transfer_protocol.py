@@ -106,9 +106,13 @@ def test_an_abort_seen_first_refuses_the_late_transfer(make_host: HostFactory) -
         assert "aborted" in str(refused["msg"])
         assert beta.info()["active"] == 0
         record["tid"] = "on-time"
-        assert ask(3, "transfer", record)["body"] is True
-        assert ask(4, "transfer", record)["body"] is True  # repeated: idempotent
-        assert ask(5, "abort", "on-time")["body"] == "committed"
+        assert ask(3, "transfer", record)["body"] == "prepared"
+        assert ask(4, "transfer", record)["body"] == "prepared"  # repeated: idempotent
+        assert beta.info()["active"] == 0  # prepared only: nothing starts before a commit
+        assert ask(5, "transfer.commit", "on-time")["body"] == "started"
+        assert ask(6, "transfer.commit", "on-time")["body"] == "started"  # idempotent
+        assert ask(7, "transfer", record)["body"] == "committed"
+        assert ask(8, "abort", "on-time")["body"] == "committed"
         assert beta.info()["active"] == 1
     finally:
         dealer.close(0)

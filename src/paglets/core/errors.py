@@ -31,7 +31,8 @@ original package's where it has one::
     │   ├── AuthenticationError   the security handshake failed: wrong or missing mesh secret
     │   ├── OverloadedError       too many requests in flight, or a mailbox is full
     │   └── PayloadTooLargeError  a frame or value is over the configured size limit
-    └── HostStoppedError          the host (or client) stopped; pending calls are failed with it
+    ├── HostStoppedError          the host (or client) stopped; pending calls are failed with it
+    └── StoreError                the host store is locked by another host, corrupt or too new
 
 Errors raised on another host travel by name: a ``PagletError`` subclass named in this
 module is raised again as itself on the caller's side; any other exception becomes a
@@ -242,3 +243,10 @@ def error_from_wire(type_name: str, text: str) -> PagletError:
     if cls is None:
         return HostError(type_name, text)
     return cls(text)
+
+
+class StoreError(PagletError):
+    """The host store cannot be used: locked by another host, corrupt, or too new."""
+
+
+_BY_NAME[StoreError.__name__] = StoreError

@@ -9,7 +9,6 @@ peers) and exposes the documented verbs; behaviour lives in the modules it wires
 
 from __future__ import annotations
 
-import functools
 import logging
 import shutil
 import tempfile
@@ -41,6 +40,7 @@ from paglets.runtime.config import HostConfig
 from paglets.runtime.event_log import ContextEvent, EventLog, Listener
 from paglets.runtime.execution.local_paglet import PagletStatus
 from paglets.runtime.execution.registry import Registry
+from paglets.runtime.execution.shutdown import deactivate_all
 from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.mesh.membership import Membership
@@ -111,6 +111,7 @@ class Host:
                 keys=None if self.secret is None else derive_keys(self.secret.value),
             ),
         )
+        store = PagletStore(config.persistence_dir)  # first: it locks the directory
         files_root = self._files_root(config)
         artifacts = ArtifactStore(
             files_root,
@@ -132,7 +133,7 @@ class Host:
             pool=WorkerPool(config.name, max_workers=config.max_workers),
             policy=ClassPolicy(tuple(config.allowed_modules)),
             registry=Registry(),
-            store=PagletStore(config.persistence_dir),
+            store=store,
             events=EventLog(config.event_log_size),
             peers=PeerTable(),
             artifacts=artifacts,
@@ -220,6 +221,7 @@ class Host:
         self._parts.transport.start(timeout)
         self._started = True
         self._register_addresses()
+        self._start_store()
         self._parts.transport.call(self.address, VERB_PING, timeout=timeout)
         try:
             self._membership.start(self.config.peers)
@@ -229,6 +231,22 @@ class Host:
         self._parts.events.record("host-started", "", address=self.address)
         log.info("host %s listening on %s", self.name, self.address)
         return self
+
+    def _start_store(self) -> None:
+        """Bring back what the store kept: durable paglets, open hand-offs, wake-ups."""
+        store = self._parts.store
+        for problem in store.db.problems:
+            self._parts.events.record("store-problem", "", problem=problem)
+        self._operations.activation.start()
+        self._operations.settlement.recover()
+        self._operations.settlement.start()
+        quarantined = store.quarantined()
+        if quarantined:
+            log.warning(
+                "host %s: %d stored records are quarantined (unusable; kept, not deleted)",
+                self.name,
+                len(quarantined),
+            )
 
     def _register_addresses(self) -> None:
         bound_host, port = split_address(self._parts.transport.address)
@@ -245,28 +263,32 @@ class Host:
                 local.update(normalize_address(f"{h}:{port}") for h in ("127.0.0.1", "localhost"))
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop gracefully: with a persistence dir, active paglets are deactivated first.
+        """Stop gracefully: active paglets go to the store with their mailboxes.
 
-        Without one, active paglets are discarded (their ``run()`` sees ``is_leaving``).
-        Calls still pending on this host fail with ``HostStoppedError``.
+        Within ``timeout`` every active paglet is deactivated with the messages it had
+        accepted (delivered in order after its next activation); one still busy then
+        is persisted anyway (docs/durability.md says with which state). Work that
+        arrives meanwhile gets a retryable ``HostStoppedError``. Without a persistence
+        dir the store is in memory, so active paglets are discarded (their ``run()``
+        sees ``is_leaving``). Calls still pending fail with ``HostStoppedError``.
         """
         if not self._started or self._stopped.is_set():
             return
+        self._parts.stopping.set()
         self._membership.stop()
-        durable = self._parts.store.durable
-        kept = 0
-        for slot in self._parts.registry.slots():
-            if durable:
-                try:
-                    slot.run_in_turn(functools.partial(self._deactivate_for_stop, slot), timeout)
-                    kept += 1
-                    continue
-                except Exception as exc:
-                    log.error("could not deactivate %s at stop: %s", slot.agent_id, exc)
-            queued = slot.leave(PagletStatus.DISPOSED)
-            self._parts.registry.remove(slot.agent_id)
-            slot.fail_queued(queued, HostStoppedError(f"host {self.name} stopped"))
-        self._operations.lifecycle.cancel_timers()
+        operations = self._operations
+        operations.settlement.stop()
+        operations.activation.stopping = True
+        if self._parts.store.durable:
+            report = deactivate_all(self._parts, operations.activation, timeout)
+            kept = report.deactivated + len(report.persisted_busy)
+        else:
+            kept = 0
+            for slot in self._parts.registry.slots():
+                queued = slot.leave(PagletStatus.DISPOSED)
+                self._parts.registry.remove(slot.agent_id)
+                slot.fail_queued(queued, HostStoppedError(f"host {self.name} stopped"))
+        operations.activation.stop()
         self._parts.events.record("host-stopped", "", deactivated=kept)
         self._parts.transport.stop(timeout)
         self._parts.pool.stop(timeout=min(timeout, 2.0))
@@ -277,10 +299,6 @@ class Host:
         if self._temp_root is not None:
             self._remove_temp_root()
         self._stopped.set()
-
-    def _deactivate_for_stop(self, slot: Any) -> None:
-        if slot.status is PagletStatus.ACTIVE:
-            self._operations.lifecycle.deactivate(slot, None)
 
     def wait_stopped(self, timeout: float | None = None) -> bool:
         """Wait until :meth:`stop` finished; return False on timeout."""
@@ -446,7 +464,8 @@ class Host:
         return {
             **self._membership.facts(),
             "active": len(self._parts.registry),
-            "inactive": len(self._parts.store.ids()),
+            "inactive": self._parts.store.count(),
+            "quarantined": len(self._parts.store.quarantined()),
             "workers": self._parts.pool.size,
             "peers": [peer.to_wire() for peer in self._parts.peers.all()],
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ class HostParts:
     work_area: WorkArea
     local_addresses: set[str] = field(default_factory=set)
     backend: LocalProxyBackend | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def name(self) -> str:

@@ -1,70 +1,71 @@
-"""Moving paglets between hosts: dispatch, clone and retract, as one acknowledged hand-off.
+"""Moving paglets between hosts: dispatch, clone and retract, as a two-phase hand-off.
 
-Source side (holding the paglet's turn)::
+The source decides; the target follows. Both keep a transfer record in their host
+database (:mod:`~paglets.runtime.persistence.transfer_log`), so either side can finish
+or undo a hand-off after a timeout or a restart by asking the other::
 
-    hook (on_dispatching / on_cloning / on_reverting)
-    snapshot the state and the registered   -> record with a transfer id and ``files``
-    files' sizes and hashes                    (name, size, sha256, mode)
-    hold the mailbox (messages queue)
-    serve the files under the transfer id
-    transfer -> target                      target checks and decodes everything first,
-                                            pulls the files (``art.read``) into a
-                                            staging dir, verifying each, then installs
-                                            the paglet, moves the files into its work
-                                            dir, runs on_arrival/on_clone, lets
-                                            messages in, starts run() and answers
-    leave: forwarding address, queued messages redirected, ``move`` files and the
-    work dir deleted (dispatch only)
+    source (holding the paglet's turn, mailbox held,     target
+    run() fenced by the state lock, UNQUEUED held)
+    out record: prepared  --- transfer (record) ------> checks, decodes, pulls files,
+                                                        in record: prepared
+                          <------------- "prepared" --  (starts nothing)
+    out record: committed (checkpoint dropped in the
+    same transaction), leave a forwarding address
+                          --- transfer.commit (tid) --> in record: committed (with the
+                                                        checkpoint of a DURABLE paglet),
+                                                        install, on_arrival, start
+                          <-------------- "started" --  in record: done
+    out record: done
 
-A refusal (class not allowed, state not decodable, paglet already there, a file that
-cannot be received: wrong hash, no room, source gone) arrives before the target
-changed anything: the paglet and its files stay at the source and ``TransferError``
-says why. An ``abort`` while files are still arriving cancels their pull. When the
-answer is uncertain (no reply in time), the source asks ``abort``: the target answers
-``committed`` if the paglet runs there, otherwise it records the transfer as aborted so
-that a late copy is refused, and the paglet resumes at the source. So a paglet is never
-lost and never runs twice, unless the target vanishes after starting it and before
-answering both calls, in which case it resumes at the source.
+* No "prepared" in time (timeout, refusal, lost frame): the source writes ``aborted``,
+  resumes the paglet and tells the target ``abort`` (best effort). The target never
+  starts without a commit, so the source's word is final and nothing is guessed.
+* A prepared target that hears nothing by its deadline asks the source
+  ``transfer.status``: ``committed`` starts the paglet, ``aborted`` drops the copy,
+  ``pending`` (still deciding) means ask again later.
+* A committed source whose ``commit`` got no ``started`` sends it again until it does
+  (:mod:`~paglets.runtime.mobility.settlement`); ``commit`` is idempotent.
+* Restart: a source's ``prepared`` records become ``aborted`` (the paglet is restored
+  from its checkpoint or from the record); a target's ``committed`` records are started.
 
-The target's answer is idempotent: a repeated transfer of a committed id answers True.
-This is the stage/ack/commit hand-off folded into one round trip: the target stages
-(decodes and checks) and commits (starts) under one request, and the source's commit
-is taking the answer.
+See docs/durability.md for the failure table and the tests that cover each row.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
-from collections.abc import Callable
-from pathlib import Path
+import time
 from typing import Any
 
-from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import (
-    ArtifactError,
     HostStoppedError,
     PagletError,
-    RemoteHostError,
     ReplyTimeoutError,
+    StoreError,
     TransferError,
 )
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.core.ids import new_id
-from paglets.disk.partial_file import storage_error
 from paglets.runtime.execution.lifecycle import Lifecycle, new_agent_id
 from paglets.runtime.execution.local_paglet import LocalPaglet, LocalPagletOperations, PagletStatus
-from paglets.runtime.files.work_area import remove_tree
+from paglets.runtime.mobility.arrivals import STARTED, Arrivals
+from paglets.runtime.mobility.fault_points import fault_point
 from paglets.runtime.parts import HostParts
+from paglets.runtime.persistence import transfer_log as phases
+from paglets.runtime.persistence.transfer_log import OUT, TransferLog
 from paglets.wire.codec import encode_state
-from paglets.wire.protocol import VERB_ABORT, VERB_TRANSFER
+from paglets.wire.protocol import (
+    VERB_ABORT,
+    VERB_TRANSFER,
+    VERB_TRANSFER_COMMIT,
+    VERB_TRANSFER_STATUS,
+)
 
 log = logging.getLogger(__name__)
 
-_COMMITTED = "committed"
-_ABORTED = "aborted"
-_UNKNOWN = "unknown"
+PENDING = "pending"
+_ANSWERED = ("prepared", "committed", True)
 
 
 class Mobility:
@@ -76,10 +77,9 @@ class Mobility:
         self._parts = parts
         self._lifecycle = lifecycle
         self._operations = operations
-        self._arriving: dict[str, threading.Event] = {}
-        self._staging: dict[str, threading.Event] = {}  # files arriving; set = cancel
-        self._departing: dict[str, threading.Event] = {}  # agent id -> set once it left
-        self._outcomes: OrderedDict[str, str] = OrderedDict()
+        self.transfers = TransferLog(parts.store.db)
+        self.arrivals = Arrivals(parts, lifecycle, self.transfers)
+        self._deciding: set[str] = set()  # out transfers whose source thread still decides
         self._lock = threading.Lock()
 
     # source side ----------------------------------------------------------------------
@@ -111,22 +111,24 @@ class Mobility:
         )
         if hook:
             self._hook(slot, "on_dispatching", lambda: slot.paglet.on_dispatching(event))
-        record = self._record(slot, slot.agent_id, reason)
         slot.mailbox.hold()
-        # The target starts run() before it answers: a paglet that hops on at once may
-        # come back here before this host let go of it; receive() waits for this.
-        departed = self._departing[slot.agent_id] = threading.Event()
         try:
-            try:
-                self._hand_off(slot, target, record, limit, what=reason)
-            except TransferError:
-                slot.mailbox.release()
-                raise
-            queued = slot.leave(PagletStatus.MOVED, target)
-            parts.registry.remove(slot.agent_id, moved_to=target)
-        finally:
-            self._departing.pop(slot.agent_id, None)
-            departed.set()
+            if not slot.wait_unqueued(limit):
+                raise TransferError(
+                    f"UNQUEUED handlers of {slot.agent_id} still ran after {limit}s; "
+                    f"the paglet stayed on {parts.name}"
+                )
+            # The state lock fences run() for the whole hand-off: an update it makes
+            # either is in the record or waits and then sees is_leaving.
+            with slot.paglet.locked():
+                record = self._record(slot, slot.agent_id, reason)
+                self._hand_off(slot, target, record, limit, what=reason, moving=True)
+                queued = slot.leave(PagletStatus.MOVED, target)
+                parts.registry.remove(slot.agent_id, moved_to=target)
+        except TransferError:
+            slot.mailbox.release()
+            raise
+        self._send_commit(target, record["tid"], limit)
         self._release_files(slot)
         parts.events.record("dispatched", slot.agent_id, target=target, reason=reason)
         for envelope in queued:
@@ -149,8 +151,10 @@ class Mobility:
         cloning = CloneEvent(**common, **parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
         self._hook(slot, "on_cloning", lambda: slot.paglet.on_cloning(cloning))
         clone_id = new_agent_id()
-        record = self._record(slot, clone_id, "clone")
-        self._hand_off(slot, address, record, limit, what="clone")
+        with slot.paglet.locked():
+            record = self._record(slot, clone_id, "clone")
+        self._hand_off(slot, address, record, limit, what="clone", moving=False)
+        self._send_commit(address, record["tid"], limit)
         cloned = CloneEvent(
             clone_agent_id=clone_id,
             **common,  # type: ignore[arg-type]
@@ -190,8 +194,7 @@ class Mobility:
 
     def _record(self, slot: LocalPaglet, agent_id: str, reason: str) -> dict[str, Any]:
         try:
-            with slot.paglet.locked():
-                state = encode_state(slot.paglet.state)
+            state = encode_state(slot.paglet.state)
             files = slot.files.manifest() if slot.has_files else []
         except PagletError as exc:
             raise TransferError(
@@ -213,33 +216,113 @@ class Mobility:
         return record
 
     def _hand_off(
-        self, slot: LocalPaglet, target: str, record: dict[str, Any], timeout: float, what: str
+        self,
+        slot: LocalPaglet,
+        target: str,
+        record: dict[str, Any],
+        limit: float,
+        what: str,
+        moving: bool,
     ) -> None:
-        """Transfer ``record``, serving its files to the target meanwhile."""
-        files = record.get("files")
-        if not files:
-            self._transfer(target, record, timeout, what)
-            return
-        paths = slot.files.registered()
-        missing = [item["name"] for item in files if item["name"] not in paths]
-        if missing:  # unregistered by run() since the snapshot
-            raise TransferError(
-                f"registered files {missing} vanished during the move; the paglet stayed "
-                f"on {self._parts.name}"
-            )
-        serving = self._parts.transfers.serving
-        serving.serve(
-            record["tid"],
-            slot.agent_id,
-            {item["name"]: (paths[item["name"]], item["size"]) for item in files},
-        )
-        carried = sum(item["size"] for item in files)
+        """Prepare at the target and commit here; raise TransferError if it aborted."""
+        tid = str(record["tid"])
+        record["timeout"] = limit
+        stayed = f"the paglet stayed on {self._parts.name}"
         try:
-            self._transfer(
-                target, record, timeout + carried / self._parts.config.artifact_min_rate, what
-            )
+            self.transfers.begin(tid, OUT, slot.agent_id, target, record, time.time() + limit)
+        except StoreError as exc:
+            raise TransferError(f"{what} of {slot.agent_id} not started: {exc}; {stayed}") from exc
+        with self._lock:
+            self._deciding.add(tid)
+        try:
+            try:
+                self._prepare(slot, target, record, limit, what)
+            except TransferError:
+                self._decide(tid, phases.ABORTED)
+                raise
+            fault_point("source-prepared")
+            if not self._decide(
+                tid, phases.COMMITTED, drop_checkpoint=slot.agent_id if moving else None
+            ):
+                self._tell_abort(target, tid)
+                raise TransferError(
+                    f"{what} of {slot.agent_id} to {target} could not be committed here; {stayed}"
+                )
+            fault_point("source-committed")
         finally:
-            serving.stop(record["tid"])
+            with self._lock:
+                self._deciding.discard(tid)
+
+    def _decide(self, tid: str, phase: str, drop_checkpoint: str | None = None) -> bool:
+        try:
+            return self.transfers.move(
+                tid, OUT, phase, expect=phases.PREPARED, drop_checkpoint=drop_checkpoint
+            )
+        except StoreError as exc:
+            log.error("transfer %s: could not record %s: %s", tid, phase, exc)
+            return False  # unrecorded is aborted: transfer.status answers so
+
+    def _prepare(
+        self, slot: LocalPaglet, target: str, record: dict[str, Any], limit: float, what: str
+    ) -> None:
+        files = record.get("files")
+        serving = self._parts.transfers.serving
+        if files:
+            paths = slot.files.registered()
+            missing = [item["name"] for item in files if item["name"] not in paths]
+            if missing:  # unregistered by run() since the snapshot
+                raise TransferError(
+                    f"registered files {missing} vanished during the move; the paglet "
+                    f"stayed on {self._parts.name}"
+                )
+            serving.serve(
+                record["tid"],
+                slot.agent_id,
+                {item["name"]: (paths[item["name"]], item["size"]) for item in files},
+            )
+            limit += sum(item["size"] for item in files) / self._parts.config.artifact_min_rate
+        stayed = f"the paglet stayed on {self._parts.name}"
+        try:
+            answer = self.call(target, VERB_TRANSFER, record, limit)
+        except (ReplyTimeoutError, HostStoppedError) as exc:
+            self._tell_abort(target, str(record["tid"]))
+            raise TransferError(
+                f"{what} of paglet {record['source_agent_id']} to {target} got no answer "
+                f"({exc}); aborted, {stayed}"
+            ) from exc
+        except PagletError as exc:  # refused, or never sent: nothing runs there
+            raise TransferError(
+                f"{what} of paglet {record['source_agent_id']} to {target} failed: "
+                f"{type(exc).__name__}: {exc}; {stayed}"
+            ) from exc
+        finally:
+            if files:
+                serving.stop(record["tid"])
+        if answer not in _ANSWERED:
+            raise TransferError(f"{target} answered {answer!r} to a transfer; {stayed}")
+
+    def _tell_abort(self, target: str, tid: str) -> None:
+        """Best effort: a target that misses it asks ``transfer.status`` later."""
+        try:
+            self.call(target, VERB_ABORT, tid, 2.0)
+        except PagletError as exc:
+            log.info("transfer %s: abort not delivered to %s (%s); it will ask", tid, target, exc)
+
+    def _send_commit(self, target: str, tid: str, limit: float) -> None:
+        """Tell the target to start; on no answer the settlement sends it again."""
+        try:
+            answer = self.call(target, VERB_TRANSFER_COMMIT, tid, limit)
+        except PagletError as exc:
+            log.warning("transfer %s committed; %s not told yet (%s): retrying", tid, target, exc)
+            return
+        if answer == STARTED:
+            self._mark_done(tid)
+
+    def _mark_done(self, tid: str) -> None:
+        try:
+            self.transfers.move(tid, OUT, phases.DONE, expect=phases.COMMITTED)
+        except (StoreError, HostStoppedError) as exc:
+            log.warning("transfer %s: could not record done: %s", tid, exc)
 
     def _release_files(self, slot: LocalPaglet) -> None:
         """After a committed dispatch: the paglet's files left with it."""
@@ -251,40 +334,17 @@ class Mobility:
         except OSError as exc:
             log.warning("files of %s left behind after its dispatch: %s", slot.agent_id, exc)
 
-    def _call(self, target: str, verb: str, value: Any, timeout: float) -> Any:
+    def call(self, target: str, verb: str, value: Any, timeout: float) -> Any:
+        """Send a hand-off verb to ``target`` (this host itself: a direct call)."""
         if self._parts.is_local(target):
-            return self.receive(value, timeout) if verb == VERB_TRANSFER else self.abort(value)
+            if verb == VERB_TRANSFER:
+                return self.arrivals.prepare(value)
+            if verb == VERB_TRANSFER_COMMIT:
+                return self.arrivals.commit(value, timeout)
+            if verb == VERB_TRANSFER_STATUS:
+                return self.status(value)
+            return self.arrivals.abort(value)
         return self._parts.require_backend().call(target, verb, value, timeout=timeout)
-
-    def _transfer(self, target: str, record: dict[str, Any], timeout: float, what: str) -> None:
-        stayed = f"the paglet stayed on {self._parts.name}"
-        try:
-            self._call(target, VERB_TRANSFER, record, timeout)
-            return
-        except (ReplyTimeoutError, HostStoppedError) as exc:
-            uncertain: PagletError = exc  # it may have arrived: ask below
-        except PagletError as exc:  # refused, or never sent: nothing runs there
-            raise TransferError(
-                f"{what} of paglet {record['source_agent_id']} to {target} failed: "
-                f"{type(exc).__name__}: {exc}; {stayed}"
-            ) from exc
-        try:
-            outcome = self._call(target, VERB_ABORT, record["tid"], min(timeout, 5.0))
-        except PagletError as exc:
-            log.error(
-                "transfer %s to %s: no answer (%s) and abort failed (%s); resuming the paglet here",
-                record["tid"],
-                target,
-                uncertain,
-                exc,
-            )
-            outcome = _UNKNOWN
-        if outcome == _COMMITTED:
-            return
-        raise TransferError(
-            f"{what} of paglet {record['source_agent_id']} to {target} got no answer "
-            f"({uncertain}); {stayed}"
-        ) from uncertain
 
     def _name_of(self, address: str) -> str:
         if self._parts.is_local(address):
@@ -292,173 +352,35 @@ class Mobility:
         info = self._parts.peers.get(address)
         return info.name if info is not None else address
 
-    # target side ----------------------------------------------------------------------
+    # verbs ----------------------------------------------------------------------------
 
-    def receive(self, record: Any, timeout: float | None = None) -> bool:
-        """Take an arriving paglet and start it here (the ``transfer`` verb).
+    def receive(self, record: Any) -> str:
+        """Prepare an arriving paglet (the ``transfer`` verb); see :class:`Arrivals`."""
+        return self.arrivals.prepare(record)
 
-        Raises:
-            ClassResolutionError, SerializationError: the class or state is refused.
-            TransferError: the record is malformed, the transfer was aborted, or the
-                paglet already lives here.
-        """
-        if not isinstance(record, dict):
-            raise TransferError("a transfer record must be a map")
-        try:
-            tid = str(record["tid"])
-            agent_id = str(record["agent_id"])
-            state_bytes = record["state"]
-            cls_path, state_cls_path = str(record["class"]), str(record["state_class"])
-        except KeyError as exc:
-            raise TransferError(f"transfer record lacks {exc.args[0]!r}") from None
-        with self._lock:
-            outcome = self._outcomes.get(tid)
-            if outcome == _COMMITTED:
-                return True
-            if outcome == _ABORTED:
-                raise TransferError(f"transfer {tid} was aborted")
-            running = self._arriving.get(tid)
-        if running is not None:
-            running.wait(timeout or self._parts.config.transfer_timeout)
-            if self._outcomes.get(tid) == _COMMITTED:
-                return True
-            raise TransferError(f"transfer {tid} is still arriving")
-        cls, state = self._lifecycle.decode(cls_path, state_cls_path, state_bytes)
-        departing = self._departing.get(agent_id)
-        if departing is not None:  # it is leaving this host right now: let it finish
-            departing.wait(timeout or self._parts.config.transfer_timeout)
-        if self._parts.registry.get(agent_id) is not None:
-            raise TransferError(f"paglet {agent_id} already lives on {self._parts.name}")
-        staging = self._stage_files(record) if record.get("files") else None
-        with self._lock:
-            if tid in self._outcomes or tid in self._arriving:
-                if staging is not None:
-                    remove_tree(staging)
-                return self.receive(record, timeout)
-            done = self._arriving[tid] = threading.Event()
-        try:
-            self._start(record, cls, state, staging)
-        except BaseException:
-            if staging is not None:
-                remove_tree(staging)
-            self._finish(tid, _ABORTED, done)
-            raise
-        self._finish(tid, _COMMITTED, done)
-        return True
-
-    def _stage_files(self, record: dict[str, Any]) -> Path:
-        """Pull the files an arriving paglet carries into a staging dir; return it.
-
-        An ``abort`` meanwhile cancels the pull. Nothing is left behind on failure.
-        """
-        tid, files = str(record["tid"]), record["files"]
-        source = str(record.get("source_address", ""))
-        if not isinstance(files, list):
-            raise TransferError("the files of a transfer record must be a list")
-        cancelled = threading.Event()
-        with self._lock:
-            if tid in self._outcomes or tid in self._arriving or tid in self._staging:
-                raise TransferError(f"transfer {tid} was aborted or is arriving already")
-            self._staging[tid] = cancelled
-        try:
-            staging = self._parts.work_area.staging(tid)
-            try:
-                self._parts.transfers.pull_files(
-                    source, tid, str(record["agent_id"]), files, staging, cancelled
-                )
-            except RemoteHostError as exc:
-                remove_tree(staging)
-                raise ArtifactError(
-                    f"could not pull the paglet's files from {source}: {type(exc).__name__}: {exc}"
-                ) from exc
-            except BaseException:
-                remove_tree(staging)
-                raise
-        finally:
-            with self._lock:
-                self._staging.pop(tid, None)
-        return staging
-
-    def _finish(self, tid: str, outcome: str, done: threading.Event) -> None:
-        with self._lock:
-            self._arriving.pop(tid, None)
-            self._remember(tid, outcome)
-        done.set()
+    def commit(self, tid: Any) -> str:
+        """Start a prepared arrival (the ``transfer.commit`` verb)."""
+        return self.arrivals.commit(tid, self._parts.config.transfer_timeout)
 
     def abort(self, tid: Any) -> str:
-        """Answer what became of a transfer (the ``abort`` verb); refuse it from now on.
+        """Refuse a transfer unless it committed (the ``abort`` verb)."""
+        return self.arrivals.abort(tid)
+
+    def status(self, tid: Any) -> str:
+        """What this host, as the source, decided (the ``transfer.status`` verb).
 
         Returns:
-            ``committed`` if the paglet runs (or is starting) here, else ``aborted``.
+            ``"committed"``, ``"aborted"`` (also for a transfer never recorded here:
+            a source records before it sends) or ``"pending"`` while still deciding.
         """
         tid = str(tid)
-        with self._lock:
-            outcome = self._outcomes.get(tid)
-            if outcome is not None:
-                return outcome
-            if tid in self._arriving:
-                return _COMMITTED  # decoded and checked: nothing left that can refuse it
-            staging = self._staging.get(tid)
-            if staging is not None:
-                staging.set()  # its files are still arriving: stop pulling them
-            self._remember(tid, _ABORTED)
-        return _ABORTED
-
-    def _remember(self, tid: str, outcome: str) -> None:
-        self._outcomes[tid] = outcome
-        while len(self._outcomes) > 10_000:
-            self._outcomes.popitem(last=False)
-
-    def _start(
-        self,
-        record: dict[str, Any],
-        cls: type[Paglet[Any]],
-        state: PagletState,
-        staging: Path | None = None,
-    ) -> None:
-        parts = self._parts
-        agent_id = str(record["agent_id"])
-        slot = self._lifecycle.install(cls, agent_id, state)
-        if staging is not None:
-            try:
-                slot.files.adopt(staging, list(record["files"]))
-            except BaseException as exc:
-                self._lifecycle.uninstall(slot)
-                parts.work_area.remove(agent_id)
-                if isinstance(exc, OSError):
-                    raise storage_error(exc, f"the work dir of {agent_id}") from None
-                raise
-        reason = str(record["reason"])
-        source_name = str(record["source_name"])
-        fields = parts.event_fields(agent_id)
-        if reason == "clone":
-            hook: Callable[[Any], None]
-            event: Any = CloneEvent(
-                source_agent_id=str(record["source_agent_id"]),
-                clone_agent_id=agent_id,
-                source_host_name=source_name,
-                target_host_name=parts.name,
-                **fields,  # type: ignore[arg-type]
-            )
-            hook = slot.paglet.on_clone
-        else:
-            event = MobilityEvent(
-                source_host_name=source_name,
-                target_host_name=parts.name,
-                source_address=str(record["source_address"]),
-                target_address=parts.address,
-                reason=reason,
-                **fields,  # type: ignore[arg-type]
-            )
-            hook = slot.paglet.on_arrival
-        try:
-            self._lifecycle.run_hook(slot, lambda: hook(event))
-        except Exception:
-            log.exception("%r: %s raised; the paglet is here anyway", slot.paglet, hook.__name__)
-        parts.events.record(
-            "arrived" if reason != "clone" else "clone-arrived",
-            agent_id,
-            source=source_name,
-            reason=reason,
-        )
-        self._lifecycle.open(slot)
+        phase = self.transfers.phase(tid, OUT)
+        if phase in (phases.COMMITTED, phases.DONE):
+            return phases.COMMITTED
+        if phase == phases.PREPARED:
+            with self._lock:
+                if tid in self._deciding:
+                    return PENDING
+            # nobody decides it any more (the host restarted, or a write failed)
+            self._decide(tid, phases.ABORTED)
+        return phases.ABORTED

@@ -14,16 +14,18 @@ from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
 from paglets.core.classes import class_path
 from paglets.core.errors import (
     AgentMovedError,
+    HostStoppedError,
     InvalidAgentError,
     PagletError,
-    PagletInactiveError,
 )
 from paglets.core.messages import FutureReply, Message, ReplySet
 from paglets.remote.proxy import PagletProxy
+from paglets.runtime.execution.activation import Activation
 from paglets.runtime.execution.host_context import HostContext
 from paglets.runtime.execution.lifecycle import Lifecycle
 from paglets.runtime.execution.local_paglet import Envelope, LocalPaglet, PagletStatus, not_found
 from paglets.runtime.mobility.handoff import Mobility
+from paglets.runtime.mobility.settlement import Settlement
 from paglets.runtime.parts import HostParts
 from paglets.wire.codec import encode_state
 from paglets.wire.protocol import VERB_CREATE
@@ -39,13 +41,24 @@ class HostOperations:
         self.resolve_target = resolve_target
         self.context = HostContext(parts, self)
         self.lifecycle = Lifecycle(parts, self, self.context)
+        self.activation = Activation(parts, self.lifecycle, self)
         self.mobility = Mobility(parts, self.lifecycle, self)
+        self.settlement = Settlement(
+            parts,
+            self.mobility.transfers,
+            self.mobility.arrivals,
+            self.mobility.call,
+            self.activation.restore,
+        )
 
     # delivery -------------------------------------------------------------------------
 
     def deliver(self, agent_id: str, envelope: Envelope) -> None:
         """Hand ``envelope`` to the paglet, wherever it is in its life. Any thread."""
         parts = self._parts
+        if parts.stopping.is_set():
+            envelope.respond(error=stopping_error(parts.name))
+            return
         slot = parts.registry.get(agent_id)
         if slot is not None:
             slot.deliver(envelope)
@@ -55,22 +68,9 @@ class HostOperations:
             self._redirect_moved(agent_id, moved_to, envelope)
             return
         if parts.store.contains(agent_id):
-            if envelope.no_delay:
-                envelope.respond(
-                    error=PagletInactiveError(f"paglet {agent_id} is inactive on {parts.name}")
-                )
-            else:
-                parts.pool.submit(self._activate_and_deliver, agent_id, envelope)
+            self.activation.deliver_inactive(agent_id, envelope)
             return
         envelope.respond(error=not_found(agent_id, parts.name))
-
-    def _activate_and_deliver(self, agent_id: str, envelope: Envelope) -> None:
-        try:
-            slot = self.lifecycle.activate(agent_id)
-        except PagletError as exc:
-            envelope.respond(error=exc)
-            return
-        slot.deliver(envelope)
 
     def redirect(self, slot: LocalPaglet, envelope: Envelope) -> None:
         """Answer an envelope that reached a slot whose paglet is no longer active."""
@@ -120,21 +120,25 @@ class HostOperations:
         if moved_to:
             raise AgentMovedError(f"paglet {agent_id} moved to {moved_to}", moved_to)
         if self._parts.store.contains(agent_id):
-            return self.lifecycle.activate(agent_id)
+            return self.activation.activate(agent_id)
         raise not_found(agent_id, self._parts.name)
 
     def control(self, agent_id: str, op: str, args: dict[str, Any], timeout: float | None) -> Any:
         """Run a control operation (the ``control`` verb and local proxies).
 
         Raises:
+            HostStoppedError: the host is stopping (retry elsewhere or later).
             PagletError: an unknown op, or whatever the operation raises.
         """
+        if self._parts.stopping.is_set():
+            raise stopping_error(self._parts.name)
         if op == "activate":
             self._active_slot(agent_id)
             return True
         if op == "dispose" and self._parts.registry.get(agent_id) is None:
             if self._parts.store.contains(agent_id):
                 self.lifecycle.dispose_inactive(agent_id)
+                self.activation.dispose_inactive(agent_id)
                 return True
         if op == "deactivate" and self._parts.registry.get(agent_id) is None:
             if self._parts.store.contains(agent_id):
@@ -173,7 +177,7 @@ class HostOperations:
             slot.run_in_turn(
                 lambda: self._moving(
                     slot,
-                    lambda: self.lifecycle.deactivate(
+                    lambda: self.activation.deactivate(
                         slot, None if duration is None else float(duration)
                     ),
                 ),
@@ -253,7 +257,7 @@ class HostOperations:
 
     def deactivate_slot(self, slot: LocalPaglet, duration: float | None) -> None:
         slot.run_in_turn(
-            lambda: self._moving(slot, lambda: self.lifecycle.deactivate(slot, duration)), None
+            lambda: self._moving(slot, lambda: self.activation.deactivate(slot, duration)), None
         )
 
     def dispose_slot(self, slot: LocalPaglet) -> None:
@@ -273,6 +277,8 @@ class HostOperations:
         timeout: float | None = None,
     ) -> PagletProxy:
         """Create a paglet here (``target`` None or this host) or on another host."""
+        if self._parts.stopping.is_set():
+            raise stopping_error(self._parts.name)
         if target is not None:
             address = self.resolve_target(target)
             if not self._parts.is_local(address):
@@ -313,3 +319,11 @@ class HostOperations:
             replies.add_future_reply(future)
             slot.deliver(Envelope(copy.priority, message=copy, future=future))
         return replies
+
+
+def stopping_error(host_name: str) -> HostStoppedError:
+    """The retryable refusal of work that arrives while the host stops."""
+    return HostStoppedError(
+        f"host {host_name} is stopping: nothing was done; retry on another host or "
+        "once it runs again"
+    )

@@ -53,6 +53,8 @@ class RequestRouter:
             protocol.VERB_CREATE: self._create,
             protocol.VERB_TRANSFER: lambda request, body: operations.mobility.receive(body),
             protocol.VERB_ABORT: lambda request, body: operations.mobility.abort(body),
+            protocol.VERB_TRANSFER_COMMIT: lambda request, body: operations.mobility.commit(body),
+            protocol.VERB_TRANSFER_STATUS: lambda request, body: operations.mobility.status(body),
             protocol.VERB_CONTROL: self._control,
             protocol.VERB_INFO: lambda request, body: operations.info(_target(request)),
             protocol.VERB_LIST: self._list,

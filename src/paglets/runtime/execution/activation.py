@@ -1,0 +1,381 @@
+"""Paglets going to rest in the host store and coming back: deactivate, activate, restore.
+
+Deactivating writes the state, the messages waiting in the mailbox (in order) and the
+wake-up time in one transaction. A message for an inactive paglet is appended to its
+queue in the store (``no_delay=True`` fails fast instead); unless its policy says to
+wait for an explicit activation or the wake-up, the paglet is then activated, and
+activation replays the stored messages in arrival order before anything newer. A
+caller waiting for a reply keeps waiting while the host lives; after a restart the
+message is still delivered, the reply has nobody to go to.
+
+At start-up the host restores every DURABLE paglet from its checkpoint, schedules the
+stored wake-ups (one due fires at once) and activates the paglets whose policy asks
+for it. A row whose class no longer imports or whose state no longer decodes is moved
+to quarantine with the reason, and the host goes on with the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from paglets.core.errors import (
+    HostStoppedError,
+    InvalidAgentError,
+    PagletError,
+    PagletInactiveError,
+    StoreError,
+)
+from paglets.core.events import PersistencyEvent
+from paglets.runtime.execution.lifecycle import Lifecycle
+from paglets.runtime.execution.local_paglet import (
+    Envelope,
+    LocalPaglet,
+    LocalPagletOperations,
+    PagletStatus,
+    not_found,
+)
+from paglets.runtime.execution.wake_scheduler import WakeScheduler
+from paglets.runtime.parts import HostParts
+from paglets.runtime.persistence.checkpoints import is_durable
+from paglets.runtime.persistence.paglet_store import StoredPaglet
+from paglets.wire.codec import encode_state, encode_value
+
+log = logging.getLogger(__name__)
+
+
+class Activation:
+    """Deactivation, activation, timed wake-ups and start-up restore for one host."""
+
+    def __init__(
+        self, parts: HostParts, lifecycle: Lifecycle, operations: LocalPagletOperations
+    ) -> None:
+        self._parts = parts
+        self._lifecycle = lifecycle
+        self._operations = operations
+        self._lock = threading.RLock()
+        self._waiters: dict[str, dict[int, Envelope]] = {}  # replies owed, by stored seq
+        self._activating: set[str] = set()
+        self.scheduler = WakeScheduler(parts.name, self._wake)
+        self.stopping = False
+
+    # deactivate -----------------------------------------------------------------------
+
+    def deactivate(
+        self, slot: LocalPaglet, duration: float | None, reason: str = "deactivate"
+    ) -> None:
+        """Persist ``slot``'s paglet with its mailbox and unload it. Runs holding the turn.
+
+        Raises:
+            StoreError: the write failed; the paglet stays active with its mailbox.
+        """
+        paglet = slot.paglet
+        event = PersistencyEvent(reason=reason, **self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
+        paglet.on_deactivating(event)
+        slot.mailbox.hold()
+        with paglet.locked():
+            state = encode_state(paglet.state)
+        queued = slot.mailbox.take_all()
+        messages, other = _split(queued)
+        wake_at = None if duration is None else time.time() + duration
+        on_message, on_start = _policy(paglet)
+        if self.stopping and slot.checkpointer is not None:
+            on_start = True  # a durable paglet that was active is active after a restart
+        try:
+            self._parts.store.save(
+                slot.agent_id,
+                slot.class_path,
+                slot.state_class_path,
+                state,
+                wake_at,
+                [(envelope.priority, body) for body, envelope in messages],
+                activate_on_start=on_start,
+                activate_on_message=on_message,
+            )
+        except PagletError:
+            for envelope in queued:
+                slot.mailbox.post(envelope, envelope.priority)
+            slot.mailbox.release()
+            raise
+        if slot.has_files:  # the files stay in the work dir; the table is kept aside
+            self._parts.work_area.save_table(slot.agent_id, slot.files.table())
+        slot.leave(PagletStatus.DEACTIVATED)
+        self._parts.registry.remove(slot.agent_id)
+        self._parts.events.record("deactivated", slot.agent_id, kept=len(messages))
+        if wake_at is not None:
+            self.scheduler.schedule(slot.agent_id, wake_at)
+        self._owe(slot.agent_id, [envelope for _, envelope in messages])
+        for envelope in other:  # actions waiting for the turn: they see it deactivated
+            self._operations.redirect(slot, envelope)
+        if messages and on_message and not self.stopping:
+            self._parts.pool.submit(self._activate_quietly, slot.agent_id)
+
+    def persist_busy(self, slot: LocalPaglet) -> str:
+        """Persist a paglet still busy when the stop bound passed; return which state.
+
+        A DURABLE paglet is kept with its last checkpoint: the state after the last
+        handler that returned (consistent by construction; the running handler's
+        change was never acknowledged). Another paglet is kept with its state as the
+        state lock shows it (taken within 0.5 s, else read as is): the state after the
+        last update a handler made under ``locked()``/``locked_state()``. Either way
+        with every message still waiting, and activated again at the next start.
+        """
+        slot.checkpointer = None  # a late checkpoint must not revive it beside the row
+        slot.mailbox.hold()
+        paglet = slot.paglet
+        if slot.last_checkpoint is not None:
+            state, how = slot.last_checkpoint, "its last checkpoint"
+        else:
+            lock = paglet._state_lock
+            held = lock.acquire(timeout=0.5)
+            try:
+                state = encode_state(paglet.state)
+            finally:
+                if held:
+                    lock.release()
+            how = "its state under the state lock" if held else "its state read unlocked"
+        queued = slot.mailbox.take_all()
+        messages, other = _split(queued)
+        self._parts.store.save(
+            slot.agent_id,
+            slot.class_path,
+            slot.state_class_path,
+            state,
+            None,
+            [(envelope.priority, body) for body, envelope in messages],
+            activate_on_start=True,
+        )
+        slot.leave(PagletStatus.DEACTIVATED)
+        self._parts.registry.remove(slot.agent_id)
+        self._parts.events.record("deactivated", slot.agent_id, kept=len(messages), busy=how)
+        self._owe(slot.agent_id, [envelope for _, envelope in messages])
+        for envelope in other:
+            envelope.respond(error=HostStoppedError(f"host {self._parts.name} stopped"))
+        return how
+
+    def _owe(self, agent_id: str, envelopes: list[Envelope]) -> None:
+        if not any(envelope.wants_reply for envelope in envelopes):
+            return
+        seqs = [message.seq for message in self._parts.store.messages(agent_id)]
+        with self._lock:
+            owed = self._waiters.setdefault(agent_id, {})
+            # the rows just written are the last ones, in the order of ``envelopes``
+            for seq, envelope in zip(seqs[-len(envelopes) :], envelopes, strict=False):
+                if envelope.wants_reply:
+                    owed[seq] = envelope
+        if self.stopping:
+            self.fail_owed(agent_id)
+
+    def fail_owed(self, agent_id: str | None = None) -> None:
+        """Tell callers still waiting that their message is kept for after the restart."""
+        with self._lock:
+            ids = list(self._waiters) if agent_id is None else [agent_id]
+            owed = [self._waiters.pop(each, {}) for each in ids]
+        for table in owed:
+            for envelope in table.values():
+                envelope.respond(
+                    error=HostStoppedError(
+                        f"host {self._parts.name} stopped; the message was kept in its store "
+                        "and is handled when the paglet is active again (do not resend it)"
+                    )
+                )
+
+    # messages to inactive paglets -----------------------------------------------------
+
+    def deliver_inactive(self, agent_id: str, envelope: Envelope) -> None:
+        """Keep a message for an inactive paglet (activating it, per its policy)."""
+        if envelope.no_delay:
+            envelope.respond(
+                error=PagletInactiveError(f"paglet {agent_id} is inactive on {self._parts.name}")
+            )
+            return
+        if envelope.action is not None:
+            envelope.respond(error=PagletInactiveError(f"paglet {agent_id} is inactive"))
+            return
+        with self._lock:
+            slot = self._parts.registry.get(agent_id)
+            if slot is None:
+                stored = self._parts.store.load(agent_id)
+                if stored is None:
+                    slot = None
+                else:
+                    try:
+                        seq = self._parts.store.queue_message(
+                            agent_id, envelope.priority, _body(envelope)
+                        )
+                    except PagletError as exc:
+                        envelope.respond(error=exc)
+                        return
+                    if envelope.wants_reply:
+                        self._waiters.setdefault(agent_id, {})[seq] = envelope
+                    if stored.activate_on_message and not self.stopping:
+                        self._parts.pool.submit(self._activate_quietly, agent_id)
+                    return
+        if slot is not None:
+            slot.deliver(envelope)
+        else:
+            envelope.respond(error=not_found(agent_id, self._parts.name))
+
+    # activate -------------------------------------------------------------------------
+
+    def activate(self, agent_id: str, reason: str = "activate") -> LocalPaglet:
+        """Load an inactive paglet with its kept messages; ``on_activation`` runs first.
+
+        Returns the slot at once if the paglet is already active.
+
+        Raises:
+            InvalidAgentError: no such paglet, active or inactive.
+            PagletError: its class or state is unusable (the row was quarantined).
+        """
+        with self._lock:
+            slot = self._parts.registry.get(agent_id)
+            if slot is not None:
+                return slot
+            stored = self._parts.store.load(agent_id)
+            if stored is None:
+                raise not_found(agent_id, self._parts.name)
+            cls, state = self._decode_or_quarantine("inactive", stored)
+            owed = self._waiters.pop(agent_id, {})
+            envelopes = [
+                owed.get(message.seq) or Envelope(message.priority, body=message.body)
+                for message in self._parts.store.messages(agent_id)
+            ]
+            checkpoint = stored.state if is_durable(cls) else None
+            slot = self._lifecycle.install(cls, agent_id, state, queued=envelopes)
+            try:
+                self._parts.store.activated(stored, checkpoint)
+            except PagletError:
+                self._lifecycle.uninstall(slot)
+                self._waiters[agent_id] = owed
+                raise
+            slot.last_checkpoint = checkpoint
+            files = self._parts.work_area.load_table(agent_id)
+            if files:
+                slot.files.load(files)
+                self._parts.work_area.drop_table(agent_id)
+            self.scheduler.cancel(agent_id)
+        self._enter(slot, reason)
+        return slot
+
+    def _enter(self, slot: LocalPaglet, reason: str) -> None:
+        event = PersistencyEvent(reason=reason, **self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
+        try:
+            self._lifecycle.run_hook(slot, lambda: slot.paglet.on_activation(event))
+        except Exception:
+            log.exception("%r: on_activation raised; the paglet is active anyway", slot.paglet)
+        self._parts.events.record("activated", slot.agent_id, reason=reason)
+        self._lifecycle.open(slot)
+
+    def _decode_or_quarantine(self, kind: str, stored: StoredPaglet) -> tuple[Any, Any]:
+        try:
+            return self._lifecycle.decode(stored.class_path, stored.state_class_path, stored.state)
+        except PagletError as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            try:
+                self._parts.store.quarantine(kind, stored.agent_id, reason)
+            except StoreError as store_exc:
+                log.error("could not quarantine %s: %s", stored.agent_id, store_exc)
+            message = (
+                f"paglet {stored.agent_id} ({stored.class_path}) cannot be loaded: {reason}; "
+                "its record was quarantined (kept in the store's quarantine table)"
+            )
+            log.error("%s", message)
+            self._parts.events.record("quarantined", stored.agent_id, reason=reason)
+            raise PagletError(message) from exc
+
+    def _activate_quietly(self, agent_id: str) -> None:
+        with self._lock:
+            if agent_id in self._activating:
+                return
+            self._activating.add(agent_id)
+        try:
+            self.activate(agent_id)
+        except InvalidAgentError:
+            pass  # activated or disposed meanwhile
+        except PagletError as exc:
+            log.info("activation of %s skipped: %s", agent_id, exc)
+        finally:
+            with self._lock:
+                self._activating.discard(agent_id)
+
+    def _wake(self, agent_id: str) -> None:
+        self._parts.pool.submit(self._activate_quietly, agent_id)
+
+    def dispose_inactive(self, agent_id: str) -> None:
+        """Forget the wake-up and the owed replies of a paglet disposed while inactive."""
+        self.scheduler.cancel(agent_id)
+        with self._lock:
+            owed = self._waiters.pop(agent_id, {})
+        for envelope in owed.values():
+            envelope.respond(error=InvalidAgentError(f"paglet {agent_id} was disposed"))
+
+    # start-up -------------------------------------------------------------------------
+
+    def restore(self, stored: StoredPaglet, reason: str = "restore") -> LocalPaglet | None:
+        """Bring back an active paglet from a checkpoint or a transfer record.
+
+        Returns None (and quarantines the checkpoint) when it cannot be loaded.
+        """
+        if self._parts.registry.get(stored.agent_id) is not None:
+            return None
+        try:
+            cls, state = self._decode_or_quarantine("checkpoint", stored)
+        except PagletError:
+            return None
+        slot = self._lifecycle.install(cls, stored.agent_id, state)
+        if is_durable(cls):
+            slot.last_checkpoint = stored.state
+        self._enter(slot, reason)
+        return slot
+
+    def start(self) -> None:
+        """Restore durable paglets, schedule wake-ups, activate what asks for it."""
+        store = self._parts.store
+        for stored in store.checkpoints():
+            self.restore(stored)
+        now = time.time()
+        for agent_id, at in store.wake_ups():
+            self.scheduler.schedule(agent_id, max(at, now))
+        for agent_id in store.activate_on_start():
+            self._parts.pool.submit(self._activate_quietly, agent_id)
+
+    def stop(self) -> None:
+        """Stop the wake-up thread (the times stay stored) and fail owed replies."""
+        self.scheduler.stop()
+        self.fail_owed()
+
+
+def _split(queued: list[Envelope]) -> tuple[list[tuple[bytes, Envelope]], list[Envelope]]:
+    """The messages to keep (in handling order, with their bodies) and the actions."""
+    messages: list[tuple[bytes, Envelope]] = []
+    other: list[Envelope] = []
+    for envelope in queued:
+        if envelope.action is not None:
+            other.append(envelope)
+        else:
+            messages.append((_body(envelope), envelope))
+    return messages, other
+
+
+def _body(envelope: Envelope) -> bytes:
+    if envelope.body is not None:
+        return bytes(envelope.body)
+    message = envelope.message
+    assert message is not None
+    return encode_value([message.kind, dict(message.args), message.arg])
+
+
+def _policy(paglet: Any) -> tuple[bool, bool]:
+    """``(activate on message, activate on start)`` from the paglet's policy, if any."""
+    policy = None
+    hook = getattr(paglet, "deactivation_policy", None)
+    if callable(hook):
+        try:
+            policy = hook()
+        except Exception:
+            log.exception("%r: deactivation_policy() raised; using the default", paglet)
+    on_message = bool(getattr(policy, "activate_on_message", True))
+    on_start = bool(getattr(policy, "activate_on_start", False))
+    return on_message, on_start

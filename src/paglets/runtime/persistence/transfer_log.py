@@ -1,0 +1,152 @@
+"""Transfer records: what each side of a hand-off decided, kept in the host database.
+
+One row per transfer id and side (``out`` at the source, ``in`` at the target). The
+phases, and who may move a record from one to the next, are in docs/durability.md::
+
+    out: prepared -> committed -> done        (the source alone decides commit/abort)
+                  -> aborted
+    in:  prepared -> committed -> done        (the target only follows the source)
+                  -> aborted
+
+The record carries everything the target needs to start the paglet (class, state,
+files), so a side that restarts after ``kill -9`` can finish the hand-off from it.
+Moving the source's record to ``committed`` drops the paglet's checkpoint in the same
+transaction: after a crash the paglet is either still the source's or the target's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from paglets.runtime.persistence.host_store import HostStore
+
+PREPARED = "prepared"
+COMMITTED = "committed"
+ABORTED = "aborted"
+DONE = "done"
+
+OUT = "out"
+IN = "in"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRecord:
+    """One side's record of one transfer."""
+
+    tid: str
+    role: str
+    agent_id: str
+    peer: str
+    phase: str
+    record: dict[str, Any]
+    deadline: float
+
+
+class TransferLog:
+    """Transfer records by id and side. Thread-safe (through the host store)."""
+
+    def __init__(self, db: HostStore) -> None:
+        self._db = db
+
+    def begin(
+        self, tid: str, role: str, agent_id: str, peer: str, record: dict[str, Any], deadline: float
+    ) -> None:
+        """Write a new ``prepared`` record."""
+        blob = msgpack.packb(record, use_bin_type=True)
+        with self._db.transaction() as db:
+            db.execute(
+                "INSERT INTO transfers (tid, role, agent_id, peer, phase, record, deadline, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (_key(tid, role), role, agent_id, peer, PREPARED, blob, deadline, time.time()),
+            )
+
+    def move(
+        self,
+        tid: str,
+        role: str,
+        phase: str,
+        *,
+        expect: str | None = None,
+        drop_checkpoint: str | None = None,
+        checkpoint: tuple[str, str, str, bytes] | None = None,
+    ) -> bool:
+        """Set a record's phase; return False (nothing changed) if it was not ``expect``.
+
+        Args:
+            drop_checkpoint: forget this agent's checkpoint in the same transaction.
+            checkpoint: ``(agent_id, class, state class, state)`` written in the same
+                transaction (a durable paglet that starts here).
+        """
+        with self._db.transaction() as db:
+            row = db.execute(
+                "SELECT phase FROM transfers WHERE tid = ?", (_key(tid, role),)
+            ).fetchone()
+            if row is None or (expect is not None and row[0] != expect):
+                return False
+            db.execute(
+                "UPDATE transfers SET phase = ?, updated_at = ? WHERE tid = ?",
+                (phase, time.time(), _key(tid, role)),
+            )
+            if drop_checkpoint is not None:
+                db.execute("DELETE FROM checkpoints WHERE agent_id = ?", (drop_checkpoint,))
+            if checkpoint is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO checkpoints (agent_id, class_path, "
+                    "state_class_path, state, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    (*checkpoint, time.time()),
+                )
+        return True
+
+    def get(self, tid: str, role: str) -> TransferRecord | None:
+        """The record of ``tid`` on side ``role``, or None."""
+        row = self._db.query_one(
+            "SELECT tid, role, agent_id, peer, phase, record, deadline FROM transfers "
+            "WHERE tid = ?",
+            (_key(tid, role),),
+        )
+        return None if row is None else _record(row)
+
+    def phase(self, tid: str, role: str) -> str | None:
+        """The phase of ``tid`` on side ``role``, or None if unknown here."""
+        row = self._db.query_one("SELECT phase FROM transfers WHERE tid = ?", (_key(tid, role),))
+        return None if row is None else str(row[0])
+
+    def unsettled(self) -> list[TransferRecord]:
+        """Records still waiting for the other side (prepared, or committed not done)."""
+        rows = self._db.query(
+            "SELECT tid, role, agent_id, peer, phase, record, deadline FROM transfers "
+            "WHERE phase IN (?, ?) ORDER BY updated_at",
+            (PREPARED, COMMITTED),
+        )
+        return [_record(row) for row in rows]
+
+    def forget_settled(self, older_than: float) -> int:
+        """Delete done and aborted records last touched before ``older_than``."""
+        with self._db.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM transfers WHERE phase IN (?, ?) AND updated_at < ?",
+                (DONE, ABORTED, older_than),
+            )
+        return cursor.rowcount
+
+
+def _key(tid: str, role: str) -> str:
+    # a local clone has both sides in one database
+    return f"{role}:{tid}"
+
+
+def _record(row: Any) -> TransferRecord:
+    key, role, agent_id, peer, phase, blob, deadline = row
+    return TransferRecord(
+        str(key).split(":", 1)[1],
+        str(role),
+        str(agent_id),
+        str(peer),
+        str(phase),
+        msgpack.unpackb(blob, raw=False),
+        float(deadline),
+    )
