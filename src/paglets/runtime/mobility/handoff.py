@@ -293,7 +293,7 @@ class Mobility:
         except PagletError as exc:  # refused, or never sent: nothing runs there
             raise TransferError(
                 f"{what} of paglet {record['source_agent_id']} to {target} failed: "
-                f"{type(exc).__name__}: {exc}; {stayed}"
+                f"{type(exc).__name__}: {exc}; aborted, {stayed}"
             ) from exc
         finally:
             if files:
