@@ -45,9 +45,22 @@ class HostProcess:
         if stop_at:
             env["PAGLETS_FAULT_STOP_AT"] = stop_at
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "paglets.cli.host", "--host", "127.0.0.1", "--name", name,
-             "--port", str(port), "--no-discovery", "--persistence-dir", str(store),
-             "--log-level", "WARNING"],  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "paglets.cli.host",
+                "--host",
+                "127.0.0.1",
+                "--name",
+                name,
+                "--port",
+                str(port),
+                "--no-discovery",
+                "--persistence-dir",
+                str(store),
+                "--log-level",
+                "WARNING",
+            ],  # fmt: skip
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -168,7 +181,7 @@ def start_durable(address: str, by: int) -> str:
 
 def dispatch_from(address: str, agent_id: str, target: str) -> None:
     """Ask the host at ``address`` to dispatch; it may die answering (that is the test)."""
-    with HostClient(address, timeout=2 * TIMEOUT) as client:
+    with HostClient(address, timeout=3.0) as client:
         try:
             client.proxy(agent_id).dispatch(target, timeout=2.0)
         except PagletError:
