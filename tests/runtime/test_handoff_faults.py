@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_artifacts_faults import free_port
 
 from conftest import HostFactory
 from helpers import TIMEOUT, wait_for
@@ -29,7 +30,6 @@ from paglets.remote.client import HostClient
 from paglets.runtime.host import Host
 from paglets.runtime.persistence.host_store import DATABASE_NAME
 from paglets.wire.protocol import VERB_PING
-from test_artifacts_faults import free_port
 
 DURABLE = class_path(DurableCounterPaglet)
 
