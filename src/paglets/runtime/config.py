@@ -58,6 +58,9 @@ class HostConfig:
             for a resume.
         artifact_min_rate: bytes per second a dispatch carrying files is granted on top
             of ``transfer_timeout`` before the source gives up.
+        store_synchronous: SQLite ``synchronous`` level of the host database: ``FULL``
+            (every acknowledged write fsynced: survives a power cut) or ``NORMAL``
+            (survives ``kill -9`` only; see docs/durability.md).
     """
 
     name: str = "paglets"
@@ -91,8 +94,13 @@ class HostConfig:
     artifact_retries: int = 2
     artifact_partial_ttl: float = 3600.0
     artifact_min_rate: float = 4 * 1024 * 1024
+    store_synchronous: str = "FULL"
 
     def __post_init__(self) -> None:
+        if self.store_synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(
+                f"store_synchronous must be FULL or NORMAL, not {self.store_synchronous!r}"
+            )
         size = len(msgpack.packb([list(self.tags), dict(self.properties)], use_bin_type=True))
         if size > MAX_DESCRIPTION_SIZE:
             raise ValueError(

@@ -45,6 +45,7 @@ from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.parts import HostParts
+from paglets.runtime.persistence.host_store import HostStore
 from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.runtime.serving.local_backend import LocalProxyBackend
 from paglets.runtime.serving.operations import HostOperations
@@ -111,7 +112,8 @@ class Host:
                 keys=None if self.secret is None else derive_keys(self.secret.value),
             ),
         )
-        store = PagletStore(config.persistence_dir)  # first: it locks the directory
+        # first: it locks the directory
+        store = PagletStore(HostStore(config.persistence_dir, config.store_synchronous))
         files_root = self._files_root(config)
         artifacts = ArtifactStore(
             files_root,

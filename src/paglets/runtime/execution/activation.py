@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from paglets.core.errors import (
@@ -40,10 +41,21 @@ from paglets.runtime.execution.local_paglet import (
 from paglets.runtime.execution.wake_scheduler import WakeScheduler
 from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence.checkpoints import is_durable
-from paglets.runtime.persistence.paglet_store import StoredPaglet
+from paglets.runtime.persistence.paglet_store import InactiveRow, StoredPaglet
 from paglets.wire.codec import encode_state, encode_value
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Leaving:
+    """A deactivation prepared in the paglet's turn, waiting for its transaction."""
+
+    slot: LocalPaglet
+    row: InactiveRow
+    queued: list[Envelope]
+    messages: list[Envelope]
+    other: list[Envelope]
 
 
 class Activation:
@@ -71,6 +83,10 @@ class Activation:
         Raises:
             StoreError: the write failed; the paglet stays active with its mailbox.
         """
+        self.finish([self.prepare(slot, duration, reason)])
+
+    def prepare(self, slot: LocalPaglet, duration: float | None, reason: str) -> Leaving:
+        """Run ``on_deactivating``, hold the mailbox and snapshot the paglet (in its turn)."""
         paglet = slot.paglet
         event = PersistencyEvent(reason=reason, **self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
         paglet.on_deactivating(event)
@@ -78,84 +94,57 @@ class Activation:
         with paglet.locked():
             state = encode_state(paglet.state)
         queued = slot.mailbox.take_all()
-        messages, other = _split(queued)
+        messages, other = split_queued(queued)
         wake_at = None if duration is None else time.time() + duration
-        on_message, on_start = _policy(paglet)
+        on_message, on_start = policy_of(paglet)
         if self.stopping and slot.checkpointer is not None:
             on_start = True  # a durable paglet that was active is active after a restart
-        try:
-            self._parts.store.save(
-                slot.agent_id,
-                slot.class_path,
-                slot.state_class_path,
-                state,
-                wake_at,
-                [(envelope.priority, body) for body, envelope in messages],
-                activate_on_start=on_start,
-                activate_on_message=on_message,
-            )
-        except PagletError:
-            for envelope in queued:
-                slot.mailbox.post(envelope, envelope.priority)
-            slot.mailbox.release()
-            raise
-        if slot.has_files:  # the files stay in the work dir; the table is kept aside
-            self._parts.work_area.save_table(slot.agent_id, slot.files.table())
-        slot.leave(PagletStatus.DEACTIVATED)
-        self._parts.registry.remove(slot.agent_id)
-        self._parts.events.record("deactivated", slot.agent_id, kept=len(messages))
-        if wake_at is not None:
-            self.scheduler.schedule(slot.agent_id, wake_at)
-        self._owe(slot.agent_id, [envelope for _, envelope in messages])
-        for envelope in other:  # actions waiting for the turn: they see it deactivated
-            self._operations.redirect(slot, envelope)
-        if messages and on_message and not self.stopping:
-            self._parts.pool.submit(self._activate_quietly, slot.agent_id)
-
-    def persist_busy(self, slot: LocalPaglet) -> str:
-        """Persist a paglet still busy when the stop bound passed; return which state.
-
-        A DURABLE paglet is kept with its last checkpoint: the state after the last
-        handler that returned (consistent by construction; the running handler's
-        change was never acknowledged). Another paglet is kept with its state as the
-        state lock shows it (taken within 0.5 s, else read as is): the state after the
-        last update a handler made under ``locked()``/``locked_state()``. Either way
-        with every message still waiting, and activated again at the next start.
-        """
-        slot.checkpointer = None  # a late checkpoint must not revive it beside the row
-        slot.mailbox.hold()
-        paglet = slot.paglet
-        if slot.last_checkpoint is not None:
-            state, how = slot.last_checkpoint, "its last checkpoint"
-        else:
-            lock = paglet._state_lock
-            held = lock.acquire(timeout=0.5)
-            try:
-                state = encode_state(paglet.state)
-            finally:
-                if held:
-                    lock.release()
-            how = "its state under the state lock" if held else "its state read unlocked"
-        queued = slot.mailbox.take_all()
-        messages, other = _split(queued)
-        self._parts.store.save(
+        row = InactiveRow(
             slot.agent_id,
             slot.class_path,
             slot.state_class_path,
             state,
-            None,
-            [(envelope.priority, body) for body, envelope in messages],
-            activate_on_start=True,
+            wake_at,
+            tuple((envelope.priority, body) for body, envelope in messages),
+            on_start,
+            on_message,
         )
+        return Leaving(slot, row, queued, [envelope for _, envelope in messages], other)
+
+    def finish(self, leaving: list[Leaving]) -> None:
+        """Write prepared deactivations in one transaction, then unload the paglets.
+
+        Raises:
+            StoreError: the write failed; every paglet stays active with its mailbox.
+        """
+        try:
+            self._parts.store.save_many([each.row for each in leaving])
+        except PagletError:
+            for each in leaving:
+                for envelope in each.queued:
+                    each.slot.mailbox.post(envelope, envelope.priority)
+                each.slot.mailbox.release()
+            raise
+        for each in leaving:
+            self._unload(each)
+
+    def _unload(self, leaving: Leaving) -> None:
+        slot, row = leaving.slot, leaving.row
+        if slot.has_files:  # the files stay in the work dir; the table is kept aside
+            self._parts.work_area.save_table(slot.agent_id, slot.files.table())
         slot.leave(PagletStatus.DEACTIVATED)
         self._parts.registry.remove(slot.agent_id)
-        self._parts.events.record("deactivated", slot.agent_id, kept=len(messages), busy=how)
-        self._owe(slot.agent_id, [envelope for _, envelope in messages])
-        for envelope in other:
-            envelope.respond(error=HostStoppedError(f"host {self._parts.name} stopped"))
-        return how
+        self._parts.events.record("deactivated", slot.agent_id, kept=len(row.messages))
+        if row.wake_at is not None:
+            self.scheduler.schedule(slot.agent_id, row.wake_at)
+        self.owe(slot.agent_id, leaving.messages)
+        for envelope in leaving.other:  # actions waiting for the turn: they see it inactive
+            self._operations.redirect(slot, envelope)
+        if row.messages and row.activate_on_message and not self.stopping:
+            self._parts.pool.submit(self._activate_quietly, slot.agent_id)
 
-    def _owe(self, agent_id: str, envelopes: list[Envelope]) -> None:
+    def owe(self, agent_id: str, envelopes: list[Envelope]) -> None:
+        """Remember who waits for a reply to the messages just kept for ``agent_id``."""
         if not any(envelope.wants_reply for envelope in envelopes):
             return
         seqs = [message.seq for message in self._parts.store.messages(agent_id)]
@@ -347,7 +336,7 @@ class Activation:
         self.fail_owed()
 
 
-def _split(queued: list[Envelope]) -> tuple[list[tuple[bytes, Envelope]], list[Envelope]]:
+def split_queued(queued: list[Envelope]) -> tuple[list[tuple[bytes, Envelope]], list[Envelope]]:
     """The messages to keep (in handling order, with their bodies) and the actions."""
     messages: list[tuple[bytes, Envelope]] = []
     other: list[Envelope] = []
@@ -367,8 +356,12 @@ def _body(envelope: Envelope) -> bytes:
     return encode_value([message.kind, dict(message.args), message.arg])
 
 
-def _policy(paglet: Any) -> tuple[bool, bool]:
-    """``(activate on message, activate on start)`` from the paglet's policy, if any."""
+def policy_of(paglet: Any) -> tuple[bool, bool]:
+    """``(activate on message, activate on start)`` from the paglet's policy, if any.
+
+    Reads ``activate_on_message`` and ``activate_on_start`` of what the paglet's
+    ``deactivation_policy()`` returns (defaults: True, False).
+    """
     policy = None
     hook = getattr(paglet, "deactivation_policy", None)
     if callable(hook):

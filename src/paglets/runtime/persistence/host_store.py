@@ -76,6 +76,8 @@ class HostStore:
     """The host's database connection; every write goes through :meth:`transaction`."""
 
     def __init__(self, directory: Path | None, synchronous: str = "FULL") -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise StoreError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.directory = directory
         self.problems: list[str] = []
         self._lock = threading.RLock()

@@ -37,6 +37,20 @@ class StoredPaglet:
 
 
 @dataclass(frozen=True, slots=True)
+class InactiveRow:
+    """A paglet about to be stored inactive, with the messages it had waiting."""
+
+    agent_id: str
+    class_path: str
+    state_class_path: str
+    state: bytes
+    wake_at: float | None
+    messages: tuple[tuple[int, bytes], ...]
+    activate_on_start: bool
+    activate_on_message: bool
+
+
+@dataclass(frozen=True, slots=True)
 class QueuedMessage:
     """A message kept for an inactive paglet: its order, priority and encoded body."""
 
@@ -86,33 +100,60 @@ class PagletStore:
         activate_on_start: bool = False,
         activate_on_message: bool = True,
     ) -> None:
-        """Store an inactive paglet with its waiting messages; drop its checkpoint.
-
-        One transaction: after a crash the paglet is either still active (with its
-        checkpoint, if durable) or inactive with every message.
-        """
-        now = time.time()
-        with self.db.transaction() as db:
-            db.execute(
-                f"INSERT OR REPLACE INTO inactive_paglets ({_INACTIVE_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
+        """Store one inactive paglet with its waiting messages; drop its checkpoint."""
+        self.save_many(
+            [
+                InactiveRow(
                     agent_id,
                     class_path,
                     state_class_path,
                     state,
-                    now,
                     wake_at,
-                    int(activate_on_start),
-                    int(activate_on_message),
-                ),
+                    tuple(messages),
+                    activate_on_start,
+                    activate_on_message,
+                )
+            ]
+        )
+
+    def save_many(self, rows: Sequence[InactiveRow]) -> None:
+        """Store inactive paglets with their messages, dropping their checkpoints.
+
+        One transaction (one fsync for all of them): after a crash each paglet is
+        either still active (with its checkpoint, if durable) or inactive with every
+        message.
+        """
+        now = time.time()
+        with self.db.transaction() as db:
+            db.executemany(
+                f"INSERT OR REPLACE INTO inactive_paglets ({_INACTIVE_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        row.agent_id,
+                        row.class_path,
+                        row.state_class_path,
+                        row.state,
+                        now,
+                        row.wake_at,
+                        int(row.activate_on_start),
+                        int(row.activate_on_message),
+                    )
+                    for row in rows
+                ],
             )
             db.executemany(
                 "INSERT INTO queued_messages (agent_id, priority, body, queued_at) "
                 "VALUES (?, ?, ?, ?)",
-                [(agent_id, priority, body, now) for priority, body in messages],
+                [
+                    (row.agent_id, priority, body, now)
+                    for row in rows
+                    for priority, body in row.messages
+                ],
             )
-            db.execute("DELETE FROM checkpoints WHERE agent_id = ?", (agent_id,))
+            db.executemany(
+                "DELETE FROM checkpoints WHERE agent_id = ?", [(row.agent_id,) for row in rows]
+            )
 
     def load(self, agent_id: str) -> StoredPaglet | None:
         """Return the stored inactive paglet, or None."""
