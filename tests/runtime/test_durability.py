@@ -287,3 +287,29 @@ def test_timed_deactivations_share_one_thread(make_host: HostFactory) -> None:
     assert len(alpha.get_proxies(INACTIVE)) == 50
     alpha.activate(proxies[0].agent_id)
     assert alpha._operations.activation.scheduler.pending() == 49
+
+
+def test_one_database_holds_everything_and_older_files_are_folded_in(
+    make_host: HostFactory, tmp_path: Path
+) -> None:
+    legacy = sqlite3.connect(tmp_path / "paglet_files.sqlite3")
+    legacy.execute(
+        "CREATE TABLE paglet_files (agent_id TEXT NOT NULL, name TEXT NOT NULL, "
+        "path TEXT NOT NULL, mode TEXT NOT NULL, PRIMARY KEY (agent_id, name))"
+    )
+    legacy.execute("INSERT INTO paglet_files VALUES ('a', 'data', '/tmp/data', 'copy')")
+    legacy.commit()
+    legacy.close()
+    alpha = make_host("alpha", persistence_dir=tmp_path)
+    source = tmp_path / "blob.bin"
+    source.write_bytes(b"x" * 4096)
+    record = alpha.artifacts.import_file(source)
+    rows = alpha._parts.store.db.query("SELECT sha256 FROM artifacts")
+    assert rows == [(record.sha256,)]  # artifact metadata: in the host database
+    assert sorted(p.name for p in tmp_path.glob("*.sqlite3")) == [DATABASE_NAME]
+    assert (tmp_path / "paglet_files.sqlite3.migrated").exists()  # kept, not deleted
+    assert alpha._parts.work_area.load_table("a") == {"data": ("/tmp/data", "copy")}
+    tables = {row[0] for row in alpha._parts.store.db.query(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
+    assert {"inactive_paglets", "queued_messages", "checkpoints", "transfers", "quarantine",
+            "events", "jobs", "artifacts", "paglet_files"} <= tables  # fmt: skip

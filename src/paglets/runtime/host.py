@@ -122,6 +122,7 @@ class Host:
                 config.artifact_storage_quota,
                 config.artifact_partial_ttl,
             ),
+            store.db.path,
         )
         stream = StreamSettings(
             config.artifact_chunk_size,
@@ -140,7 +141,7 @@ class Host:
             peers=PeerTable(),
             artifacts=artifacts,
             transfers=ArtifactStreams(transport, artifacts, stream, StreamBoard()),
-            work_area=WorkArea(files_root),
+            work_area=WorkArea(files_root, store.db.path),
         )
         self._membership = Membership(self._parts)
         self._operations = HostOperations(self._parts, self._membership.resolve_target)
