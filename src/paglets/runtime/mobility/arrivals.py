@@ -19,10 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.errors import ArtifactError, PagletError, RemoteHostError, TransferError
+from paglets.core.errors import (
+    ArtifactError,
+    OverloadedError,
+    PagletError,
+    RemoteHostError,
+    TransferError,
+)
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.disk.partial_file import storage_error
 from paglets.runtime.execution.lifecycle import Lifecycle
+from paglets.runtime.execution.local_paglet import Envelope
 from paglets.runtime.files.work_area import remove_tree
 from paglets.runtime.mobility.fault_points import fault_point
 from paglets.runtime.parts import HostParts
@@ -49,6 +56,41 @@ class Arrivals:
         self._staging: dict[str, threading.Event] = {}  # files arriving; set = cancel
         self._staged: dict[str, Path] = {}
         self._starting: dict[str, threading.Event] = {}
+        # messages for a paglet prepared here and not started yet, delivered once it is
+        self._parked: dict[str, list[Envelope]] = {}
+        self.redirect: Callable[[str, str, Envelope], None] | None = None
+        self._settled = threading.Condition(self._lock)
+
+    def wait_arrival(self, agent_id: str, timeout: float) -> bool:
+        """Wait while ``agent_id`` is prepared here and not started; False if still so."""
+        with self._settled:
+            return self._settled.wait_for(lambda: agent_id not in self._parked, timeout)
+
+    def park(self, agent_id: str, envelope: Envelope) -> bool:
+        """Keep a message for a paglet prepared here until it starts; False if none is.
+
+        Raises nothing: a full parking answers the envelope with OverloadedError.
+        """
+        with self._lock:
+            waiting = self._parked.get(agent_id)
+            if waiting is None:
+                return False
+            if len(waiting) < self._parts.config.max_queued_messages:
+                waiting.append(envelope)
+                return True
+        envelope.respond(error=OverloadedError(f"paglet {agent_id} is arriving; too many waiting"))
+        return True
+
+    def _unpark(self, agent_id: str, source: str) -> None:
+        """The transfer aborted: send what waited back to where the paglet stayed."""
+        with self._lock:
+            waiting = self._parked.pop(agent_id, [])
+            self._settled.notify_all()
+        for envelope in waiting:
+            if self.redirect is not None:
+                self.redirect(agent_id, source, envelope)
+            else:
+                envelope.respond(error=TransferError(f"paglet {agent_id} did not arrive"))
 
     def prepare(self, record: Any) -> str:
         """Stage an arriving paglet (the ``transfer`` verb); start nothing.
@@ -75,12 +117,18 @@ class Arrivals:
         timeout = record.get("timeout")
         wait = float(timeout) if isinstance(timeout, int | float) and 0 < timeout < 86_400 else 30.0
         with self._lock:
-            known = self._known(tid)
+            try:
+                known = self._known(tid)
+            except TransferError:
+                if staging is not None:
+                    remove_tree(staging)
+                raise
             if known is None:
                 self._log.begin(
                     tid, IN, agent_id, str(record.get("source_address", "")), record,
                     time.time() + wait + 1.0,
                 )  # fmt: skip
+                self._parked.setdefault(agent_id, [])
                 if staging is not None:
                     self._staged[tid] = staging
         if known is not None:
@@ -163,7 +211,8 @@ class Arrivals:
         """
         tid = str(tid)
         with self._lock:
-            phase = self._log.phase(tid, IN)
+            entry = self._log.get(tid, IN)
+            phase = None if entry is None else entry.phase
             if phase in (phases.COMMITTED, phases.DONE):
                 return COMMITTED_REPLY
             if phase is None:
@@ -175,6 +224,8 @@ class Arrivals:
             staged = self._staged.pop(tid, None)
         if staged is not None:
             remove_tree(staged)
+        if entry is not None and entry.agent_id:
+            self._unpark(entry.agent_id, entry.peer)
         return ABORTED_REPLY
 
     def _stage_files(self, record: dict[str, Any]) -> Path:
@@ -216,7 +267,10 @@ class Arrivals:
     ) -> None:
         parts = self._parts
         agent_id = str(record["agent_id"])
-        slot = self._lifecycle.install(cls, agent_id, state)
+        with self._lock:  # parked messages go first, before anything newer can come in
+            parked = self._parked.pop(agent_id, [])
+            slot = self._lifecycle.install(cls, agent_id, state, queued=parked)
+            self._settled.notify_all()
         if getattr(cls, "DURABLE", False):
             slot.last_checkpoint = encode_state(state)
         if staging is not None and record.get("files"):

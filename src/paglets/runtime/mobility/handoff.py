@@ -47,6 +47,7 @@ from paglets.core.errors import (
 )
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.core.ids import new_id
+from paglets.core.messages import FutureReply
 from paglets.runtime.execution.lifecycle import Lifecycle, new_agent_id
 from paglets.runtime.execution.local_paglet import LocalPaglet, LocalPagletOperations, PagletStatus
 from paglets.runtime.mobility.arrivals import STARTED, Arrivals
@@ -54,7 +55,7 @@ from paglets.runtime.mobility.fault_points import fault_point
 from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence import transfer_log as phases
 from paglets.runtime.persistence.transfer_log import OUT, TransferLog
-from paglets.wire.codec import encode_state
+from paglets.wire.codec import encode_state, encode_value
 from paglets.wire.protocol import (
     VERB_ABORT,
     VERB_TRANSFER,
@@ -309,9 +310,31 @@ class Mobility:
             log.info("transfer %s: abort not delivered to %s (%s); it will ask", tid, target, exc)
 
     def _send_commit(self, target: str, tid: str, limit: float) -> None:
-        """Tell the target to start; on no answer the settlement sends it again."""
-        try:
+        """Tell the target to start, without waiting; the answer marks the record done.
+
+        The target parks messages for a paglet it prepared until it started it, so a
+        caller may talk to the paglet at its new address at once. On no answer the
+        settlement sends the commit again.
+        """
+        if self._parts.is_local(target):
             answer = self.call(target, VERB_TRANSFER_COMMIT, tid, limit)
+            if answer == STARTED:
+                self._mark_done(tid)
+            return
+        try:
+            future = self._parts.transport.request(
+                target, VERB_TRANSFER_COMMIT, encode_value(tid), timeout=limit
+            )
+        except PagletError as exc:
+            log.warning("transfer %s committed; %s not told yet (%s): retrying", tid, target, exc)
+            return
+        future.add_done_callback(
+            lambda done: self._parts.pool.submit(self._commit_answered, target, tid, done)
+        )
+
+    def _commit_answered(self, target: str, tid: str, future: FutureReply) -> None:
+        try:
+            answer = self._parts.require_backend().decode(future.get_reply(0))
         except PagletError as exc:
             log.warning("transfer %s committed; %s not told yet (%s): retrying", tid, target, exc)
             return

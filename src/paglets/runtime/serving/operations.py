@@ -17,6 +17,7 @@ from paglets.core.errors import (
     HostStoppedError,
     InvalidAgentError,
     PagletError,
+    TransferError,
 )
 from paglets.core.messages import FutureReply, Message, ReplySet
 from paglets.remote.proxy import PagletProxy
@@ -43,6 +44,7 @@ class HostOperations:
         self.lifecycle = Lifecycle(parts, self, self.context)
         self.activation = Activation(parts, self.lifecycle, self)
         self.mobility = Mobility(parts, self.lifecycle, self)
+        self.mobility.arrivals.redirect = self._redirect_moved
         self.settlement = Settlement(
             parts,
             self.mobility.transfers,
@@ -61,6 +63,12 @@ class HostOperations:
             return
         slot = parts.registry.get(agent_id)
         if slot is not None:
+            slot.deliver(envelope)
+            return
+        if self.mobility.arrivals.park(agent_id, envelope):
+            return  # arriving: delivered once it started here
+        slot = parts.registry.get(agent_id)
+        if slot is not None:  # it started meanwhile
             slot.deliver(envelope)
             return
         moved_to = parts.registry.forwarding(agent_id)
@@ -113,6 +121,11 @@ class HostOperations:
     # control --------------------------------------------------------------------------
 
     def _active_slot(self, agent_id: str) -> LocalPaglet:
+        slot = self._parts.registry.get(agent_id)
+        if slot is not None:
+            return slot
+        if not self.mobility.arrivals.wait_arrival(agent_id, self._parts.config.transfer_timeout):
+            raise TransferError(f"paglet {agent_id} is still arriving on {self._parts.name}")
         slot = self._parts.registry.get(agent_id)
         if slot is not None:
             return slot
