@@ -178,8 +178,8 @@ def test_a_transfer_replayed_after_the_commit_starts_nothing_twice(
     proxy = alpha.create(DurableCounterPaglet)
     alpha.dispatch(proxy.agent_id, shim.address, timeout=TIMEOUT)
     wait_for(lambda: beta.info()["active"] == 1)
-    assert beta._operations.mobility.transfers.unsettled() == []
-    assert alpha._operations.mobility.transfers.unsettled() == []
+    wait_for(lambda: beta._operations.mobility.transfers.unsettled() == [])
+    wait_for(lambda: alpha._operations.mobility.transfers.unsettled() == [])  # "started" came
     # the transfer and its commit arrive again, late: answered, nothing new starts
     row = beta._parts.store.db.query("SELECT record FROM transfers WHERE role = 'in'")[0][0]
     record = msgpack.unpackb(row)

@@ -60,6 +60,7 @@ class Settlement:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._passes = 0
+        self._quiet_at = -1  # log version at which the last pass found nothing open
 
     def recover(self) -> None:
         """Resolve what a previous run of this host left open (see the module docstring)."""
@@ -114,10 +115,16 @@ class Settlement:
                 log.exception("settlement pass failed")
 
     def tick(self) -> None:
-        """One pass over the unsettled records."""
+        """One pass over the unsettled records (skipped while nothing was written)."""
+        version = self._log.version
+        if version == self._quiet_at:
+            return
         now = time.time()
         open_tids = set()
-        for entry in self._log.unsettled():
+        entries = self._log.unsettled()
+        if not entries:
+            self._quiet_at = version
+        for entry in entries:
             if self._stop.is_set():
                 return
             open_tids.add(entry.tid)

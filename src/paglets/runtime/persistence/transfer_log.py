@@ -51,12 +51,14 @@ class TransferLog:
 
     def __init__(self, db: HostStore) -> None:
         self._db = db
+        self.version = 0  # bumped by every write: a reader may skip a pass when unchanged
 
     def begin(
         self, tid: str, role: str, agent_id: str, peer: str, record: dict[str, Any], deadline: float
     ) -> None:
         """Write a new ``prepared`` record."""
         blob = msgpack.packb(record, use_bin_type=True)
+        self.version += 1
         with self._db.transaction() as db:
             db.execute(
                 "INSERT INTO transfers (tid, role, agent_id, peer, phase, record, deadline, "
@@ -81,6 +83,7 @@ class TransferLog:
             checkpoint: ``(agent_id, class, state class, state)`` written in the same
                 transaction (a durable paglet that starts here).
         """
+        self.version += 1
         with self._db.transaction() as db:
             row = db.execute(
                 "SELECT phase FROM transfers WHERE tid = ?", (_key(tid, role),)
