@@ -25,6 +25,7 @@ from helpers import TIMEOUT, wait_for
 from paglets.core.agent import ACTIVE, INACTIVE
 from paglets.core.classes import class_path
 from paglets.core.errors import PagletError, TransferError
+from paglets.examples.counter import CounterPaglet
 from paglets.examples.durable_counter import DurableCounterPaglet
 from paglets.remote.client import HostClient
 from paglets.runtime.host import Host
@@ -32,6 +33,7 @@ from paglets.runtime.persistence.host_store import DATABASE_NAME
 from paglets.wire.protocol import VERB_PING
 
 DURABLE = class_path(DurableCounterPaglet)
+PLAIN = class_path(CounterPaglet)
 
 
 class HostProcess:
@@ -172,9 +174,9 @@ def test_a_target_frozen_past_the_timeout_leaves_the_paglet_once_at_the_source(
 # a host killed at each step -------------------------------------------------------------
 
 
-def start_durable(address: str, by: int) -> str:
+def start_durable(address: str, by: int, cls: str = DURABLE) -> str:
     with HostClient(address, timeout=TIMEOUT) as client:
-        proxy = client.create(DURABLE)
+        proxy = client.create(cls)
         assert proxy.send("increment", {"by": by}, timeout=TIMEOUT)["count"] == by
         return proxy.agent_id
 
@@ -188,13 +190,16 @@ def dispatch_from(address: str, agent_id: str, target: str) -> None:
             pass
 
 
+@pytest.mark.parametrize("cls", [DURABLE, PLAIN], ids=["durable", "plain"])
 def test_a_source_killed_after_prepare_resumes_the_paglet_and_the_target_drops_it(
-    make_host: HostFactory, processes: list[HostProcess], tmp_path: Path
+    make_host: HostFactory, processes: list[HostProcess], tmp_path: Path, cls: str
 ) -> None:
+    # a plain paglet in flight is restored from the transfer record, a durable one
+    # from its checkpoint
     alpha = HostProcess("alpha", free_port(), tmp_path / "alpha", stop_at="source-prepared")
     processes.append(alpha)
     beta = make_host("beta", persistence_dir=tmp_path / "beta")
-    agent_id = start_durable(alpha.address, 4)
+    agent_id = start_durable(alpha.address, 4, cls)
     dispatch_from(alpha.address, agent_id, beta.address)
     assert alpha.wait_died() == -signal.SIGKILL
     assert phases(tmp_path / "beta", "in") == ["prepared"]  # staged, not started
