@@ -155,7 +155,7 @@ class Lifecycle:
             ) from exc
         if slot.checkpointer is not None:  # durable from its first reply on
             try:
-                self._checkpointer(slot)
+                self._checkpointer.save(slot)
             except PagletError:
                 self.uninstall(slot)
                 raise

@@ -35,6 +35,7 @@ from paglets.core.errors import (
 from paglets.core.messages import MAX_PRIORITY, UNQUEUED, FutureReply, Message
 from paglets.net.transport import IncomingRequest
 from paglets.runtime.execution.mailbox import Mailbox
+from paglets.runtime.execution.unqueued_fence import UnqueuedFence
 from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.paglet_files import PagletFiles
 from paglets.runtime.files.work_area import WorkArea
@@ -144,10 +145,9 @@ class LocalPaglet:
         self._work_area = work_area
         self._files: PagletFiles | None = None  # built on first use: most paglets carry none
         self.mailbox = Mailbox(pool, self._handle)
-        self.checkpointer: Callable[[LocalPaglet], None] | None = None
+        self.checkpointer: Callable[[LocalPaglet], PagletError | None] | None = None
         self.last_checkpoint: bytes | None = None  # encoded state a DURABLE paglet last saved
-        self._unqueued = 0
-        self._unqueued_done = threading.Condition()
+        self.unqueued = UnqueuedFence()
 
     @property
     def files(self) -> PagletFiles:
@@ -214,15 +214,9 @@ class LocalPaglet:
     def deliver(self, envelope: Envelope) -> None:
         """Queue a message (or run an unqueued one at once on a worker)."""
         if envelope.priority == UNQUEUED:
-            with self._unqueued_done:
-                # While the paglet moves or is persisted an UNQUEUED message waits in
-                # the mailbox like any other, so no update escapes the snapshot.
-                running = not self.mailbox.held
-                if running:
-                    self._unqueued += 1
-            if running:
-                self._pool.submit(self._handle_unqueued, envelope)
-            else:
+            if self.unqueued.enter(lambda: self.mailbox.held):
+                self._pool.submit(self.unqueued.run, self._handle, envelope)
+            else:  # moving or being persisted: it waits like any other message
                 self.mailbox.post(envelope, envelope.priority)
         elif len(self.mailbox) >= self._max_queued and envelope.action is None:
             envelope.respond(
@@ -268,19 +262,6 @@ class LocalPaglet:
             )
         return future.get_reply(None)
 
-    def _handle_unqueued(self, envelope: Envelope) -> None:
-        try:
-            self._handle(envelope)
-        finally:
-            with self._unqueued_done:
-                self._unqueued -= 1
-                self._unqueued_done.notify_all()
-
-    def wait_unqueued(self, timeout: float | None) -> bool:
-        """Wait until no UNQUEUED handler runs; return False on timeout."""
-        with self._unqueued_done:
-            return self._unqueued_done.wait_for(lambda: self._unqueued == 0, timeout)
-
     def _handle(self, envelope: Envelope) -> None:
         if self.status is not PagletStatus.ACTIVE:
             self._operations.redirect(self, envelope)
@@ -317,13 +298,8 @@ class LocalPaglet:
                 )
             )
             return
-        if self.checkpointer is not None:  # a DURABLE paglet: saved before the reply
-            try:
-                self.checkpointer(self)
-            except PagletError as exc:
-                envelope.respond(error=exc)
-                return
-        envelope.respond(result)
+        # a DURABLE paglet is saved before the reply leaves; a failed save is the reply
+        envelope.respond(result, None if self.checkpointer is None else self.checkpointer(self))
 
     def _decode(self, envelope: Envelope) -> Message:
         assert envelope.body is not None

@@ -1,34 +1,23 @@
 """Moving paglets between hosts: dispatch, clone and retract, as a two-phase hand-off.
 
 The source decides; the target follows. Both keep a transfer record in their host
-database (:mod:`~paglets.runtime.persistence.transfer_log`), so either side can finish
-or undo a hand-off after a timeout or a restart by asking the other::
+database (:mod:`~paglets.runtime.persistence.transfer_log`)::
 
-    source (holding the paglet's turn, mailbox held,     target
-    run() fenced by the state lock, UNQUEUED held)
-    out record: prepared  --- transfer (record) ------> checks, decodes, pulls files,
-                                                        in record: prepared
-                          <------------- "prepared" --  (starts nothing)
-    out record: committed (checkpoint dropped in the
-    same transaction), leave a forwarding address
-                          --- transfer.commit (tid) --> in record: committed (with the
-                                                        checkpoint of a DURABLE paglet),
-                                                        install, on_arrival, start
-                          <-------------- "started" --  in record: done
-    out record: done
+    source (turn held, mailbox held, run() fenced      target
+    by the state lock, UNQUEUED fenced)
+    out: prepared  --- transfer (record) -----------> checks, decodes, pulls files,
+                   <------------------ "prepared" --  in: prepared (starts nothing)
+    out: committed (+ checkpoint dropped, one txn),
+    forwarding address left
+                   --- transfer.commit (tid) ------> in: committed (+ checkpoint of a
+                   <------------------- "started" --  DURABLE paglet), started; in: done
+    out: done
 
-* No "prepared" in time (timeout, refusal, lost frame): the source writes ``aborted``,
-  resumes the paglet and tells the target ``abort`` (best effort). The target never
-  starts without a commit, so the source's word is final and nothing is guessed.
-* A prepared target that hears nothing by its deadline asks the source
-  ``transfer.status``: ``committed`` starts the paglet, ``aborted`` drops the copy,
-  ``pending`` (still deciding) means ask again later.
-* A committed source whose ``commit`` got no ``started`` sends it again until it does
-  (:mod:`~paglets.runtime.mobility.settlement`); ``commit`` is idempotent.
-* Restart: a source's ``prepared`` records become ``aborted`` (the paglet is restored
-  from its checkpoint or from the record); a target's ``committed`` records are started.
-
-See docs/durability.md for the failure table and the tests that cover each row.
+No "prepared" in time: the source writes ``aborted``, resumes the paglet and sends
+``abort`` (best effort); the target never starts without a commit, so nothing is
+guessed. A prepared target that hears nothing by its deadline asks ``transfer.status``;
+a committed source whose commit got no "started" sends it again
+(:mod:`~paglets.runtime.mobility.settlement`). docs/durability.md has the failure table.
 """
 
 from __future__ import annotations
@@ -114,7 +103,7 @@ class Mobility:
             self._hook(slot, "on_dispatching", lambda: slot.paglet.on_dispatching(event))
         slot.mailbox.hold()
         try:
-            if not slot.wait_unqueued(limit):
+            if not slot.unqueued.wait(limit):
                 raise TransferError(
                     f"UNQUEUED handlers of {slot.agent_id} still ran after {limit}s; "
                     f"the paglet stayed on {parts.name}"

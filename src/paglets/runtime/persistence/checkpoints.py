@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paglets.core.errors import StoreError
+from paglets.core.errors import PagletError, StoreError
 from paglets.runtime.execution.local_paglet import LocalPaglet
 from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.wire.codec import encode_state
@@ -31,7 +31,21 @@ class Checkpointer:
     def __init__(self, store: PagletStore) -> None:
         self._store = store
 
-    def __call__(self, slot: LocalPaglet) -> None:
+    def __call__(self, slot: LocalPaglet) -> PagletError | None:
+        """Save ``slot``'s state if it changed; return the error instead of raising it."""
+        try:
+            self.save(slot)
+        except PagletError as exc:
+            return exc
+        return None
+
+    def save(self, slot: LocalPaglet) -> None:
+        """Save ``slot``'s state if it changed.
+
+        Raises:
+            StoreError: the write failed; the previous checkpoint stays.
+            SerializationError: the state cannot be encoded.
+        """
         with slot.paglet.locked():
             state = encode_state(slot.paglet.state)
         if state == slot.last_checkpoint:
@@ -44,9 +58,3 @@ class Checkpointer:
                 "change is not durable and was not acknowledged"
             ) from exc
         slot.last_checkpoint = state
-
-    def first(self, slot: LocalPaglet) -> None:
-        """Save the state of a durable paglet that just came to be here."""
-        slot.last_checkpoint = None
-        self(slot)
-        slot.checkpointer = self
