@@ -144,7 +144,8 @@ class Mobility:
         with slot.paglet.locked():
             record = self._record(slot, clone_id, "clone")
         self._hand_off(slot, address, record, limit, what="clone", moving=False)
-        self._send_commit(address, record["tid"], limit)
+        # on_clone (there) runs before on_cloned (here): wait for the start
+        self._send_commit(address, record["tid"], limit, wait=True)
         cloned = CloneEvent(
             clone_agent_id=clone_id,
             **common,  # type: ignore[arg-type]
@@ -298,19 +299,16 @@ class Mobility:
         except PagletError as exc:
             log.info("transfer %s: abort not delivered to %s (%s); it will ask", tid, target, exc)
 
-    def _send_commit(self, target: str, tid: str, limit: float) -> None:
-        """Tell the target to start, without waiting; the answer marks the record done.
+    def _send_commit(self, target: str, tid: str, limit: float, wait: bool = False) -> None:
+        """Tell the target to start (``wait``: until it did); "started" marks the record done.
 
-        The target parks messages for a paglet it prepared until it started it, so a
-        caller may talk to the paglet at its new address at once. On no answer the
-        settlement sends the commit again.
+        Not waiting is safe: the target parks messages for a paglet it prepared until it
+        started it. On no answer the settlement sends the commit again.
         """
-        if self._parts.is_local(target):
-            answer = self.call(target, VERB_TRANSFER_COMMIT, tid, limit)
-            if answer == STARTED:
-                self._mark_done(tid)
-            return
         try:
+            if wait or self._parts.is_local(target):
+                self._mark_done(tid, self.call(target, VERB_TRANSFER_COMMIT, tid, limit))
+                return
             future = self._parts.transport.request(
                 target, VERB_TRANSFER_COMMIT, encode_value(tid), timeout=limit
             )
@@ -323,14 +321,13 @@ class Mobility:
 
     def _commit_answered(self, target: str, tid: str, future: FutureReply) -> None:
         try:
-            answer = self._parts.require_backend().decode(future.get_reply(0))
+            self._mark_done(tid, self._parts.require_backend().decode(future.get_reply(0)))
         except PagletError as exc:
             log.warning("transfer %s committed; %s not told yet (%s): retrying", tid, target, exc)
-            return
-        if answer == STARTED:
-            self._mark_done(tid)
 
-    def _mark_done(self, tid: str) -> None:
+    def _mark_done(self, tid: str, answer: Any) -> None:
+        if answer != STARTED:
+            return
         try:
             self.transfers.move(tid, OUT, phases.DONE, expect=phases.COMMITTED)
         except (StoreError, HostStoppedError) as exc:
