@@ -229,8 +229,8 @@ def describe_discovery(running: Host, disabled: bool) -> str:
 
 def default_persistence_dir(name: str) -> Path:
     """Where a host called ``name`` keeps its store when not told: so no stop loses paglets."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:80] or "host"
-    return config_dir() / "hosts" / safe
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:80].lstrip(".")
+    return config_dir() / "hosts" / (safe or "host")
 
 
 def main() -> None:
