@@ -212,8 +212,12 @@ class HostOperations:
         return action()
 
     def info(self, agent_id: str) -> dict[str, Any]:
-        """Facts about a paglet of this host, active or inactive."""
+        """Facts about a paglet of this host, active or inactive (or arriving: waits)."""
         slot = self._parts.registry.get(agent_id)
+        if slot is None and self.mobility.arrivals.wait_arrival(
+            agent_id, self._parts.config.transfer_timeout
+        ):
+            slot = self._parts.registry.get(agent_id)
         if slot is not None:
             return slot.info(self._parts.name)
         moved_to = self._parts.registry.forwarding(agent_id)
