@@ -156,7 +156,7 @@ def test_a_lost_commit_is_sent_again_until_the_target_starts_the_paglet(
     shims.append(shim := Shim(beta.address, rule))
     proxy = alpha.create(DurableCounterPaglet)
     proxy.send("increment", {"by": 8}, timeout=TIMEOUT)
-    alpha.dispatch(proxy.agent_id, shim.address, timeout=0.5)  # committed at the source
+    alpha.dispatch(proxy.agent_id, shim.address, timeout=TIMEOUT)  # committed at the source
     assert alpha.info()["active"] == 0
     wait_for(lambda: beta.info()["active"] == 1, timeout=3 * TIMEOUT)
     assert shim.seen[("request", "transfer.commit")] >= 2
