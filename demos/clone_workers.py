@@ -65,7 +65,7 @@ class SumPaglet(Paglet[SumState]):
 
     def on_clone(self, event: CloneEvent) -> None:
         say(
-            f"  [{self.context.host_name}] worker {self.agent_id[:8]} cloned from "
+            f"  [{self.context.name}] worker {self.agent_id[:8]} cloned from "
             f"{event.source_agent_id[:8]}: slice {self.state.start}..{self.state.stop - 1}",
         )
 
@@ -74,8 +74,8 @@ class SumPaglet(Paglet[SumState]):
             return
         partial = sum(range(self.state.start, self.state.stop))
         assert self.state.master is not None
-        master = self.context.proxy(self.state.master)
-        master.send("partial", {"host": self.context.host_name, "sum": partial})
+        master = self.state.master.resolve(self.context)
+        master.send("partial", args={"host": self.context.name, "sum": partial})
         self.dispose()
 
     def handle_message(self, message: Message) -> Any:
@@ -83,7 +83,7 @@ class SumPaglet(Paglet[SumState]):
             return self._start(int(message.get_arg("n")), list(message.get_arg("hosts")))
         if message.kind == "partial":
             self.state.partials[message.get_arg("host")] = message.get_arg("sum")
-            say(f"  [{self.context.host_name}] master got {message.args}")
+            say(f"  [{self.context.name}] master got {message.args}")
             self.notify_message()
             return None
         if message.kind == "result":
@@ -114,14 +114,14 @@ class SumPaglet(Paglet[SumState]):
 
 def start_workers(seed: str) -> list[Host]:
     """Start one host per name in WORKER_HOSTS, each greeting ``seed``."""
-    return [Host(name=name, peers=[seed]).start_background() for name in WORKER_HOSTS]
+    return [Host(name=name, port=0, peers=[seed]).start_background() for name in WORKER_HOSTS]
 
 
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
     n = 3_000_000
-    with Host(name="alpha") as alpha:
+    with Host(name="alpha", port=0) as alpha:
         workers = start_workers(alpha.address)
         try:
             for name in WORKER_HOSTS:
@@ -129,9 +129,9 @@ def main() -> None:
             say(f"mesh: alpha + {', '.join(WORKER_HOSTS)}")
             master = alpha.create(SumPaglet)
             say(f"master {master.agent_id[:8]} on alpha sums 0..{n - 1} with clones")
-            cloned = master.send("start", {"n": n, "hosts": WORKER_HOSTS})
+            cloned = master.send("start", args={"n": n, "hosts": WORKER_HOSTS})
             say(f"master sent {cloned} clones")
-            result = master.send("result", {"timeout": 20.0}, timeout=30.0)
+            result = master.send("result", args={"timeout": 20.0}, timeout=30.0)
             say(f"partial sums by host: {result['parts']}")
             expected = n * (n - 1) // 2
             verdict = "correct" if result["total"] == expected else "WRONG"

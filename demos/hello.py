@@ -31,24 +31,24 @@ class GreeterPaglet(Paglet[GreeterState]):
         if message.kind == "hello":
             self.state.greeted += 1
             name = message.get_arg("name", "stranger")
-            return (
-                f"Hello, {name}, from {self.context.host_name} "
-                f"(greeting number {self.state.greeted})"
-            )
+            return f"Hello, {name}, from {self.context.name} (greeting number {self.state.greeted})"
         return self.not_handled()
 
 
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
-    with Host(name="alpha") as alpha, Host(name="beta", peers=[alpha.address]) as beta:
+    with (
+        Host(name="alpha", port=0) as alpha,
+        Host(name="beta", port=0, peers=[alpha.address]) as beta,
+    ):
         alpha.wait_for_host("beta", timeout=5)
         print(f"hosts up: alpha at {alpha.address}, beta at {beta.address}")
 
         local = alpha.create(GreeterPaglet)
         print(f"created a greeter on alpha: {local.agent_id}")
-        print("reply:", local.send("hello", {"name": "Ada"}))
-        print("reply:", local.send("hello", {"name": "Grace"}))
+        print("reply:", local.send("hello", args={"name": "Ada"}))
+        print("reply:", local.send("hello", args={"name": "Grace"}))
 
         remote = alpha.create_remote("beta", GreeterPaglet)
         print(f"created a greeter on beta from alpha: {remote.agent_id}")

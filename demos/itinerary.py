@@ -1,15 +1,17 @@
 """Itinerary: a surveyor visits three hosts with a task plan and comes home with its log.
 
 The surveyor's state holds a ``TaskItineraryPlan``: one task per destination, each in
-one of the three phases, and home as the last destination. ``ItineraryAgentMixin``
-does the travelling: ``continue_itinerary()`` in ``run()`` does the work due on this
-host and goes on with ``go_to_next_destination()``, which advances the plan *before*
-the dispatch, so on each arrival ``plan.current()`` is the host it arrived on.
+one of three phases, a default task for every stop, and home as the last destination.
+``ItineraryAgentMixin`` does the travelling: ``continue_itinerary()`` in ``run()`` does
+the work due on this host and goes on with ``go_to_next_destination()``, which advances
+the plan *before* the dispatch, so on each arrival ``plan.current_location`` is the host
+it arrived on.
 
 - beta:  ``census``   on arrival  (in ``on_arrival``, before any message is handled)
 - gamma: ``crunch``   by default  (in ``run()``, on the paglet's own thread)
 - delta: ``farewell`` on dispatch (just before it leaves delta)
 - alpha: ``report``   by default, back home
+- every stop: ``stamp`` on arrival (a default task of the plan)
 
 Run it with ``uv run python demos/itinerary.py``.
 """
@@ -58,34 +60,36 @@ class SurveyorPaglet(ItineraryAgentMixin, Paglet[SurveyState]):
     State = SurveyState
 
     def _note(self, line: str) -> None:
-        say(f"  [{self.context.host_name:5}] {line}")
+        say(f"  [{self.context.name:5}] {line}")
         with self.locked_state() as state:
-            state.log.append(f"{self.context.host_name}: {line}")
+            state.log.append(f"{self.context.name}: {line}")
 
     def on_arrival(self, event: MobilityEvent) -> None:
         self.itinerary_on_arrival(event)
 
     def on_destination_reached(self) -> None:
-        plan = self.itinerary_plan
+        plan = self.get_itinerary()
         self._note(
-            f"reached stop {plan.index + 1}/{len(plan)} {plan.current()!r}, "
-            f"still to go: {plan.remaining()}"
+            f"reached stop {len(plan.visited_destinations)}/{len(plan)} "
+            f"{plan.current_location!r}, still to go: {plan.remaining()}"
         )
 
     def execute_itinerary_task(self, task: ItineraryTask) -> Any:
-        if task.kind == "census":
-            result: Any = f"{len(self.context.proxies())} paglet(s) live here"
-        elif task.kind == "crunch":
+        if task.name == "census":
+            result: Any = f"{len(self.context.get_proxies())} paglet(s) live here"
+        elif task.name == "crunch":
             result = f"sum of squares below {task.args['n']} is " + str(
                 sum(i * i for i in range(task.args["n"]))
             )
-        elif task.kind == "farewell":
+        elif task.name == "farewell":
             result = f"leaving at {time.strftime('%H:%M:%S')}"
-        elif task.kind == "report":
+        elif task.name == "report":
             result = f"home again after {len(self.state.log)} log lines"
+        elif task.name == "stamp":
+            result = f"stop {len(self.get_itinerary().visited_destinations)} stamped"
         else:
-            raise ValueError(f"unknown task {task.kind!r}")
-        self._note(f"task {task.kind!r} ({task.phase}): {result}")
+            raise ValueError(f"unknown task {task.name!r}")
+        self._note(f"task {task.name!r} ({task.execution}): {result}")
         return result
 
     def on_itinerary_finished(self) -> None:
@@ -115,8 +119,10 @@ def wait_until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: fl
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
-    with Host(name="alpha") as alpha:
-        others = [Host(name=name, peers=[alpha.address]) for name in ("beta", "gamma", "delta")]
+    with Host(name="alpha", port=0) as alpha:
+        others = [
+            Host(name=name, port=0, peers=[alpha.address]) for name in ("beta", "gamma", "delta")
+        ]
         try:
             for host in others:
                 host.start_background()
@@ -126,12 +132,14 @@ def main() -> None:
                     if peer is not host:
                         host.wait_for_host(peer.name, timeout=5)
             plan = TaskItineraryPlan(
-                tasks=[
-                    ItineraryTask("beta", "census", phase=EXECUTE_ON_ARRIVAL),
-                    ItineraryTask("gamma", "crunch", {"n": 100_000}, EXECUTE_ON_DEFAULT),
-                    ItineraryTask("delta", "farewell", phase=EXECUTE_ON_DISPATCH),
-                    ItineraryTask("alpha", "report"),
-                ]
+                ["beta", "gamma", "delta", "alpha"],
+                tasks={
+                    "beta": [ItineraryTask("census", EXECUTE_ON_ARRIVAL)],
+                    "gamma": [ItineraryTask("crunch", EXECUTE_ON_DEFAULT, {"n": 100_000})],
+                    "delta": [ItineraryTask("farewell", EXECUTE_ON_DISPATCH)],
+                    "alpha": [ItineraryTask("report")],
+                },
+                default_tasks=[ItineraryTask("stamp", EXECUTE_ON_ARRIVAL)],
             )
             say(f"plan: {plan.destinations}")
             surveyor = alpha.create(SurveyorPaglet, SurveyState(itinerary=plan))

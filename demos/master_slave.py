@@ -1,10 +1,10 @@
 """Master and slave: a master creates a slave on another host; the slave reports back.
 
 The master lives on alpha. Asked to ``start``, it creates a slave paglet on beta with
-``context.create_paglet(..., target="beta")``, putting in the slave's state a
+``context.create_paglet(..., host_url="beta")``, putting in the slave's state a
 ``PagletProxyRef`` to itself: a ref is plain data, so it travels in a state. The
 slave works in ``run()`` (it finds the primes below a limit, in chunks), turns the ref
-back into a live proxy with ``context.proxy(ref)`` and messages the master after each
+back into a live proxy with ``ref.resolve(self.context)`` and messages the master after each
 chunk, then sends its result and disposes of itself. The master keeps the reports.
 
 Run it with ``uv run python demos/master_slave.py``.
@@ -49,12 +49,12 @@ class SlavePaglet(Paglet[SlaveState]):
     State = SlaveState
 
     def on_creation(self, event: CreationEvent) -> None:
-        host, limit = self.context.host_name, self.state.limit
+        host, limit = self.context.name, self.state.limit
         say(f"  [{host}] slave {self.agent_id[:8]} created, limit {limit}")
 
     def run(self) -> None:
         assert self.state.master is not None
-        master = self.context.proxy(self.state.master)
+        master = self.state.master.resolve(self.context)
         limit, chunks = self.state.limit, self.state.chunks
         found = 0
         for chunk in range(chunks):
@@ -63,8 +63,8 @@ class SlavePaglet(Paglet[SlaveState]):
             low, high = limit * chunk // chunks, limit * (chunk + 1) // chunks
             count = sum(1 for number in range(low, high) if _is_prime(number))
             found += count
-            master.send("progress", {"chunk": chunk + 1, "of": chunks, "primes": count})
-        master.send("done", {"host": self.context.host_name, "primes": found})
+            master.send("progress", args={"chunk": chunk + 1, "of": chunks, "primes": count})
+        master.send("done", args={"host": self.context.name, "primes": found})
         self.dispose()
 
 
@@ -86,17 +86,17 @@ class MasterPaglet(Paglet[MasterState]):
             me = self.proxy().ref()
             slave_state = SlaveState(master=me, limit=int(message.get_arg("limit")))
             slave = self.context.create_paglet(
-                SlavePaglet, slave_state, target=str(message.get_arg("host"))
+                SlavePaglet, slave_state, host_url=str(message.get_arg("host"))
             )
             state.slave_id = slave.agent_id
             return slave.agent_id
         if message.kind == "progress":
             state.reports.append(dict(message.args))
-            say(f"  [{self.context.host_name}] master: progress {message.args}")
+            say(f"  [{self.context.name}] master: progress {message.args}")
             return None
         if message.kind == "done":
             state.result = int(message.get_arg("primes"))
-            say(f"  [{self.context.host_name}] master: slave done on {message.get_arg('host')}")
+            say(f"  [{self.context.name}] master: slave done on {message.get_arg('host')}")
             return None
         if message.kind == "status":
             return {"result": state.result, "reports": len(state.reports)}
@@ -128,11 +128,14 @@ def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
     limit = 50_000
-    with Host(name="alpha") as alpha, Host(name="beta", peers=[alpha.address]) as beta:
+    with (
+        Host(name="alpha", port=0) as alpha,
+        Host(name="beta", port=0, peers=[alpha.address]) as beta,
+    ):
         alpha.wait_for_host("beta", timeout=5)
         master = alpha.create(MasterPaglet)
         say(f"master {master.agent_id[:8]} created on alpha")
-        slave_id = master.send("start", {"host": "beta", "limit": limit})
+        slave_id = master.send("start", args={"host": "beta", "limit": limit})
         say(f"master created slave {slave_id[:8]} on beta")
         status = wait_until(lambda: master.send("status"), lambda value: value["result"] >= 0)
         expected = sum(1 for number in range(limit) if _is_prime(number))

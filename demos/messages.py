@@ -5,7 +5,7 @@ A clerk paglet lives on host beta; alpha talks to it over ZeroMQ through a proxy
 1. ``send`` waits for the reply; ``send_oneway`` does not wait and gets none.
 2. ``send_future`` returns a ``FutureReply`` at once; ``get_reply(timeout)`` waits.
 3. Priorities: while the clerk is busy, queued messages are handled highest priority
-   first, first-in first-out within one priority; an ``UNQUEUED`` message skips the
+   first, first-in first-out within one priority; an ``UNQUEUED_PRIORITY`` message skips the
    queue and is answered at once.
 4. ``Host.multicast_message`` reaches every paglet of a host; the ``ReplySet`` hands
    out the replies as they complete.
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.errors import NotHandledError, HostError, ReplyTimeoutError
-from paglets.core.messages import MAX_PRIORITY, MIN_PRIORITY, UNQUEUED, Message
+from paglets.core.errors import HostError, NotHandledError, ReplyTimeoutError
+from paglets.core.messages import MAX_PRIORITY, MIN_PRIORITY, UNQUEUED_PRIORITY, Message
 from paglets.runtime.host import Host
 
 
@@ -62,7 +62,7 @@ class ClerkPaglet(Paglet[ClerkState]):
         if kind == "order":
             return list(self.state.handled_order)
         if kind == "ping":
-            return f"{self.state.name} on {self.context.host_name}"
+            return f"{self.state.name} on {self.context.name}"
         if kind == "divide":
             return message.get_arg("a") / message.get_arg("b")
         return self.not_handled()
@@ -81,15 +81,18 @@ def wait_until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: fl
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
-    with Host(name="alpha") as alpha, Host(name="beta", peers=[alpha.address]) as beta:
+    with (
+        Host(name="alpha", port=0) as alpha,
+        Host(name="beta", port=0, peers=[alpha.address]) as beta,
+    ):
         alpha.wait_for_host("beta", timeout=5)
         clerk = alpha.create_remote("beta", ClerkPaglet, init="clerk-0")
         print(f"clerk {clerk.agent_id[:8]} created on beta, talked to from alpha")
 
         print("\n-- 1. sync send and oneway")
-        print("send add(2, 3) ->", clerk.send("add", {"a": 2, "b": 3}))
-        clerk.send_oneway("note", {"text": "first oneway note"})
-        clerk.send_oneway("note", {"text": "second oneway note"})
+        print("send add(2, 3) ->", clerk.send("add", args={"a": 2, "b": 3}))
+        clerk.send_oneway("note", args={"text": "first oneway note"})
+        clerk.send_oneway("note", args={"text": "second oneway note"})
         print("send_oneway returned at once, with no reply")
         # A oneway message and a later sync send travel on different sockets, so the
         # send may overtake it: wait until both notes are in.
@@ -97,7 +100,7 @@ def main() -> None:
         print("notes the clerk took:", notes)
 
         print("\n-- 2. send_future and FutureReply")
-        future = clerk.send_future("slow", {"seconds": 0.4})
+        future = clerk.send_future("slow", args={"seconds": 0.4})
         print("send_future returned; reply available yet?", future.is_available())
         try:
             future.get_reply(timeout=0.05)
@@ -117,10 +120,10 @@ def main() -> None:
             ]
         ]
         started = time.monotonic()
-        pong = clerk.send(Message("ping", priority=UNQUEUED))
+        pong = clerk.send(Message("ping", priority=UNQUEUED_PRIORITY))
         took_ms = (time.monotonic() - started) * 1000
         print(
-            f"UNQUEUED ping answered in {took_ms:.1f} ms while the clerk was busy "
+            f"UNQUEUED_PRIORITY ping answered in {took_ms:.1f} ms while the clerk was busy "
             f"(slow reply available: {blocker.is_available()}): {pong}"
         )
         blocker.get_reply(timeout=5)
@@ -143,11 +146,10 @@ def main() -> None:
         except NotHandledError as exc:
             print("NotHandledError:", exc)
         try:
-            clerk.send("divide", {"a": 1, "b": 0})
+            clerk.send("divide", args={"a": 1, "b": 0})
         except HostError as exc:
             print(
-                f"HostError: remote_type={exc.remote_type!r} "
-                f"remote_message={exc.remote_message!r}"
+                f"HostError: remote_type={exc.remote_type!r} remote_message={exc.remote_message!r}"
             )
     print("\nhosts stopped")
 

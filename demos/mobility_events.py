@@ -51,12 +51,12 @@ class WatchedPaglet(Paglet[WatchedState]):
     State = WatchedState
 
     def _show(self, hook: str, detail: str) -> None:
-        say(f"    [{self.context.host_name:5}] {self.state.label:8} {hook:16} {detail}".rstrip())
+        say(f"    [{self.context.name:5}] {self.state.label:8} {hook:16} {detail}".rstrip())
 
     def _saw(self, hook: str, detail: str = "") -> None:
         self._show(hook, detail)
         with self.locked_state() as state:
-            state.history.append(f"{hook}@{self.context.host_name}")
+            state.history.append(f"{hook}@{self.context.name}")
 
     def on_creation(self, event: CreationEvent) -> None:
         self._saw("on_creation", f"init={event.init!r}")
@@ -106,7 +106,10 @@ class WatchedPaglet(Paglet[WatchedState]):
 def main() -> None:
     # A demo must end: if anything hangs, print where and exit.
     faulthandler.dump_traceback_later(45, exit=True)
-    with Host(name="alpha") as alpha, Host(name="beta", peers=[alpha.address]) as beta:
+    with (
+        Host(name="alpha", port=0) as alpha,
+        Host(name="beta", port=0, peers=[alpha.address]) as beta,
+    ):
         alpha.wait_for_host("beta", timeout=5)
         beta.wait_for_host("alpha", timeout=5)
 

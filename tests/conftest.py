@@ -7,9 +7,12 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psutil
 import pytest
 import zmq
 
@@ -24,7 +27,82 @@ HostFactory = Callable[..., Host]
 _TEST_HOME = tempfile.mkdtemp(prefix="paglets-test-home-")
 os.environ["PAGLETS_HOME"] = _TEST_HOME
 os.environ.pop("PAGLETS_API_KEY", None)
+# No CLI a test runs (in process or as a subprocess) browses zeroconf on real interfaces.
+os.environ["PAGLETS_BROWSE_SECONDS"] = "0"
 atexit.register(shutil.rmtree, _TEST_HOME, True)
+
+
+LEAK_GRACE = 10.0
+"""Seconds a test's threads, listening sockets and child processes get to end after it."""
+
+
+def _listening_ports() -> set[tuple[str, int]]:
+    own = psutil.Process()
+    return {
+        (conn.laddr.ip, conn.laddr.port)
+        for conn in own.net_connections(kind="inet")
+        if conn.status == psutil.CONN_LISTEN and conn.laddr
+    }
+
+
+def _children() -> set[int]:
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def _process_wide(thread: threading.Thread) -> bool:
+    """Threads a library starts once per process on first use (not a test's leak)."""
+    return type(thread).__name__ == "GarbageCollectorThread"  # pyzmq's zero-copy reaper
+
+
+def _uses_shared_fixtures(request: pytest.FixtureRequest) -> bool:
+    definitions = request.node._fixtureinfo.name2fixturedefs.values()
+    return any(each.scope != "function" for defs in definitions for each in defs)
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves threads, listening sockets or child processes behind.
+
+    What a test started must be gone within :data:`LEAK_GRACE` seconds of its end (and
+    of its fixtures' teardown); leftovers are named in the failure, and child processes
+    are killed so they cannot spoil the next test.
+    """
+    # A host shared by a module's tests starts worker threads as they are needed: judge
+    # threads only in tests that share no fixture wider than the test.
+    check_threads = not _uses_shared_fixtures(request)
+    threads = set(threading.enumerate())
+    ports = _listening_ports()
+    children = _children()
+    yield
+    if request.node.get_closest_marker("allow_leaks") is not None:
+        return
+
+    def leftovers() -> tuple[list[str], set[tuple[str, int]], set[int]]:
+        new_threads = [
+            f"{thread.name} ({type(thread).__module__}.{type(thread).__qualname__})"
+            for thread in threading.enumerate()
+            if check_threads
+            and thread not in threads
+            and thread.is_alive()
+            and not _process_wide(thread)
+        ]
+        return new_threads, _listening_ports() - ports, _children() - children
+
+    deadline = time.monotonic() + LEAK_GRACE
+    found = leftovers()
+    while any(found) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        found = leftovers()
+    new_threads, new_ports, new_children = found
+    for pid in new_children:
+        try:
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            pass
+    assert not any(found), (
+        f"test left behind threads {new_threads}, listening sockets {sorted(new_ports)}, "
+        f"child processes {sorted(new_children)}"
+    )
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ handler (running on a host in this process) until the test opens it.
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,13 @@ def wait_for(predicate: Callable[[], _T], timeout: float = TIMEOUT, message: str
             raise AssertionError(message or f"condition not met within {timeout}s: {predicate}")
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for hosts given a fixed port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -12,8 +12,8 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "paglets"
 
 # Lowest first. A module may import from its own layer and any layer below it.
 LAYERS = [
-    {"core", "artifacts"},
-    {"wire"},
+    {"core", "artifacts", "persistence"},  # persistence: data classes and a quota dir, stdlib only
+    {"wire", "serialization"},
     {"disk"},
     {"net"},
     {"remote"},
@@ -101,6 +101,21 @@ def test_py_typed_is_shipped() -> None:
         ("paglets.remote.client", ["HostClient"]),
         ("paglets.artifacts", ["ArtifactRef"]),
         ("paglets.core.events", ["CreationEvent", "MobilityEvent", "CloneEvent"]),
+        ("paglets.core.context_events", ["ContextEvent"]),
+        (
+            "paglets.core.runtime_values",
+            ["ServiceScope", "ResidentLifecycle", "ArrivalMode", "EnvelopeKind", "require_enum"],
+        ),
+        ("paglets.core.itinerary", ["ItineraryPlan", "TaskItineraryPlan", "ItineraryAgentMixin"]),
+        (
+            "paglets.serialization.codec",
+            [
+                "qualified_name",
+                "resolve_qualified_name",
+                "dataclass_to_wire",
+                "dataclass_from_wire",
+            ],
+        ),
     ],
 )
 def test_documented_imports_work(module: str, names: list[str]) -> None:

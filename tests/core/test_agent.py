@@ -84,8 +84,8 @@ def test_identity_and_state(host: Host) -> None:
     paglet = hosted(host)
     assert len(paglet.agent_id) == 32 and int(paglet.agent_id, 16) >= 0
     assert isinstance(paglet.state, TallyState)
-    assert paglet.context.host_name == "alpha"
-    assert paglet.context.host_address == host.address
+    assert paglet.context.name == "alpha"
+    assert paglet.context.address == host.address
     paglet.state = TallyState(count=4)
     assert host.get_proxy(paglet.agent_id).send("count") == 4
     with pytest.raises(TypeError):

@@ -1,4 +1,4 @@
-"""Tests for paglets.core.itinerary: plan logic, encodability, and the mixin's moves."""
+"""Tests for paglets.core.itinerary and itinerary_plan: plans, encodability, the mixin."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from paglets.core.itinerary import (
     EXECUTE_ON_ARRIVAL,
     EXECUTE_ON_DEFAULT,
     EXECUTE_ON_DISPATCH,
-    NOT_STARTED,
+    EXECUTE_ON_REVERTING,
     ItineraryAgentMixin,
     ItineraryPlan,
     ItineraryTask,
@@ -27,137 +27,133 @@ from paglets.wire.codec import decode_state, encode_state, encode_value
 # plan logic ---------------------------------------------------------------------------
 
 
-def test_phases_are_distinct_strings() -> None:
-    phases = {EXECUTE_ON_ARRIVAL, EXECUTE_ON_DISPATCH, EXECUTE_ON_DEFAULT}
-    assert len(phases) == 3
-    assert all(isinstance(phase, str) for phase in phases)
+def test_phases_have_the_original_values() -> None:
+    assert (EXECUTE_ON_ARRIVAL, EXECUTE_ON_DISPATCH, EXECUTE_ON_REVERTING, EXECUTE_ON_DEFAULT) == (
+        "arrival",
+        "dispatch",
+        "reverting",
+        "default",
+    )
 
 
-def test_new_plan_has_not_started() -> None:
+def test_a_new_plan_is_before_its_first_stop() -> None:
     plan = ItineraryPlan(["beta", "gamma"])
-    assert plan.index == NOT_STARTED
-    assert plan.current() is None
-    assert not plan.is_started()
-    assert not plan.is_finished()
+    assert (plan.current_index, plan.visited_destinations, plan.loop_count) == (0, [], 0)
+    assert plan.mutable and not plan.circular and not plan.completed
+    assert plan.current_location is None
+    assert plan.next_destination() == "beta"
     assert plan.remaining() == ["beta", "gamma"]
-    assert plan.visited() == []
     assert len(plan) == 2
 
 
-def test_advance_walks_the_destinations_in_order() -> None:
+def test_advance_walks_the_destinations_in_order_then_completes() -> None:
     plan = ItineraryPlan(["beta", "gamma", "tcp://127.0.0.1:9000"])
     assert plan.advance() == "beta"
-    assert plan.current() == "beta"
-    assert plan.is_started()
-    assert plan.remaining() == ["gamma", "tcp://127.0.0.1:9000"]
-    assert plan.visited() == ["beta"]
-    assert not plan.is_finished()
+    assert plan.current_location == "beta"
+    assert plan.next_destination() == "gamma"
+    assert plan.visited_destinations == ["beta"]
     assert plan.advance() == "gamma"
     assert plan.advance() == "tcp://127.0.0.1:9000"
-    assert plan.is_finished()
-    assert plan.remaining() == []
-    assert plan.visited() == plan.destinations
-
-
-def test_advance_past_the_end_returns_none_and_stays_on_the_last() -> None:
-    plan = ItineraryPlan(["beta"])
-    assert plan.advance() == "beta"
+    assert plan.completed
+    assert plan.next_destination() is None and plan.remaining() == []
     assert plan.advance() is None
-    assert plan.advance() is None
-    assert plan.current() == "beta"
-    assert plan.index == 0
+    assert plan.current_location == "tcp://127.0.0.1:9000"
+    assert plan.visited_destinations == plan.destinations
 
 
-def test_empty_plan_is_finished_at_once() -> None:
+def test_a_circular_plan_goes_round_and_counts_its_loops() -> None:
+    plan = ItineraryPlan(["beta", "gamma"], circular=True)
+    stops = [plan.advance() for _ in range(5)]
+    assert stops == ["beta", "gamma", "beta", "gamma", "beta"]
+    assert plan.loop_count == 2 and not plan.completed
+    assert plan.next_destination() == "gamma"
+
+
+def test_an_empty_plan_is_completed_at_once() -> None:
     plan = ItineraryPlan()
-    assert plan.is_finished()
-    assert plan.advance() is None
-    assert plan.current() is None
-    assert plan.remaining() == []
+    assert plan.completed
+    assert plan.advance() is None and plan.next_destination() is None
+    plan.add_destination("beta")
+    assert not plan.completed and plan.next_destination() == "beta"
 
 
-def test_one_host_may_appear_twice() -> None:
-    plan = ItineraryPlan(["beta", "alpha", "beta"])
-    assert [plan.advance(), plan.advance(), plan.advance()] == ["beta", "alpha", "beta"]
-
-
-def test_add_destination_and_restart() -> None:
-    plan = ItineraryPlan(["beta"])
+def test_add_next_destination_goes_ahead_of_the_rest() -> None:
+    plan = ItineraryPlan(["beta", "gamma"])
     plan.advance()
-    assert plan.is_finished()
-    plan.add_destination("gamma")
-    assert not plan.is_finished()
-    assert plan.advance() == "gamma"
+    plan.add_next_destination("delta")
+    assert plan.remaining() == ["delta", "gamma"]
+    plan.advance()
+    plan.advance()
+    assert plan.completed
+    plan.add_next_destination("home")
+    assert plan.next_destination() == "home" and not plan.completed
+
+
+def test_an_immutable_plan_takes_no_destination() -> None:
+    plan = ItineraryPlan(["beta"], mutable=False)
+    for add in (plan.add_next_destination, plan.add_destination):
+        with pytest.raises(PagletError, match="not mutable"):
+            add("gamma")
+    assert plan.destinations == ["beta"]
+
+
+def test_restart_and_given_progress() -> None:
+    plan = ItineraryPlan(["beta", "gamma"], current_index=1, visited_destinations=["beta"])
+    assert plan.current_location == "beta" and plan.next_destination() == "gamma"
+    done = ItineraryPlan(["beta"], 1, ["beta"], completed=True)
+    assert done.completed
+    plan.advance()
     plan.restart()
-    assert plan.index == NOT_STARTED
-    assert plan.remaining() == ["beta", "gamma"]
+    assert (plan.current_index, plan.visited_destinations, plan.completed) == (0, [], False)
 
 
-@pytest.mark.parametrize("index", [-2, 2, 5])
-def test_index_outside_the_plan_is_refused(index: int) -> None:
-    with pytest.raises(ValueError, match="outside"):
-        ItineraryPlan(["a", "b"], index)
+@pytest.mark.parametrize("index", [-1, 3, "0"])
+def test_an_index_outside_the_plan_is_refused(index: Any) -> None:
+    with pytest.raises(ValueError, match="current_index"):
+        ItineraryPlan(["a", "b"], current_index=index)
 
 
 @pytest.mark.parametrize("destination", ["", None, 3])
-def test_bad_destination_is_refused(destination: Any) -> None:
+def test_a_bad_destination_is_refused(destination: Any) -> None:
     with pytest.raises(ValueError, match="destination"):
-        ItineraryPlan(["beta", destination])
+        ItineraryPlan([destination])
     with pytest.raises(ValueError, match="destination"):
-        ItineraryPlan().add_destination(destination)
+        ItineraryPlan(["a"]).add_next_destination(destination)
 
 
-def test_task_defaults_and_validation() -> None:
-    task = ItineraryTask("beta", "census")
-    assert task.args == {}
-    assert task.phase == EXECUTE_ON_DEFAULT
-    assert not task.done
+def test_task_fields_and_validation() -> None:
+    task = ItineraryTask("census")
+    assert (task.name, task.execution, task.args) == ("census", EXECUTE_ON_DEFAULT, {})
+    assert ItineraryTask("crunch", EXECUTE_ON_ARRIVAL, {"n": 1}).args == {"n": 1}
     with pytest.raises(ValueError, match="phase"):
-        ItineraryTask("beta", "census", phase="whenever")
-    with pytest.raises(ValueError, match="kind"):
-        ItineraryTask("beta", "")
-    with pytest.raises(ValueError, match="destination"):
-        ItineraryTask("", "census")
+        ItineraryTask("census", "on_lunch")
+    with pytest.raises(ValueError, match="name"):
+        ItineraryTask("")
+    with pytest.raises(ValueError, match="args"):
+        ItineraryTask("census", args=[1])  # type: ignore[arg-type]
 
 
-def test_task_plan_takes_its_destinations_from_its_tasks() -> None:
+def test_a_task_plan_gives_each_stop_its_own_tasks_then_the_defaults() -> None:
     plan = TaskItineraryPlan(
-        tasks=[ItineraryTask("beta", "a"), ItineraryTask("gamma", "b", {"n": 1})]
+        ["beta", "gamma"],
+        tasks={"beta": [ItineraryTask("census", EXECUTE_ON_ARRIVAL)]},
+        default_tasks=[ItineraryTask("log", EXECUTE_ON_ARRIVAL), ItineraryTask("work")],
     )
-    assert plan.destinations == ["beta", "gamma"]
-    assert plan.current_task() is None
-    plan.advance()
-    current = plan.current_task()
-    assert current is not None and current.kind == "a"
-    plan.advance()
-    current = plan.current_task()
-    assert current is not None and current.args == {"n": 1}
+    plan.add_task("gamma", ItineraryTask("crunch", EXECUTE_ON_DISPATCH))
+    plan.add_default_task(ItineraryTask("wave", EXECUTE_ON_DISPATCH))
+    names = lambda stop, phase: [t.name for t in plan.tasks_for(stop, phase)]  # noqa: E731
+    assert names("beta", EXECUTE_ON_ARRIVAL) == ["census", "log"]
+    assert names("gamma", EXECUTE_ON_ARRIVAL) == ["log"]
+    assert names("gamma", EXECUTE_ON_DISPATCH) == ["crunch", "wave"]
+    assert names("beta", EXECUTE_ON_DEFAULT) == ["work"]
+    assert names(None, EXECUTE_ON_REVERTING) == []
+    with pytest.raises(ValueError, match="phase"):
+        plan.tasks_for("beta", "later")
+    with pytest.raises(ValueError, match="ItineraryTask"):
+        TaskItineraryPlan(["beta"], default_tasks=["census"])  # type: ignore[list-item]
 
 
-def test_task_plan_add_task_keeps_destinations_in_step() -> None:
-    plan = TaskItineraryPlan()
-    task = plan.add_task("beta", "census", {"deep": True}, EXECUTE_ON_ARRIVAL)
-    plan.add_task("gamma", "report")
-    assert plan.destinations == ["beta", "gamma"]
-    assert plan.tasks[0] is task
-    assert task.phase == EXECUTE_ON_ARRIVAL
-    with pytest.raises(TypeError, match="add_task"):
-        plan.add_destination("delta")
-
-
-def test_task_plan_refuses_destinations_that_differ_from_its_tasks() -> None:
-    with pytest.raises(ValueError, match="destinations"):
-        TaskItineraryPlan(["beta"], tasks=[ItineraryTask("gamma", "x")])
-
-
-def test_task_plan_restart_marks_tasks_not_done() -> None:
-    plan = TaskItineraryPlan(tasks=[ItineraryTask("beta", "x", done=True)], index=0)
-    plan.restart()
-    assert plan.index == NOT_STARTED
-    assert not plan.tasks[0].done
-
-
-# encodability -------------------------------------------------------------------------
+# encodability ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -175,37 +171,33 @@ def _round_trip(state: PagletState) -> PagletState:
     return decode_state(encode_state(state), type(state), ClassPolicy())
 
 
-def test_plan_in_a_state_round_trips_with_its_progress() -> None:
-    plan = ItineraryPlan(["beta", "tcp://127.0.0.1:8765", "alpha"])
+def test_a_plan_in_a_state_round_trips_with_its_progress() -> None:
+    plan = ItineraryPlan(["beta", "tcp://127.0.0.1:8765", "alpha"], circular=True)
     plan.advance()
     plan.advance()
     state = PlanState(itinerary=plan, others=[ItineraryPlan(["x"]), ItineraryPlan()])
     decoded = _round_trip(state)
     assert decoded == state
-    assert isinstance(decoded, PlanState)
-    assert type(decoded.itinerary) is ItineraryPlan
-    assert decoded.itinerary.current() == "tcp://127.0.0.1:8765"
+    assert isinstance(decoded, PlanState) and type(decoded.itinerary) is ItineraryPlan
+    assert decoded.itinerary.current_location == "tcp://127.0.0.1:8765"
     assert decoded.itinerary.remaining() == ["alpha"]
 
 
-def test_task_plan_in_a_state_round_trips_with_done_flags_and_args() -> None:
-    plan = TaskItineraryPlan()
-    plan.add_task("beta", "census", {"deep": True, "paths": ["/a", "/b"]}, EXECUTE_ON_ARRIVAL)
-    plan.add_task("gamma", "crunch", {"n": 10}, EXECUTE_ON_DISPATCH)
+def test_a_task_plan_round_trips_with_its_tasks_and_executed_phases() -> None:
+    plan = TaskItineraryPlan(["beta", "gamma"])
+    plan.add_task("beta", ItineraryTask("census", EXECUTE_ON_ARRIVAL, {"paths": ["/a"]}))
+    plan.add_default_task(ItineraryTask("log"))
     plan.advance()
-    plan.tasks[0].done = True
+    plan.executed_phases.append(EXECUTE_ON_ARRIVAL)
     decoded = _round_trip(TaskPlanState(itinerary=plan))
     assert isinstance(decoded, TaskPlanState)
-    assert type(decoded.itinerary) is TaskItineraryPlan
-    assert type(decoded.itinerary.tasks[0]) is ItineraryTask
     assert decoded.itinerary == plan
-    current = decoded.itinerary.current_task()
-    assert current is not None and current.done and current.args["paths"] == ["/a", "/b"]
+    assert type(decoded.itinerary.tasks["beta"][0]) is ItineraryTask
 
 
 def test_a_plan_is_also_an_encodable_message_value() -> None:
     assert encode_value(ItineraryPlan(["beta"]))
-    assert encode_value(TaskItineraryPlan(tasks=[ItineraryTask("beta", "x")]))
+    assert encode_value(TaskItineraryPlan(["beta"], default_tasks=[ItineraryTask("x")]))
 
 
 _DECODE_ELSEWHERE = """
@@ -221,13 +213,14 @@ class TaskPlanState(PagletState):
     itinerary: TaskItineraryPlan = field(default_factory=TaskItineraryPlan)
 
 state = decode_state(sys.stdin.buffer.read(), TaskPlanState, ClassPolicy(()))
-print(state.itinerary.current_task().kind, state.itinerary.remaining())
+plan = state.itinerary
+print(plan.tasks[plan.current_location][0].name, plan.remaining())
 """
 
 
 def test_a_process_that_never_encoded_a_plan_decodes_one() -> None:
     # paglets.core is no allowed import prefix: the plan classes must resolve anyway.
-    plan = TaskItineraryPlan(tasks=[ItineraryTask("beta", "census"), ItineraryTask("x", "y")])
+    plan = TaskItineraryPlan(["beta", "x"], tasks={"beta": [ItineraryTask("census")]})
     plan.advance()
     result = subprocess.run(
         [sys.executable, "-c", _DECODE_ELSEWHERE],
@@ -246,8 +239,8 @@ class FakeContext:
     """The little of a host the mixin asks: its name and address."""
 
     def __init__(self, name: str, address: str) -> None:
-        self.host_name = name
-        self.host_address = address
+        self.name = name
+        self.address = address
 
 
 class FakeControl:
@@ -255,14 +248,17 @@ class FakeControl:
 
     def __init__(self, paglet: Paglet[Any]) -> None:
         self.paglet = paglet
-        self.dispatched: list[tuple[str, int, dict[str, Any]]] = []
+        self.dispatched: list[tuple[str, list[str], dict[str, Any]]] = []
         self.fail: Exception | None = None
 
-    def dispatch(self, target: str, options: Any) -> Any:
+    def dispatch(self, options: Any) -> Any:
         if self.fail is not None:
             raise self.fail
-        # What travels is the state at this moment: record the plan's index then.
-        self.dispatched.append((target, self.paglet.state.itinerary.index, dict(options)))
+        # What travels is the state at this moment: record the plan's progress then.
+        target = str(options["target"])
+        given = {k: v for k, v in options.items() if k != "target" and v is not None}
+        visited = list(self.paglet.state.itinerary.visited_destinations)
+        self.dispatched.append((target, visited, given))
         self.paglet._mark_leaving()
         return f"proxy at {target}"
 
@@ -282,11 +278,11 @@ class Tripper(ItineraryAgentMixin, Paglet[TripState]):
     State = TripState
 
     def on_destination_reached(self) -> None:
-        self.state.reached.append(self.context.host_name)
+        self.state.reached.append(self.context.name)
 
     def execute_itinerary_task(self, task: ItineraryTask) -> Any:
-        self.state.ran.append(f"{task.kind}:{task.phase}@{self.context.host_name}")
-        return task.kind.upper()
+        self.state.ran.append(f"{task.name}:{task.execution}@{self.context.name}")
+        return task.name.upper()
 
     def on_itinerary_finished(self) -> None:
         self.state.finished += 1
@@ -295,7 +291,8 @@ class Tripper(ItineraryAgentMixin, Paglet[TripState]):
 def _bound(state: TripState, host: str = "alpha") -> tuple[Tripper, FakeControl]:
     paglet = Tripper()
     control = FakeControl(paglet)
-    paglet._bind("a" * 32, state, FakeContext(host, f"tcp://127.0.0.1:{len(host)}"), control)  # type: ignore[arg-type]
+    context = FakeContext(host, f"tcp://127.0.0.1:{len(host)}")
+    paglet._bind("a" * 32, state, context, control)  # type: ignore[arg-type]
     return paglet, control
 
 
@@ -309,11 +306,11 @@ def _arrive(paglet: Tripper, host: str) -> Tripper:
 def test_go_to_next_destination_advances_before_dispatching() -> None:
     paglet, control = _bound(TripState(itinerary=ItineraryPlan(["beta", "gamma"])))
     assert paglet.go_to_next_destination(timeout=3.0) == "proxy at beta"
-    assert control.dispatched == [("beta", 0, {"timeout": 3.0})]
-    assert paglet.itinerary_plan.current() == "beta"
+    assert control.dispatched == [("beta", ["beta"], {"timeout": 3.0})]
+    assert paglet.get_itinerary().current_location == "beta"
 
 
-def test_the_arrived_copy_sees_it_is_on_its_current_destination() -> None:
+def test_the_arrived_copy_sees_it_is_on_its_current_location() -> None:
     paglet, _ = _bound(TripState(itinerary=ItineraryPlan(["beta", "gamma"])))
     paglet.go_to_next_destination()
     arrived = _arrive(paglet, "beta")
@@ -322,10 +319,10 @@ def test_the_arrived_copy_sees_it_is_on_its_current_destination() -> None:
 
 
 def test_go_to_next_destination_at_the_end_stays() -> None:
-    paglet, control = _bound(TripState(itinerary=ItineraryPlan(["alpha"], 0)))
+    plan = ItineraryPlan(["alpha"], 1, ["alpha"])
+    paglet, control = _bound(TripState(itinerary=plan))
     assert paglet.go_to_next_destination() is None
     assert control.dispatched == []
-    assert paglet.itinerary_plan.index == 0
 
 
 def test_a_failed_dispatch_puts_the_plan_back() -> None:
@@ -333,7 +330,8 @@ def test_a_failed_dispatch_puts_the_plan_back() -> None:
     control.fail = TransferError("beta is down")
     with pytest.raises(TransferError):
         paglet.go_to_next_destination()
-    assert paglet.itinerary_plan.index == NOT_STARTED
+    plan = paglet.get_itinerary()
+    assert (plan.current_index, plan.visited_destinations) == (0, [])
     control.fail = None
     paglet.go_to_next_destination()
     assert control.dispatched[0][0] == "beta"
@@ -365,60 +363,93 @@ def test_continue_itinerary_works_through_consecutive_stops_here() -> None:
     paglet, control = _bound(TripState(itinerary=ItineraryPlan(["alpha", "alpha", "beta"])))
     assert paglet.continue_itinerary() == "proxy at beta"
     assert paglet.state.reached == ["alpha", "alpha"]
-    assert control.dispatched == [("beta", 2, {})]
+    assert control.dispatched == [("beta", ["alpha", "alpha", "beta"], {})]
 
 
-def test_tasks_run_in_their_phases_once_each() -> None:
-    plan = TaskItineraryPlan()
-    plan.add_task("beta", "census", phase=EXECUTE_ON_ARRIVAL)
-    plan.add_task("gamma", "crunch")
-    plan.add_task("delta", "farewell", phase=EXECUTE_ON_DISPATCH)
-    plan.add_task("alpha", "report")
-    paglet, control = _bound(TripState(itinerary=plan))
+def test_tasks_run_in_their_phases_once_per_stop() -> None:
+    plan = TaskItineraryPlan(["beta", "gamma", "delta", "alpha"])
+    plan.add_task("beta", ItineraryTask("census", EXECUTE_ON_ARRIVAL))
+    plan.add_task("gamma", ItineraryTask("crunch"))
+    plan.add_task("delta", ItineraryTask("farewell", EXECUTE_ON_DISPATCH))
+    plan.add_task("alpha", ItineraryTask("report"))
+    plan.add_default_task(ItineraryTask("stamp", EXECUTE_ON_ARRIVAL))
+    paglet, _ = _bound(TripState(itinerary=plan))
     paglet.continue_itinerary()
     for host in ("beta", "gamma", "delta", "alpha"):
         paglet = _arrive(paglet, host)
         paglet.continue_itinerary()
     assert paglet.state.ran == [
-        "census:on_arrival@beta",
+        "census:arrival@beta",
+        "stamp:arrival@beta",
+        "stamp:arrival@gamma",
         "crunch:default@gamma",
-        "farewell:on_dispatch@delta",
+        "stamp:arrival@delta",
+        "farewell:dispatch@delta",
+        "stamp:arrival@alpha",
         "report:default@alpha",
     ]
-    assert all(task.done for task in plan.tasks)
     # Activated again on the last host: nothing runs twice.
     paglet.continue_itinerary()
-    assert len(paglet.state.ran) == 4
+    assert len(paglet.state.ran) == 8
     assert paglet.state.finished == 2
 
 
-def test_run_itinerary_tasks_returns_the_result_and_checks_the_phase() -> None:
-    plan = TaskItineraryPlan(tasks=[ItineraryTask("alpha", "census")], index=0)
+def test_execute_itinerary_tasks_returns_the_results_and_checks_the_phase() -> None:
+    plan = TaskItineraryPlan(["alpha"], tasks={"alpha": [ItineraryTask("census")]})
+    plan.advance()
     paglet, _ = _bound(TripState(itinerary=plan))
-    assert paglet.run_itinerary_tasks(EXECUTE_ON_ARRIVAL) is None
-    assert paglet.run_itinerary_tasks(EXECUTE_ON_DEFAULT) == "CENSUS"
-    assert paglet.run_itinerary_tasks(EXECUTE_ON_DEFAULT) is None
+    assert paglet.execute_itinerary_tasks(EXECUTE_ON_ARRIVAL) == []
+    assert paglet.execute_itinerary_tasks(EXECUTE_ON_DEFAULT) == ["CENSUS"]
+    assert paglet.execute_itinerary_tasks(EXECUTE_ON_DEFAULT) == []
     with pytest.raises(ValueError, match="phase"):
-        paglet.run_itinerary_tasks("later")
+        paglet.execute_itinerary_tasks("later")
 
 
-def test_a_task_runs_only_on_its_own_destination() -> None:
-    plan = TaskItineraryPlan(tasks=[ItineraryTask("beta", "census")], index=0)
+def test_reverting_tasks_run_when_asked_from_on_reverting() -> None:
+    plan = TaskItineraryPlan(["alpha"], default_tasks=[ItineraryTask("pack", "reverting")])
+    plan.advance()
+    paglet, _ = _bound(TripState(itinerary=plan))
+    assert paglet.execute_itinerary_tasks(EXECUTE_ON_REVERTING) == ["PACK"]
+
+
+def test_tasks_run_only_on_the_current_location() -> None:
+    plan = TaskItineraryPlan(["beta"], tasks={"beta": [ItineraryTask("census")]})
+    plan.advance()
     paglet, _ = _bound(TripState(itinerary=plan), host="alpha")
-    assert paglet.run_itinerary_tasks(EXECUTE_ON_DEFAULT) is None
-    assert paglet.itinerary_on_arrival(None) is None
+    assert paglet.execute_itinerary_tasks(EXECUTE_ON_DEFAULT) == []
+    assert paglet.itinerary_on_arrival(None) == []
     assert paglet.state.ran == [] and paglet.state.reached == []
+
+
+def test_a_failing_task_runs_again_next_time() -> None:
+    class Flaky(Tripper):
+        fail = True
+
+        def execute_itinerary_task(self, task: ItineraryTask) -> Any:
+            if Flaky.fail:
+                raise RuntimeError("not yet")
+            return super().execute_itinerary_task(task)
+
+    plan = TaskItineraryPlan(["alpha"], tasks={"alpha": [ItineraryTask("census")]})
+    plan.advance()
+    paglet = Flaky()
+    paglet._bind("e" * 32, TripState(itinerary=plan), FakeContext("alpha", "tcp://h:1"), None)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError):
+        paglet.execute_itinerary_tasks(EXECUTE_ON_DEFAULT)
+    Flaky.fail = False
+    assert paglet.execute_itinerary_tasks(EXECUTE_ON_DEFAULT) == ["CENSUS"]
 
 
 def test_tasks_without_execute_itinerary_task_fail_clearly() -> None:
     class Lazy(ItineraryAgentMixin, Paglet[TripState]):
         State = TripState
 
+    plan = TaskItineraryPlan(["alpha"], tasks={"alpha": [ItineraryTask("x")]})
+    plan.advance()
     paglet = Lazy()
-    plan = TaskItineraryPlan(tasks=[ItineraryTask("alpha", "x")], index=0)
     paglet._bind("b" * 32, TripState(itinerary=plan), FakeContext("alpha", "tcp://h:1"), None)  # type: ignore[arg-type]
     with pytest.raises(NotImplementedError, match="execute_itinerary_task"):
-        paglet.run_itinerary_tasks(EXECUTE_ON_DEFAULT)
+        paglet.execute_itinerary_tasks(EXECUTE_ON_DEFAULT)
 
 
 def test_a_state_without_a_plan_is_reported() -> None:
@@ -446,7 +477,7 @@ def test_the_plan_field_name_can_be_changed() -> None:
 
     paglet = Router()
     paglet._bind("d" * 32, RouteState(), FakeContext("alpha", "tcp://h:1"), None)  # type: ignore[arg-type]
-    assert paglet.itinerary_plan.destinations == ["x"]
+    assert paglet.get_itinerary().destinations == ["x"]
 
 
 def test_the_mixin_needs_a_paglet() -> None:

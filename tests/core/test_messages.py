@@ -7,12 +7,16 @@ import threading
 import pytest
 
 from helpers import TIMEOUT
-from paglets.core.errors import NotHandledError, PagletError, ReplyTimeoutError
+from paglets.core.errors import NotHandledError, PagletError, ReplyTimeoutError, SerializationError
 from paglets.core.messages import (
+    DEACTIVATE,
+    FUTURE,
     MAX_PRIORITY,
     MIN_PRIORITY,
     NORMAL_PRIORITY,
-    UNQUEUED,
+    ONEWAY,
+    SYNCHRONOUS,
+    UNQUEUED_PRIORITY,
     FutureReply,
     Message,
     ReplySet,
@@ -22,7 +26,9 @@ from paglets.core.messages import (
 # Message -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("priority", [UNQUEUED, MIN_PRIORITY, NORMAL_PRIORITY, MAX_PRIORITY])
+@pytest.mark.parametrize(
+    "priority", [UNQUEUED_PRIORITY, MIN_PRIORITY, NORMAL_PRIORITY, MAX_PRIORITY]
+)
 def test_message_accepts_priorities_one_to_ten_and_unqueued(priority: int) -> None:
     assert Message("work", priority=priority).priority == priority
     assert check_priority(priority) == priority
@@ -61,6 +67,37 @@ def test_message_arguments() -> None:
     assert message.set_arg("b", 2) is message
     assert message.args == {"a": 1, "b": 2}
     assert message.same_kind("work") and not message.same_kind("play")
+    assert message.same_kind(Message("work")) and not message.same_kind(Message("play"))
+
+
+def test_message_metadata_defaults_and_wire_round_trip() -> None:
+    message = Message("work", {"a": [1]}, arg=b"x", priority=MAX_PRIORITY, sender="s1")
+    assert message.message_type == SYNCHRONOUS
+    assert message.reply_to is None
+    assert message.message_id and message.timestamp > 0
+    again = Message.from_wire(message.to_wire())
+    assert again == message
+    assert Message.from_wire({"kind": "bare"}).priority == NORMAL_PRIORITY
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"args": {}}, "work", {"kind": "work", "colour": 1}, {"kind": "work", "priority": 99}],
+)
+def test_message_from_bad_wire_data_is_a_serialization_error(data: object) -> None:
+    with pytest.raises(SerializationError):
+        Message.from_wire(data)  # type: ignore[arg-type]
+
+
+def test_message_type_must_be_a_known_one() -> None:
+    for message_type in (SYNCHRONOUS, FUTURE, ONEWAY):
+        assert Message("work", message_type=message_type).message_type == message_type
+    with pytest.raises(ValueError, match="message_type"):
+        Message("work", message_type="later")
+
+
+def test_the_deactivate_kind_is_reserved_with_the_original_spelling() -> None:
+    assert DEACTIVATE == "_deactivate"
 
 
 # FutureReply ---------------------------------------------------------------------------
@@ -90,7 +127,7 @@ def test_future_error_is_raised_by_get_reply() -> None:
 
 def test_future_timeout_raises_reply_timeout_error() -> None:
     future = FutureReply()
-    assert future.wait(0.01) is False
+    assert future.wait_for_reply(0.01) is False
     with pytest.raises(ReplyTimeoutError):
         future.get_reply(0.01)
     assert not isinstance(ReplyTimeoutError("x"), TimeoutError)  # never shadows a built-in
@@ -144,6 +181,29 @@ def test_future_callback_sees_the_error() -> None:
     assert seen == [error]
 
 
+def test_typed_replies_check_the_type() -> None:
+    def done(value: object) -> FutureReply:
+        future = FutureReply()
+        future.set_result(value)
+        return future
+
+    assert done(True).get_boolean_reply(0) is True
+    assert done(7).get_int_reply(0) == 7
+    assert done(7).get_float_reply(0) == 7.0 and done(0.5).get_float_reply() == 0.5
+    assert done("seven").get_string_reply(0) == "seven"
+    for call in (
+        done("true").get_boolean_reply,
+        done(True).get_int_reply,
+        done("7").get_int_reply,
+        done(False).get_float_reply,
+        done(7).get_string_reply,
+    ):
+        with pytest.raises(TypeError, match="the reply is"):
+            call(0)
+    with pytest.raises(ReplyTimeoutError):
+        FutureReply().get_int_reply(0.01)
+
+
 # ReplySet ------------------------------------------------------------------------------
 
 
@@ -182,18 +242,23 @@ def test_reply_set_next_future_and_counters() -> None:
     replies.add_future_reply(second)
     assert replies.futures == [first, second]
     assert not replies.is_any_available()
+    assert replies.get_next_future_reply() is None
+    assert (replies.count_available(), replies.count_unavailable()) == (0, 2)
+    assert not replies.are_all_available()
     with pytest.raises(ReplyTimeoutError):
-        replies.next_future(0.01)
+        replies.wait_for_next_future_reply(0.01)
     second.set_result(2)
     assert replies.count_available() == 1
     assert replies.is_any_available()
-    assert replies.next_future(0) is second
-    assert replies.has_more_futures()
+    assert replies.wait_for_next_future_reply(0) is second
+    assert replies.has_more_future_replies()
     first.set_error(PagletError("failed"))
-    assert replies.next_future(TIMEOUT) is first
-    assert not replies.has_more_futures()
+    assert replies.get_next_future_reply() is first
+    assert replies.are_all_available() and replies.count_unavailable() == 0
+    assert replies.get_next_future_reply() is None
+    assert not replies.has_more_future_replies()
     with pytest.raises(LookupError):
-        replies.next_future(0)
+        replies.wait_for_next_future_reply(0)
 
 
 def test_reply_set_wait_for_all_replies() -> None:

@@ -12,7 +12,7 @@ import pytest
 from helpers import TIMEOUT, wait_for
 from paglets.core.errors import HostError, NotHandledError
 from paglets.core.itinerary import ItineraryPlan
-from paglets.core.messages import UNQUEUED, Message
+from paglets.core.messages import UNQUEUED_PRIORITY, Message
 from paglets.examples import echo
 from paglets.examples.counter import CounterPaglet, CounterState
 from paglets.examples.echo import EchoPaglet, EchoState
@@ -27,12 +27,12 @@ from paglets.runtime.host import Host
 def test_counter_counts_and_keeps_its_count_when_it_moves(two_hosts: tuple[Host, Host]) -> None:
     alpha, beta = two_hosts
     counter = alpha.create(CounterPaglet)
-    assert counter.send("increment", {"by": 3}) == {"count": 3}
+    assert counter.send("increment", args={"by": 3}) == {"count": 3}
     assert counter.send("increment") == {"count": 4}
     counter.dispatch("beta")
     assert counter.info()["host"] == "beta"
     assert counter.send("get") == {"count": 4}
-    assert counter.send("increment", {"by": -10}) == {"count": -6}
+    assert counter.send("increment", args={"by": -10}) == {"count": -6}
     assert counter.send("reset") == {"count": 0}
     state = beta.get_state(counter.agent_id)
     assert isinstance(state, CounterState) and state.count == 0
@@ -52,21 +52,21 @@ def test_counter_refuses_unknown_kinds_and_bad_arguments(host: Host) -> None:
     with pytest.raises(NotHandledError):
         counter.send("decrement")
     with pytest.raises(HostError) as raised:
-        counter.send("increment", {"by": "many"})
+        counter.send("increment", args={"by": "many"})
     assert raised.value.remote_type == "ValueError"
     assert counter.send("get") == {"count": 0}
 
 
 def test_counter_survives_deactivation(host: Host) -> None:
     counter = host.create(CounterPaglet)
-    counter.send("increment", {"by": 7})
+    counter.send("increment", args={"by": 7})
     host.deactivate(counter.agent_id)
     assert not counter.is_active()
     assert counter.send("get") == {"count": 7}  # the message activates it
 
 
 def test_counter_created_by_class_path_through_a_client(host: Host) -> None:
-    with HostClient(host.address) as client:
+    with HostClient(address=host.address) as client:
         proxy = client.create("paglets.examples.counter:CounterPaglet", {"count": 2})
         assert proxy.send("increment") == {"count": 3}
 
@@ -77,7 +77,7 @@ def test_counter_created_by_class_path_through_a_client(host: Host) -> None:
 def test_echo_answers_with_what_it_was_sent(host: Host) -> None:
     proxy = host.create(EchoPaglet)
     args = {"text": "hi", "numbers": [1, 2.5], "nested": {"ok": True}, "raw": b"\x00"}
-    assert proxy.send("echo", args) == args
+    assert proxy.send("echo", args=args) == args
     assert proxy.send(Message("echo", arg=("a", 1))) == ("a", 1)
     assert proxy.send("echo") is None
 
@@ -88,7 +88,7 @@ def test_echo_where_follows_the_paglet(two_hosts: tuple[Host, Host]) -> None:
     assert proxy.send("where") == "alpha"
     proxy.dispatch("beta")
     assert proxy.send("where") == "beta"
-    proxy.send("echo", {"x": 1})
+    proxy.send("echo", args={"x": 1})
     state = two_hosts[1].get_state(proxy.agent_id)
     assert isinstance(state, EchoState) and state.handled == 3
 
@@ -98,9 +98,9 @@ def test_echo_sleep_blocks_the_mailbox_but_not_unqueued_messages(
 ) -> None:
     alpha, _ = two_hosts
     proxy = alpha.create_remote("beta", EchoPaglet)
-    sleeping = proxy.send_future("sleep", {"seconds": 1.5})
+    sleeping = proxy.send_future("sleep", args={"seconds": 1.5})
     queued = proxy.send_future("where")
-    assert proxy.send(Message("where", priority=UNQUEUED)) == "beta"
+    assert proxy.send(Message("where", priority=UNQUEUED_PRIORITY)) == "beta"
     # Answered while the sleep still held the mailbox (checked in this order on purpose:
     # the queued reply can only be in once the sleep is over).
     assert not queued.is_available()
@@ -113,15 +113,15 @@ def test_echo_sleep_blocks_the_mailbox_but_not_unqueued_messages(
 def test_echo_sleep_is_capped(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(echo, "MAX_SLEEP_SECONDS", 0.2)
     proxy = host.create(EchoPaglet)
-    slept = proxy.send("sleep", {"seconds": 600}, timeout=TIMEOUT)["slept"]
+    slept = proxy.send("sleep", args={"seconds": 600}, timeout=TIMEOUT)["slept"]
     assert 0.15 <= slept < 2.0
-    assert proxy.send("sleep", {"seconds": -5})["slept"] < 0.1
+    assert proxy.send("sleep", args={"seconds": -5})["slept"] < 0.1
 
 
 def test_echo_fail_raises_remotely_and_unknown_kinds_are_not_handled(host: Host) -> None:
     proxy = host.create(EchoPaglet)
     with pytest.raises(HostError) as raised:
-        proxy.send("fail", {"text": "on purpose"})
+        proxy.send("fail", args={"text": "on purpose"})
     assert raised.value.remote_type == "RuntimeError"
     assert raised.value.remote_message == "on purpose"
     with pytest.raises(NotHandledError):
@@ -168,7 +168,7 @@ def test_traveller_takes_a_plan_in_its_state_and_addresses(
     assert log["host"] == "beta"
     state = beta.get_state(traveller.agent_id)
     assert isinstance(state, TravellerState)
-    assert state.itinerary.current() == "beta" and state.itinerary.is_finished()
+    assert state.itinerary.current_location == "beta" and state.itinerary.completed
 
 
 def test_traveller_with_no_destinations_finishes_at_home(host: Host) -> None:
@@ -198,7 +198,7 @@ def test_traveller_stops_where_a_hop_fails(two_hosts: tuple[Host, Host]) -> None
 _CHILD_HOST = """
 import sys
 from paglets.runtime.host import Host
-with Host(name="child", peers=[sys.argv[1]]) as host:
+with Host(name="child", port=0, peers=[sys.argv[1]]) as host:
     print(host.address, flush=True)
     sys.stdin.read()
 """
@@ -233,7 +233,7 @@ def test_examples_travel_to_a_host_in_another_process(host: Host, child_host: st
     counter = host.create(CounterPaglet, CounterState(count=1))
     counter.dispatch("child")
     assert counter.send("increment") == {"count": 2}
-    assert counter.address == child_host
+    assert counter.host_url == child_host
     echo_proxy = host.create_remote("child", EchoPaglet)
     assert echo_proxy.send("where") == "child"
     traveller = host.create(TravellerPaglet, init=["child", "alpha"])

@@ -313,7 +313,7 @@ def test_a_frame_over_the_hosts_size_limit_is_refused(
     dealer.send_multipart([header(1, "ping"), b"x" * (128 * 1024)])
     # libzmq drops the connection that sent it; the host itself goes on serving
     assert proxy.send("add", timeout=TIMEOUT) == 1
-    with HostClient(host.address, api_key=SECRET, timeout=TIMEOUT) as client:
+    with HostClient(address=host.address, api_key=SECRET, timeout=TIMEOUT) as client:
         assert client.health()["name"] == "small"
 
 

@@ -57,9 +57,9 @@ reader.start()
 secure = sys.argv[1] == "secure"
 options = {"api_key": "capture-secret"} if secure else {"insecure": True}
 payload = sys.argv[2]
-with Host(name="alpha", **options) as alpha, Host(name="beta", **options) as beta:
+with Host(name="alpha", port=0, **options) as alpha, Host(name="beta", port=0, **options) as beta:
     proxy = alpha.create_remote(beta.address, Echo)
-    replies = [proxy.send("echo", {"text": payload}) for _ in range(5)]
+    replies = [proxy.send("echo", args={"text": payload}) for _ in range(5)]
 # each payload went out in a request before its reply came back: it is captured
 stop.set()
 reader.join(5)

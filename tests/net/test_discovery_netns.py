@@ -50,7 +50,7 @@ def _until(check: Callable[[], Any], timeout: float, what: str, poll: float = 0.
 
 
 def _online(host: Any, name: str) -> bool:
-    return any(p.name == name and p.online for p in host.available_hosts())
+    return any(p.name == name and p.online for p in host.peers())
 
 
 def _start_cli(*args: str) -> tuple[subprocess.Popen[str], str, str]:
@@ -92,7 +92,7 @@ def _view(address: str) -> dict[str, Any]:
     from paglets.cli.entry import fetch_mesh_view
     from paglets.remote.client import HostClient
 
-    with HostClient(address, timeout=5) as client:
+    with HostClient(address=address, timeout=5) as client:
         return fetch_mesh_view(client)
 
 
@@ -105,7 +105,7 @@ def scenario_pair(rounds: int) -> dict[str, Any]:
     """Alpha is up and announced; beta starts: seconds until both know each other."""
     from paglets.runtime.host import Host
 
-    alpha = Host(name="alpha", discovery=True).start_background()
+    alpha = Host(name="alpha", port=0, mesh_lan_discovery=True).start_background()
     times, unregistered = [], []
     discovery = alpha._membership.discovery
     try:
@@ -114,7 +114,7 @@ def scenario_pair(rounds: int) -> dict[str, Any]:
         for index in range(rounds):
             name = f"beta{index}"
             started = time.monotonic()
-            beta = Host(name=name, discovery=True).start_background()
+            beta = Host(name=name, port=0, mesh_lan_discovery=True).start_background()
             try:
                 _until(
                     lambda b=beta, n=name: _online(alpha, n) and _online(b, "alpha"), 10, "mutual"
@@ -124,8 +124,8 @@ def scenario_pair(rounds: int) -> dict[str, Any]:
                 beta.stop()
             unregistered.append(_until(lambda: not discovery.known(), 5, "goodbye seen"))
         both = time.monotonic()
-        gamma = Host(name="gamma", discovery=True).start_background()
-        delta = Host(name="delta", discovery=True).start_background()
+        gamma = Host(name="gamma", port=0, mesh_lan_discovery=True).start_background()
+        delta = Host(name="delta", port=0, mesh_lan_discovery=True).start_background()
         try:
             _until(lambda: _online(gamma, "delta") and _online(delta, "gamma"), 10, "both new")
             simultaneous = time.monotonic() - both
@@ -191,9 +191,11 @@ def scenario_versions() -> dict[str, Any]:
     """Hosts of another mesh version are listed as ignored, never joined; tags travel."""
     from paglets.runtime.host import Host
 
-    alpha = Host(name="alpha", discovery=True, tags=["gpu"], properties={"room": "1"})
-    beta = Host(name="beta", discovery=True)
-    other = Host(name="other", discovery=True, mesh_version="v2")
+    alpha = Host(
+        name="alpha", port=0, mesh_lan_discovery=True, tags=["gpu"], properties={"room": "1"}
+    )
+    beta = Host(name="beta", port=0, mesh_lan_discovery=True)
+    other = Host(name="other", port=0, mesh_lan_discovery=True, mesh_version="v2")
     hosts = [alpha, beta, other]
     try:
         for host in hosts:
@@ -208,11 +210,11 @@ def scenario_versions() -> dict[str, Any]:
             10,
             "ignored",
         )
-        seen = next(p for p in beta.available_hosts() if p.name == "alpha")
+        seen = next(p for p in beta.peers() if p.name == "alpha")
         return {
-            "alpha_peers": [p.name for p in alpha.available_hosts()],
-            "beta_peers": [p.name for p in beta.available_hosts()],
-            "other_peers": [p.name for p in other.available_hosts()],
+            "alpha_peers": [p.name for p in alpha.peers()],
+            "beta_peers": [p.name for p in beta.peers()],
+            "other_peers": [p.name for p in other.peers()],
             "alpha_ignored": alpha.mesh_view()["ignored"],
             "other_ignored": other.mesh_view()["ignored"],
             "alpha_seen_by_beta": {"tags": list(seen.tags), "properties": dict(seen.properties)},
@@ -231,14 +233,14 @@ def scenario_kill_restart() -> dict[str, Any]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
-    alpha = Host(name="alpha", discovery=True).start_background()
+    alpha = Host(name="alpha", port=0, mesh_lan_discovery=True).start_background()
     processes: list[subprocess.Popen[str]] = []
     try:
         beta, _, _ = _start_cli("--name", "beta", "--port", port)
         processes.append(beta)
 
         def beta_seq() -> int:
-            info = next((p for p in alpha.available_hosts() if p.name == "beta"), None)
+            info = next((p for p in alpha.peers() if p.name == "beta"), None)
             return info.seq if info is not None and info.online else 0
 
         _until(lambda: beta_seq() >= 3, 15, "gossip from beta")
@@ -255,7 +257,7 @@ def scenario_kill_restart() -> dict[str, Any]:
             "offline_wait": offline,
             "back_online_after_restart": back,
             "beta_sees_alpha": mutual,
-            "events": [e.kind for e in alpha.list_events() if e.detail.get("name") == "beta"],
+            "events": [e.kind for e in alpha.list_events() if e.data.get("name") == "beta"],
         }
     finally:
         for process in processes:
@@ -267,7 +269,8 @@ def scenario_clash() -> dict[str, Any]:
     """Two hosts called alpha are reported as a clash, not merged."""
     from paglets.runtime.host import Host
 
-    hosts = [Host(name=name, discovery=True) for name in ("alpha", "alpha", "beta")]
+    names = ("alpha", "alpha", "beta")
+    hosts = [Host(name=name, port=0, mesh_lan_discovery=True) for name in names]
     try:
         for host in hosts:
             host.start_background()

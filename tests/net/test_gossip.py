@@ -40,7 +40,7 @@ class Node:
         )
         self.address = self.gossip.start(TIMEOUT)
 
-    def _on_facts(self, facts: dict[str, Any]) -> None:
+    def _on_facts(self, facts: dict[str, Any], endpoint: str) -> None:
         with self.lock:
             self.heard.append(facts)
 

@@ -39,7 +39,7 @@ class Sink(Paglet[SinkState]):
             gate(message.arg).pass_through()
             return "released"
         if message.kind == "name":
-            return self.context.host_name
+            return self.context.name
         return self.not_handled()
 
 
@@ -79,12 +79,12 @@ def test_an_oversized_message_fails_on_the_sender_side(make_host: HostFactory) -
     proxy = sender.proxy(receiver.create(Sink).agent_id, receiver.address)
     big = {"data": b"x" * (2 << 20)}
     with pytest.raises(PayloadTooLargeError, match="limit"):
-        proxy.send("take", big, timeout=TIMEOUT)
+        proxy.send("take", args=big, timeout=TIMEOUT)
     with pytest.raises(PayloadTooLargeError):
-        proxy.send_future("take", big)
+        proxy.send_future("take", args=big)
     with pytest.raises(PayloadTooLargeError):
-        proxy.send_oneway("take", big)
-    assert proxy.send("take", {"data": b"x" * 1000}, timeout=TIMEOUT) == 1000
+        proxy.send_oneway("take", args=big)
+    assert proxy.send("take", args={"data": b"x" * 1000}, timeout=TIMEOUT) == 1000
 
 
 def test_a_message_over_the_receivers_limit_is_refused_and_it_goes_on(
@@ -95,11 +95,11 @@ def test_a_message_over_the_receivers_limit_is_refused_and_it_goes_on(
     agent_id = receiver.create(Sink).agent_id
     proxy = sender.proxy(agent_id, receiver.address)
     with pytest.raises(RemoteHostError):  # the receiver drops the connection: nothing is handled
-        proxy.send("take", {"data": b"x" * (2 << 20)}, timeout=0.5)
-    with HostClient(receiver.address, timeout=TIMEOUT) as client:
-        assert client.send(agent_id, "take", {"data": b"x" * 1000}) == 1000
+        proxy.send("take", args={"data": b"x" * (2 << 20)}, timeout=0.5)
+    with HostClient(address=receiver.address, timeout=TIMEOUT) as client:
+        assert client.send(agent_id, Message("take", {"data": b"x" * 1000})) == 1000
     wait_for(lambda: answers(proxy, "receiver"), timeout=2 * TIMEOUT)  # once reconnected
-    assert proxy.send("take", {"data": b"x" * 1000}, timeout=TIMEOUT) == 2000
+    assert proxy.send("take", args={"data": b"x" * 1000}, timeout=TIMEOUT) == 2000
 
 
 def answers(proxy: PagletProxy, name: str) -> bool:
@@ -125,5 +125,5 @@ def test_a_peer_restarted_on_the_same_port_is_reached_again(make_host: HostFacto
     second = alpha.proxy(reborn.create(Sink).agent_id, reborn.address)
     wait_for(lambda: answers(second, "beta-again"), timeout=2 * TIMEOUT)
     assert second.send_future("name").get_reply(TIMEOUT) == "beta-again"
-    second.send_oneway("take", {"data": b"abc"})
-    wait_for(lambda: second.send("take", {"data": b""}) == 3)
+    second.send_oneway("take", args={"data": b"abc"})
+    wait_for(lambda: second.send("take", args={"data": b""}) == 3)

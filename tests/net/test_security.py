@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,16 @@ from zmq.utils import z85
 
 from paglets.core.errors import AuthenticationError
 from paglets.net.mesh_secret import KEY_FILE, join_line, resolve_secret
-from paglets.net.security import SECRET_VARIABLE, derive_keys
+from paglets.net.security import (
+    IDENTITY_FILE,
+    KDF_N,
+    KDF_P,
+    KDF_R,
+    KDF_SALT,
+    SECRET_VARIABLE,
+    derive_keys,
+    host_identity,
+)
 from paglets.net.transport import IncomingRequest, Transport, TransportConfig
 
 
@@ -20,8 +31,7 @@ def test_keys_are_derived_deterministically_from_the_secret() -> None:
     first, again, other = derive_keys("s3cret"), derive_keys("s3cret"), derive_keys("other")
     assert first == again
     assert first.server_public != other.server_public
-    assert first.client_public != other.client_public
-    assert first.server_public != first.client_public
+    assert first.fingerprint != other.fingerprint
     assert len(z85.decode(first.server_secret)) == 32
 
 
@@ -143,4 +153,68 @@ def test_a_secured_client_cannot_use_a_plain_host() -> None:
             client.call(server.address, "ping", b"\x01", timeout=1.0)
     finally:
         client.stop()
+        server.stop()
+
+
+def test_the_keys_follow_the_documented_scrypt_recipe() -> None:
+    material = hashlib.scrypt(
+        b"s3cret", salt=KDF_SALT, n=KDF_N, r=KDF_R, p=KDF_P, maxmem=64 * 2**20, dklen=64
+    )
+    keys = derive_keys("s3cret")
+    assert z85.decode(keys.server_secret) == material[:32]
+    assert keys.fingerprint == material[32:].hex()[:12]
+    assert KDF_N >= 2**14 and KDF_R >= 8  # at least 16 MiB and tens of ms a guess
+
+
+def test_a_secret_is_derived_once_per_process() -> None:
+    secret = "derived-once-" + os.urandom(4).hex()
+    started = time.perf_counter()
+    first = derive_keys(secret)
+    slow = time.perf_counter() - started
+    started = time.perf_counter()
+    again = derive_keys(secret)
+    fast = time.perf_counter() - started
+    assert again is first
+    assert fast < slow / 10, (slow, fast)
+
+
+def test_an_identity_is_kept_owner_only_in_the_persistence_dir(tmp_path: Path) -> None:
+    first = host_identity(tmp_path / "store")
+    path = tmp_path / "store" / IDENTITY_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert first.secret.decode() in path.read_text()
+    assert host_identity(tmp_path / "store").public == first.public
+    assert first.secret.decode() not in repr(first)
+    assert host_identity(None).public != host_identity(None).public
+
+
+def test_a_damaged_identity_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / IDENTITY_FILE).write_text("not a key\n")
+    with pytest.raises(ValueError, match="identity"):
+        host_identity(tmp_path)
+
+
+def test_the_server_sees_the_identity_key_of_each_caller() -> None:
+    keys: list[str] = []
+
+    def record(request: IncomingRequest) -> None:
+        keys.append(request.peer_key)
+        request.reply(b"")
+
+    server = Transport("server", TransportConfig(port=0, keys=derive_keys("right")), record)
+    server.start()
+    clients = [
+        Transport(f"c{n}", TransportConfig(bind_host=None, keys=derive_keys("right")))
+        for n in range(2)
+    ]
+    try:
+        for client in clients:
+            client.start()
+            client.call(server.address, "ping", timeout=5)
+            client.request(server.address, "ping", timeout=5).get_reply(6)
+        assert keys == [clients[0].identity_key] * 2 + [clients[1].identity_key] * 2
+        assert clients[0].identity_key != clients[1].identity_key
+    finally:
+        for client in clients:
+            client.stop()
         server.stop()

@@ -45,13 +45,13 @@ class Notebook(Paglet[NoteState]):
         if message.kind == "read":
             return {"title": self.state.title, "lines": self.state.lines, "init": self.state.init}
         if message.kind == "where":
-            return self.context.host_name
+            return self.context.name
         return self.not_handled()
 
 
 @pytest.fixture
 def client(host: Host) -> Any:
-    with HostClient(host.address, timeout=TIMEOUT) as connected:
+    with HostClient(address=host.address, timeout=TIMEOUT) as connected:
         yield connected
 
 
@@ -69,18 +69,18 @@ def test_health(host: Host, client: HostClient) -> None:
 def test_any_address_spelling(host: Host, spelling: str) -> None:
     bare = host.address.removeprefix("tcp://")
     address = bare if spelling == "bare" else f"http://{bare}/"
-    with HostClient(address, timeout=TIMEOUT) as client:
+    with HostClient(address=address, timeout=TIMEOUT) as client:
         assert client.address == host.address
         assert client.health()["name"] == "alpha"
 
 
 def test_create_by_class_path_with_a_state_dict(host: Host, client: HostClient) -> None:
     proxy = client.create(class_path(Notebook), {"title": "diary"}, init={"by": "client"})
-    assert proxy.address == host.address
-    assert proxy.send("write", {"line": "dear diary"}) == 1
+    assert proxy.host_url == host.address
+    assert proxy.send("write", args={"line": "dear diary"}) == 1
     expected = {"title": "diary", "lines": ["dear diary"], "init": {"by": "client"}}
     assert proxy.send("read") == expected
-    assert client.send(proxy.agent_id, "write", {"line": "again"}) == 2
+    assert client.send(proxy.agent_id, Message("write", {"line": "again"})) == 2
     assert client.send(proxy.agent_id, Message("read"))["lines"] == ["dear diary", "again"]
     assert [p.agent_id for p in host.get_proxies(ACTIVE)] == [proxy.agent_id]
 
@@ -101,13 +101,13 @@ def test_list(host: Host, client: HostClient) -> None:
     awake = client.create(Notebook)
     asleep = client.create(Notebook)
     asleep.deactivate()
-    every = {info["agent_id"]: info for info in client.list()}
+    every = {info["agent_id"]: info for info in client.list_agents()}
     assert set(every) == {awake.agent_id, asleep.agent_id}
     assert every[awake.agent_id]["active"] is True
     assert every[awake.agent_id]["class"] == class_path(Notebook)
     assert every[asleep.agent_id]["active"] is False
-    assert [info["agent_id"] for info in client.list(ACTIVE)] == [awake.agent_id]
-    assert [info["agent_id"] for info in client.list(INACTIVE)] == [asleep.agent_id]
+    assert [info["agent_id"] for info in client.list_agents(flags=ACTIVE)] == [awake.agent_id]
+    assert [info["agent_id"] for info in client.list_agents(flags=INACTIVE)] == [asleep.agent_id]
 
 
 def test_errors_reach_the_client_by_type(client: HostClient) -> None:
@@ -122,19 +122,19 @@ def test_errors_reach_the_client_by_type(client: HostClient) -> None:
 
 def test_a_client_proxy_follows_a_moved_paglet(two_hosts: tuple[Host, Host]) -> None:
     alpha, beta = two_hosts
-    with HostClient(alpha.address, timeout=TIMEOUT) as client:
+    with HostClient(address=alpha.address, timeout=TIMEOUT) as client:
         proxy = client.create(Notebook)
         proxy.dispatch("beta")
-        assert proxy.address == beta.address
-        stale = client.proxy(proxy.agent_id)
+        assert proxy.host_url == beta.address
+        stale = client.get_proxy(proxy.agent_id)
         assert stale.send("where") == "beta"
-        assert stale.address == beta.address
+        assert stale.host_url == beta.address
         clone = proxy.clone()
-        assert (clone.address, clone.send("where")) == (beta.address, "beta")
+        assert (clone.host_url, clone.send("where")) == (beta.address, "beta")
 
 
 def test_nobody_at_the_address(dead_address: str) -> None:
-    with HostClient(dead_address, timeout=0.3) as client:
+    with HostClient(address=dead_address, timeout=0.3) as client:
         started = time.monotonic()
         with pytest.raises(PeerNotFoundError):
             client.health()
@@ -142,7 +142,7 @@ def test_nobody_at_the_address(dead_address: str) -> None:
 
 
 def test_a_closed_client_refuses_calls(host: Host) -> None:
-    client = HostClient(host.address, timeout=TIMEOUT)
+    client = HostClient(address=host.address, timeout=TIMEOUT)
     assert client.health()["name"] == "alpha"
     client.close()
     with pytest.raises(HostStoppedError):
@@ -151,14 +151,14 @@ def test_a_closed_client_refuses_calls(host: Host) -> None:
 
 def test_mesh_view_lists_the_peers_with_their_facts(two_hosts: tuple[Host, Host]) -> None:
     alpha, beta = two_hosts
-    with HostClient(alpha.address, timeout=TIMEOUT) as client:
+    with HostClient(address=alpha.address, timeout=TIMEOUT) as client:
         view = client.mesh()
     assert view["self"]["name"] == "alpha"
     assert [peer["name"] for peer in view["peers"]] == ["beta"]
     # the same facts are what paglets see through their context (once gossiped)
     peer = wait_for(
         lambda: next(
-            (p for p in alpha.available_hosts() if p.name == "beta" and p.cpu_count >= 1),
+            (p for p in alpha.peers() if p.name == "beta" and p.cpu_count >= 1),
             None,
         )
     )

@@ -9,7 +9,6 @@ import pytest
 
 from helpers import TIMEOUT
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
-from paglets.core.errors import PagletError
 from paglets.core.messages import Message
 from paglets.core.refs import PagletProxyRef
 from paglets.remote.proxy import PagletProxy, as_message
@@ -30,7 +29,7 @@ class Relay(Paglet[RelayState]):
             self.state.friends.append(message.arg)
             return len(self.state.friends)
         if message.kind == "poke-friends":
-            return [self.context.proxy(ref).send("hit") for ref in self.state.friends]
+            return [ref.resolve(self.context).send("hit") for ref in self.state.friends]
         if message.kind == "hit":
             self.state.hits += 1
             return self.state.hits
@@ -41,19 +40,19 @@ class Relay(Paglet[RelayState]):
 
 def test_wire_form_and_refs(host: Host) -> None:
     proxy = host.create(Relay)
-    assert proxy.to_wire() == {"agent_id": proxy.agent_id, "address": host.address}
-    assert proxy.host_url == proxy.address == host.address
+    assert proxy.to_wire() == {"host_url": host.address, "agent_id": proxy.agent_id}
+    assert proxy.host_url == proxy.host_url == host.address
     ref = proxy.ref()
-    assert ref == PagletProxyRef(proxy.agent_id, host.address)
+    assert ref == PagletProxyRef(host.address, proxy.agent_id)
     assert PagletProxyRef.from_wire(proxy.to_wire()) == ref
     again = PagletProxy.from_wire(proxy.to_wire(), host._parts.require_backend())
     assert again == proxy and hash(again) == hash(proxy)
     assert host.proxy(proxy.to_wire()).send("hit") == 1
     assert host.proxy(ref).send("hit") == 2
     legacy = {"agent_id": proxy.agent_id, "host_url": host.address.removeprefix("tcp://")}
-    assert host.proxy(legacy).address == host.address
-    with pytest.raises(PagletError, match="agent_id"):
-        host.proxy({"address": host.address})
+    assert host.proxy(legacy).host_url == host.address
+    with pytest.raises(ValueError, match="agent_id"):
+        host.proxy({"host_url": host.address})
     assert proxy.agent_id in repr(proxy)
 
 
@@ -66,7 +65,7 @@ def test_refs_in_state_and_messages_travel(two_hosts: tuple[Host, Host]) -> None
     relay.dispatch("beta")
     assert relay.send("poke-friends") == [2]
     me = relay.send("me")
-    assert me == PagletProxyRef(relay.agent_id, beta.address)
+    assert me == PagletProxyRef(beta.address, relay.agent_id)
 
 
 def test_state_queries(two_hosts: tuple[Host, Host]) -> None:
@@ -98,5 +97,5 @@ def test_as_message() -> None:
 def test_a_proxy_normalizes_its_address(host: Host) -> None:
     proxy = host.create(Relay)
     bare = host.proxy(proxy.agent_id, host.address.removeprefix("tcp://"))
-    assert bare.address == host.address
+    assert bare.host_url == host.address
     assert bare.send("hit") == 1

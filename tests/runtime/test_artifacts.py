@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ def client_of() -> Iterator[Any]:
     clients: list[HostClient] = []
 
     def make(host: Host) -> HostClient:
-        clients.append(HostClient(host.address, timeout=TIMEOUT))
+        clients.append(HostClient(address=host.address, timeout=TIMEOUT))
         return clients[-1]
 
     yield make
@@ -69,12 +70,12 @@ def nothing_partial(host: Host) -> bool:
 def test_upload_list_download_delete_round_trip(host: Host, client_of: Any, tmp_path: Path) -> None:
     source = make_file(tmp_path / "data.bin", 8 * MIB + 123)
     client = client_of(host)
-    ref = client.upload_artifact(source)
-    assert (ref.name, ref.size) == ("data.bin", source.stat().st_size)
+    ref = client.upload_artifact(None, source)
+    assert (ref.name, ref.size_bytes) == ("data.bin", source.stat().st_size)
     assert ref.sha256 == sha256_of(source)
-    assert ref.host == host.address
+    assert ref.host_url == host.address
     assert [info["artifact_id"] for info in client.list_artifacts()] == [ref.artifact_id]
-    assert client.artifact_info(ref.artifact_id)["sha256"] == ref.sha256
+    assert client.artifact_metadata(ref.artifact_id)["sha256"] == ref.sha256
     copy = client.download_artifact(ref, tmp_path / "copy.bin")
     assert copy.read_bytes() == source.read_bytes()
     assert client.delete_artifact(ref.artifact_id) is True
@@ -92,7 +93,7 @@ def test_content_already_held_is_not_sent_again(
     alpha, beta = two_hosts
     source = make_file(tmp_path / "data.bin", 3 * MIB)
     client = client_of(alpha)
-    first = client.upload_artifact(source)
+    first = client.upload_artifact(None, source)
     beta_copy = client_of(beta).fetch_artifact(first)
 
     def no_bytes(*args: Any, **kwargs: Any) -> None:
@@ -100,7 +101,7 @@ def test_content_already_held_is_not_sent_again(
 
     monkeypatch.setattr(client_artifacts, "push", no_bytes)
     monkeypatch.setattr(artifact_transfer, "pull", no_bytes)
-    second = client.upload_artifact(source, name="again.bin")
+    second = client.upload_artifact(None, source, name="again.bin")
     assert second.artifact_id != first.artifact_id and second.sha256 == first.sha256
     assert client_of(beta).fetch_artifact(first).sha256 == beta_copy.sha256
     # two artifacts share one blob; it goes with the last of them
@@ -125,7 +126,7 @@ def test_an_interrupted_upload_resumes_where_it_stopped(
             raise Dropped
 
     with pytest.raises(Dropped):
-        client.upload_artifact(source, progress=drop_after_three)
+        client.upload_artifact(None, source, progress=drop_after_three)
     assert client.list_artifacts() == []  # a partial is never listed
     starts: list[int] = []
     real_push = client_artifacts.push
@@ -135,7 +136,7 @@ def test_an_interrupted_upload_resumes_where_it_stopped(
         real_push(*args)
 
     monkeypatch.setattr(client_artifacts, "push", spy)
-    ref = client.upload_artifact(source)
+    ref = client.upload_artifact(None, source)
     assert starts and starts[0] >= 3 * MIB, starts
     assert client.download_artifact(ref, tmp_path / "copy.bin").read_bytes() == source.read_bytes()
     assert nothing_partial(host)
@@ -146,9 +147,9 @@ def test_a_host_pulls_an_artifact_from_another_host(
 ) -> None:
     alpha, beta = two_hosts
     source = make_file(tmp_path / "data.bin", 12 * MIB + 7)
-    ref = client_of(alpha).upload_artifact(source)
+    ref = client_of(alpha).upload_artifact(None, source)
     pulled = client_of(beta).fetch_artifact(ref)
-    assert pulled.host == beta.address and pulled.sha256 == ref.sha256
+    assert pulled.host_url == beta.address and pulled.sha256 == ref.sha256
     assert sha256_of(beta.artifacts.blob_path(ref.sha256)) == ref.sha256
     assert nothing_partial(beta)
 
@@ -204,14 +205,15 @@ def test_size_limit_and_quota_are_enforced_before_any_byte(
 ) -> None:
     limited = make_host("limited", artifact_max_size=MIB, artifact_storage_quota=3 * MIB)
     client = client_of(limited)
-    small = client.upload_artifact(make_file(tmp_path / "small.bin", MIB))
+    small = client.upload_artifact(None, make_file(tmp_path / "small.bin", MIB))
     with pytest.raises(StorageQuotaError, match="size limit"):
-        client.upload_artifact(make_file(tmp_path / "big.bin", MIB + 1))
-    client.upload_artifact(make_file(tmp_path / "second.bin", MIB, seed=2))
-    client.upload_artifact(make_file(tmp_path / "third.bin", MIB, seed=3))
+        client.upload_artifact(None, make_file(tmp_path / "big.bin", MIB + 1))
+    client.upload_artifact(None, make_file(tmp_path / "second.bin", MIB, seed=2))
+    client.upload_artifact(None, make_file(tmp_path / "third.bin", MIB, seed=3))
     with pytest.raises(StorageQuotaError, match="quota"):
-        client.upload_artifact(make_file(tmp_path / "fourth.bin", MIB, seed=4))
-    assert client.upload_artifact(tmp_path / "small.bin", name="same.bin").sha256 == small.sha256
+        client.upload_artifact(None, make_file(tmp_path / "fourth.bin", MIB, seed=4))
+    again = client.upload_artifact(None, tmp_path / "small.bin", name="same.bin")
+    assert again.sha256 == small.sha256
     assert len(client.list_artifacts()) == 4
     assert nothing_partial(limited)
 
@@ -224,7 +226,7 @@ def test_names_with_paths_are_refused(
     source = make_file(tmp_path / "data.bin", 1000)
     if name:
         with pytest.raises(ArtifactError):
-            client.upload_artifact(source, name=name)
+            client.upload_artifact(None, source, name=name)
     with pytest.raises(ArtifactError):  # the host checks too, whatever the client does
         client.backend.call(
             client.address,
@@ -238,7 +240,7 @@ def test_a_download_never_replaces_a_file_unless_asked(
     host: Host, client_of: Any, tmp_path: Path
 ) -> None:
     client = client_of(host)
-    ref = client.upload_artifact(make_file(tmp_path / "data.bin", 2 * MIB))
+    ref = client.upload_artifact(None, make_file(tmp_path / "data.bin", 2 * MIB))
     existing = tmp_path / "existing.bin"
     existing.write_bytes(b"keep me")
     with pytest.raises(DestinationExistsError):
@@ -252,7 +254,7 @@ def test_a_corrupted_blob_fails_the_download_and_leaves_nothing(
     host: Host, client_of: Any, tmp_path: Path
 ) -> None:
     client = client_of(host)
-    ref = client.upload_artifact(make_file(tmp_path / "data.bin", 3 * MIB))
+    ref = client.upload_artifact(None, make_file(tmp_path / "data.bin", 3 * MIB))
     blob = host.artifacts.blob_path(ref.sha256)
     with blob.open("r+b") as stream:
         stream.seek(2 * MIB)
@@ -264,12 +266,13 @@ def test_a_corrupted_blob_fails_the_download_and_leaves_nothing(
 
 def test_expired_artifacts_disappear(host: Host, client_of: Any, tmp_path: Path) -> None:
     client = client_of(host)
-    ref = client.upload_artifact(make_file(tmp_path / "data.bin", 1000), ttl=0.05)
-    kept = client.upload_artifact(make_file(tmp_path / "kept.bin", 1000, seed=1))
+    source = make_file(tmp_path / "data.bin", 1000)
+    ref = client.upload_artifact(None, source, expires_at=time.time() + 0.05)
+    kept = client.upload_artifact(None, make_file(tmp_path / "kept.bin", 1000, seed=1))
 
     def expired() -> bool:
         try:
-            client.artifact_info(ref.artifact_id)
+            client.artifact_metadata(ref.artifact_id)
         except ArtifactNotFoundError:
             return True
         return False
@@ -284,7 +287,7 @@ def test_the_store_survives_a_restart_and_a_temp_store_does_not(
     make_host: HostFactory, client_of: Any, tmp_path: Path
 ) -> None:
     durable = make_host("durable", persistence_dir=tmp_path / "store")
-    ref = client_of(durable).upload_artifact(make_file(tmp_path / "data.bin", MIB))
+    ref = client_of(durable).upload_artifact(None, make_file(tmp_path / "data.bin", MIB))
     durable.stop()
     again = make_host("again", persistence_dir=tmp_path / "store")
     copy = client_of(again).download_artifact(ref.artifact_id, tmp_path / "copy.bin")
@@ -308,7 +311,7 @@ class Inbox(Paglet[InboxState]):
         if message.kind == "file":
             ref = message.args["artifact"]
             assert isinstance(ref, ArtifactRef)
-            return [ref.artifact_id, ref.name, ref.size]
+            return [ref.artifact_id, ref.name, ref.size_bytes]
         return self.not_handled()
 
 
@@ -319,12 +322,13 @@ def test_send_artifact_uploads_then_sends_the_ref(
     inbox = beta.create(Inbox)
     source = make_file(tmp_path / "data.bin", 2 * MIB)
     # from a client, and from another host (whose proxy uploads over the mesh)
-    for proxy in (client_of(beta).proxy(inbox.agent_id), alpha.proxy(inbox.agent_id, beta.address)):
+    from_client = client_of(beta).get_proxy(inbox.agent_id)
+    for proxy in (from_client, alpha.proxy(inbox.agent_id, beta.address)):
         artifact_id, name, size = proxy.send_artifact("file", source)
         assert (name, size) == ("data.bin", 2 * MIB)
-        assert client_of(beta).artifact_info(artifact_id)["owner"] == inbox.agent_id
+        assert client_of(beta).artifact_metadata(artifact_id)["owner"] == inbox.agent_id
     assert source.exists()
-    moved = client_of(beta).proxy(inbox.agent_id).send_artifact("file", source, move=True)
+    moved = client_of(beta).get_proxy(inbox.agent_id).send_artifact("file", source, move=True)
     assert moved[2] == 2 * MIB and not source.exists()
 
 
@@ -335,11 +339,11 @@ def test_a_failed_delivery_deletes_the_upload_and_keeps_the_source(
     source = make_file(tmp_path / "data.bin", MIB)
     client = client_of(host)
     with pytest.raises(NotHandledError):
-        client.proxy(inbox.agent_id).send_artifact("unknown-kind", source, move=True)
+        client.get_proxy(inbox.agent_id).send_artifact("unknown-kind", source, move=True)
     assert source.exists()
     assert client.list_artifacts() == []
     with pytest.raises(ArtifactNotFoundError):
-        client.proxy(inbox.agent_id).send_artifact("file", tmp_path / "missing.bin")
+        client.get_proxy(inbox.agent_id).send_artifact("file", tmp_path / "missing.bin")
 
 
 def test_an_empty_file_round_trips(
@@ -348,8 +352,8 @@ def test_an_empty_file_round_trips(
     alpha, beta = two_hosts
     empty = tmp_path / "empty.bin"
     empty.write_bytes(b"")
-    ref = client_of(alpha).upload_artifact(empty)
-    assert ref.size == 0 and ref.sha256 == hashlib.sha256(b"").hexdigest()
-    assert client_of(beta).fetch_artifact(ref).size == 0
+    ref = client_of(alpha).upload_artifact(None, empty)
+    assert ref.size_bytes == 0 and ref.sha256 == hashlib.sha256(b"").hexdigest()
+    assert client_of(beta).fetch_artifact(ref).size_bytes == 0
     copy = client_of(alpha).download_artifact(ref, tmp_path / "copy.bin")
     assert copy.read_bytes() == b""

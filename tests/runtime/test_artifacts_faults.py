@@ -7,7 +7,6 @@ import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ import pytest
 from test_artifacts import MIB, make_file, sha256_of
 
 from conftest import HostFactory
-from helpers import TIMEOUT, wait_for
+from helpers import TIMEOUT, free_port, wait_for
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import HostError, PagletError, RemoteHostError
 from paglets.core.messages import Message
@@ -38,12 +37,6 @@ FAST_FAIL = {
     "artifact_chunk_timeout": 1.0,
     "artifact_retries": 1,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class HostProcess:
@@ -141,8 +134,8 @@ def test_a_pull_from_a_killed_peer_fails_clearly_then_resumes(
     bravo = HostProcess("bravo", port, tmp_path / "bravo")
     processes.append(bravo)
     source = make_file(tmp_path / "data.bin", 16 * MIB)
-    with HostClient(bravo.address, timeout=TIMEOUT) as client:
-        ref = client.upload_artifact(source)
+    with HostClient(address=bravo.address, timeout=TIMEOUT) as client:
+        ref = client.upload_artifact(None, source)
     alpha = make_host("alpha", **FAST_FAIL)
     hold = Hold(4 * MIB)
     real_write = partial_file.PartialFile.write
@@ -220,7 +213,7 @@ def test_a_target_killed_while_pulling_files_leaves_paglet_and_file_at_the_sourc
     hold.go.set()
     with pytest.raises(HostError, match="TransferError"):
         carry.get_reply(6 * TIMEOUT)
-    assert proxy.address == alpha.address and proxy.is_active()
+    assert proxy.host_url == alpha.address and proxy.is_active()
     assert proxy.info()["address"] == alpha.address
     assert source.exists() and sha256_of(source) == digest
     assert not (tmp_path / "never.bin").exists()
@@ -252,7 +245,7 @@ class Carry(Paglet[CarryState]):
 
     def handle_message(self, message):
         if message.kind == "register":
-            return str(self.register_file(message.arg, mode="move"))
+            return str(self.register_file(message.arg, mode="move").path)
         return self.not_handled()
 
 
@@ -262,13 +255,13 @@ def make(path, size):
 
 
 results = {}
-with Host(name="roomy", persistence_dir=outside / "roomy") as roomy, Host(
-    name="cramped", persistence_dir=small_disk / "store", peers=[roomy.address]
+with Host(name="roomy", port=0, persistence_dir=outside / "roomy") as roomy, Host(
+    name="cramped", port=0, persistence_dir=small_disk / "store", peers=[roomy.address]
 ) as cramped:
-    client = HostClient(cramped.address, timeout=10)
+    client = HostClient(address=cramped.address, timeout=10)
     big, big_sha = make(outside / "big.bin", 8 * MIB)
     try:
-        client.upload_artifact(big)
+        client.upload_artifact(None, big)
     except StorageQuotaError as exc:
         results["before"] = str(exc)
     # one chunk in flight at a time; the disk fills up after the first one
@@ -282,7 +275,7 @@ with Host(name="roomy", persistence_dir=outside / "roomy") as roomy, Host(
             filler.write_bytes(b"\0" * max(room, 0))
 
     try:
-        client.upload_artifact(mid, progress=fill)
+        client.upload_artifact(None, mid, progress=fill)
     except StorageQuotaError as exc:
         results["midway"] = str(exc)
     results["listed"] = client.list_artifacts()
@@ -373,8 +366,8 @@ def test_a_stalled_disk_read_does_not_delay_messages(
 ) -> None:
     """Chunks are read on worker threads: a slow disk never holds up the I/O thread."""
     alpha, beta = two_hosts
-    with HostClient(alpha.address, timeout=TIMEOUT) as client:
-        ref = client.upload_artifact(make_file(tmp_path / "data.bin", 8 * MIB))
+    with HostClient(address=alpha.address, timeout=TIMEOUT) as client:
+        ref = client.upload_artifact(None, make_file(tmp_path / "data.bin", 8 * MIB))
     hold = Hold(2 * MIB)
     real_read = artifact_service.ArtifactService._read
 
@@ -391,7 +384,7 @@ def test_a_stalled_disk_read_does_not_delay_messages(
         counter = alpha.create(Counter)
         for expected in range(1, 21):  # answered while a read is stuck on alpha
             assert counter.send("add", timeout=TIMEOUT) == expected
-        with HostClient(alpha.address, timeout=TIMEOUT) as client:
+        with HostClient(address=alpha.address, timeout=TIMEOUT) as client:
             assert client.health()["name"] == "alpha"
     finally:
         hold.go.set()

@@ -55,7 +55,7 @@ def test_a_second_host_on_the_same_dir_gets_a_clear_error(
 ) -> None:
     make_host("alpha", persistence_dir=tmp_path)
     with pytest.raises(StoreError, match="in use by another host"):
-        Host(name="beta", persistence_dir=tmp_path)
+        Host(name="beta", port=0, mesh_lan_discovery=False, persistence_dir=tmp_path)
 
 
 def test_a_corrupt_database_is_kept_aside_and_the_host_starts(
@@ -68,7 +68,7 @@ def test_a_corrupt_database_is_kept_aside_and_the_host_starts(
     problems = [e for e in alpha.list_events() if e.kind == "store-problem"]
     assert problems and "unreadable" in problems[0].detail["problem"]
     proxy = alpha.create(LogPaglet)
-    assert proxy.send("append", {"item": 1}, timeout=TIMEOUT) == 1
+    assert proxy.send("append", args={"item": 1}, timeout=TIMEOUT) == 1
 
 
 def test_a_truncated_database_is_kept_aside(tmp_path: Path) -> None:
@@ -139,7 +139,7 @@ def test_a_paglet_whose_class_no_longer_imports_is_quarantined(
     rows = alpha._parts.store.db.query("SELECT key, length(payload) FROM quarantine")
     assert sorted(key for key, _ in rows) == ["b" * 32, "c" * 32]
     proxy = alpha.create(LogPaglet)  # the host serves the others
-    assert proxy.send("append", {"item": "ok"}, timeout=TIMEOUT) == 1
+    assert proxy.send("append", args={"item": "ok"}, timeout=TIMEOUT) == 1
 
 
 def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_nothing_acknowledged(
@@ -152,9 +152,9 @@ def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_nothing_acknowledg
     pages = db.query_one("PRAGMA page_count")[0]
     db.query(f"PRAGMA max_page_count={pages}")  # the database can grow no more: "full"
     with pytest.raises(StoreError, match="not durable and was not acknowledged"):
-        proxy.send("append", {"item": "x" * 100_000}, timeout=TIMEOUT)
+        proxy.send("append", args={"item": "x" * 100_000}, timeout=TIMEOUT)
     other = alpha.create(LogPaglet)
-    assert other.send("append", {"item": 1}, timeout=TIMEOUT) == 1
+    assert other.send("append", args={"item": 1}, timeout=TIMEOUT) == 1
     stored = alpha._parts.store.load_checkpoint(proxy.agent_id)
     assert stored is not None  # the previous checkpoint stayed
     db.query("PRAGMA max_page_count=1073741823")
@@ -172,7 +172,7 @@ def test_a_durable_paglet_is_checkpointed_only_when_its_state_changed(
     store = alpha._parts.store
     first = store.load_checkpoint(proxy.agent_id)
     assert first is not None  # written at creation, before create returned
-    proxy.send("increment", {"by": 3}, timeout=TIMEOUT)
+    proxy.send("increment", args={"by": 3}, timeout=TIMEOUT)
     after = store.load_checkpoint(proxy.agent_id)
     assert after is not None and after.state != first.state
     proxy.send("get", timeout=TIMEOUT)
@@ -218,7 +218,7 @@ def test_a_paglet_busy_past_the_stop_bound_is_kept_with_its_state_and_messages(
     alpha = make_host("alpha", persistence_dir=tmp_path)
     busy = alpha.create(LogPaglet)
     idle = alpha.create(LogPaglet)
-    busy.send("append", {"item": "before"}, timeout=TIMEOUT)
+    busy.send("append", args={"item": "before"}, timeout=TIMEOUT)
     held = new_gate()
     busy.send_oneway("hold", {"gate": held.key})
     held.wait_entered()
@@ -228,7 +228,7 @@ def test_a_paglet_busy_past_the_stop_bound_is_kept_with_its_state_and_messages(
     stopper.start()
     wait_for(lambda: alpha._parts.stopping.is_set())
     with pytest.raises(HostStoppedError, match="is stopping"):  # retryable: nothing done
-        idle.send("append", {"item": "late"}, timeout=TIMEOUT)
+        idle.send("append", args={"item": "late"}, timeout=TIMEOUT)
     stopper.join(4 * TIMEOUT)
     assert not stopper.is_alive()
     held.open()
@@ -245,7 +245,7 @@ def test_a_durable_paglet_is_active_again_after_a_stop_and_start(
 ) -> None:
     alpha = make_host("alpha", persistence_dir=tmp_path)
     proxy = alpha.create(DurableCounterPaglet)
-    proxy.send("increment", {"by": 7}, timeout=TIMEOUT)
+    proxy.send("increment", args={"by": 7}, timeout=TIMEOUT)
     alpha.stop(timeout=TIMEOUT)
     again = make_host("alpha", persistence_dir=tmp_path)
     wait_for(lambda: again.info()["active"] == 1)
@@ -260,7 +260,7 @@ def test_messages_to_an_inactive_paglet_are_replayed_in_order(make_host: HostFac
     proxy = alpha.create(LogPaglet)
     alpha.deactivate(proxy.agent_id)
     with pytest.raises(PagletInactiveError):
-        proxy.send("append", {"item": "fast"}, timeout=TIMEOUT, no_delay=True)
+        proxy.send("append", args={"item": "fast"}, timeout=TIMEOUT, no_delay=True)
     for n in range(20):
         proxy.send_oneway("append", {"item": n})
     assert proxy.send("items", timeout=TIMEOUT) == list(range(20))

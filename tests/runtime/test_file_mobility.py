@@ -35,8 +35,10 @@ class Carrier(Paglet[CarrierState]):
 
     def _look(self) -> None:
         self.state.seen_on_arrival = {
-            name: hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
-            for name, path in self.registered_files().items()
+            ref.name: hashlib.sha256(ref.path.read_bytes()).hexdigest()
+            if ref.path.exists()
+            else "missing"
+            for ref in self.registered_files()
         }
 
     def on_arrival(self, event: MobilityEvent) -> None:
@@ -50,14 +52,14 @@ class Carrier(Paglet[CarrierState]):
             return str(
                 self.register_file(
                     message.arg, message.args.get("name"), message.args.get("mode", "copy")
-                )
+                ).path
             )
         if message.kind == "write":  # a file made in the work dir, then registered
             path = self.work_dir() / str(message.arg)
             path.write_bytes(message.args["data"])
-            return str(self.register_file(path))
+            return str(self.register_file(path).path)
         if message.kind == "files":
-            return {name: str(path) for name, path in self.registered_files().items()}
+            return {ref.name: str(ref.path) for ref in self.registered_files()}
         if message.kind == "seen":
             return self.state.seen_on_arrival
         if message.kind == "work_dir":

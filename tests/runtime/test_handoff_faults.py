@@ -127,12 +127,12 @@ def phases(store: Path, role: str) -> list[str]:
 
 
 def ids_on(address: str) -> list[str]:
-    with HostClient(address, timeout=TIMEOUT) as client:
+    with HostClient(address=address, timeout=TIMEOUT) as client:
         return [info["agent_id"] for info in client.list(ACTIVE | INACTIVE)]
 
 
 def count_of(address: str, agent_id: str) -> int:
-    with HostClient(address, timeout=TIMEOUT) as client:
+    with HostClient(address=address, timeout=TIMEOUT) as client:
         return int(client.send(agent_id, "get")["count"])
 
 
@@ -159,7 +159,7 @@ def test_a_target_frozen_past_the_timeout_leaves_the_paglet_once_at_the_source(
     processes.append(bravo)
     alpha = make_host("alpha", persistence_dir=tmp_path / "alpha")
     proxy = alpha.create(DurableCounterPaglet)
-    proxy.send("increment", {"by": 5}, timeout=TIMEOUT)
+    proxy.send("increment", args={"by": 5}, timeout=TIMEOUT)
     wait_for(lambda: answers(alpha, bravo.address))  # connected: frames reach the frozen host
     bravo.signal(signal.SIGSTOP)
     with pytest.raises(TransferError, match="aborted"):
@@ -175,15 +175,15 @@ def test_a_target_frozen_past_the_timeout_leaves_the_paglet_once_at_the_source(
 
 
 def start_durable(address: str, by: int, cls: str = DURABLE) -> str:
-    with HostClient(address, timeout=TIMEOUT) as client:
+    with HostClient(address=address, timeout=TIMEOUT) as client:
         proxy = client.create(cls)
-        assert proxy.send("increment", {"by": by}, timeout=TIMEOUT)["count"] == by
+        assert proxy.send("increment", args={"by": by}, timeout=TIMEOUT)["count"] == by
         return proxy.agent_id
 
 
 def dispatch_from(address: str, agent_id: str, target: str) -> None:
     """Ask the host at ``address`` to dispatch; it may die answering (that is the test)."""
-    with HostClient(address, timeout=3.0) as client:
+    with HostClient(address=address, timeout=3.0) as client:
         try:
             client.proxy(agent_id).dispatch(target, timeout=2.0)
         except PagletError:
@@ -234,7 +234,7 @@ def test_a_target_killed_after_prepare_never_starts_the_paglet(
     processes.append(beta)
     alpha = make_host("alpha", persistence_dir=tmp_path / "alpha")
     proxy = alpha.create(DurableCounterPaglet)
-    proxy.send("increment", {"by": 2}, timeout=TIMEOUT)
+    proxy.send("increment", args={"by": 2}, timeout=TIMEOUT)
     with pytest.raises(TransferError):
         alpha.dispatch(proxy.agent_id, beta.address, timeout=1.0)
     assert beta.wait_died() == -signal.SIGKILL
@@ -252,7 +252,7 @@ def test_a_target_killed_after_commit_starts_the_paglet_after_restart(
     processes.append(beta)
     alpha = make_host("alpha", persistence_dir=tmp_path / "alpha")
     proxy = alpha.create(DurableCounterPaglet)
-    proxy.send("increment", {"by": 9}, timeout=TIMEOUT)
+    proxy.send("increment", args={"by": 9}, timeout=TIMEOUT)
     moved = alpha.dispatch(proxy.agent_id, beta.address, timeout=1.0)  # committed here
     assert moved.address == beta.address
     assert beta.wait_died() == -signal.SIGKILL
@@ -271,15 +271,15 @@ def test_a_durable_paglet_keeps_every_acknowledged_change_through_kill_9(
 ) -> None:
     alpha = HostProcess("alpha", free_port(), tmp_path / "alpha")
     processes.append(alpha)
-    with HostClient(alpha.address, timeout=TIMEOUT) as client:
+    with HostClient(address=alpha.address, timeout=TIMEOUT) as client:
         proxy = client.create(DURABLE)
         acknowledged: list[Any] = []
         for n in range(25):
-            reply = proxy.send("append", {"item": n}, timeout=TIMEOUT)
+            reply = proxy.send("append", args={"item": n}, timeout=TIMEOUT)
             acknowledged.append(n)
             assert reply["items"] == acknowledged
     alpha.signal(signal.SIGKILL)
     alpha.process.wait(TIMEOUT)
     processes.append(alpha := alpha.restart())
-    with HostClient(alpha.address, timeout=TIMEOUT) as client:
+    with HostClient(address=alpha.address, timeout=TIMEOUT) as client:
         assert client.send(proxy.agent_id, "get")["items"] == acknowledged

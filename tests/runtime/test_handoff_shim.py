@@ -117,7 +117,7 @@ def test_a_lost_prepared_reply_and_lost_abort_end_with_the_paglet_at_the_source(
 
     shims.append(shim := Shim(beta.address, rule))
     proxy = alpha.create(DurableCounterPaglet)
-    proxy.send("increment", {"by": 3}, timeout=TIMEOUT)
+    proxy.send("increment", args={"by": 3}, timeout=TIMEOUT)
     with pytest.raises(TransferError, match="aborted"):
         alpha.dispatch(proxy.agent_id, shim.address, timeout=0.5)
     assert shim.seen[("request", "abort")] == 1  # sent, and lost
@@ -131,7 +131,7 @@ def test_duplicated_frames_move_the_paglet_once(make_host: HostFactory, shims: l
     alpha, beta = pair(make_host)
     shims.append(shim := Shim(beta.address, lambda direction, verb, n: 2))
     proxy = alpha.create(DurableCounterPaglet)
-    proxy.send("increment", {"by": 5}, timeout=TIMEOUT)
+    proxy.send("increment", args={"by": 5}, timeout=TIMEOUT)
     clone = alpha.clone(proxy.agent_id, shim.address, timeout=TIMEOUT)
     moved = alpha.dispatch(proxy.agent_id, shim.address, timeout=TIMEOUT)
     assert moved.address == shim.address
@@ -155,7 +155,7 @@ def test_a_lost_commit_is_sent_again_until_the_target_starts_the_paglet(
 
     shims.append(shim := Shim(beta.address, rule))
     proxy = alpha.create(DurableCounterPaglet)
-    proxy.send("increment", {"by": 8}, timeout=TIMEOUT)
+    proxy.send("increment", args={"by": 8}, timeout=TIMEOUT)
     alpha.dispatch(proxy.agent_id, shim.address, timeout=TIMEOUT)  # committed at the source
     assert alpha.info()["active"] == 0
     wait_for(lambda: beta.info()["active"] == 1, timeout=3 * TIMEOUT)

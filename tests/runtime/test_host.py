@@ -12,6 +12,7 @@ import pytest
 from conftest import HostFactory
 from helpers import TIMEOUT, gate, new_gate, wait_for
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
+from paglets.core.context_events import ContextEvent
 from paglets.core.errors import (
     HostStoppedError,
     InvalidAgentError,
@@ -21,7 +22,6 @@ from paglets.core.errors import (
 from paglets.core.events import PersistencyEvent
 from paglets.core.messages import Message
 from paglets.runtime.config import MAX_DESCRIPTION_SIZE
-from paglets.runtime.event_log import ContextEvent
 from paglets.runtime.host import Host
 
 
@@ -36,10 +36,10 @@ class Ledger(Paglet[LedgerState]):
     State = LedgerState
 
     def on_deactivating(self, event: PersistencyEvent) -> None:
-        self.state.hooks.append(f"deactivating:{self.context.host_name}")
+        self.state.hooks.append(f"deactivating:{self.context.name}")
 
     def on_activation(self, event: PersistencyEvent) -> None:
-        self.state.hooks.append(f"activation:{self.context.host_name}")
+        self.state.hooks.append(f"activation:{self.context.name}")
 
     def handle_message(self, message: Message) -> Any:
         if message.kind == "book":
@@ -63,12 +63,12 @@ def test_get_proxy(host: Host) -> None:
     created = host.create(Ledger)
     proxy = host.get_proxy(created.agent_id)
     assert proxy == created
-    assert (proxy.address, proxy.host_url) == (host.address, host.address)
-    assert proxy.send("book", {"amount": 3}) == 3
+    assert (proxy.host_url, proxy.get_address()) == (host.address, host.address)
+    assert proxy.send("book", args={"amount": 3}) == 3
     host.deactivate(created.agent_id)
     assert host.get_proxy(created.agent_id).agent_id == created.agent_id  # inactive too
-    with pytest.raises(InvalidAgentError):
-        host.get_proxy("f" * 32)
+    assert host.get_proxy("f" * 32) is None
+    assert host.get_proxy(created.agent_id, include_inactive=False) is None
 
 
 def test_get_proxies_by_state_flags(host: Host) -> None:
@@ -88,7 +88,7 @@ def test_get_proxies_by_state_flags(host: Host) -> None:
 
 def test_get_state_is_a_copy(host: Host) -> None:
     proxy = host.create(Ledger, LedgerState(total=5))
-    proxy.send("book", {"amount": 2, "memo": "tip"})
+    proxy.send("book", args={"amount": 2, "memo": "tip"})
     state = host.get_state(proxy.agent_id)
     assert isinstance(state, LedgerState)
     assert (state.total, state.entries) == (7, ["tip"])
@@ -108,11 +108,13 @@ def test_get_state_is_a_copy(host: Host) -> None:
 
 def test_available_hosts_and_wait_for_host(two_hosts: tuple[Host, Host]) -> None:
     alpha, beta = two_hosts
-    [known_to_alpha] = alpha.available_hosts()
+    [known_to_alpha] = alpha.peers()
     assert (known_to_alpha.name, known_to_alpha.address) == ("beta", beta.address)
     assert known_to_alpha.online and known_to_alpha.mesh_version == "dev"
-    assert [peer.name for peer in beta.available_hosts()] == ["alpha"]
-    assert alpha.wait_for_host("beta", 0).address == beta.address
+    assert [peer.name for peer in beta.peers()] == ["alpha"]
+    assert alpha.wait_for_host("beta", 0).url == beta.address
+    assert [ref.name for ref in alpha.available_hosts()] == ["alpha", "beta"]
+    assert [ref.name for ref in alpha.available_hosts(include_self=False)] == ["beta"]
 
 
 def test_wait_for_an_unknown_host_times_out(host: Host) -> None:
@@ -123,8 +125,8 @@ def test_wait_for_an_unknown_host_times_out(host: Host) -> None:
 def test_a_host_learns_peers_of_its_seed(three_hosts: tuple[Host, Host, Host]) -> None:
     alpha, beta, gamma = three_hosts
     # beta and gamma only had alpha as a seed; hello replies told them of each other
-    assert beta.wait_for_host("gamma", TIMEOUT).address == gamma.address
-    assert gamma.wait_for_host("beta", TIMEOUT).address == beta.address
+    assert beta.wait_for_host("gamma", TIMEOUT).url == gamma.address
+    assert gamma.wait_for_host("beta", TIMEOUT).url == beta.address
 
 
 # events ----------------------------------------------------------------------------------
@@ -134,7 +136,7 @@ def test_listeners_and_event_log(two_hosts: tuple[Host, Host]) -> None:
     alpha, _beta = two_hosts
     heard: list[ContextEvent] = []
     alpha.add_listener(heard.append)
-    mark = alpha.list_events()[-1].seq
+    mark = alpha.list_events()[-1].event_id
     proxy = alpha.create(Ledger)
     proxy.deactivate()
     proxy.activate()
@@ -144,11 +146,11 @@ def test_listeners_and_event_log(two_hosts: tuple[Host, Host]) -> None:
         return [event for event in events if event.agent_id == proxy.agent_id]
 
     logged = about_it(alpha.list_events(since=mark))
-    assert [event.kind for event in logged] == ["created", "deactivated", "activated", "dispatched"]
-    assert all(event.seq > mark for event in logged)
+    assert [event.kind for event in logged] == ["create", "deactivate", "activate", "dispatch"]
+    assert all(event.event_id > mark for event in logged)
     assert about_it(heard) == logged
-    assert logged[-1].detail["target"] == proxy.address
-    assert [event.seq for event in heard] == sorted(event.seq for event in heard)
+    assert logged[-1].data["target"] == proxy.host_url
+    assert [event.event_id for event in heard] == sorted(event.event_id for event in heard)
     alpha.remove_listener(heard.append)
     later = alpha.create(Ledger)
     assert later.agent_id in [event.agent_id for event in alpha.list_events(since=mark)]
@@ -161,7 +163,7 @@ def test_a_failing_listener_does_not_break_the_host(host: Host) -> None:
 
     host.add_listener(broken)
     proxy = host.create(Ledger)
-    assert proxy.send("book", {"amount": 1}) == 1
+    assert proxy.send("book", args={"amount": 1}) == 1
 
 
 # starting and stopping -------------------------------------------------------------------
@@ -171,7 +173,7 @@ def test_host_as_a_context_manager() -> None:
     with Host(name="scoped", port=0) as scoped:
         assert scoped.address.startswith("tcp://127.0.0.1:")
         proxy = scoped.create(Ledger)
-        assert proxy.send("book", {"amount": 1}) == 1
+        assert proxy.send("book", args={"amount": 1}) == 1
     assert scoped.wait_stopped(0)
 
 
@@ -205,7 +207,7 @@ def test_stop_fails_pending_calls_instead_of_hanging(two_hosts: tuple[Host, Host
     assert not caller.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], HostStoppedError)
     gates[1].open()  # the handler that runs on alpha may finish; its caller is answered
-    held_local.wait(TIMEOUT)
+    held_local.wait_for_reply(TIMEOUT)
     stopper.join(TIMEOUT)
     assert alpha.wait_stopped(TIMEOUT)
     with pytest.raises(HostStoppedError):
@@ -242,7 +244,7 @@ def test_stop_deactivates_and_a_new_host_on_the_same_dir_resumes(
     first = make_host("keeper", persistence_dir=tmp_path)
     proxies = [first.create(Ledger) for _ in range(3)]
     for amount, proxy in enumerate(proxies, start=1):
-        proxy.send("book", {"amount": amount, "memo": f"m{amount}"})
+        proxy.send("book", args={"amount": amount, "memo": f"m{amount}"})
     already_inactive = first.create(Ledger, LedgerState(total=100))
     already_inactive.deactivate()
     first.stop()

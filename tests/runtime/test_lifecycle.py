@@ -19,6 +19,7 @@ from paglets.core.events import (
     PersistencyEvent,
 )
 from paglets.core.messages import Message
+from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
 from paglets.runtime.host import Host
 
 
@@ -46,7 +47,7 @@ _journal_lock = threading.Lock()
 
 def note(hook: str, paglet: Paglet[Any], event: Any = None) -> None:
     entry = Entry(
-        hook, paglet.agent_id, paglet.context.host_name, event, threading.current_thread().name
+        hook, paglet.agent_id, paglet.context.name, event, threading.current_thread().name
     )
     with _journal_lock:
         JOURNAL.append(entry)
@@ -122,7 +123,7 @@ class Diarist(Paglet[DiaryState]):
         if message.kind == "count":
             return self.state.count
         if message.kind == "where":
-            return self.context.host_name
+            return self.context.name
         if message.kind == "go":
             self.state.trail.append("before dispatch")
             self.dispatch(str(message.arg))
@@ -224,7 +225,10 @@ def test_dispatch_hooks(two_hosts: tuple[Host, Host]) -> None:
         assert event.reason == "dispatch"
     assert (leaving.host_name, leaving.host_address) == ("alpha", alpha.address)
     assert (arriving.host_name, arriving.host_address) == ("beta", beta.address)
-    assert (arriving.source_address, arriving.target_address) == (alpha.address, beta.address)
+    assert (arriving.source_host_address, arriving.target_host_address) == (
+        alpha.address,
+        beta.address,
+    )
     assert proxy.send("where") == "beta"
 
 
@@ -234,7 +238,7 @@ def test_retract_hooks(two_hosts: tuple[Host, Host]) -> None:
     proxy.dispatch("beta")
     proxy.send("add")
     retracted = alpha.retract("beta", proxy.agent_id)
-    assert retracted.address == alpha.address
+    assert retracted.host_url == alpha.address
     assert retracted.send("where") == "alpha"
     assert retracted.send("count") == 1  # the state came back with it
     assert without_run(hooks(proxy.agent_id)) == [
@@ -258,7 +262,7 @@ def test_retract_through_a_proxy_by_address(two_hosts: tuple[Host, Host]) -> Non
     proxy = beta.create(Diarist)
     remote = alpha.proxy(proxy.agent_id, beta.address)
     remote.retract()
-    assert remote.address == alpha.address
+    assert remote.host_url == alpha.address
     assert remote.send("where") == "alpha"
     assert ("on_reverting", "beta") in hooks(proxy.agent_id)
 
@@ -273,7 +277,7 @@ def test_dispatch_inside_a_handler_takes_the_state_as_it_was(
     assert proxy.send("where") == "beta"
     assert proxy.send("trail") == ["before dispatch"]
     assert proxy.send("count") == 1
-    assert proxy.address == beta.address
+    assert proxy.host_url == beta.address
 
 
 # clone -----------------------------------------------------------------------------------
@@ -287,7 +291,7 @@ def test_clone_hooks(two_hosts: tuple[Host, Host], where: str) -> None:
     copy = original.clone(None if where == "here" else "beta")
     target_name = "alpha" if where == "here" else "beta"
     assert copy.agent_id != original.agent_id
-    assert copy.address == (alpha.address if where == "here" else beta.address)
+    assert copy.host_url == (alpha.address if where == "here" else beta.address)
     assert copy.send("where") == target_name
     assert copy.send("count") == 1
     copy.send("add")
@@ -307,6 +311,10 @@ def test_clone_hooks(two_hosts: tuple[Host, Host], where: str) -> None:
     assert (cloned.source_agent_id, cloned.clone_agent_id) == (original.agent_id, copy.agent_id)
     for event in (cloning, clone, cloned):
         assert (event.source_host_name, event.target_host_name) == ("alpha", target_name)
+        assert (event.source_host_address, event.target_host_address) == (
+            alpha.address,
+            copy.host_url,
+        )
     wait_for(lambda: run_started(copy.agent_id, target_name))
     assert "on_creation" not in [hook for hook, _ in hooks(copy.agent_id)]
 
@@ -346,9 +354,9 @@ def test_a_message_activates_an_inactive_paglet(two_hosts: tuple[Host, Host], wh
     local.deactivate()
     proxy = alpha.proxy(local.agent_id, owner.address)
     with pytest.raises(PagletInactiveError):
-        proxy.send("count", no_delay=True)
+        proxy.send("count", activate_if_inactive=False)
     with pytest.raises(PagletInactiveError):
-        proxy.send_future("count", no_delay=True).get_reply(TIMEOUT)
+        proxy.send_future("count", activate_if_inactive=False).get_reply(TIMEOUT)
     assert not proxy.is_active()
     assert proxy.send("add") == 2  # activated on demand, state intact
     assert proxy.is_active()
@@ -357,7 +365,7 @@ def test_a_message_activates_an_inactive_paglet(two_hosts: tuple[Host, Host], wh
 
 def test_timed_deactivation_activates_itself(host: Host) -> None:
     proxy = host.create(Diarist)
-    host.deactivate(proxy.agent_id, duration=0.05)
+    host.deactivate(proxy.agent_id, DeactivationRequest(policy=DeactivationPolicy(wake_after=0.05)))
     wait_for(proxy.is_active)
     assert ("on_activation", "alpha") in hooks(proxy.agent_id)
 
@@ -377,8 +385,7 @@ def test_dispose_hooks_and_afterwards(two_hosts: tuple[Host, Host]) -> None:
     for handle in (proxy, remote):
         with pytest.raises(InvalidAgentError):
             handle.send("count", timeout=TIMEOUT)
-    with pytest.raises(InvalidAgentError):
-        alpha.get_proxy(proxy.agent_id)
+    assert alpha.get_proxy(proxy.agent_id) is None
     wait_for(lambda: run_ended(proxy.agent_id, "alpha"))
 
 

@@ -17,7 +17,7 @@ import pytest
 from helpers import TIMEOUT, gate, new_gate, wait_for
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import HostError, InvalidAgentError, NotHandledError
-from paglets.core.messages import UNQUEUED, Message
+from paglets.core.messages import UNQUEUED_PRIORITY, Message
 from paglets.remote.proxy import PagletProxy
 from paglets.runtime.host import Host
 
@@ -104,7 +104,7 @@ def queued(proxy: PagletProxy, count: int) -> None:
 
 def test_send_returns_the_reply(spawn: Spawn) -> None:
     proxy = spawn()
-    assert proxy.send("add", {"by": 2}) == 2
+    assert proxy.send("add", args={"by": 2}) == 2
     assert proxy.send(Message("add", {"by": 3})) == 5
     assert proxy.send(Message("echo", {"a": [1, 2]}, arg=b"raw")) == {
         "args": {"a": [1, 2]},
@@ -115,13 +115,13 @@ def test_send_returns_the_reply(spawn: Spawn) -> None:
 
 def test_handler_sees_the_priority_it_was_sent_with(spawn: Spawn) -> None:
     proxy = spawn()
-    for priority in (1, 7, 10, UNQUEUED):
+    for priority in (1, 7, 10, UNQUEUED_PRIORITY):
         assert proxy.send(Message("echo", priority=priority))["priority"] == priority
 
 
 def test_send_oneway_takes_effect(spawn: Spawn) -> None:
     proxy = spawn()
-    proxy.send_oneway("add", {"by": 4})
+    proxy.send_oneway("add", args={"by": 4})
     proxy.send_oneway(Message("add", {"by": 1}))
     wait_for(lambda: proxy.send("count") == 5)
 
@@ -161,7 +161,7 @@ def test_unqueued_message_is_handled_while_a_handler_is_blocked(spawn: Spawn) ->
     held = proxy.send_future(Message("block", arg=blocker.key))
     blocker.wait_entered()
     queued_behind = proxy.send_future(Message("count", priority=10))
-    urgent = Message("echo", arg="now", priority=UNQUEUED)
+    urgent = Message("echo", arg="now", priority=UNQUEUED_PRIORITY)
     assert proxy.send(urgent, timeout=TIMEOUT)["arg"] == "now"
     assert not held.is_available() and not queued_behind.is_available()
     blocker.open()
@@ -227,7 +227,7 @@ def test_a_blocked_paglet_does_not_delay_another(spawn: Spawn) -> None:
 def test_wait_message_lets_the_next_message_run_until_notified(spawn: Spawn) -> None:
     proxy = spawn()
     paused = proxy.send_future("pause")
-    wait_for(lambda: proxy.send(Message("log", priority=UNQUEUED)) == ["pause"])
+    wait_for(lambda: proxy.send(Message("log", priority=UNQUEUED_PRIORITY)) == ["pause"])
     assert proxy.send(Message("note", arg="meanwhile"), timeout=TIMEOUT) == 2
     assert not paused.is_available()
     assert proxy.send("resume", timeout=TIMEOUT) is True
@@ -237,7 +237,7 @@ def test_wait_message_lets_the_next_message_run_until_notified(spawn: Spawn) -> 
 
 def test_wait_message_times_out_without_a_notify(spawn: Spawn) -> None:
     proxy = spawn()
-    assert proxy.send("pause", {"timeout": 0.05}) is False
+    assert proxy.send("pause", args={"timeout": 0.05}) is False
     assert proxy.send("add") == 1
 
 
@@ -255,12 +255,12 @@ def test_multicast_message_reaches_every_paglet_and_replies_as_they_finish(host:
     blocker.wait_entered()
     replies = host.multicast_message("add", {"by": 10})
     assert len(replies) == 4
-    first_three = [replies.next_future(TIMEOUT).get_reply(0) for _ in range(3)]
+    first_three = [replies.wait_for_next_future_reply(TIMEOUT).get_reply(0) for _ in range(3)]
     assert sorted(first_three) == [11, 12, 13]
     assert replies.wait_for_all_replies(0.01) is False  # the blocked paglet has not answered
     blocker.open()
     assert held.get_reply(TIMEOUT) == "released"
-    assert replies.next_future(TIMEOUT).get_reply(0) == 10
+    assert replies.wait_for_next_future_reply(TIMEOUT).get_reply(0) == 10
     assert replies.wait_for_all_replies(TIMEOUT)
     assert sorted(host.multicast_message(Message("count")).replies(TIMEOUT)) == [10, 11, 12, 13]
 

@@ -49,9 +49,9 @@ class Bag(Paglet[BagState]):
         if message.kind == "count":
             return self.state.count
         if message.kind == "where":
-            return self.context.host_name
+            return self.context.name
         if message.kind == "go":
-            return self.dispatch(str(message.arg), timeout=message.args.get("timeout")).address
+            return self.dispatch(str(message.arg), timeout=message.args.get("timeout")).host_url
         return self.not_handled()
 
 
@@ -75,7 +75,7 @@ def test_dispatch_by_host_name(two_hosts: tuple[Host, Host]) -> None:
     proxy = alpha.create(Bag)
     proxy.send("add")
     assert proxy.dispatch("beta") is proxy
-    assert proxy.address == beta.address
+    assert proxy.host_url == beta.address
     assert at(proxy, beta)
     assert proxy.send("add") == 2
     assert alpha.get_proxies(ACTIVE) == []
@@ -86,11 +86,11 @@ def test_dispatch_by_address_in_every_spelling(two_hosts: tuple[Host, Host], spe
     alpha, beta = two_hosts
     proxy = alpha.create(Bag)
     proxy.dispatch(spellings(beta.address)[spelling])
-    assert proxy.address == beta.address
+    assert proxy.host_url == beta.address
     assert at(proxy, beta)
     # and back, through the host's verb
     back = beta.dispatch(proxy.agent_id, spellings(alpha.address)[spelling])
-    assert back.address == alpha.address
+    assert back.host_url == alpha.address
     assert at(back, alpha)
 
 
@@ -117,9 +117,9 @@ def test_an_old_proxy_follows_a_paglet_that_moved_twice(
     stale_elsewhere = gamma.proxy(proxy.agent_id, alpha.address)
     proxy.dispatch("beta")
     proxy.dispatch("gamma")
-    assert stale_here.address == alpha.address
+    assert stale_here.host_url == alpha.address
     assert stale_here.send("add") == 1
-    assert stale_here.address == gamma.address  # it learnt the new address on the way
+    assert stale_here.host_url == gamma.address  # it learnt the new address on the way
     assert stale_elsewhere.send("add") == 2
     assert stale_elsewhere.send_future("where").get_reply(TIMEOUT) == "gamma"
     assert alpha.proxy(proxy.agent_id, alpha.address).send_future("add").get_reply(TIMEOUT) == 3
@@ -140,7 +140,7 @@ def test_create_remote_by_name_and_by_address(two_hosts: tuple[Host, Host]) -> N
     by_name = alpha.create_remote("beta", Bag, BagState(count=10), init="hi")
     by_address = alpha.create_remote(spellings(beta.address)["http"], Bag)
     for proxy in (by_name, by_address):
-        assert proxy.address == beta.address
+        assert proxy.host_url == beta.address
         assert at(proxy, beta)
     assert by_name.send("add") == 11
     assert len(beta.get_proxies(ACTIVE)) == 2
@@ -232,7 +232,7 @@ def test_a_class_outside_the_allowed_modules_is_refused_and_never_imported(
         "    pass\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with HostClient(host.address, timeout=TIMEOUT) as client:
+    with HostClient(address=host.address, timeout=TIMEOUT) as client:
         with pytest.raises(ClassNotAllowedError, match=OUTSIDE_MODULE):
             client.create(f"{OUTSIDE_MODULE}:Intruder")
     assert OUTSIDE_MODULE not in sys.modules
@@ -241,7 +241,7 @@ def test_a_class_outside_the_allowed_modules_is_refused_and_never_imported(
 
 
 def test_classes_that_do_not_resolve_to_a_paglet_are_refused(host: Host) -> None:
-    with HostClient(host.address, timeout=TIMEOUT) as client:
+    with HostClient(address=host.address, timeout=TIMEOUT) as client:
         with pytest.raises(ClassResolutionError, match="no such class|cannot import"):
             client.create("paglets.examples.no_such_module:Nothing")
         with pytest.raises(ClassResolutionError, match="not a Paglet"):

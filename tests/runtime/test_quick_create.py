@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from paglets.core.agent import Paglet, PagletState
+from paglets.core.context_events import ContextEvent
 from paglets.core.errors import PagletError
 from paglets.core.events import CreationEvent
 from paglets.core.messages import Message
-from paglets.runtime.event_log import ContextEvent
 from paglets.runtime.host import Host
 from paglets.wire.classpath import class_path
 from paglets.wire.codec import encode_state
@@ -96,7 +96,7 @@ def test_a_user_event_listener_is_never_called_on_the_io_thread(
     lock = threading.Lock()
 
     def listener(event: ContextEvent) -> None:
-        if event.kind == "created":
+        if event.kind == "create":
             with lock:
                 threads.append(threading.current_thread().name)
 

@@ -52,7 +52,7 @@ def test_hosts_sharing_a_secret_form_a_mesh(make_host: HostFactory) -> None:
     proxy = alpha.create(TallyPaglet)
     proxy.dispatch("beta")
     assert proxy.send("add") == 1
-    assert proxy.address == beta.address
+    assert proxy.host_url == beta.address
 
 
 def test_a_host_with_another_secret_is_unreachable(make_host: HostFactory) -> None:
@@ -62,7 +62,7 @@ def test_a_host_with_another_secret_is_unreachable(make_host: HostFactory) -> No
     with pytest.raises(TransferError, match="AuthenticationError"):
         proxy.dispatch(stranger.address)
     assert proxy.send("add") == 1  # still on alpha, intact
-    with HostClient(stranger.address, api_key="team-secret", timeout=1.0) as client:
+    with HostClient(address=stranger.address, api_key="team-secret", timeout=1.0) as client:
         with pytest.raises(AuthenticationError, match=SECRET_VARIABLE):
             client.health()
 
@@ -73,25 +73,25 @@ def test_the_default_secret_is_shared_by_hosts_of_one_user(make_host: HostFactor
     assert alpha.secret is not None and beta.secret is not None
     assert alpha.secret.value == beta.secret.value
     alpha.wait_for_host("beta", TIMEOUT)
-    with HostClient(alpha.address, timeout=TIMEOUT) as client:
+    with HostClient(address=alpha.address, timeout=TIMEOUT) as client:
         assert client.health()["name"] == "alpha"
 
 
 def test_a_client_without_a_secret_is_refused(make_host: HostFactory) -> None:
     alpha = make_host("alpha", api_key="team-secret")
-    with HostClient(alpha.address, insecure=True, timeout=1.0) as client:
+    with HostClient(address=alpha.address, insecure=True, timeout=1.0) as client:
         with pytest.raises(AuthenticationError, match=SECRET_VARIABLE):
             client.health()
-    with HostClient(alpha.address, api_key="team-secret", timeout=TIMEOUT) as client:
+    with HostClient(address=alpha.address, api_key="team-secret", timeout=TIMEOUT) as client:
         assert client.health()["name"] == "alpha"
 
 
 def test_an_insecure_host_talks_only_to_insecure_clients(make_host: HostFactory) -> None:
     plain = make_host("plain", insecure=True)
     assert not plain.secured
-    with HostClient(plain.address, insecure=True, timeout=TIMEOUT) as client:
+    with HostClient(address=plain.address, insecure=True, timeout=TIMEOUT) as client:
         assert client.health()["name"] == "plain"
-    with HostClient(plain.address, api_key="team-secret", timeout=1.0) as client:
+    with HostClient(address=plain.address, api_key="team-secret", timeout=1.0) as client:
         with pytest.raises(AuthenticationError):
             client.health()
 
@@ -110,7 +110,7 @@ def test_a_full_mailbox_refuses_more(make_host: HostFactory) -> None:
     alpha = make_host("alpha", max_queued_messages=3)
     proxy = alpha.create(TallyPaglet)
     held = new_gate()
-    blocked = proxy.send_future("hold", {"gate": held.key})
+    blocked = proxy.send_future("hold", args={"gate": held.key})
     held.wait_entered()
     queued = [proxy.send_future("add") for _ in range(3)]
     with pytest.raises(OverloadedError, match="mailbox"):
@@ -162,7 +162,7 @@ def test_a_class_outside_the_allowlist_is_never_imported(
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     alpha = make_host("alpha")
-    with HostClient(alpha.address, timeout=TIMEOUT) as client:
+    with HostClient(address=alpha.address, timeout=TIMEOUT) as client:
         with pytest.raises(ClassNotAllowedError, match="sneaky_paglets"):
             client.create("sneaky_paglets:Sneaky")
         assert client.health()["active"] == 0

@@ -56,7 +56,7 @@ def test_a_target_slower_than_the_timeout_still_ends_with_one_paglet(
     # the dispatch succeeds and the source lets go: the paglet lives on beta only.
     def release_once_dispatched() -> None:
         held.wait_entered(2 * TIMEOUT)
-        wait_for(lambda: alpha.list_events()[-1].kind == "dispatched", timeout=2 * TIMEOUT)
+        wait_for(lambda: alpha.list_events()[-1].kind == "dispatch", timeout=2 * TIMEOUT)
         held.open()
 
     releaser = threading.Thread(target=release_once_dispatched)
@@ -65,7 +65,7 @@ def test_a_target_slower_than_the_timeout_still_ends_with_one_paglet(
         moved = alpha.dispatch(proxy.agent_id, beta.address, timeout=0.5)
     finally:
         releaser.join(3 * TIMEOUT)
-    assert moved.address == beta.address
+    assert moved.host_url == beta.address
     assert alpha.info()["active"] == 0
     wait_for(lambda: beta.info()["active"] == 1)
     assert proxy.send("add", timeout=TIMEOUT) == 2
@@ -132,4 +132,4 @@ def test_a_remote_dispatch_without_a_timeout_reports_the_transfer_error(
     with pytest.raises(TransferError):
         proxy.dispatch(dead_address)
     assert proxy.send("add", timeout=TIMEOUT) == 1
-    assert proxy.address == beta.address
+    assert proxy.host_url == beta.address

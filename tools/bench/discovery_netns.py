@@ -29,11 +29,11 @@ def main() -> None:
     timeout = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
     os.environ.setdefault("PAGLETS_HOME", tempfile.mkdtemp(prefix="paglets-bench-home-"))
     samples: list[float] = []
-    with Host(name="alpha", host="127.0.0.1", discovery=True, insecure=True) as alpha:
+    with Host(name="alpha", host="127.0.0.1", mesh_lan_discovery=True, insecure=True) as alpha:
         for index in range(rounds):
             name = f"beta{index}"
             started = time.monotonic()
-            beta = Host(name=name, host="127.0.0.1", discovery=True, insecure=True)
+            beta = Host(name=name, host="127.0.0.1", mesh_lan_discovery=True, insecure=True)
             try:
                 beta.start_background()
                 deadline = started + timeout

@@ -50,7 +50,7 @@ def _parse_json(text: str | None, option: str) -> Any:
 
 def _with_client(entry: str, timeout: float, action: Callable[[HostClient], T]) -> T:
     try:
-        with HostClient(entry, timeout=timeout, api_key_env=_api_key_env) as client:
+        with HostClient(address=entry, timeout=timeout, api_key_env=_api_key_env) as client:
             return action(client)
     except ValueError as exc:
         fail(str(exc))
@@ -64,7 +64,7 @@ def list_agents(
     entry: Entry = DEFAULT_ENTRY, timeout: Timeout = 10.0, json_output: Json = False
 ) -> None:
     """List the paglets of a host, active and inactive."""
-    infos = _with_client(entry, timeout, lambda client: client.list(ACTIVE | INACTIVE))
+    infos = _with_client(entry, timeout, lambda client: client.list_agents(flags=ACTIVE | INACTIVE))
     if json_output:
         print_json(infos)
         return
@@ -112,7 +112,9 @@ def send(
     if values is not None and not isinstance(values, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="--args")
     reply = _with_client(
-        entry, timeout, lambda c: c.proxy(agent_id).send(kind, values or {}, timeout=timeout)
+        entry,
+        timeout,
+        lambda c: c.get_proxy(agent_id).send(kind, args=values or {}, timeout=timeout),
     )
     print_json(reply)
 
@@ -126,9 +128,9 @@ def dispatch(
 ) -> None:
     """Move a paglet to another host; print its new address."""
     proxy = _with_client(
-        entry, timeout, lambda c: c.proxy(agent_id).dispatch(target, timeout=timeout)
+        entry, timeout, lambda c: c.get_proxy(agent_id).dispatch(target, timeout=timeout)
     )
-    print(proxy.address)
+    print(proxy.host_url)
 
 
 @app.command()
@@ -138,7 +140,7 @@ def info(
     timeout: Timeout = 10.0,
 ) -> None:
     """Print facts about a paglet as JSON (follows it if it moved)."""
-    print_json(_with_client(entry, timeout, lambda c: c.proxy(agent_id).info(timeout=timeout)))
+    print_json(_with_client(entry, timeout, lambda c: c.get_proxy(agent_id).info(timeout=timeout)))
 
 
 @app.command()
@@ -148,11 +150,11 @@ def dispose(
     timeout: Timeout = 10.0,
 ) -> None:
     """Destroy a paglet."""
-    _with_client(entry, timeout, lambda c: c.proxy(agent_id).dispose(timeout=timeout))
+    _with_client(entry, timeout, lambda c: c.get_proxy(agent_id).dispose(timeout=timeout))
     print(f"disposed {agent_id}")
 
 
 @app.command()
 def health(entry: Entry = DEFAULT_ENTRY, timeout: Timeout = 5.0) -> None:
     """Check that a host answers; print its facts as JSON."""
-    print_json(_with_client(entry, timeout, lambda c: c.health(timeout)))
+    print_json(_with_client(entry, timeout, lambda c: c.health(timeout=timeout)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from paglets.cli import agents, artifacts, grab, mesh
+from paglets.cli import agents, artifacts, grab, mesh, search, sysinfo
 from paglets.cli import host as host_command
 
 app = typer.Typer(
@@ -17,6 +17,8 @@ app.add_typer(agents.app, name="agents")
 app.add_typer(mesh.app, name="mesh")
 app.add_typer(grab.app, name="grab")
 app.add_typer(artifacts.app, name="artifacts")
+app.add_typer(sysinfo.app, name="sys")
+app.add_typer(search.app, name="search")
 
 
 def main() -> None:

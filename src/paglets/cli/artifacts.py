@@ -15,9 +15,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from paglets.cli.entry import ClientOptions, resolve_entry
-from paglets.cli.mesh import human_size
 from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import console, fail, print_json, print_table
+from paglets.cli.sizes import human_size
 from paglets.cli.transfer_progress import bars_enabled, transfer_bar
 from paglets.core.errors import PagletError
 from paglets.remote.client import HostClient
@@ -106,7 +106,9 @@ def info(
 ) -> None:
     """Print one artifact's metadata as JSON."""
     print_json(
-        _with_client(entry, timeout, api_key_env, insecure, lambda c: c.artifact_info(artifact_id))
+        _with_client(
+            entry, timeout, api_key_env, insecure, lambda c: c.artifact_metadata(artifact_id)
+        )
     )
 
 
@@ -124,12 +126,12 @@ def get(
     """Download an artifact to DEST (nothing appears there until it is verified)."""
 
     def download(client: HostClient) -> dict[str, Any]:
-        facts = client.artifact_info(artifact_id)
+        facts = client.artifact_metadata(artifact_id)
         started = time.monotonic()
         with transfer_bar(
             f"get {facts['name']}", int(facts["size"]), bars_enabled(json_output)
         ) as update:
-            path = client.download_artifact(artifact_id, dest, overwrite, progress=update)
+            path = client.download_artifact(artifact_id, dest, overwrite=overwrite, progress=update)
         return {**facts, "path": str(path), "seconds": time.monotonic() - started}
 
     result = _with_client(entry, timeout, api_key_env, insecure, download)
@@ -157,7 +159,13 @@ def put(
     def upload(client: HostClient) -> Any:
         size = path.stat().st_size if path.is_file() else 0
         with transfer_bar(f"put {path.name}", size, bars_enabled(json_output)) as update:
-            return client.upload_artifact(path, name, ttl=ttl, progress=update)
+            return client.upload_artifact(
+                None,
+                path,
+                expires_at=None if ttl is None else time.time() + ttl,
+                name=name,
+                progress=update,
+            )
 
     ref = _with_client(entry, timeout, api_key_env, insecure, upload)
     if json_output:
@@ -165,9 +173,9 @@ def put(
             {
                 "artifact_id": ref.artifact_id,
                 "name": ref.name,
-                "size": ref.size,
+                "size": ref.size_bytes,
                 "sha256": ref.sha256,
-                "host": ref.host,
+                "host": ref.host_url,
             }
         )
     else:

@@ -7,13 +7,12 @@ given, it starts an *embedded* host inside this process instead: plain sockets o
 loopback, no discovery, a temporary store removed on exit. It says so on stderr, so a
 user never mistakes the machine's own answer for the mesh's.
 
-``PAGLETS_BROWSE_SECONDS`` (default 2) bounds the zeroconf browse of the entry search;
-``0`` skips it, which tests use so that nothing is sent on the machine's interfaces.
+The zeroconf browse of the entry search is bounded by ``PAGLETS_BROWSE_SECONDS`` (see
+:mod:`paglets.cli.entry`).
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 import tempfile
@@ -21,12 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from paglets.cli.entry import BROWSE_SECONDS, ClientOptions, resolve_entry
+from paglets.cli.entry import LOCAL_ENTRY, ClientOptions, resolve_entry
 from paglets.core.errors import PeerNotFoundError
 from paglets.remote.client import HostClient
 from paglets.runtime.host import Host
-
-BROWSE_VARIABLE = "PAGLETS_BROWSE_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -46,24 +43,6 @@ class Entry:
     host: Host | None = None
 
 
-def browse_seconds() -> float:
-    """How long the entry search may browse zeroconf (``$PAGLETS_BROWSE_SECONDS``).
-
-    Raises:
-        ValueError: the variable is set but is not a non-negative number.
-    """
-    raw = os.environ.get(BROWSE_VARIABLE)
-    if raw is None or raw.strip() == "":
-        return BROWSE_SECONDS
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"{BROWSE_VARIABLE} must be a number of seconds, not {raw!r}") from None
-    if seconds < 0:
-        raise ValueError(f"{BROWSE_VARIABLE} must not be negative, got {raw!r}")
-    return seconds
-
-
 def embedded_host_name() -> str:
     """The name an embedded host takes: this machine's short host name."""
     return socket.gethostname().split(".")[0] or "localhost"
@@ -75,6 +54,7 @@ def open_entry(
     options: ClientOptions,
     *,
     allowed_modules: tuple[str, ...] = (),
+    local: str = LOCAL_ENTRY,
 ) -> Iterator[Entry]:
     """Yield the entry host: the one asked for or found, else an embedded one.
 
@@ -83,6 +63,7 @@ def open_entry(
         options: timeout and mesh-secret options of the command.
         allowed_modules: module prefixes the embedded host may import paglet classes
             from (the packaged ``paglets.*`` ones are always allowed).
+        local: where a host on this machine is looked for first.
 
     Raises:
         PeerNotFoundError: ``entry`` was given and no such host answers.
@@ -90,7 +71,7 @@ def open_entry(
         ValueError: bad options (``api_key_env`` unset, bad browse seconds).
     """
     try:
-        address = resolve_entry(entry, options, browse_seconds=browse_seconds())
+        address = resolve_entry(entry, options, local=local)
     except PeerNotFoundError:
         if entry is not None:
             raise
@@ -103,7 +84,7 @@ def open_entry(
             name=embedded_host_name(),
             host="127.0.0.1",
             port=0,
-            discovery=False,
+            mesh_lan_discovery=False,
             persistence_dir=store,
             insecure=True,
             allowed_modules=("paglets", *allowed_modules),
@@ -115,7 +96,7 @@ def open_entry(
                 f"({host.config.name})",
                 file=sys.stderr,
             )
-            with HostClient(host.address, timeout=options.timeout, insecure=True) as client:
+            with HostClient(address=host.address, timeout=options.timeout, insecure=True) as client:
                 yield Entry(address=host.address, client=client, embedded=True, host=host)
         finally:
             host.stop()

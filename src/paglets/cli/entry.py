@@ -10,12 +10,16 @@ Resolution, in order:
 3. Otherwise zeroconf is browsed for a few seconds: the first host found (or the first
    called NAME) is the entry.
 
+``PAGLETS_BROWSE_SECONDS`` (default 2) bounds the browse; ``0`` skips it, which tests
+use so that nothing is sent on the machine's interfaces.
+
 A host that answers but refuses us (wrong or missing mesh secret) is reported as such,
 not skipped: browsing on would only hide the real problem.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +32,7 @@ from paglets.runtime.config import DEFAULT_PORT
 LOCAL_ENTRY = f"tcp://127.0.0.1:{DEFAULT_PORT}"
 PROBE_TIMEOUT = 1.0
 BROWSE_SECONDS = 2.0
+BROWSE_VARIABLE = "PAGLETS_BROWSE_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -45,11 +50,29 @@ class ClientOptions:
             ValueError: the address is malformed or ``api_key_env`` is unset.
         """
         return HostClient(
-            address,
+            address=address,
             timeout=self.timeout if timeout is None else timeout,
             api_key_env=self.api_key_env,
             insecure=self.insecure,
         )
+
+
+def browse_seconds_from_env() -> float:
+    """How long the entry search may browse zeroconf (``$PAGLETS_BROWSE_SECONDS``).
+
+    Raises:
+        ValueError: the variable is set but is not a non-negative number.
+    """
+    raw = os.environ.get(BROWSE_VARIABLE)
+    if raw is None or raw.strip() == "":
+        return BROWSE_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"{BROWSE_VARIABLE} must be a number of seconds, not {raw!r}") from None
+    if seconds < 0:
+        raise ValueError(f"{BROWSE_VARIABLE} must not be negative, got {raw!r}")
+    return seconds
 
 
 def fetch_mesh_view(client: HostClient, timeout: float | None = None) -> dict[str, Any]:
@@ -58,14 +81,14 @@ def fetch_mesh_view(client: HostClient, timeout: float | None = None) -> dict[st
     Raises:
         PagletError: the host did not answer, or answered something else than a map.
     """
-    return client.mesh(timeout)
+    return client.mesh(timeout=timeout)
 
 
 def _probe(address: str, options: ClientOptions) -> dict[str, Any] | None:
     """The ping facts of the host at ``address``, or None when nobody answers there."""
     try:
         with options.client(address, PROBE_TIMEOUT) as client:
-            return client.health(PROBE_TIMEOUT)
+            return client.health(timeout=PROBE_TIMEOUT)
     except (PeerNotFoundError, ReplyTimeoutError):
         return None
 
@@ -84,7 +107,7 @@ def resolve_entry(
     options: ClientOptions,
     *,
     local: str = LOCAL_ENTRY,
-    browse_seconds: float = BROWSE_SECONDS,
+    browse_seconds: float | None = None,
 ) -> str:
     """The address of the host a CLI should talk to (see the module docstring).
 
@@ -95,6 +118,8 @@ def resolve_entry(
     """
     if entry and looks_like_address(entry):
         return normalize_address(entry)
+    if browse_seconds is None:
+        browse_seconds = browse_seconds_from_env()
     local_facts = _probe(local, options)
     if local_facts is not None:
         if entry is None or local_facts.get("name") == entry:

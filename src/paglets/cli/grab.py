@@ -26,9 +26,9 @@ from typing import Annotated, Any
 import typer
 
 from paglets.cli.entry import ClientOptions, resolve_entry
-from paglets.cli.mesh import human_size
 from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import console, fail, print_json
+from paglets.cli.sizes import human_size
 from paglets.cli.transfer_progress import bars_enabled, transfer_bar
 from paglets.core.errors import PagletError
 from paglets.core.messages import Message
@@ -219,7 +219,7 @@ def _run(
         with transfer_bar(
             f"{direction} {Path(source).name}", size, bars_enabled(json_output)
         ) as update:
-            while not future.wait(0.2):
+            while not future.wait_for_reply(0.2):
                 update(_done(client, proxy.agent_id))
             future.get_reply(0)
         result = proxy.send("result", timeout=timeout)

@@ -26,79 +26,39 @@ hook                          runs on     when
 ``handle_message(message)``   host        one message at a time; the return is the reply
 ============================  ==========  =================================================
 
-``dispatch()`` called inside a handler is the last thing that handler does to the state:
-the snapshot is taken during the call, so later changes do not travel.
-
-Files travel too: :meth:`Paglet.register_file` adds a file to the paglet's registered
-files, which move (or are copied, for a clone) into the paglet's :meth:`Paglet.work_dir`
-on the target host before ``on_arrival``/``on_clone`` runs there.
+Before a dispatch, retract, deactivate or dispose, :attr:`Paglet.resources` cleanups
+run (newest first); a failing one cancels the operation. ``dispatch()`` inside a
+handler snapshots the state during the call. Registered files travel with the paglet.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar
 
+from paglets.artifacts import PagletFileRef
 from paglets.core.classes import remember_class
+from paglets.core.context import PagletContext, PagletControl, PagletHandle
 from paglets.core.errors import PagletError
-
-if TYPE_CHECKING:
-    from paglets.core.context import PagletContext, PagletControl
-    from paglets.core.events import (
-        CloneEvent,
-        CreationEvent,
-        DisposalEvent,
-        MobilityEvent,
-        PersistencyEvent,
-    )
-    from paglets.core.messages import Message
-
-ACTIVE = 1
-"""State flag of a paglet that is loaded and can handle messages."""
-INACTIVE = 2
-"""State flag of a paglet that is deactivated (its state is in the host's store)."""
+from paglets.core.events import (
+    CloneEvent,
+    CreationEvent,
+    DisposalEvent,
+    MobilityEvent,
+    PersistencyEvent,
+)
+from paglets.core.messages import Message, ReplySet
+from paglets.core.resources import ResourceRegistry
+from paglets.core.state import ACTIVE, INACTIVE, NOT_HANDLED, PagletState, StateT
+from paglets.core.state_sync import StateSync, state_locked
+from paglets.core.tickets import TransferTicket
+from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
+from paglets.persistence.storage import ManagedStorage
 
 
-@dataclass
-class PagletState:
-    """Base class of paglet states. Subclass it as a ``@dataclass``.
-
-    Field values must be encodable (see :mod:`paglets.wire.codec`): None, bool, int,
-    float, str, bytes, bytearray, list, tuple, dict, set, Enum, Path, datetime, nested
-    dataclasses, ``PagletProxyRef``, ``ArtifactRef`` and Optional/Union of these.
-    """
-
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
-        remember_class(cls)
-
-
-StateT = TypeVar("StateT", bound=PagletState)
-
-
-class _NotHandled:
-    """The marker a handler returns for message kinds it does not handle."""
-
-    _instance: ClassVar[_NotHandled | None] = None
-
-    def __new__(cls) -> _NotHandled:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "NOT_HANDLED"
-
-
-NOT_HANDLED = _NotHandled()
-
-
-class Paglet(Generic[StateT]):
+class Paglet(StateSync[StateT]):
     """Base class of every paglet. See the module docstring for the hooks."""
 
     State: ClassVar[type[PagletState]] = PagletState
@@ -116,6 +76,7 @@ class Paglet(Generic[StateT]):
     _state_changed: threading.Condition | None
     _leaving: threading.Event | None
     _left: bool
+    _resources: ResourceRegistry | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -143,24 +104,29 @@ class Paglet(Generic[StateT]):
         self._state_changed = None
         self._leaving = None
         self._left = False
-
-    def _condition(self) -> threading.Condition:
-        condition = self._state_changed
-        if condition is None:
-            with self._state_lock:
-                if self._state_changed is None:
-                    self._state_changed = threading.Condition(self._state_lock)
-                condition = self._state_changed
-        return condition
-
-    def _mark_leaving(self) -> None:
-        """Record that this instance left its host; wakes :meth:`wait_leaving`."""
-        with self._state_lock:
-            self._left = True
-            if self._leaving is not None:
-                self._leaving.set()
+        self._resources = None
 
     # identity and state -------------------------------------------------------------
+
+    @classmethod
+    def state_class(cls) -> type[PagletState]:
+        """The dataclass holding this paglet class's state (its ``State``)."""
+        return cls.State
+
+    @property
+    def resources(self) -> ResourceRegistry:
+        """Cleanup callbacks run, newest first, before this paglet leaves its host.
+
+        A failing callback cancels the dispatch, retract, deactivate or dispose with
+        ``ResourceCleanupError`` unless it was registered with ``suppress=True``.
+        """
+        registry = self._resources
+        if registry is None:
+            with self._state_lock:
+                if self._resources is None:
+                    self._resources = ResourceRegistry()
+                registry = self._resources
+        return registry
 
     @property
     def agent_id(self) -> str:
@@ -193,32 +159,74 @@ class Paglet(Generic[StateT]):
 
     # self-operations ----------------------------------------------------------------
 
-    def dispatch(self, target: str, **options: Any) -> Any:
-        """Move this paglet to ``target`` (a host name or address); return its new proxy.
+    def dispatch(
+        self, target: str | TransferTicket, *, timeout: float | None = None
+    ) -> PagletHandle:
+        """Move this paglet to ``target`` (a host name, an address or a ticket).
 
         Called inside a handler, the state is snapshotted during the call: changes made
-        after it do not travel. Options: ``timeout``, ``retries``.
+        after it do not travel. Returns the proxy of the paglet at its new host.
 
         Raises:
-            TransferError: the move did not commit; the paglet is still here.
+            TransferError: the move did not commit (or a ticket precondition failed);
+                the paglet is still here.
+            ResourceCleanupError: a resource's cleanup failed; nothing moved.
         """
-        return self._require_control().dispatch(target, options)
+        return self._require_control().dispatch({"target": target, "timeout": timeout})
 
-    def clone(self, target: str | None = None, **options: Any) -> Any:
+    def dispatch_to(self, host_name: str) -> PagletHandle:
+        """Move this paglet to the host called ``host_name`` (see :meth:`dispatch`)."""
+        return self.dispatch(_host_name(host_name))
+
+    def clone(
+        self, target: str | TransferTicket | None = None, *, timeout: float | None = None
+    ) -> PagletHandle:
         """Copy this paglet (here, or to ``target``); return the copy's proxy."""
-        return self._require_control().clone(target, options)
+        return self._require_control().clone({"target": target, "timeout": timeout})
 
-    def deactivate(self, duration: float | None = None) -> None:
-        """Persist the state and unload; activate again after ``duration`` seconds if given."""
-        self._require_control().deactivate(duration)
+    def clone_to(self, host_name: str) -> PagletHandle:
+        """Copy this paglet to the host called ``host_name``; return the copy's proxy."""
+        return self.clone(_host_name(host_name))
+
+    def deactivate(
+        self,
+        reason: str = "",
+        policy: DeactivationPolicy | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> PagletHandle:
+        """Persist the state and unload; return the proxy (valid while inactive).
+
+        Args:
+            reason: why, passed to ``deactivation_policy`` and the event.
+            policy: the policy to apply (else :meth:`deactivation_policy` decides).
+            metadata: free-form facts kept with the request.
+
+        Raises:
+            ResourceCleanupError: a resource's cleanup failed; the paglet stays active.
+        """
+        request = DeactivationRequest(reason=reason, policy=policy, metadata=dict(metadata or {}))
+        return self._require_control().deactivate(request)
 
     def dispose(self) -> None:
         """Destroy this paglet (``on_disposing`` runs first)."""
         self._require_control().dispose()
 
-    def proxy(self) -> Any:
+    def proxy(self) -> PagletHandle:
         """A proxy to this paglet, to hand to others."""
         return self._require_control().own_proxy()
+
+    def send(self, agent_id: str, message: Message | str, host_url: str | None = None) -> Any:
+        """Send ``message`` to the paglet ``agent_id`` (on this host, or at ``host_url``)."""
+        return self.context.send(agent_id, message, host_url)
+
+    def multicast(
+        self, kind: str | Message, args: dict[str, Any] | None = None, include_self: bool = False
+    ) -> ReplySet:
+        """Send a message to every active paglet on this host (itself only if asked)."""
+        if not isinstance(include_self, bool):
+            raise TypeError(f"include_self must be True or False, not {include_self!r}")
+        exclude = None if include_self else self.agent_id
+        return self.context.multicast(kind, args, exclude)
 
     def not_handled(self) -> Any:
         """Return this from ``handle_message`` for kinds it does not handle."""
@@ -228,23 +236,17 @@ class Paglet(Generic[StateT]):
 
     def register_file(
         self, path: str | PathLike[str], name: str | None = None, mode: str = "copy"
-    ) -> Path:
+    ) -> PagletFileRef:
         """Make the file at ``path`` travel with this paglet, under ``name``.
 
-        On a dispatch or clone the file is moved into this paglet's work dir on the
-        target before ``on_arrival``/``on_clone``. With ``mode="copy"`` a file outside
-        the work dir stays where it is; with ``mode="move"`` it is deleted here once
-        the dispatch committed (never before; a clone always copies). Registering a
-        name again replaces the entry.
-
-        Args:
-            path: an existing regular file on this host.
-            name: the name it travels under (default: the file's name); a plain file
-                name, no directories.
-            mode: ``"copy"`` or ``"move"``.
+        It reaches this paglet's work dir on the target before ``on_arrival``/
+        ``on_clone``. ``mode="copy"`` leaves a file outside the work dir in place;
+        ``mode="move"`` deletes it here once the dispatch committed (a clone always
+        copies). Registering a name again replaces the entry. ``name`` defaults to
+        the file's name (a plain file name, no directories).
 
         Returns:
-            The absolute path registered.
+            The registered file's name, mode, size, sha256 and path.
 
         Raises:
             ArtifactNotFoundError: ``path`` is not a regular file.
@@ -256,9 +258,18 @@ class Paglet(Generic[StateT]):
         """Stop carrying the file ``name`` (and delete it when ``delete``)."""
         self._require_control().unregister_file(name, delete)
 
-    def registered_files(self) -> dict[str, Path]:
-        """Name -> path on this host of every file this paglet carries."""
+    def registered_files(self) -> list[PagletFileRef]:
+        """Every file this paglet carries, as refs (path on this host)."""
         return self._require_control().registered_files()
+
+    def persistent_storage(self) -> ManagedStorage:
+        """This paglet class's own directory on this host, with a quota.
+
+        It survives restarts of a host with a persistence dir and never moves: every
+        paglet of the class on this host shares it. A write over the quota raises
+        ``StorageQuotaError``.
+        """
+        return self._require_control().persistent_storage()
 
     def file_path(self, name: str) -> Path:
         """Where the registered file ``name`` is on this host.
@@ -276,40 +287,6 @@ class Paglet(Generic[StateT]):
         """
         return self._require_control().work_dir()
 
-    # state locking ------------------------------------------------------------------
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold this paglet's state lock (re-entrant) for the ``with`` block."""
-        with self._state_lock:
-            yield
-
-    @contextmanager
-    def locked_state(self) -> Iterator[StateT]:
-        """Hold the state lock and yield the state; waiters are notified on exit."""
-        condition = self._condition()
-        with condition:
-            try:
-                yield self._state
-            finally:
-                condition.notify_all()
-
-    def wait_state(self, predicate: Callable[[StateT], bool], timeout: float) -> bool:
-        """Wait until ``predicate(state)`` holds; return False if ``timeout`` passed first.
-
-        Others wake waiters with :meth:`notify_all_state_changed` or by leaving a
-        :meth:`locked_state` block.
-        """
-        condition = self._condition()
-        with condition:
-            return condition.wait_for(lambda: predicate(self._state), timeout)
-
-    def notify_all_state_changed(self) -> None:
-        """Wake every :meth:`wait_state` caller so it checks its predicate again."""
-        condition = self._condition()
-        with condition:
-            condition.notify_all()
-
     # mailbox wait / notify ----------------------------------------------------------
 
     def wait_message(self, timeout: float | None = None) -> bool:
@@ -326,25 +303,6 @@ class Paglet(Generic[StateT]):
     def notify_all_messages(self) -> None:
         """Resume every handler paused in :meth:`wait_message`."""
         self._require_control().notify_all_messages()
-
-    # run() support ------------------------------------------------------------------
-
-    def is_leaving(self) -> bool:
-        """Whether this instance left its host (moved, deactivated or disposed).
-
-        A long ``run()`` checks it, or waits on it with :meth:`wait_leaving`, to stop.
-        """
-        return self._left
-
-    def wait_leaving(self, timeout: float) -> bool:
-        """Sleep up to ``timeout`` seconds, waking early (True) when the paglet leaves."""
-        with self._state_lock:
-            if self._left:
-                return True
-            if self._leaving is None:
-                self._leaving = threading.Event()
-            leaving = self._leaving
-        return leaving.wait(timeout)
 
     # hooks: override what you need ----------------------------------------------------
 
@@ -378,6 +336,10 @@ class Paglet(Generic[StateT]):
     def on_disposing(self, event: DisposalEvent) -> None:
         """Before an active paglet is destroyed."""
 
+    def deactivation_policy(self, request: DeactivationRequest) -> DeactivationPolicy:
+        """The policy to apply to ``request``: the request's own, else the default."""
+        return request.policy or DeactivationPolicy()
+
     def run(self) -> None:
         """Long-running work on a thread of its own; the default does nothing."""
 
@@ -388,6 +350,12 @@ class Paglet(Generic[StateT]):
     def __repr__(self) -> str:
         agent_id = getattr(self, "_agent_id", "?")
         return f"<{type(self).__qualname__} {agent_id}>"
+
+
+def _host_name(host_name: object) -> str:
+    if not isinstance(host_name, str) or not host_name:
+        raise TypeError(f"host_name must be a non-empty str, not {host_name!r}")
+    return host_name
 
 
 def overrides_run(cls: type[Paglet[Any]]) -> bool:
@@ -405,8 +373,10 @@ __all__ = [
     "INACTIVE",
     "NOT_HANDLED",
     "Paglet",
+    "PagletContext",
     "PagletState",
     "StateT",
     "overrides_run",
     "state_class_of",
+    "state_locked",
 ]

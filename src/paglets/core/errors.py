@@ -30,6 +30,7 @@ original package's where it has one::
     │   ├── ProtocolError         malformed frame, wrong protocol or mesh version
     │   ├── AuthenticationError   the security handshake failed: wrong or missing mesh secret
     │   ├── OverloadedError       too many requests in flight, or a mailbox is full
+    │   │   └── LimitExceededError  a host limit was reached (``limit`` names the setting)
     │   └── PayloadTooLargeError  a frame or value is over the configured size limit
     ├── HostStoppedError          the host (or client) stopped; pending calls are failed with it
     └── StoreError                the host store is locked by another host, corrupt or too new
@@ -111,7 +112,18 @@ class ForbiddenError(PagletError):
 
 
 class TransferError(PagletError):
-    """A dispatch, clone or retract did not commit; the paglet stayed where it was."""
+    """A dispatch, clone or retract did not commit; the paglet stayed where it was.
+
+    ``stage`` says where it stopped, when the source host knows: ``"hook"`` (a
+    departure hook raised), ``"snapshot"`` (the state or files could not be packed),
+    ``"prepare"`` (the transfer record could not be written), ``"transfer"`` (the
+    target refused it or did not answer) or ``"commit"`` (the commit could not be
+    recorded here); "" otherwise.
+    """
+
+    def __init__(self, message: str = "", stage: str = "") -> None:
+        super().__init__(message)
+        self.stage = stage
 
 
 class AgentMovedError(PagletError):
@@ -172,6 +184,24 @@ class OverloadedError(RemoteHostError):
     """A host refused work: too many requests in flight from one peer, or a full mailbox."""
 
 
+class LimitExceededError(OverloadedError):
+    """A bounded resource of the host is used up; nothing was taken, the host serves on.
+
+    Attributes:
+        limit: the name of the ``HostConfig`` setting that was reached
+            (e.g. ``max_paglets``); rebuilt from the text on the caller's side.
+    """
+
+    def __init__(self, message: str, limit: str | None = None) -> None:
+        if limit is None:
+            head = message.split(" ", 1)[0]
+            limit = head if head.isidentifier() else ""
+        else:
+            message = f"{limit} reached: {message}"
+        super().__init__(message)
+        self.limit = limit
+
+
 class PayloadTooLargeError(RemoteHostError):
     """A frame or encoded value is larger than the configured limit."""
 
@@ -210,6 +240,7 @@ _BY_NAME: dict[str, type[PagletError]] = {
         ProtocolError,
         AuthenticationError,
         OverloadedError,
+        LimitExceededError,
         PayloadTooLargeError,
         HostStoppedError,
     )

@@ -3,8 +3,16 @@
 A :class:`Message` has a ``kind`` (what to do), an ``args`` dictionary and an optional
 single ``arg``, and a ``priority``. A paglet's mailbox hands messages to its handler one
 at a time, highest priority first and first-in first-out within one priority.
-:data:`UNQUEUED` messages skip the mailbox and are handled at once, beside whatever the
-paglet is doing.
+:data:`UNQUEUED_PRIORITY` messages skip the mailbox and are handled at once, beside
+whatever the paglet is doing.
+
+Every message also carries who sent it and how, filled by the runtime on delivery:
+``message_type`` (:data:`SYNCHRONOUS`, :data:`FUTURE` or :data:`ONEWAY`, from the send
+call used), ``sender`` (the agent id of the paglet whose handler or ``run()`` sent it;
+None from outside any paglet), ``reply_to`` (the address of the sender's host),
+``timestamp`` (seconds since the epoch, when it was made) and ``message_id`` (unique
+in the mesh). The kind :data:`DEACTIVATE` is reserved: the receiving host deactivates
+the paglet instead of handing it the message.
 
 :class:`FutureReply` is the answer to ``send_future``; :class:`ReplySet` gathers the
 futures of a multicast and hands them out as they complete.
@@ -12,6 +20,8 @@ futures of a multicast and hands them out as they complete.
 
 from __future__ import annotations
 
+import itertools
+import os
 import threading
 import time
 from collections import deque
@@ -19,22 +29,42 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from paglets.core.errors import PagletError, ReplyTimeoutError
+from paglets.core.errors import PagletError, ReplyTimeoutError, SerializationError
 
 MIN_PRIORITY = 1
 NORMAL_PRIORITY = 5
 MAX_PRIORITY = 10
-UNQUEUED = 0
+UNQUEUED_PRIORITY = 0
 """Priority of a message that bypasses the mailbox and runs at once on its own thread."""
+
+SYNCHRONOUS = "synchronous"
+"""``message_type`` of a message sent with ``send``: the sender waits for the reply."""
+FUTURE = "future"
+"""``message_type`` of a message sent with ``send_future``: the reply comes as a future."""
+ONEWAY = "oneway"
+"""``message_type`` of a message sent with ``send_oneway``: nobody waits for a reply."""
+MESSAGE_TYPES = (SYNCHRONOUS, FUTURE, ONEWAY)
+
+DEACTIVATE = "_deactivate"
+"""Reserved kind: the receiving paglet is deactivated (``args["duration"]``: seconds)."""
+
+_ID_PREFIX = os.urandom(6).hex()
+_ID_COUNTER = itertools.count(1)
+
+
+def new_message_id() -> str:
+    """Return an id no other message of the mesh has (a random process prefix, a counter)."""
+    return f"{_ID_PREFIX}-{next(_ID_COUNTER)}"
 
 
 def check_priority(priority: int) -> int:
-    """Return ``priority`` if it is :data:`UNQUEUED` or within 1..10, else raise ValueError."""
+    """Return ``priority`` if it is :data:`UNQUEUED_PRIORITY` or 1..10, else raise ValueError."""
     if type(priority) is not int or not (
-        priority == UNQUEUED or MIN_PRIORITY <= priority <= MAX_PRIORITY
+        priority == UNQUEUED_PRIORITY or MIN_PRIORITY <= priority <= MAX_PRIORITY
     ):
         raise ValueError(
-            f"message priority must be {MIN_PRIORITY}..{MAX_PRIORITY} or UNQUEUED, not {priority!r}"
+            f"message priority must be {MIN_PRIORITY}..{MAX_PRIORITY} or "
+            f"UNQUEUED_PRIORITY ({UNQUEUED_PRIORITY}), not {priority!r}"
         )
     return priority
 
@@ -47,13 +77,26 @@ class Message:
         kind: what the message asks for; handlers switch on it.
         args: named arguments (encodable values, see the codec).
         arg: one unnamed argument, for messages that carry a single value.
-        priority: 1 (lowest) .. 10 (highest), or :data:`UNQUEUED`.
+        priority: 1 (lowest) .. 10 (highest), or :data:`UNQUEUED_PRIORITY`.
+        sender: agent id of the sending paglet (the runtime fills it).
+        reply_to: address of the sender's host (the runtime fills it).
+        message_type: :data:`SYNCHRONOUS`, :data:`FUTURE` or :data:`ONEWAY` (set on send).
+        timestamp: when the message was made, seconds since the epoch.
+        message_id: unique id of the message.
+
+    Raises:
+        ValueError: an empty kind, args that are not a dict, a bad priority or type.
     """
 
     kind: str
     args: dict[str, Any] = field(default_factory=dict)
     arg: Any = None
     priority: int = NORMAL_PRIORITY
+    sender: str | None = None
+    reply_to: str | None = None
+    message_type: str = SYNCHRONOUS
+    timestamp: float = field(default_factory=time.time)
+    message_id: str = field(default_factory=new_message_id)
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, str) or not self.kind:
@@ -63,6 +106,10 @@ class Message:
         elif not isinstance(self.args, dict):
             raise ValueError(f"message args must be a dict, not {type(self.args).__name__}")
         check_priority(self.priority)
+        if self.message_type not in MESSAGE_TYPES:
+            raise ValueError(
+                f"message_type must be one of {MESSAGE_TYPES}, not {self.message_type!r}"
+            )
 
     def get_arg(self, name: str | None = None, default: Any = None) -> Any:
         """Return the named argument (or ``default``), or the single ``arg`` when no name."""
@@ -75,9 +122,42 @@ class Message:
         self.args[name] = value
         return self
 
-    def same_kind(self, kind: str) -> bool:
-        """Return whether this message is of ``kind``."""
+    def same_kind(self, kind: str | Message) -> bool:
+        """Return whether this message is of ``kind`` (a kind, or another message's kind)."""
+        if isinstance(kind, Message):
+            return self.kind == kind.kind
         return self.kind == kind
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the message as a map of plain fields (its args stay as they are)."""
+        return {
+            "kind": self.kind,
+            "args": self.args,
+            "arg": self.arg,
+            "priority": self.priority,
+            "sender": self.sender,
+            "reply_to": self.reply_to,
+            "message_type": self.message_type,
+            "timestamp": self.timestamp,
+            "message_id": self.message_id,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Message:
+        """Rebuild a message from :meth:`to_wire`'s map (missing fields take defaults).
+
+        Raises:
+            SerializationError: ``data`` is not such a map, or a field is invalid.
+        """
+        if not isinstance(data, dict) or "kind" not in data:
+            raise SerializationError(f"a message needs a map with a kind, not {data!r:.80}")
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise SerializationError(f"unknown message fields {sorted(unknown)}")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(f"not a valid message: {exc}") from None
 
 
 _PENDING = object()
@@ -135,7 +215,7 @@ class FutureReply:
         """Return whether the reply (or error) has arrived."""
         return self._value is not _PENDING
 
-    def wait(self, timeout: float | None = None) -> bool:
+    def wait_for_reply(self, timeout: float | None = None) -> bool:
         """Wait until complete; return False if ``timeout`` seconds passed first."""
         if self._value is not _PENDING:
             return True
@@ -151,11 +231,33 @@ class FutureReply:
             ReplyTimeoutError: no reply within ``timeout``.
             PagletError: the error the call failed with (remote errors included).
         """
-        if not self.wait(timeout):
+        if not self.wait_for_reply(timeout):
             raise ReplyTimeoutError(f"no reply within {timeout}s")
         if self._error is not None:
             raise self._error
         return self._value
+
+    def _typed_reply(self, timeout: float | None, kinds: tuple[type, ...], name: str) -> Any:
+        value = self.get_reply(timeout)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            raise TypeError(f"the reply is {type(value).__name__} {value!r:.60}, not {name}")
+        return value
+
+    def get_boolean_reply(self, timeout: float | None = None) -> bool:
+        """Return the reply, which must be a bool (TypeError otherwise; see get_reply)."""
+        return bool(self._typed_reply(timeout, (bool,), "a bool"))
+
+    def get_int_reply(self, timeout: float | None = None) -> int:
+        """Return the reply, which must be an int, not a bool (TypeError otherwise)."""
+        return int(self._typed_reply(timeout, (int,), "an int"))
+
+    def get_float_reply(self, timeout: float | None = None) -> float:
+        """Return the reply as a float; an int is accepted, a bool is not (TypeError)."""
+        return float(self._typed_reply(timeout, (float, int), "a float"))
+
+    def get_string_reply(self, timeout: float | None = None) -> str:
+        """Return the reply, which must be a str (TypeError otherwise)."""
+        return str(self._typed_reply(timeout, (str,), "a str"))
 
     def error(self) -> BaseException | None:
         """Return the error this future failed with, or None (also while pending)."""
@@ -201,17 +303,33 @@ class ReplySet:
         """Return how many futures have completed."""
         return sum(1 for future in self._all if future.is_available())
 
+    def count_unavailable(self) -> int:
+        """Return how many futures are still waiting for their reply."""
+        return len(self._all) - self.count_available()
+
+    def are_all_available(self) -> bool:
+        """Return whether every future has completed."""
+        return all(future.is_available() for future in self._all)
+
     def is_any_available(self) -> bool:
         """Return whether a completed future is waiting to be taken."""
         with self._cond:
             return bool(self._completed)
 
-    def has_more_futures(self) -> bool:
-        """Return whether some future has not been taken with :meth:`next_future` yet."""
+    def has_more_future_replies(self) -> bool:
+        """Return whether some future has not been taken yet."""
         with self._cond:
             return self._taken < len(self._all)
 
-    def next_future(self, timeout: float | None = None) -> FutureReply:
+    def get_next_future_reply(self) -> FutureReply | None:
+        """Take the next completed future without waiting; None when none is ready."""
+        with self._cond:
+            if not self._completed:
+                return None
+            self._taken += 1
+            return self._completed.popleft()
+
+    def wait_for_next_future_reply(self, timeout: float | None = None) -> FutureReply:
         """Take the next completed future, waiting up to ``timeout`` seconds.
 
         Raises:
@@ -235,7 +353,7 @@ class ReplySet:
         deadline = None if timeout is None else time.monotonic() + timeout
         for future in list(self._all):
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not future.wait(remaining):
+            if not future.wait_for_reply(remaining):
                 return False
         return True
 
@@ -252,18 +370,23 @@ class ReplySet:
 
     def __iter__(self) -> Iterator[FutureReply]:
         """Yield futures as they complete until every one was taken."""
-        while self.has_more_futures():
-            yield self.next_future()
+        while self.has_more_future_replies():
+            yield self.wait_for_next_future_reply()
 
 
 __all__ = [
+    "DEACTIVATE",
+    "FUTURE",
     "MAX_PRIORITY",
     "MIN_PRIORITY",
     "NORMAL_PRIORITY",
-    "UNQUEUED",
+    "ONEWAY",
+    "SYNCHRONOUS",
+    "UNQUEUED_PRIORITY",
     "FutureReply",
     "Message",
     "PagletError",
     "ReplySet",
     "check_priority",
+    "new_message_id",
 ]

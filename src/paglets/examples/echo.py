@@ -54,5 +54,5 @@ class EchoPaglet(Paglet[EchoState]):
             self.wait_leaving(seconds)
             return {"slept": round(time.monotonic() - started, 3)}
         if kind == "where":
-            return self.context.host_name
+            return self.context.name
         raise RuntimeError(str(message.get_arg("text", "failure on request")))

@@ -53,7 +53,7 @@ class TravellerPaglet(ItineraryAgentMixin, Paglet[TravellerState]):
     def on_destination_reached(self) -> None:
         """Record the host name of the destination just reached."""
         with self.locked_state() as state:
-            state.visited.append(self.context.host_name)
+            state.visited.append(self.context.name)
 
     def on_itinerary_finished(self) -> None:
         """Stop on the last destination."""
@@ -78,8 +78,8 @@ class TravellerPaglet(ItineraryAgentMixin, Paglet[TravellerState]):
                     "finished": state.finished,
                     "remaining": state.itinerary.remaining(),
                     "error": state.error,
-                    "host": self.context.host_name,
+                    "host": self.context.name,
                 }
         if message.kind == "where":
-            return self.context.host_name
+            return self.context.name
         return self.not_handled()

@@ -17,11 +17,14 @@ The service record
     ``proto`` the wire protocol version
     ``port``  the ROUTER port
     ``pub``   the gossip PUB port
+    ``key``   its identity key (z85; absent on an insecure host)
     ========  =========================================
 
 Discovery only finds hosts; whether a host is alive is told by gossip heartbeats, not
-by mDNS TTLs. :meth:`Discovery.stop` unregisters the service (goodbye packets) and
-closes zeroconf.
+by mDNS TTLs. Nothing in a record is authenticated (anyone on the LAN can announce
+anything): a record is only a hint to greet that address, and the hosts kept here are
+bounded (:data:`MAX_KNOWN`); the records past that are ignored until some go away.
+:meth:`Discovery.stop` unregisters the service (goodbye packets) and closes zeroconf.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ _REGISTER_JOIN = 5.0
 # 5353, and the kernel hands a unicast answer to just one of their sockets, often the
 # wrong one; a multicast answer reaches them all.
 _QUESTIONS = DNSQuestionType.QM
+MAX_KNOWN = 1024
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class DiscoveredHost:
     pub_address: str
     mesh_version: str
     protocol: int
+    key: str = ""
 
 
 FoundCallback = Callable[[DiscoveredHost], None]
@@ -99,6 +104,7 @@ def host_from_info(info: ServiceInfo) -> DiscoveredHost | None:
         pub_address=normalize_address(f"{ip}:{pub}"),
         mesh_version=_txt(properties, "mesh"),
         protocol=protocol,
+        key=_txt(properties, "key")[:64],
     )
 
 
@@ -106,7 +112,7 @@ class Discovery:
     """Announce one host and browse for the others.
 
     Args:
-        name, mesh_version, protocol: what the TXT record says.
+        name, mesh_version, protocol, key: what the TXT record says.
         ip: the IPv4 address the host listens on; announced and used for mDNS.
         router_port, pub_port: the ports announced.
         on_found: called for every host announced (again on updates), itself excluded.
@@ -124,6 +130,7 @@ class Discovery:
         pub_port: int,
         on_found: FoundCallback,
         on_removed: FoundCallback,
+        key: str = "",
     ) -> None:
         self.ip = ip
         self._on_found = on_found
@@ -139,6 +146,7 @@ class Discovery:
                 "proto": str(protocol),
                 "port": str(router_port),
                 "pub": str(pub_port),
+                **({"key": key} if key else {}),
             },
             server=f"paglets-{label}.local.",
             parsed_addresses=[ip],
@@ -240,9 +248,20 @@ class Discovery:
         if found is None:
             log.debug("ignoring service %s: not a complete paglets record", name)
             return
+        self.found(name, found)
+
+    def found(self, instance: str, host: DiscoveredHost) -> bool:
+        """Take one resolved record (the browser's path; tests feed records here).
+
+        Returns:
+            Whether it was passed on (False once :data:`MAX_KNOWN` hosts are known).
+        """
         with self._lock:
-            self._known[name] = found
-        self._on_found(found)
+            if instance not in self._known and len(self._known) >= MAX_KNOWN:
+                return False
+            self._known[instance] = host
+        self._on_found(host)
+        return True
 
 
 def interface_ipv4(interface: str) -> str:

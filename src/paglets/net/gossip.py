@@ -1,8 +1,11 @@
 """Gossip: host facts out on one PUB socket, everyone else's in on one SUB socket.
 
-Each host binds a PUB socket next to its ROUTER and connects one SUB socket to the PUB
-of every peer it knows. Both live on the transport's I/O thread. A message is two
-frames::
+Each host binds a PUB socket next to its ROUTER and opens one SUB socket per peer,
+connected to that peer's PUB. All live on the transport's I/O thread. One SUB per peer
+costs a socket each, and buys the one thing a shared SUB cannot tell: which PUB a
+message came from. ``on_facts`` gets that endpoint with every map, so the owner can
+refuse facts a member publishes about another host (see docs/security.md). A message
+is two frames::
 
     [b"paglets.facts", msgpack map of host facts]
 
@@ -44,7 +47,7 @@ TOPIC = b"paglets.facts"
 MAX_FACTS_SIZE = 64 * 1024
 _READ_BATCH = 256
 
-FactsCallback = Callable[[dict[str, Any]], None]
+FactsCallback = Callable[[dict[str, Any], str], None]
 
 
 class Gossip:
@@ -55,7 +58,8 @@ class Gossip:
         bind_host: interface to bind the PUB on (the ROUTER's).
         port: PUB port, 0 for one the OS chooses.
         interval: seconds between two calls of ``on_tick`` (the heartbeat).
-        on_facts: called on the I/O thread with every facts map received.
+        on_facts: called on the I/O thread with every facts map received and the PUB
+            endpoint it came from.
         on_tick: called on the I/O thread every ``interval`` seconds with how late (in
             seconds) that tick runs: a loaded host can tell its own lag from silent peers.
     """
@@ -78,8 +82,7 @@ class Gossip:
         self._on_facts = on_facts
         self._on_tick = on_tick
         self._pub: zmq.Socket[Any] | None = None
-        self._sub: zmq.Socket[Any] | None = None
-        self._endpoints: set[str] = set()
+        self._subs: dict[str, zmq.Socket[Any]] = {}
         self._bound = ""
         self._closed = False
         self._due = 0.0
@@ -95,7 +98,7 @@ class Gossip:
     @property
     def endpoints(self) -> frozenset[str]:
         """The PUB endpoints the SUB is connected to."""
-        return frozenset(self._endpoints)
+        return frozenset(self._subs)
 
     def start(self, timeout: float = 5.0) -> str:
         """Create and bind the sockets on the I/O thread; return the PUB endpoint.
@@ -125,15 +128,10 @@ class Gossip:
             except zmq.ZMQError:
                 pub.close(0)
                 raise
-            sub = self._transport.new_socket(zmq.SUB, server=False)
-            _application_heartbeats(sub)
-            sub.setsockopt(zmq.MAXMSGSIZE, MAX_FACTS_SIZE)
-            sub.setsockopt(zmq.SUBSCRIBE, TOPIC)
         except Exception as exc:
             opened.set_exception(exc)
             return
-        self._pub, self._sub = pub, sub
-        self._io.add_reader(sub, self._on_readable)
+        self._pub = pub
         self._io.add_stop_callback(self._close)
         self._schedule_tick()
         endpoint = pub.getsockopt(zmq.LAST_ENDPOINT)
@@ -158,15 +156,12 @@ class Gossip:
 
     def _close(self) -> None:
         self._closed = True
-        for socket in (self._sub, self._pub):
-            if socket is not None:
-                self._io.remove_socket(socket)
-                # A SUB only queues subscriptions for PUBs that went away: lingering on
-                # them would hold the context's term() for the whole linger time.
-                linger = 0 if socket is self._sub else self._transport.config.linger_ms
-                socket.close(linger)
-        self._pub = self._sub = None
-        self._endpoints.clear()
+        for endpoint in list(self._subs):
+            self._disconnect(endpoint)
+        if self._pub is not None:
+            self._io.remove_socket(self._pub)
+            self._pub.close(self._transport.config.linger_ms)
+        self._pub = None
 
     # thread-safe hand-over ----------------------------------------------------------------
 
@@ -221,23 +216,33 @@ class Gossip:
             self.dropped += 1
 
     def _connect(self, endpoint: str) -> None:
-        if self._sub is None or endpoint in self._endpoints:
+        if self._closed or self._pub is None or endpoint in self._subs:
             return
         try:
-            self._sub.connect(endpoint)
-        except zmq.ZMQError as exc:
+            sub = self._transport.new_socket(zmq.SUB, server=False)
+        except (zmq.ZMQError, HostStoppedError) as exc:
             log.warning("cannot subscribe to %s: %s", endpoint, exc)
             return
-        self._endpoints.add(endpoint)
+        _application_heartbeats(sub)
+        sub.setsockopt(zmq.MAXMSGSIZE, MAX_FACTS_SIZE)
+        sub.setsockopt(zmq.SUBSCRIBE, TOPIC)
+        try:
+            sub.connect(endpoint)
+        except zmq.ZMQError as exc:
+            sub.close(0)
+            log.warning("cannot subscribe to %s: %s", endpoint, exc)
+            return
+        self._subs[endpoint] = sub
+        self._io.add_reader(sub, lambda socket: self._on_readable(socket, endpoint))
 
     def _disconnect(self, endpoint: str) -> None:
-        if self._sub is None or endpoint not in self._endpoints:
+        sub = self._subs.pop(endpoint, None)
+        if sub is None:
             return
-        self._endpoints.discard(endpoint)
-        try:
-            self._sub.disconnect(endpoint)
-        except zmq.ZMQError:
-            pass  # never connected for real: nothing to undo
+        self._io.remove_socket(sub)
+        # A SUB only queues subscriptions for a PUB: lingering on it would hold the
+        # context's term() for the whole linger time.
+        sub.close(0)
 
     def _tick(self) -> None:
         if self._closed:
@@ -259,7 +264,7 @@ class Gossip:
         self._due = time.monotonic() + delay
         self._io.call_later(delay, self._tick)
 
-    def _on_readable(self, socket: zmq.Socket[Any]) -> None:
+    def _on_readable(self, socket: zmq.Socket[Any], endpoint: str) -> None:
         for _ in range(_READ_BATCH):
             try:
                 frames = socket.recv_multipart(flags=zmq.NOBLOCK)
@@ -271,7 +276,7 @@ class Gossip:
                 continue
             self.received += 1
             try:
-                self._on_facts(facts)
+                self._on_facts(facts, endpoint)
             except Exception:
                 log.exception("handling gossip from %r failed", facts.get("name"))
 

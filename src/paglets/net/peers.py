@@ -5,6 +5,13 @@ its own gossip on PUB/SUB, never relayed by a third host. Each carries the sende
 ``incarnation`` (set once per process start) and a ``seq`` that grows with every
 publication, so :meth:`PeerTable.apply` can drop anything older than what it holds.
 
+Each host's facts name its identity ``key`` (its CURVE public key, z85); the
+table keeps it with the address, and :mod:`~paglets.runtime.mesh.membership` decides which
+facts may change it (docs/security.md).
+
+The table is bounded (``max_hosts``): when full, the offline host silent longest
+makes room, and with none offline a new host is refused.
+
 Liveness is the receiver's business: every accepted message refreshes ``heard`` (a
 monotonic clock reading); :meth:`PeerTable.sweep` marks hosts silent for longer than
 the window offline. Offline hosts stay listed (with when they were last seen) until a
@@ -23,6 +30,7 @@ from typing import Any
 from paglets.core.errors import PeerNotFoundError, RemoteHostError
 
 _MAX_LABELS = 256
+_MAX_KEY = 64
 _NUMBERS = (
     "protocol",
     "incarnation",
@@ -57,6 +65,7 @@ class PeerInfo:
     Attributes:
         name, address: the host's name and ROUTER endpoint (``tcp://HOST:PORT``).
         pub_address: its gossip PUB endpoint ('' if unknown).
+        key: its identity key (z85 CURVE public key; '' on an insecure mesh).
         mesh_version, protocol: what it speaks.
         tags, properties: what its operator labelled it with.
         incarnation, seq: orders its publications (see the module docstring).
@@ -73,6 +82,7 @@ class PeerInfo:
     name: str
     address: str
     pub_address: str = ""
+    key: str = ""
     mesh_version: str = ""
     protocol: int = 0
     tags: tuple[str, ...] = ()
@@ -108,6 +118,7 @@ class PeerInfo:
             "name": self.name,
             "address": self.address,
             "pub": self.pub_address,
+            "key": self.key,
             "mesh_version": self.mesh_version,
             "protocol": self.protocol,
             "tags": list(self.tags),
@@ -147,12 +158,16 @@ class PeerInfo:
             raise ValueError("'tags' must be a list and 'properties' a map")
         if len(tags) > _MAX_LABELS or len(properties) > _MAX_LABELS:
             raise ValueError(f"more than {_MAX_LABELS} tags or properties")
+        key = data.get("key") or ""
+        if not isinstance(key, str) or len(key) > _MAX_KEY:
+            raise ValueError("'key' must be a short string")
         try:
             numbers = {key: _bounded(data.get(key)) for key in _NUMBERS}
             return cls(
                 name=name,
                 address=address,
                 pub_address=str(data.get("pub") or ""),
+                key=key,
                 mesh_version=str(data.get("mesh_version", "")),
                 protocol=int(numbers["protocol"]),
                 tags=tuple(str(tag) for tag in tags),
@@ -183,12 +198,14 @@ class Change(enum.Enum):
     RESTARTED = "restarted"  # same address, new process (another incarnation)
     UPDATED = "updated"  # newer facts of a known, online host
     STALE = "stale"  # not newer than what the table holds: dropped
+    REFUSED = "refused"  # a new host, but the table is full of online hosts
 
 
 class PeerTable:
     """Known hosts by address, with lookup by name and waiting for a name."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_hosts: int = 4096) -> None:
+        self._max_hosts = max_hosts
         self._by_address: dict[str, PeerInfo] = {}
         self._cond = threading.Condition()
 
@@ -205,6 +222,8 @@ class PeerTable:
         with self._cond:
             old = self._by_address.get(info.address)
             if old is None:
+                if not self._make_room():
+                    return Change.REFUSED, None
                 change = Change.NEW
             elif old.incarnation != info.incarnation:
                 change = Change.RESTARTED
@@ -224,6 +243,19 @@ class PeerTable:
                 self._drop_replaced(info)
             self._cond.notify_all()
             return change, old
+
+    def _make_room(self) -> bool:
+        if len(self._by_address) < self._max_hosts:
+            return True
+        offline = [info for info in self._by_address.values() if not info.online]
+        if not offline:
+            return False
+        del self._by_address[min(offline, key=lambda info: info.heard).address]
+        return True
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._by_address)
 
     def _drop_replaced(self, info: PeerInfo) -> None:
         stale = [
@@ -329,3 +361,8 @@ class PeerTable:
                         f"(known: {known or 'none'})"
                     )
                 self._cond.wait(remaining)
+
+    def wait_changed(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the table to change; return whether it did."""
+        with self._cond:
+            return self._cond.wait(timeout)

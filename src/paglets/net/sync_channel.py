@@ -75,8 +75,13 @@ class SyncChannels:
         mine = getattr(self._local, "channels", None)
         if mine is not None and address in mine:
             return True
+        limit = self._max_per_address * 8
         with self._lock:
-            return len(self._all) < self._max_per_address * 8
+            if len(self._all) >= limit:
+                # Only opening a channel reaps dead threads' ones, and none is opened
+                # without room: reap here too, or a burst would fill the room for good.
+                self._reap_dead_threads()
+            return len(self._all) < limit
 
     def _channel(self, address: str) -> _Channel:
         mine: dict[str, _Channel] | None = getattr(self._local, "channels", None)
@@ -90,10 +95,17 @@ class SyncChannels:
                 raise HostStoppedError("transport stopped")
             self._reap_dead_threads()
             socket = self._context_of().socket(zmq.DEALER)
-            self._configure(socket)
-            socket.setsockopt(zmq.IMMEDIATE, 1)
-            watch = HandshakeWatch(socket)
-            socket.connect(address)
+            watch: HandshakeWatch | None = None
+            try:
+                self._configure(socket)
+                socket.setsockopt(zmq.IMMEDIATE, 1)
+                watch = HandshakeWatch(socket)
+                socket.connect(address)
+            except zmq.ZMQError:
+                if watch is not None:
+                    watch.close()
+                socket.close(0)  # an unclosed socket would hold the context's term()
+                raise
             channel = _Channel(socket, watch, threading.current_thread())
             self._all.append(channel)
         mine[address] = channel

@@ -10,6 +10,12 @@ Every request has a deadline. A request that never left because no connection to
 address was ever made fails with ``PeerNotFoundError``; one that left and got no answer
 fails with ``ReplyTimeoutError``. Stopping fails everything pending with
 ``HostStoppedError``.
+
+A DEALER whose requests expire unsent while it holds no connection is replaced by a
+fresh one (libzmq's reconnect backoff would otherwise leave a restarted peer unheard
+for up to ``reconnect_max_ms``), and one idle for ``link_idle_ttl`` seconds without a
+connection is closed: addresses that never answer (a spoofed announcement) cost
+nothing for long.
 """
 
 from __future__ import annotations
@@ -44,12 +50,15 @@ from paglets.core.messages import FutureReply
 from paglets.net.endpoint import normalize_address
 from paglets.net.frames import recv_frames
 from paglets.net.iothread import IOThread
+from paglets.net.log_limit import RateLimitedLog
 from paglets.net.security import (
     HandshakeWatch,
+    Identity,
     MeshKeys,
     ZapHandler,
     authentication_hint,
     configure_socket,
+    peer_key,
 )
 from paglets.net.sync_channel import SyncChannels
 from paglets.wire.protocol import (
@@ -81,6 +90,11 @@ class TransportConfig:
         reconnect_ms, reconnect_max_ms: reconnection backoff bounds.
         keys: the mesh's CURVE keys; None means plain, unauthenticated sockets.
         max_inflight_per_peer: requests one peer may have unanswered at once.
+        identity: the key pair connecting sockets present (default: a fresh one).
+        port_tries: consecutive ports tried from ``port`` until one binds (1: only
+            ``port``); the bind itself is the test, so two hosts starting together
+            both come up.
+        link_idle_ttl: seconds an unconnected, unused DEALER is kept.
     """
 
     bind_host: str | None = "127.0.0.1"
@@ -94,6 +108,9 @@ class TransportConfig:
     reconnect_max_ms: int = 5000
     keys: MeshKeys | None = None
     max_inflight_per_peer: int = 10_000
+    identity: Identity | None = None
+    port_tries: int = 1
+    link_idle_ttl: float = 30.0
 
 
 @dataclass(slots=True)
@@ -118,11 +135,17 @@ class IncomingRequest:
     oneway: bool
     _answered: bool = False
     _counted: bool = False
+    _header_frame: zmq.Frame | None = None
 
     @property
     def request_id(self) -> int:
         """The caller's id of this request."""
         return int(self.header["id"])
+
+    @property
+    def peer_key(self) -> str:
+        """The caller's identity key as CURVE authenticated it ('' on plain sockets)."""
+        return peer_key(self._header_frame) if self._header_frame is not None else ""
 
     def reply(self, body: bytes = b"", blobs: Sequence[Frame] = ()) -> None:
         """Send the result (an encoded value) back to the caller."""
@@ -163,6 +186,29 @@ def _read_batch(socket: zmq.Socket[Any], handle: Callable[[list[zmq.Frame]], Non
         handle(frames)
 
 
+def _bind_first_free(router: zmq.Socket[Any], host: str, port: int, tries: int) -> None:
+    """Bind ``router`` to ``port`` or, if taken, one of the next ``tries - 1`` ports."""
+    if not port:
+        router.bind(f"tcp://{host}:0")
+        return
+    last = min(65535, port + max(1, tries) - 1)
+    for candidate in range(port, last + 1):
+        try:
+            router.bind(f"tcp://{host}:{candidate}")
+            return
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EADDRINUSE or candidate == last:
+                raise
+
+
+def _frame_source(frame: zmq.Frame) -> str:
+    """Who sent a frame, for the rate-limited drop log: its peer key, else its address."""
+    try:
+        return peer_key(frame) or str(frame.get("Peer-Address"))
+    except (zmq.ZMQError, ValueError):
+        return "?"
+
+
 def _reply_error(header: dict[str, Any]) -> PagletError:
     type_name = str(header.get("err", "PagletError"))
     text = str(header.get("msg", ""))
@@ -185,6 +231,7 @@ class _PeerLink:
     watch: HandshakeWatch | None
     backlog: deque[tuple[int | None, list[Frame], float]] = field(default_factory=deque)
     connected_once: bool = False
+    used: float = field(default_factory=time.monotonic)
 
 
 class Transport:
@@ -216,6 +263,10 @@ class Transport:
         self._router_watch: zmq.Socket[Any] | None = None
         self._inflight: dict[bytes, int] = {}
         self._refusals_logged = 0.0
+        self._identity = config.identity
+        if config.keys is not None and self._identity is None:
+            self._identity = Identity.generate()
+        self._drops = RateLimitedLog(log, 10.0)
         self.dropped_frames = 0
         self.refused_handshakes = 0
 
@@ -225,6 +276,16 @@ class Transport:
     def address(self) -> str:
         """The bound ROUTER endpoint, ``tcp://HOST:PORT`` ('' for a client)."""
         return self._address
+
+    @property
+    def identity_key(self) -> str:
+        """The public key this transport's connecting sockets present ('' if plain)."""
+        return self._identity.public_text if self._identity is not None else ""
+
+    @property
+    def links(self) -> int:
+        """How many DEALERs to other hosts are open."""
+        return len(self._links)
 
     @property
     def io(self) -> IOThread:
@@ -246,7 +307,7 @@ class Transport:
         """
         self._context = zmq.Context()
         if self.config.keys is not None:
-            self._zap = ZapHandler(self._context, self.config.keys)
+            self._zap = ZapHandler(self._context)
         if self.config.bind_host is not None:
             router = self.new_socket(zmq.ROUTER, server=True)
             router.setsockopt(zmq.ROUTER_MANDATORY, 1)
@@ -255,10 +316,7 @@ class Transport:
             if ":" in host:
                 router.setsockopt(zmq.IPV6, 1)
             try:
-                if self.config.port:
-                    router.bind(f"tcp://{bind_host}:{self.config.port}")
-                else:
-                    router.bind(f"tcp://{bind_host}:0")
+                _bind_first_free(router, bind_host, self.config.port, self.config.port_tries)
             except zmq.ZMQError:
                 router.close(0)
                 if self._zap is not None:
@@ -276,6 +334,7 @@ class Transport:
             )
         self._io.add_stop_callback(self._close_on_loop)
         self._io.start(timeout)
+        self._io.call_soon(self._io.call_later, self._reap_interval(), self._reap_links)
         if self._zap is not None:
             self._io.call_soon(self._io.add_reader, self._zap.socket, self._zap.on_readable)
         if self._router is not None:
@@ -304,7 +363,7 @@ class Transport:
 
         The socket belongs to the I/O thread unless the caller owns it exclusively.
         """
-        socket = self.context.socket(socket_type)
+        socket: zmq.Socket[Any] = self.context.socket(socket_type)
         self._apply_options(socket)
         self._secure(socket, server=server)
         return socket
@@ -320,7 +379,7 @@ class Transport:
 
     def _secure(self, socket: zmq.Socket[Any], *, server: bool) -> None:
         if self.config.keys is not None:
-            configure_socket(socket, self.config.keys, server=server)
+            configure_socket(socket, self.config.keys, server=server, identity=self._identity)
 
     def _on_refused(self, monitor: zmq.Socket[Any]) -> None:
         while True:
@@ -509,9 +568,16 @@ class Transport:
         link = self._links.get(address)
         if link is None:
             socket = self.new_socket(zmq.DEALER, server=False)
-            socket.setsockopt(zmq.IMMEDIATE, 1)
-            watch = HandshakeWatch(socket)
-            socket.connect(address)
+            watch: HandshakeWatch | None = None
+            try:
+                socket.setsockopt(zmq.IMMEDIATE, 1)
+                watch = HandshakeWatch(socket)
+                socket.connect(address)
+            except zmq.ZMQError:
+                if watch is not None:
+                    watch.close()
+                socket.close(0)  # an unclosed socket would hold the context's term()
+                raise
             link = _PeerLink(socket, watch)
             self._links[address] = link
             self._io.add_reader(socket, self._on_dealer_readable)
@@ -525,6 +591,7 @@ class Transport:
         except zmq.ZMQError as exc:
             self._fail_pending(request_id, PeerNotFoundError(f"cannot connect to {address}: {exc}"))
             return
+        link.used = time.monotonic()
         if not link.backlog:
             try:
                 link.socket.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
@@ -583,6 +650,7 @@ class Transport:
                 )
             else:
                 error = self._unreachable(entry.address)
+                self._renew_link(entry.address)
             entry.future.set_error(error)
         for link in self._links.values():
             while link.backlog and link.backlog[0][2] <= now:
@@ -594,6 +662,49 @@ class Transport:
             heapq.heapify(self._deadlines)
         if self._pending or any(link.backlog for link in self._links.values()):
             self._io.call_later(_SWEEP_INTERVAL, self._sweep)
+
+    def _renew_link(self, address: str) -> None:
+        # A request expired unsent: if the DEALER holds no connection, a fresh one
+        # connects at once instead of waiting out libzmq's reconnect backoff, so a
+        # peer that came back (a restart on the same port) is reached on the next try.
+        link = self._links.get(address)
+        if link is None or link.watch is None:
+            return
+        link.watch.check()
+        if link.watch.connected:
+            return
+        self._close_link(address)
+        if link.backlog:
+            try:
+                fresh = self._link(address)
+            except zmq.ZMQError:
+                return  # the backlog's requests fail at their deadlines
+            fresh.backlog = link.backlog
+            self._io.watch_writable(fresh.socket, self._on_dealer_writable)
+
+    def _close_link(self, address: str) -> None:
+        link = self._links.pop(address)
+        self._io.remove_socket(link.socket)
+        link.socket.close(0)
+        if link.watch is not None:
+            link.watch.close()
+
+    def _reap_interval(self) -> float:
+        return max(0.05, min(5.0, self.config.link_idle_ttl / 4))
+
+    def _reap_links(self) -> None:
+        if self._stopped:
+            return
+        now = time.monotonic()
+        for address, link in list(self._links.items()):
+            if link.backlog or now - link.used < self.config.link_idle_ttl:
+                continue
+            if link.watch is not None:
+                link.watch.check()
+                if link.watch.connected:
+                    continue
+            self._close_link(address)
+        self._io.call_later(self._reap_interval(), self._reap_links)
 
     def _unreachable(self, address: str) -> PagletError:
         link = self._links.get(address)
@@ -607,12 +718,12 @@ class Transport:
 
     def _complete(self, frames: list[zmq.Frame]) -> None:
         if len(frames) < 2:
-            self._drop("reply with fewer than 2 frames")
+            self._drop(_frame_source(frames[0]), "reply with fewer than 2 frames")
             return
         try:
             header = unpack_header(frames[0].buffer)
         except ProtocolError as exc:
-            self._drop(str(exc))
+            self._drop(_frame_source(frames[0]), str(exc))
             return
         entry = self._pending.pop(header["id"], None)
         if entry is None:
@@ -622,9 +733,9 @@ class Transport:
         else:
             entry.future.set_error(_reply_error(header))
 
-    def _drop(self, why: str) -> None:
+    def _drop(self, source: str, why: str) -> None:
         self.dropped_frames += 1
-        log.warning("%s: dropped a malformed frame: %s", self.name, why)
+        self._drops.warning(source, "dropped a malformed frame from %s: %s", why)
 
     # requests in ----------------------------------------------------------------------
 
@@ -652,22 +763,32 @@ class Transport:
 
     def _receive(self, frames: list[zmq.Frame]) -> None:
         if len(frames) < 3:
-            self._drop(f"request with {len(frames)} frames (needs routing id, header, body)")
+            self._drop(
+                _frame_source(frames[-1]),
+                f"request with {len(frames)} frames (needs routing id, header, body)",
+            )
             return
         routing_id = frames[0].bytes
         try:
             header = unpack_header(frames[1].buffer)
         except ProtocolError as exc:
-            self._drop(str(exc))
+            self._drop(_frame_source(frames[1]), str(exc))
             return
         oneway = header.get("ow") is True
         request = IncomingRequest(
-            self, routing_id, header, "", frames[2].buffer, frames[3:], oneway
+            self,
+            routing_id,
+            header,
+            "",
+            frames[2].buffer,
+            frames[3:],
+            oneway,
+            _header_frame=frames[1],
         )
         try:
             request.verb = check_request_header(header)
         except ProtocolError as exc:
-            self._drop(str(exc)) if oneway else request.fail(exc)
+            self._drop(_frame_source(frames[1]), str(exc)) if oneway else request.fail(exc)
             return
         if self._handler is None:
             request.fail(ProtocolError("this endpoint does not take requests"))

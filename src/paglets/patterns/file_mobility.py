@@ -10,6 +10,9 @@ A file-moving paglet reads as *stat, (dry run), register, dispatch, save on arri
 * :meth:`FileMobilityMixin.save_file` moves it from the work dir to its destination
   without ever showing a partial file there, and refuses to replace one unless told.
 
+Every path is checked against the host's files roots first (``context.files_roots``,
+see :mod:`paglets.runtime.files.roots`): outside them, ``ForbiddenError``.
+
 :class:`SingleFileTransferPaglet` puts these together for one file between two hosts
 (``paglets grab`` drives it). Message kinds, sent by whoever drives it:
 
@@ -38,18 +41,29 @@ from paglets.core.errors import (
     ArtifactError,
     ArtifactNotFoundError,
     DestinationExistsError,
+    ForbiddenError,
+    HostError,
     PagletError,
 )
 from paglets.core.events import CreationEvent, MobilityEvent
 from paglets.core.messages import Message
 from paglets.disk.partial_file import fsync_directory, storage_error
+from paglets.runtime.files.roots import check_path
 
 PAYLOAD = "payload"
 
 
-def stat_path(path: str) -> dict[str, Any]:
-    """What ``path`` looks like on this host: existence, size, its directory's room."""
-    target = Path(path).expanduser()
+def stat_path(path: str, roots: tuple[Path, ...] | None = None) -> dict[str, Any]:
+    """What ``path`` looks like on this host: existence, size, its directory's room.
+
+    Args:
+        path: a path on this host.
+        roots: the host's files roots (``context.files_roots``); None: no check.
+
+    Raises:
+        ForbiddenError: ``path``, resolved, is outside ``roots`` (nothing is said of it).
+    """
+    target = Path(path).expanduser() if roots is None else check_path(path, roots)
     facts: dict[str, Any] = {"path": str(target), "exists": target.exists()}
     facts["is_file"] = target.is_file()
     facts["size"] = target.stat().st_size if facts["is_file"] else 0
@@ -60,21 +74,33 @@ def stat_path(path: str) -> dict[str, Any]:
     return facts
 
 
+def is_refusal(error: BaseException) -> bool:
+    """Whether ``error`` is a files-roots refusal, raised here or by another host's handler."""
+    if isinstance(error, ForbiddenError):
+        return True
+    return isinstance(error, HostError) and error.remote_type.endswith("ForbiddenError")
+
+
 class FileMobilityMixin:
     """Helpers for paglets that carry files. Mix in before :class:`Paglet`."""
 
     def _here(self, host: str | None) -> bool:
         paglet: Any = self
         context = paglet.context
-        return not host or host in (context.host_name, context.host_address)
+        return not host or host in (context.name, context.address)
 
     def probe(self, path: str, host: str | None = None) -> dict[str, Any]:
-        """The facts of ``path`` on ``host`` (None: here); see :func:`stat_path`."""
+        """The facts of ``path`` on ``host`` (None: here); see :func:`stat_path`.
+
+        Raises:
+            ForbiddenError: ``path`` is outside that host's files roots.
+        """
         if self._here(host):
-            return stat_path(path)
+            paglet_here: Any = self
+            return stat_path(path, paglet_here.context.files_roots)
         paglet: Any = self
         proxy = paglet.context.create_paglet(
-            FileProbePaglet, FileProbeState(path=path), target=host
+            FileProbePaglet, FileProbeState(path=path), host_url=host
         )
         try:
             facts: dict[str, Any] = proxy.send("facts")
@@ -105,13 +131,14 @@ class FileMobilityMixin:
         else a synced copy), then are renamed over it.
 
         Raises:
+            ForbiddenError: ``dest``, resolved, is outside the host's files roots.
             DestinationExistsError: ``dest`` exists and ``overwrite`` is False.
             StorageQuotaError: the disk is full; ArtifactError: any other failure.
             In every case the registered file is still carried.
         """
         paglet: Any = self
         source = paglet.file_path(name)
-        target = Path(dest).expanduser()
+        target = check_path(dest, paglet.context.files_roots)
         if target.is_dir():
             raise ArtifactError(f"{target} is a directory; give a file path")
         if target.exists() and not overwrite:
@@ -164,18 +191,28 @@ class FileProbeState(PagletState):
 
     path: str = ""
     facts: dict[str, Any] | None = None
+    refused: str = ""
 
 
 class FileProbePaglet(Paglet[FileProbeState]):
-    """Created on a host to report what a path looks like there (``facts``)."""
+    """Created on a host to report what a path looks like there (``facts``).
+
+    A path outside the host's files roots is refused: ``facts`` raises
+    ``ForbiddenError``.
+    """
 
     State = FileProbeState
 
     def on_creation(self, event: CreationEvent) -> None:
-        self.state.facts = stat_path(self.state.path)
+        try:
+            self.state.facts = stat_path(self.state.path, self.context.files_roots)
+        except ForbiddenError as exc:
+            self.state.refused = str(exc)
 
     def handle_message(self, message: Message) -> Any:
         if message.kind == "facts":
+            if self.state.refused:
+                raise ForbiddenError(self.state.refused)
             return self.state.facts
         return self.not_handled()
 
@@ -208,25 +245,23 @@ class SingleFileTransferPaglet(FileMobilityMixin, Paglet[SingleFileTransferState
         if message.kind == "plan":
             return self.plan()
         if message.kind == "go":
-            return self.dispatch(str(message.arg)).address
+            return self.dispatch(str(message.arg)).host_url
         if message.kind == "carry":
-            facts = stat_path(state.source)
+            facts = stat_path(state.source, self.context.files_roots)
             if not facts["is_file"]:
-                raise ArtifactNotFoundError(
-                    f"{state.source} is not a file on {self.context.host_name}"
-                )
+                raise ArtifactNotFoundError(f"{state.source} is not a file on {self.context.name}")
             state.size, state.started_at, state.phase = facts["size"], time.time(), "carrying"
-            return self.carry_file(state.source, state.dest_host, mode=state.mode).address
+            return self.carry_file(state.source, state.dest_host, mode=state.mode).host_url
         if message.kind == "return":
             state.phase = "returning"
-            return self.dispatch(state.source_host).address
+            return self.dispatch(state.source_host).host_url
         if message.kind == "result":
             return {
                 "saved": state.saved,
                 "error": state.error,
                 "size": state.size,
                 "seconds": max(0.0, state.finished_at - state.started_at),
-                "host": self.context.host_name,
+                "host": self.context.name,
                 "phase": state.phase,
             }
         return self.not_handled()
@@ -234,9 +269,11 @@ class SingleFileTransferPaglet(FileMobilityMixin, Paglet[SingleFileTransferState
     def plan(self) -> dict[str, Any]:
         """The dry run: both ends' facts and what would stop the transfer."""
         state = self.state
-        source = self.probe(state.source, state.source_host)
-        dest = self.probe(state.dest, state.dest_host)
-        problems = []
+        problems: list[str] = []
+        source = self._probe_end(state.source, state.source_host, "source", problems)
+        dest = self._probe_end(state.dest, state.dest_host, "destination", problems)
+        if problems:  # outside a host's roots: nothing is known of that end
+            return {"source": source, "dest": dest, "mode": state.mode, "problems": problems}
         if not source["is_file"]:
             problems.append(f"source {state.source} is not a file")
         if dest["exists"] and not state.overwrite:
@@ -246,6 +283,16 @@ class SingleFileTransferPaglet(FileMobilityMixin, Paglet[SingleFileTransferState
         elif dest["free"] < source["size"]:
             problems.append(f"{source['size']} bytes do not fit in {dest['free']} free")
         return {"source": source, "dest": dest, "mode": state.mode, "problems": problems}
+
+    def _probe_end(self, path: str, host: str, end: str, problems: list[str]) -> dict[str, Any]:
+        try:
+            return self.probe(path, host)
+        except PagletError as exc:
+            if not is_refusal(exc):
+                raise
+            problems.append(f"{end} refused: {exc}")
+            facts = dict.fromkeys(("exists", "is_file", "dir_exists", "dir_writable"), False)
+            return {**facts, "path": path, "size": 0, "free": 0, "refused": True}
 
     def on_arrival(self, event: MobilityEvent) -> None:
         state = self.state

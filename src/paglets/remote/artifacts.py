@@ -128,10 +128,11 @@ class ArtifactClient:
             begun = self._call(address, VERB_ART_BEGIN, request, timeout=self._slow(size))
             if not isinstance(begun, dict):
                 raise PagletError(f"malformed art.begin reply from {address}")
-            if isinstance(begun.get("ref"), ArtifactRef):
+            known = begun.get("ref")
+            if isinstance(known, ArtifactRef):
                 if progress is not None:
                     progress(size)
-                return begun["ref"]
+                return known
             upload_id, offset = str(begun.get("upload", "")), int(begun.get("offset", 0))
             try:
                 push(
@@ -219,7 +220,7 @@ class ArtifactClient:
     def fetch(self, address: str, ref: ArtifactRef, timeout: float | None = None) -> ArtifactRef:
         """Have the host at ``address`` pull ``ref`` from its host; return the new ref."""
         local = self._call(
-            address, VERB_ART_FETCH, ref, timeout=timeout or self._slow(ref.size) * 2
+            address, VERB_ART_FETCH, ref, timeout=timeout or self._slow(ref.size_bytes) * 2
         )
         if not isinstance(local, ArtifactRef):
             raise PagletError(f"malformed art.fetch reply from {address}")

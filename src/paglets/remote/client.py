@@ -8,6 +8,7 @@ wire; a proxy follows its paglet when it moves, as any proxy does.
 from __future__ import annotations
 
 import builtins
+import time
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -19,20 +20,17 @@ from paglets.core.classes import class_path
 from paglets.core.errors import PagletError
 from paglets.core.messages import Message
 from paglets.net.endpoint import normalize_address
-from paglets.net.mesh_secret import resolve_secret
-from paglets.net.security import derive_keys
-from paglets.net.transport import Transport, TransportConfig
 from paglets.remote.artifacts import ArtifactClient
 from paglets.remote.blob_stream import Progress
-from paglets.remote.proxy import PagletProxy, as_message
-from paglets.remote.proxy_backend import RemoteProxyBackend
-from paglets.wire.classpath import ClassPolicy
+from paglets.remote.default_backend import open_backend
+from paglets.remote.proxy import PagletProxy
+from paglets.remote.proxy_args import as_message
 from paglets.wire.codec import encode_state, encode_value
 from paglets.wire.protocol import VERB_CREATE, VERB_LIST, VERB_MESH, VERB_PING
 
 
 class HostClient:
-    """A connection to one host.
+    """A connection to the hosts of a mesh; every call takes the target host's address.
 
     The secret is found as a host finds it (``api_key``, ``api_key_env``,
     ``PAGLETS_API_KEY``, the config dir), except that a client never creates one: with
@@ -40,8 +38,8 @@ class HostClient:
     ``AuthenticationError`` naming the variable to set.
 
     Args:
-        address: the host's address, in any accepted spelling.
         api_key: the mesh secret.
+        address: a default host address, used by calls given none.
         timeout: default seconds each call waits.
         allowed_modules: module prefixes whose classes replies may name.
         api_key_env: the name of the environment variable holding the secret.
@@ -54,26 +52,28 @@ class HostClient:
 
     def __init__(
         self,
-        address: str,
         api_key: str | None = None,
+        *,
+        address: str | None = None,
         timeout: float = 30.0,
         allowed_modules: tuple[str, ...] = (),
-        *,
         api_key_env: str | None = None,
         insecure: bool = False,
     ) -> None:
-        self.address = normalize_address(address)
+        if api_key is not None and not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str or None, not {type(api_key).__name__}")
+        self.address = None if address is None else normalize_address(address)
         self.timeout = timeout
-        secret = None if insecure else resolve_secret(api_key, api_key_env, create=False)
-        keys = None if secret is None else derive_keys(secret.value)
-        self._transport = Transport(
-            "client", TransportConfig(bind_host=None, default_timeout=timeout, keys=keys)
+        self._transport, self.backend = open_backend(
+            api_key, timeout, allowed_modules, api_key_env=api_key_env, insecure=insecure
         )
-        self._transport.start()
-        self.backend = RemoteProxyBackend(
-            self._transport,
-            ClassPolicy(("paglets.examples", "paglets.patterns", *allowed_modules)),
-        )
+
+    def _target(self, host_url: str | None) -> str:
+        if host_url is not None:
+            return normalize_address(host_url)
+        if self.address is None:
+            raise TypeError("give the host's address (host_url): this client has no default")
+        return self.address
 
     def close(self) -> None:
         """Close the connection; calls still waiting fail with HostStoppedError."""
@@ -90,18 +90,19 @@ class HostClient:
     ) -> None:
         self.close()
 
-    def health(self, timeout: float | None = None) -> dict[str, Any]:
+    def health(self, host_url: str | None = None, timeout: float | None = None) -> dict[str, Any]:
         """The host's name, address, mesh version, active paglet count and clock.
 
         Raises:
             PeerNotFoundError: nobody answers at the address.
         """
-        facts = self.backend.call(self.address, VERB_PING, timeout=timeout or self.timeout)
+        address = self._target(host_url)
+        facts = self.backend.call(address, VERB_PING, timeout=timeout or self.timeout)
         if not isinstance(facts, dict):
-            raise PagletError(f"malformed ping reply from {self.address}")
+            raise PagletError(f"malformed ping reply from {address}")
         return facts
 
-    def mesh(self, timeout: float | None = None) -> dict[str, Any]:
+    def mesh(self, host_url: str | None = None, timeout: float | None = None) -> dict[str, Any]:
         """The host's view of the mesh: ``self``, ``peers``, ``ignored``, ``clashes``, ...
 
         See ``docs/mesh.md`` for the fields.
@@ -109,14 +110,17 @@ class HostClient:
         Raises:
             PagletError: the host did not answer, or answered something else than a map.
         """
-        view = self.backend.call(self.address, VERB_MESH, timeout=timeout or self.timeout)
+        address = self._target(host_url)
+        view = self.backend.call(address, VERB_MESH, timeout=timeout or self.timeout)
         if not isinstance(view, dict) or not isinstance(view.get("self"), dict):
-            raise PagletError(f"malformed mesh view from {self.address}")
+            raise PagletError(f"malformed mesh view from {address}")
         return view
 
-    def list(self, flags: int = ACTIVE | INACTIVE) -> list[dict[str, Any]]:
+    def list_agents(
+        self, host_url: str | None = None, flags: int = ACTIVE | INACTIVE
+    ) -> builtins.list[dict[str, Any]]:
         """Info maps of the host's paglets in the given state flags."""
-        infos = self.backend.call(self.address, VERB_LIST, flags, timeout=self.timeout)
+        infos = self.backend.call(self._target(host_url), VERB_LIST, flags, timeout=self.timeout)
         return list(infos or [])
 
     def create(
@@ -124,41 +128,45 @@ class HostClient:
         cls: type[Paglet[Any]] | str,
         state: PagletState | dict[str, Any] | None = None,
         init: Any = None,
+        *,
+        host_url: str | None = None,
     ) -> PagletProxy:
-        """Create a paglet on the host.
+        """Create a paglet on the host at ``host_url``.
 
         Args:
             cls: the paglet class, or its class path ``module:QualName``.
             state: a state instance, or a dict of state fields (the host fills the
                 rest from the class's declared state defaults); None for defaults.
             init: the creation argument passed to ``on_creation``.
+            host_url: the host (default: this client's address).
         """
+        address = self._target(host_url)
         path = cls if isinstance(cls, str) else class_path(cls)
         if isinstance(state, PagletState):
             state_path, state_bytes = class_path(type(state)), encode_state(state)
         else:
             state_path, state_bytes = "", encode_value(dict(state or {}))
         agent_id = self.backend.call(
-            self.address,
+            address,
             VERB_CREATE,
             [path, state_path, state_bytes, init],
             timeout=self.timeout,
         )
-        return self.proxy(str(agent_id))
+        return self.get_proxy(str(agent_id), address)
 
-    def proxy(self, agent_id: str, address: str | None = None) -> PagletProxy:
-        """A proxy for a paglet on this host (or at ``address``)."""
-        return PagletProxy(agent_id, address or self.address, self.backend)
+    def get_proxy(self, agent_id: str, host_url: str | None = None) -> PagletProxy:
+        """A proxy for the paglet ``agent_id`` at ``host_url`` (default: this client's)."""
+        return PagletProxy(self._target(host_url), agent_id, self.backend)
 
     def send(
         self,
         agent_id: str,
         message: Message | str,
-        args: dict[str, Any] | None = None,
+        host_url: str | None = None,
         timeout: float | None = None,
     ) -> Any:
         """Send a message to a paglet of the host and return the reply."""
-        return self.proxy(agent_id).send(as_message(message, args), timeout=timeout)
+        return self.get_proxy(agent_id, host_url).send(as_message(message), timeout=timeout)
 
     # artifacts ------------------------------------------------------------------------
 
@@ -169,74 +177,108 @@ class HostClient:
 
     def upload_artifact(
         self,
+        host_url: str | None,
         path: str | PathLike[str],
-        name: str | None = None,
+        owner_agent_id: str | None = None,
+        expires_at: float | None = None,
         *,
-        owner: str = "",
-        ttl: float | None = None,
+        name: str | None = None,
         progress: Progress | None = None,
     ) -> ArtifactRef:
-        """Store a local file on the host as an artifact; return its ref.
+        """Store a local file on the host at ``host_url`` as an artifact; return its ref.
 
         Content the host already holds is not sent again. An interrupted upload resumes
         where it stopped when called again.
 
         Args:
+            host_url: the host (None: this client's address).
             path: the file to upload.
+            owner_agent_id: the paglet the artifact belongs to, if any.
+            expires_at: when the host may delete it (seconds since the epoch; None:
+                never).
             name: the artifact's name (default: the file's name); a plain file name.
-            owner: the agent id of the paglet the artifact belongs to, if any.
-            ttl: seconds until the host may delete the artifact (None: never).
             progress: called with the bytes sent so far.
 
         Raises:
-            ArtifactNotFoundError, ArtifactError, StorageQuotaError, IntegrityError.
+            ArtifactError: the file is unreadable or the host refused it; its subclasses
+                StorageQuotaError (no room) and IntegrityError (bytes changed) say why.
         """
+        ttl = None if expires_at is None else max(0.0, float(expires_at) - time.time())
         return self.artifacts.upload(
-            self.address, path, name, owner=owner, ttl=ttl, progress=progress
+            self._target(host_url),
+            path,
+            name,
+            owner=owner_agent_id or "",
+            ttl=ttl,
+            progress=progress,
         )
+
+    def _locate(self, ref: ArtifactRef | str, host_url: str | None) -> tuple[str, str]:
+        if isinstance(ref, ArtifactRef):
+            return ref.host_url or self._target(host_url), ref.artifact_id
+        if isinstance(ref, str) and ref:
+            return self._target(host_url), ref
+        raise TypeError(f"ref must be an ArtifactRef or an artifact id, not {ref!r}")
 
     def download_artifact(
         self,
-        ref_or_id: ArtifactRef | str,
-        dest_path: str | PathLike[str],
-        overwrite: bool = False,
+        ref: ArtifactRef | str,
+        target: str | PathLike[str],
+        move: bool = False,
         *,
+        overwrite: bool = False,
+        host_url: str | None = None,
         progress: Progress | None = None,
     ) -> Path:
-        """Copy an artifact to the local file ``dest_path``; return that path.
+        """Copy an artifact to the local file ``target``; return that path.
 
-        A ref is fetched from its own host; a bare id from this client's host.
+        A ref is fetched from its own host; a bare id from ``host_url`` (or this
+        client's address). With ``move=True`` the artifact is deleted from its host
+        once the copy here is verified.
 
         Raises:
             DestinationExistsError: the file exists and ``overwrite`` is False.
-            ArtifactNotFoundError, IntegrityError, StorageQuotaError.
+            ArtifactNotFoundError: no such artifact on its host.
+            IntegrityError: the bytes received are not the announced ones.
+            StorageQuotaError: no room for the file.
         """
-        if isinstance(ref_or_id, ArtifactRef):
-            address, artifact_id = ref_or_id.host or self.address, ref_or_id.artifact_id
-        else:
-            address, artifact_id = self.address, str(ref_or_id)
-        return self.artifacts.download(
-            address, artifact_id, dest_path, overwrite=overwrite, progress=progress
+        if not isinstance(move, bool):
+            raise TypeError(f"move must be True or False, not {move!r}")
+        address, artifact_id = self._locate(ref, host_url)
+        path = self.artifacts.download(
+            address, artifact_id, target, overwrite=overwrite, progress=progress
         )
+        if move:
+            self.artifacts.delete(address, artifact_id)
+        return path
 
-    def list_artifacts(self) -> builtins.list[dict[str, Any]]:
-        """The metadata of every artifact stored on the host."""
-        return self.artifacts.list_all(self.address)
+    def list_artifacts(
+        self, host_url: str | None = None, owner_agent_id: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """The metadata of the artifacts stored on the host (of one owner, if given)."""
+        found = self.artifacts.list_all(self._target(host_url))
+        if owner_agent_id is None:
+            return found
+        return [meta for meta in found if meta.get("owner") == owner_agent_id]
 
-    def artifact_info(self, artifact_id: str) -> dict[str, Any]:
+    def artifact_metadata(
+        self, ref: ArtifactRef | str, host_url: str | None = None
+    ) -> dict[str, Any]:
         """The metadata of one artifact (ArtifactNotFoundError if there is none)."""
-        return self.artifacts.info(self.address, artifact_id)
+        address, artifact_id = self._locate(ref, host_url)
+        return self.artifacts.info(address, artifact_id)
 
-    def delete_artifact(self, artifact_id: str | ArtifactRef) -> bool:
-        """Delete an artifact of the host; return whether it was there."""
-        if isinstance(artifact_id, ArtifactRef):
-            artifact_id = artifact_id.artifact_id
-        return self.artifacts.delete(self.address, artifact_id)
+    def delete_artifact(self, ref: ArtifactRef | str, host_url: str | None = None) -> bool:
+        """Delete an artifact from its host; return whether it was there."""
+        address, artifact_id = self._locate(ref, host_url)
+        return self.artifacts.delete(address, artifact_id)
 
-    def fetch_artifact(self, ref: ArtifactRef, timeout: float | None = None) -> ArtifactRef:
-        """Have the host pull an artifact from another host (peer to peer); return its ref."""
-        return self.artifacts.fetch(self.address, ref, timeout)
+    def fetch_artifact(
+        self, ref: ArtifactRef, host_url: str | None = None, timeout: float | None = None
+    ) -> ArtifactRef:
+        """Have the host at ``host_url`` pull an artifact from another host; return its ref."""
+        return self.artifacts.fetch(self._target(host_url), ref, timeout)
 
-    def transfers(self) -> builtins.list[dict[str, Any]]:
+    def transfers(self, host_url: str | None = None) -> builtins.list[dict[str, Any]]:
         """The artifact and file transfers in flight on the host, with bytes done."""
-        return self.artifacts.progress(self.address)
+        return self.artifacts.progress(self._target(host_url))

@@ -12,11 +12,12 @@ from typing import Any, Protocol
 
 from paglets.artifacts import ArtifactRef
 from paglets.core.errors import PagletError
-from paglets.core.messages import FutureReply, Message
+from paglets.core.messages import FUTURE, ONEWAY, SYNCHRONOUS, FutureReply, Message
 from paglets.net.transport import Reply, Transport
 from paglets.remote.artifacts import ArtifactClient
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
+from paglets.wire.message_body import encode_message_body
 from paglets.wire.protocol import VERB_CONTROL, VERB_INFO, VERB_MESSAGE
 
 
@@ -29,8 +30,8 @@ def message_fields(agent_id: str, message: Message, no_delay: bool) -> dict[str,
 
 
 def message_body(message: Message) -> bytes:
-    """The body of a ``msg`` request."""
-    return encode_value([message.kind, message.args, message.arg])
+    """The body of a ``msg`` request (see :mod:`paglets.wire.message_body`)."""
+    return encode_message_body(message)
 
 
 _ABORT_GRACE = 6.0
@@ -93,6 +94,7 @@ class RemoteProxyBackend:
     def send(
         self, address: str, agent_id: str, message: Message, timeout: float | None, no_delay: bool
     ) -> Any:
+        message.message_type = SYNCHRONOUS
         reply = self.transport.call(
             address,
             VERB_MESSAGE,
@@ -105,6 +107,7 @@ class RemoteProxyBackend:
     def send_future(
         self, address: str, agent_id: str, message: Message, timeout: float | None, no_delay: bool
     ) -> FutureReply:
+        message.message_type = FUTURE
         raw = self.transport.request(
             address,
             VERB_MESSAGE,
@@ -128,6 +131,7 @@ class RemoteProxyBackend:
         return result
 
     def send_oneway(self, address: str, agent_id: str, message: Message) -> None:
+        message.message_type = ONEWAY
         self.transport.send_oneway(
             address,
             VERB_MESSAGE,

@@ -61,6 +61,35 @@ class HostConfig:
         store_synchronous: SQLite ``synchronous`` level of the host database: ``FULL``
             (every acknowledged write fsynced: survives a power cut) or ``NORMAL``
             (survives ``kill -9`` only; see docs/durability.md).
+        max_mailbox_bytes: bytes of message bodies one paglet's mailbox holds (a
+            message into an empty mailbox is taken whatever its size, up to the host's
+            budget).
+        max_host_queued_messages: messages all mailboxes of the host hold together
+            (``UNQUEUED_PRIORITY`` ones count until their handler starts).
+        max_host_queued_bytes: bytes of message bodies all mailboxes hold together.
+        max_paglets: active paglets this host runs at once.
+        max_transfers: paglets arriving (``transfer`` requests) at once.
+        max_uploads: artifact uploads in progress at once.
+        max_upload_fds: partial files open at once for receiving (uploads, fetches,
+            files carried by arriving paglets); each holds one file descriptor.
+        max_run_threads: ``run()`` methods running at once; each holds one thread.
+        run_report_after: seconds after which a ``run()`` still running is reported
+            (a ``run-long`` event; ``info()["run"]`` lists it).
+        control_workers: threads of the control lane, which serves the mesh and
+            hand-off verbs (hello, abort, mesh) and the heartbeat, never user code.
+        files_roots: directories paglets may read or write host files under
+            (grab, probe, search, ``register_file``); None: the user's home and the
+            system temp dir; ``/`` lifts the limit.
+        mesh: False runs the host alone: no gossip, no seeds, no discovery.
+        paglet_storage_quota: bytes each paglet class's ``persistent_storage()`` may
+            hold on this host.
+        join_timeout: seconds ``start_background`` waits for the seeds' first answer.
+        name_wait: seconds a move to a host name not yet known waits for the mesh.
+        port_tries: with a non-zero ``port``, how many consecutive ports from it are
+            tried until one binds (1: that port only).
+        link_idle_ttl: seconds a connection to an address that does not answer is
+            kept unused before it is closed.
+        max_peers: hosts the peer table keeps (the offline ones longest silent go first).
     """
 
     name: str = "paglets"
@@ -78,7 +107,7 @@ class HostConfig:
     api_key: str | None = field(default=None, repr=False)
     api_key_env: str | None = None
     insecure: bool = False
-    allowed_modules: tuple[str, ...] = ("paglets.examples", "paglets.patterns")
+    allowed_modules: tuple[str, ...] = ("paglets.examples", "paglets.patterns", "paglets.system")
     request_timeout: float = 30.0
     transfer_timeout: float = 30.0
     max_message_size: int = 512 * 1024 * 1024
@@ -95,6 +124,24 @@ class HostConfig:
     artifact_partial_ttl: float = 3600.0
     artifact_min_rate: float = 4 * 1024 * 1024
     store_synchronous: str = "FULL"
+    max_mailbox_bytes: int = 256 * 1024 * 1024
+    max_host_queued_messages: int = 200_000
+    max_host_queued_bytes: int = 1024 * 1024 * 1024
+    max_paglets: int = 100_000
+    max_transfers: int = 256
+    max_uploads: int = 256
+    max_upload_fds: int = 512
+    max_run_threads: int = 1024
+    run_report_after: float = 60.0
+    control_workers: int = 4
+    files_roots: tuple[Path, ...] | None = None
+    mesh: bool = True
+    paglet_storage_quota: int = 64 * 1024 * 1024
+    join_timeout: float = 2.0
+    name_wait: float = 2.0
+    port_tries: int = 1
+    link_idle_ttl: float = 30.0
+    max_peers: int = 4096
 
     def __post_init__(self) -> None:
         if self.store_synchronous not in ("FULL", "NORMAL"):

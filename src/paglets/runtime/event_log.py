@@ -1,4 +1,8 @@
-"""Context events: a bounded log of what happened on a host, plus listeners."""
+"""A host's event log: its last context events, and the listeners told of each.
+
+The events themselves are :class:`~paglets.core.context_events.ContextEvent`; this
+module numbers them, stamps where and when, keeps a bounded window and calls listeners.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +12,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+from paglets.core.context_events import ContextEvent, ContextListener
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class ContextEvent:
-    """One thing that happened on a host (a paglet created, dispatched, ...)."""
-
-    seq: int
-    kind: str
-    agent_id: str
-    timestamp: float
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-Listener = Callable[[ContextEvent], None]
+Listener = ContextListener
 
 
 class EventLog:
@@ -37,11 +30,49 @@ class EventLog:
         self._slow: list[Listener] = []
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
+        self._where: Callable[[], tuple[str, str]] = lambda: ("", "")
 
-    def record(self, kind: str, agent_id: str = "", **detail: Any) -> ContextEvent:
-        """Append an event and tell every listener (a failing listener is logged)."""
+    def locate(self, where: Callable[[], tuple[str, str]]) -> None:
+        """Stamp every later event with the ``(host name, host address)`` ``where`` returns."""
+        self._where = where
+
+    def record(
+        self,
+        kind: str,
+        agent_id: str = "",
+        *,
+        class_name: str = "",
+        message_id: str = "",
+        service_name: str = "",
+        error: str = "",
+        **data: Any,
+    ) -> ContextEvent:
+        """Append an event and tell every listener (a failing listener is logged).
+
+        Args:
+            kind: what happened (see :mod:`paglets.core.context_events`).
+            agent_id: the paglet it is about.
+            class_name: the paglet's class path.
+            message_id: the message it is about.
+            service_name: the service it is about.
+            error: what went wrong.
+            data: further facts, kept in the event's ``data``.
+        """
+        host_name, host_address = self._where()
         with self._lock:
-            event = ContextEvent(next(self._seq), kind, agent_id, time.time(), detail)
+            event = ContextEvent(
+                next(self._seq),
+                kind,
+                host_name,
+                host_address,
+                time.time(),
+                agent_id,
+                class_name,
+                message_id,
+                service_name,
+                data,
+                error,
+            )
             self._events.append(event)
             listeners = list(self._listeners)
         for listener in listeners:
@@ -77,7 +108,21 @@ class EventLog:
         """Whether every listener was added as quick (none may block)."""
         return not self._slow
 
-    def since(self, seq: int = 0) -> list[ContextEvent]:
-        """Return the kept events numbered above ``seq``, oldest first."""
+    def since(self, since: int = 0, limit: int | None = None) -> list[ContextEvent]:
+        """Return the kept events numbered above ``since``, oldest first.
+
+        Args:
+            since: the last ``event_id`` the caller has seen (0: from the start).
+            limit: at most this many (the oldest of them), so a reader pages forward
+                by passing the last ``event_id`` it got; None: all.
+
+        Raises:
+            ValueError: ``since`` or ``limit`` is negative or not an int.
+        """
+        if type(since) is not int or since < 0:
+            raise ValueError(f"since must be an event_id >= 0, not {since!r}")
+        if limit is not None and (type(limit) is not int or limit < 0):
+            raise ValueError(f"limit must be an int >= 0 or None, not {limit!r}")
         with self._lock:
-            return [event for event in self._events if event.seq > seq]
+            found = [event for event in self._events if event.event_id > since]
+        return found if limit is None else found[:limit]

@@ -26,8 +26,9 @@ code  type                     payload
 13    ``time``                 ``[hour, minute, second, microsecond, fold, tz]``
 14    ``timedelta``            ``[days, seconds, microseconds]``
 15    ``uuid.UUID``            raw bytes: the 16 bytes
-16    ``PagletProxyRef``       ``[agent_id, address]``
-17    ``ArtifactRef``          ``[host, artifact_id, name, size, sha256, created_at]``
+16    ``PagletProxyRef``       ``[host_url, agent_id]``
+17    ``ArtifactRef``          ``[host_url, artifact_id, name, size_bytes, sha256,
+                               created_at, expires_at, owner_agent_id]``
 ====  =======================  ========================================================
 
 ``tz`` is nil (naive), a zone key string (a ``zoneinfo.ZoneInfo``), or
@@ -56,7 +57,7 @@ import uuid
 import zoneinfo
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
-from enum import Enum, IntEnum
+from enum import Enum
 from functools import partial
 from typing import Any
 
@@ -67,42 +68,24 @@ from paglets.core.agent import PagletState
 from paglets.core.classes import class_path
 from paglets.core.errors import PagletError, PayloadTooLargeError, SerializationError
 from paglets.core.refs import PagletProxyRef
-from paglets.wire.classpath import ClassPolicy, remember_value_class, resolve_value_class
+from paglets.wire.classpath import ClassPolicy, remember_value_class
+from paglets.wire.encode_failure import explain_encode_failure
+from paglets.wire.ext_codes import (
+    MAX_EXT_DEPTH,
+    ExtCode,
+    error_reason,
+    short_repr,
+    type_name,
+)
+from paglets.wire.ext_decoding import build_dataclass, ext_hook_for, unpack
 
 DEFAULT_MAX_VALUE_SIZE = 64 * 1024 * 1024
 """Largest encoded message value :func:`decode_value` accepts by default (64 MiB)."""
 DEFAULT_MAX_STATE_SIZE = 256 * 1024 * 1024
 """Largest encoded state :func:`decode_state` accepts by default (256 MiB)."""
-MAX_EXT_DEPTH = 100
-"""How deep extension values (tuples, sets, dataclasses, enums...) may nest."""
 
 
-class ExtCode(IntEnum):
-    """The msgpack extension type codes of the table above."""
-
-    TUPLE = 1
-    SET = 2
-    FROZENSET = 3
-    BYTEARRAY = 4
-    BIGINT = 5
-    DATACLASS = 6
-    ENUM = 7
-    PATH = 8
-    PURE_POSIX_PATH = 9
-    PURE_WINDOWS_PATH = 10
-    DATETIME = 11
-    DATE = 12
-    TIME = 13
-    TIMEDELTA = 14
-    UUID = 15
-    PROXY_REF = 16
-    ARTIFACT_REF = 17
-
-
-_PACKER_NEST_LIMIT = 511  # msgpack's own recursion limit for one packb call
 _PACKER_REUSE_LIMIT = 1024 * 1024  # a packer keeps its largest buffer: drop big ones
-
-_Hook = Callable[[int, bytes], Any]
 
 
 # encoding -----------------------------------------------------------------------------
@@ -124,7 +107,7 @@ def encode_value(value: Any) -> bytes:
     try:
         return _pack_top(_bytearray_ext(value) if type(value) is bytearray else value)
     except Exception as exc:
-        raise _encode_error(value, "value", 0, exc) from exc
+        raise explain_encode_failure(value, "value", 0, exc, _parts_of) from exc
 
 
 def encode_state(state: PagletState) -> bytes:
@@ -141,16 +124,16 @@ def encode_state(state: PagletState) -> bytes:
             e.g. ``cannot encode state.items[2].when: unsupported type ...``.
     """
     if not dataclasses.is_dataclass(state) or isinstance(state, type):
-        raise SerializationError(f"cannot encode state: {_type_name(type(state))} is no dataclass")
+        raise SerializationError(f"cannot encode state: {type_name(type(state))} is no dataclass")
     if "__dataclass_fields__" not in type(state).__dict__:
         # A subclass without its own @dataclass would silently drop its new fields.
         raise SerializationError(
-            f"cannot encode state: {_type_name(type(state))} is not decorated with @dataclass"
+            f"cannot encode state: {type_name(type(state))} is not decorated with @dataclass"
         )
     try:
         return _pack_top(_field_values(state))
     except Exception as exc:
-        raise _encode_error(state, "state", -1, exc) from exc
+        raise explain_encode_failure(state, "state", -1, exc, _parts_of) from exc
 
 
 _local = threading.local()
@@ -184,7 +167,7 @@ def _make_default(depth: int) -> Callable[[Any], Any]:
         elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             code, data = ExtCode.DATACLASS, [class_path(cls), _field_values(obj)]
         else:
-            raise TypeError(f"unsupported type {_type_name(cls)}")
+            raise TypeError(f"unsupported type {type_name(cls)}")
         remember_value_class(cls)
         return msgpack.ExtType(code, _PACKS[depth + 1](data))
 
@@ -255,10 +238,19 @@ _PAYLOADS: dict[type, tuple[int, Callable[[Any], Any]]] = {
     time: (ExtCode.TIME, _time_payload),
     timedelta: (ExtCode.TIMEDELTA, lambda v: [v.days, v.seconds, v.microseconds]),
     uuid.UUID: (ExtCode.UUID, lambda v: v.bytes),
-    PagletProxyRef: (ExtCode.PROXY_REF, lambda v: [v.agent_id, v.address]),
+    PagletProxyRef: (ExtCode.PROXY_REF, lambda v: [v.host_url, v.agent_id]),
     ArtifactRef: (
         ExtCode.ARTIFACT_REF,
-        lambda v: [v.host, v.artifact_id, v.name, v.size, v.sha256, v.created_at],
+        lambda v: [
+            v.host_url,
+            v.artifact_id,
+            v.name,
+            v.size_bytes,
+            v.sha256,
+            v.created_at,
+            v.expires_at,
+            v.owner_agent_id,
+        ],
     ),
 }
 
@@ -268,35 +260,6 @@ _PACKS: list[Callable[[Any], bytes]] = [
     partial(msgpack.packb, use_bin_type=True, strict_types=True, default=default, buf_size=256)
     for default in _DEFAULTS
 ]
-
-
-# finding what failed to encode ----------------------------------------------------------
-
-
-def _encode_error(root: Any, root_path: str, root_depth: int, exc: Exception) -> SerializationError:
-    """Walk ``root`` again, slowly, to name the first part the encoder rejects."""
-    stack: list[tuple[Any, str, int, int]] = [(root, root_path, root_depth, 0)]
-    while stack:
-        obj, path, depth, nesting = stack.pop()
-        if nesting > _PACKER_NEST_LIMIT:
-            return SerializationError(
-                f"cannot encode {_short_path(path)}: nested deeper than "
-                f"{_PACKER_NEST_LIMIT} levels (a reference cycle?)"
-            )
-        try:
-            is_ext, parts = _parts_of(obj)
-        except Exception as part_exc:
-            return SerializationError(f"cannot encode {_short_path(path)}: {_reason(part_exc)}")
-        depth += is_ext
-        if depth > MAX_EXT_DEPTH:
-            return SerializationError(
-                f"cannot encode {_short_path(path)}: values nested deeper than "
-                f"{MAX_EXT_DEPTH} levels (a reference cycle?)"
-            )
-        child_nesting = 1 if is_ext else nesting + 1
-        for suffix, child in reversed(parts):
-            stack.append((child, path + suffix, depth, child_nesting))
-    return SerializationError(f"cannot encode {root_path}: {_reason(exc)}")
 
 
 def _parts_of(obj: Any) -> tuple[bool, list[tuple[str, Any]]]:
@@ -316,7 +279,7 @@ def _parts_of(obj: Any) -> tuple[bool, list[tuple[str, Any]]]:
         parts: list[tuple[str, Any]] = []
         for index, (key, item) in enumerate(obj.items()):
             parts.append((f"[<key {index}>]", key))
-            parts.append((f"[{_short_repr(key)}]", item))
+            parts.append((f"[{short_repr(key)}]", item))
         return False, parts
     if cls in _PAYLOADS:
         _DEFAULTS[0](obj)
@@ -325,20 +288,7 @@ def _parts_of(obj: Any) -> tuple[bool, list[tuple[str, Any]]]:
         return True, [(".value", obj.value)]
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return True, [(f".{f.name}", getattr(obj, f.name)) for f in dataclasses.fields(obj)]
-    raise TypeError(f"unsupported type {_type_name(cls)}")
-
-
-def _short_path(path: str) -> str:
-    return path if len(path) <= 200 else f"{path[:80]}...{path[-100:]}"
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, UnicodeEncodeError):
-        return f"string is not valid UTF-8 ({exc.reason})"
-    text = str(exc)
-    if text and isinstance(exc, TypeError | ValueError | PagletError):
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    raise TypeError(f"unsupported type {type_name(cls)}")
 
 
 # decoding -------------------------------------------------------------------------------
@@ -367,8 +317,7 @@ def decode_value(
     size = len(data) if type(data) is bytes else memoryview(data).nbytes
     if size > max_size:
         raise PayloadTooLargeError(f"encoded value of {size} bytes is over {max_size} bytes")
-    chain = _hook_chains.get(id(policy))
-    hook = chain[1] if chain is not None and chain[0] is policy else _ext_hook_for(policy)
+    hook = ext_hook_for(policy)
     try:
         return msgpack.unpackb(
             data, raw=False, strict_map_key=False, use_list=True, timestamp=3, ext_hook=hook
@@ -376,7 +325,7 @@ def decode_value(
     except PagletError:
         raise
     except Exception as exc:
-        raise SerializationError(f"cannot decode value: {_reason(exc)}") from exc
+        raise SerializationError(f"cannot decode value: {error_reason(exc)}") from exc
 
 
 def decode_state(
@@ -406,14 +355,14 @@ def decode_state(
     """
     _check_size(data, max_size, "state")
     try:
-        values = _unpack(data, _ext_hook_for(policy))
+        values = unpack(data, ext_hook_for(policy))
     except PagletError:
         raise
     except Exception as exc:
-        raise SerializationError(f"cannot decode state: {_reason(exc)}") from exc
+        raise SerializationError(f"cannot decode state: {error_reason(exc)}") from exc
     if type(values) is not dict:
-        raise SerializationError(f"cannot decode state: want a map, got {_type_name(type(values))}")
-    state: PagletState = _build_dataclass(state_cls, values)
+        raise SerializationError(f"cannot decode state: want a map, got {type_name(type(values))}")
+    state: PagletState = build_dataclass(state_cls, values)
     return state
 
 
@@ -421,183 +370,3 @@ def _check_size(data: bytes | memoryview, max_size: int, what: str) -> None:
     size = len(data) if type(data) is bytes else memoryview(data).nbytes
     if size > max_size:
         raise PayloadTooLargeError(f"encoded {what} of {size} bytes is over {max_size} bytes")
-
-
-def _unpack(data: bytes | memoryview, hook: _Hook) -> Any:
-    return msgpack.unpackb(
-        data, raw=False, strict_map_key=False, use_list=True, timestamp=3, ext_hook=hook
-    )
-
-
-# Hooks are stateless (one per nesting depth), so one chain per policy serves every thread.
-_hook_chains: dict[int, tuple[ClassPolicy, _Hook]] = {}
-
-
-def _ext_hook_for(policy: ClassPolicy) -> _Hook:
-    entry = _hook_chains.get(id(policy))  # the entry keeps the policy alive: ids stay unique
-    if entry is not None and entry[0] is policy:
-        return entry[1]
-    hook = _make_ext_hook(policy, MAX_EXT_DEPTH, None)
-    for depth in range(MAX_EXT_DEPTH - 1, -1, -1):
-        hook = _make_ext_hook(policy, depth, hook)
-    if len(_hook_chains) >= 64:
-        _hook_chains.clear()
-    _hook_chains[id(policy)] = (policy, hook)
-    return hook
-
-
-def _make_ext_hook(policy: ClassPolicy, depth: int, nested: _Hook | None) -> _Hook:
-    """Return msgpack's ``ext_hook`` for extension values nested ``depth`` deep."""
-
-    def ext_hook(code: int, data: bytes) -> Any:
-        decode = _DECODERS.get(code)
-        if decode is None:
-            raise SerializationError(f"cannot decode: unknown extension type code {code}")
-        if nested is None:
-            raise SerializationError(f"cannot decode: values nested deeper than {depth} levels")
-        try:
-            return decode(data, nested, policy)
-        except PagletError:
-            raise
-        except Exception as exc:
-            raise SerializationError(
-                f"cannot decode {ExtCode(code).name} extension: {_reason(exc)}"
-            ) from exc
-
-    return ext_hook
-
-
-def _payload(data: bytes, hook: _Hook, *kinds: type | tuple[type, ...]) -> list[Any]:
-    """Unpack an extension payload that must be an array of values of ``kinds``."""
-    items = _unpack(data, hook)
-    if type(items) is not list or len(items) != len(kinds):
-        raise ValueError(f"malformed payload {_short_repr(items)}")
-    for item, kind in zip(items, kinds, strict=True):
-        if not isinstance(item, kind):
-            raise ValueError(f"malformed payload {_short_repr(items)}")
-    return items
-
-
-def _items(data: bytes, hook: _Hook) -> list[Any]:
-    items = _unpack(data, hook)
-    if type(items) is not list:
-        raise ValueError(f"want an array, got {_type_name(type(items))}")
-    return items
-
-
-def _tz_from_wire(wire: Any) -> Any:
-    if wire is None:
-        return None
-    if isinstance(wire, str):
-        return zoneinfo.ZoneInfo(wire)
-    if type(wire) is not list or len(wire) != 2 or type(wire[0]) is not int:
-        raise ValueError(f"malformed time zone {_short_repr(wire)}")
-    offset = timedelta(microseconds=wire[0])
-    return timezone(offset) if wire[1] is None else timezone(offset, wire[1])
-
-
-def _decode_enum(data: bytes, hook: _Hook, policy: ClassPolicy) -> Enum:
-    path, value = _payload(data, hook, str, object)
-    cls = resolve_value_class(path, policy)
-    if not issubclass(cls, Enum):
-        raise SerializationError(f"cannot decode enum {path}: not an Enum")
-    return cls(value)
-
-
-def _decode_dataclass(data: bytes, hook: _Hook, policy: ClassPolicy) -> Any:
-    path, values = _payload(data, hook, str, dict)
-    cls = resolve_value_class(path, policy)
-    if not dataclasses.is_dataclass(cls):
-        raise SerializationError(f"cannot decode dataclass {path}: not a dataclass")
-    return _build_dataclass(cls, values)
-
-
-def _build_dataclass(cls: type, values: dict[Any, Any]) -> Any:
-    """Call the constructor with the init fields, then set the ``init=False`` ones."""
-    path = class_path(cls)
-    fields = dataclasses.fields(cls)
-    names = {field.name for field in fields}
-    for name in values:
-        if name not in names:
-            raise SerializationError(f"cannot decode {path}: unknown field {_short_repr(name)}")
-    missing = [
-        field.name for field in fields if field.name not in values and not _has_default(field)
-    ]
-    if missing:
-        raise SerializationError(f"cannot decode {path}: missing field {missing[0]!r}")
-    try:
-        obj = cls(
-            **{
-                field.name: values[field.name]
-                for field in fields
-                if field.init and field.name in values
-            }
-        )
-    except Exception as exc:
-        raise SerializationError(
-            f"cannot decode {path}: the constructor raised {type(exc).__name__}: {exc}"
-        ) from exc
-    for field in fields:
-        if not field.init and field.name in values:
-            object.__setattr__(obj, field.name, values[field.name])
-    return obj
-
-
-def _has_default(field: dataclasses.Field[Any]) -> bool:
-    # A field added to a state class since the value was encoded takes its default.
-    return (
-        field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
-    )
-
-
-def _decode_datetime(data: bytes, hook: _Hook, policy: ClassPolicy) -> datetime:
-    year, month, day, hour, minute, second, microsecond, fold, tz = _payload(
-        data, hook, int, int, int, int, int, int, int, int, object
-    )
-    tzinfo = _tz_from_wire(tz)
-    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo, fold=fold)
-
-
-def _decode_time(data: bytes, hook: _Hook, policy: ClassPolicy) -> time:
-    hour, minute, second, microsecond, fold, tz = _payload(
-        data, hook, int, int, int, int, int, object
-    )
-    return time(hour, minute, second, microsecond, _tz_from_wire(tz), fold=fold)
-
-
-def _decode_path(cls: Callable[[str], pathlib.PurePath]) -> Callable[..., pathlib.PurePath]:
-    return lambda data, hook, policy: cls(data.decode("utf-8", "surrogateescape"))
-
-
-_DECODERS: dict[int, Callable[[bytes, _Hook, ClassPolicy], Any]] = {
-    ExtCode.TUPLE: lambda data, hook, policy: tuple(_items(data, hook)),
-    ExtCode.SET: lambda data, hook, policy: set(_items(data, hook)),
-    ExtCode.FROZENSET: lambda data, hook, policy: frozenset(_items(data, hook)),
-    ExtCode.BYTEARRAY: lambda data, hook, policy: bytearray(data),
-    ExtCode.BIGINT: lambda data, hook, policy: int.from_bytes(data, "big", signed=True),
-    ExtCode.DATACLASS: _decode_dataclass,
-    ExtCode.ENUM: _decode_enum,
-    ExtCode.PATH: _decode_path(pathlib.Path),
-    ExtCode.PURE_POSIX_PATH: _decode_path(pathlib.PurePosixPath),
-    ExtCode.PURE_WINDOWS_PATH: _decode_path(pathlib.PureWindowsPath),
-    ExtCode.DATETIME: _decode_datetime,
-    ExtCode.DATE: lambda data, hook, policy: date(*_payload(data, hook, int, int, int)),
-    ExtCode.TIME: _decode_time,
-    ExtCode.TIMEDELTA: lambda data, hook, policy: timedelta(*_payload(data, hook, int, int, int)),
-    ExtCode.UUID: lambda data, hook, policy: uuid.UUID(bytes=bytes(data)),
-    ExtCode.PROXY_REF: lambda data, hook, policy: PagletProxyRef(*_payload(data, hook, str, str)),
-    ExtCode.ARTIFACT_REF: lambda data, hook, policy: ArtifactRef(
-        *_payload(data, hook, str, str, str, int, str, (int, float))
-    ),
-}
-
-
-def _type_name(cls: type) -> str:
-    if cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _short_repr(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

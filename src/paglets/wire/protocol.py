@@ -36,7 +36,9 @@ verb               header / body                  reply body
                                                   "active", "time"}``
 ``msg``            ``to``: agent id; ``p``:        the handler's return value
                    priority; ``nd``: no_delay;
-                   body: ``[kind, args, arg]``
+                   body: ``[kind, args, arg,
+                   meta]``, meta ``[type,
+                   sender, reply_to, time, id]``
 ``create``         body: ``[class path, state      the new agent id
                    class path ('' = declared),
                    state bytes, init]``
@@ -61,6 +63,12 @@ verb               header / body                  reply body
 ``mesh``           -                              this host's view of the mesh: ``{self,
                                                   peers, ignored, clashes, discovery,
                                                   gossip, time}`` (see ``docs/mesh.md``)
+``svc``            body: ``{op: "lookup", name}``  lookup: this host's service records
+                   or ``{op: "ensure", name,      (``[{contract, version, operations,
+                   key}``                         host_name, address, agent_id, key,
+                                                  lifecycle, metadata}]``); ensure: the
+                                                  record, its lazy provider started
+                                                  (see ``runtime/serving/service_registry.py``)
 ``art.begin``      body: ``{name, size, sha256,   ``{"ref": ArtifactRef}`` when the host
                    owner, ttl}``                  has the content already (nothing to
                                                   send), else ``{"upload": id, "offset":
@@ -127,6 +135,7 @@ VERB_ABORT = "abort"
 VERB_TRANSFER_COMMIT = "transfer.commit"
 VERB_TRANSFER_STATUS = "transfer.status"
 VERB_CONTROL = "control"
+VERB_SERVICE = "svc"
 VERB_INFO = "info"
 VERB_LIST = "list"
 VERB_STATE = "state"
@@ -170,6 +179,7 @@ VERBS = frozenset(
         VERB_LIST,
         VERB_STATE,
         VERB_MESH,
+        VERB_SERVICE,
         *ARTIFACT_VERBS,
     }
 )
@@ -180,12 +190,12 @@ def pack_request_header(request_id: int, verb: str, fields: dict[str, Any] | Non
     header: dict[str, Any] = {"v": PROTOCOL_VERSION, "id": request_id, "verb": verb}
     if fields:
         header.update(fields)
-    return msgpack.packb(header, use_bin_type=True)
+    return bytes(msgpack.packb(header, use_bin_type=True))
 
 
 def pack_ok_header(request_id: int) -> bytes:
     """Encode the header of a successful reply."""
-    return msgpack.packb({"v": PROTOCOL_VERSION, "id": request_id, "ok": True})
+    return bytes(msgpack.packb({"v": PROTOCOL_VERSION, "id": request_id, "ok": True}))
 
 
 def pack_error_header(
@@ -201,7 +211,7 @@ def pack_error_header(
     }
     if extra:
         header.update(extra)
-    return msgpack.packb(header, use_bin_type=True)
+    return bytes(msgpack.packb(header, use_bin_type=True))
 
 
 def unpack_header(frame: bytes | memoryview) -> dict[str, Any]:

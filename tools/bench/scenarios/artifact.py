@@ -72,13 +72,13 @@ def raw_transfer(src: Path, size: int, fsync: bool = False) -> dict[str, Any]:
 
 def client(address: str, timeout: float = 60.0) -> HostClient:
     """A client with this run's socket mode."""
-    return HostClient(address, timeout=timeout, **host_options())
+    return HostClient(address=address, timeout=timeout, **host_options())
 
 
 def our_transfer(b: Child, c: Child, src: Path, size: int) -> dict[str, Any]:
     """Pull ``src`` (stored on B) from B into C's store; time it, weigh both hosts."""
     with client(b.ready["address"]) as to_b, client(c.ready["address"]) as to_c:
-        ref = to_b.upload_artifact(src)
+        ref = to_b.upload_artifact(None, src)
         baseline_b = b.request({"cmd": "peak_reset"}, 10)["rss"]
         baseline_c = c.request({"cmd": "peak_reset"}, 10)["rss"]
         started = time.perf_counter()
@@ -107,7 +107,7 @@ def resume_after_cut(folder: Path, src: Path, size: int) -> dict[str, Any]:
     with Child("host_server.py", ["--name", "bench-r2", "--config", config]) as r2:
         try:
             with client(r1.ready["address"]) as to_r1:
-                ref = to_r1.upload_artifact(src)
+                ref = to_r1.upload_artifact(None, src)
             with client(r2.ready["address"], timeout=10.0) as to_r2:
                 outcome: dict[str, Any] = {}
                 started = time.perf_counter()

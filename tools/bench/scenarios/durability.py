@@ -68,7 +68,7 @@ def _rates(address: str, settings: Settings) -> dict[str, float]:
     count = settings.count(200, 2000)
     budget = float(settings.pick(3.0, 10.0))
     best: dict[str, float] = {}
-    with HostClient(address, timeout=TIMEOUT, **host_options()) as client:
+    with HostClient(address=address, timeout=TIMEOUT, **host_options()) as client:
         plain, durable = client.create(PLAIN), client.create(DURABLE)
         for proxy in (plain, durable):
             time_calls(lambda i, p=proxy: p.send("increment", timeout=TIMEOUT), 20, 1.0)
@@ -85,7 +85,7 @@ def _rates(address: str, settings: Settings) -> dict[str, float]:
 
 def _deactivation_latency(address: str, settings: Settings) -> dict[str, dict[str, float]]:
     count = settings.count(50, 300)
-    with HostClient(address, timeout=TIMEOUT, **host_options()) as client:
+    with HostClient(address=address, timeout=TIMEOUT, **host_options()) as client:
         proxies = [client.create(PLAIN) for _ in range(count)]
         deactivate = time_calls(lambda i: proxies[i].deactivate(timeout=TIMEOUT), count, 30.0)
         activate = time_calls(lambda i: proxies[i].activate(timeout=TIMEOUT), count, 30.0)

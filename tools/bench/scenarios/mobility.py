@@ -66,14 +66,14 @@ def run_create(lab: Lab, settings: Settings) -> ScenarioResult:
         time_calls(remote, 50, 2.0)
         raw_samples = lab.raw.round_trips(count, budget)
         remote_samples = time_calls(remote, count, budget)
-        with HostClient(lab.b_address, timeout=TIMEOUT, **host_options()) as client:
+        with HostClient(address=lab.b_address, timeout=TIMEOUT, **host_options()) as client:
             made: list[PagletProxy] = []
             time_calls(lambda i: made.append(client.create(EchoPaglet, EchoState(i))), 50, 2.0)
             client_samples = time_calls(
                 lambda i: made.append(client.create(EchoPaglet, EchoState(i))), count, budget
             )
             # dispose through host A once the client is closed
-            created.extend(host.proxy(proxy.agent_id, proxy.address) for proxy in made)
+            created.extend(host.proxy(proxy.agent_id, proxy.host_url) for proxy in made)
         local_samples = time_calls(local, count, budget)
         ordered_samples = _after_oneway(lambda: time_calls(remote, count, budget), lab)
         raw_samples += lab.raw.round_trips(count, budget)

@@ -1,6 +1,6 @@
 """``rtt-remote`` and ``rtt-local``: one synchronous message round trip, p50 and p99.
 
-Remote: ``proxy.send("echo", {"n": i})`` from user code on host A (this process) to an
+Remote: ``proxy.send("echo", args={"n": i})`` from user code on host A (this process) to an
 :class:`~bench_paglets.EchoPaglet` on host B (another process): the path an application
 takes. ``HostClient`` (a script that runs no host) is measured too, without a bar.
 Local: the same call to a paglet on host A itself. The limit is the raw DEALER/ROUTER
@@ -32,13 +32,13 @@ def _measure(lab: Lab, proxy: PagletProxy, settings: Settings) -> tuple[list[int
 
     def ours() -> list[int]:
         return time_calls(
-            lambda i: proxy.send("echo", {"n": i}, timeout=CALL_TIMEOUT), count, budget
+            lambda i: proxy.send("echo", args={"n": i}, timeout=CALL_TIMEOUT), count, budget
         )
 
     def raw() -> list[int]:
         return lab.raw.round_trips(count, budget)
 
-    time_calls(lambda i: proxy.send("echo", {"n": i}, timeout=CALL_TIMEOUT), 200, 2.0)
+    time_calls(lambda i: proxy.send("echo", args={"n": i}, timeout=CALL_TIMEOUT), 200, 2.0)
     lab.raw.round_trips(200, 2.0)
     return interleaved(rounds, raw, ours)
 
@@ -50,11 +50,11 @@ def run_remote(lab: Lab, settings: Settings) -> ScenarioResult:
     try:
         raw_samples, our_samples = _measure(lab, proxy, settings)
         count, _, budget = _knobs(settings)
-        with HostClient(lab.b_address, timeout=CALL_TIMEOUT, **host_options()) as client:
-            client_proxy = client.proxy(proxy.agent_id)
-            time_calls(lambda i: client_proxy.send("echo", {"n": i}), 200, 2.0)
+        with HostClient(address=lab.b_address, timeout=CALL_TIMEOUT, **host_options()) as client:
+            client_proxy = client.get_proxy(proxy.agent_id)
+            time_calls(lambda i: client_proxy.send("echo", args={"n": i}), 200, 2.0)
             client_samples = time_calls(
-                lambda i: client_proxy.send("echo", {"n": i}), count, budget
+                lambda i: client_proxy.send("echo", args={"n": i}), count, budget
             )
     finally:
         proxy.dispose(timeout=CALL_TIMEOUT)

@@ -118,7 +118,7 @@ def host_start_seconds(use_cli: bool) -> float:
     """Seconds from spawning a host until it answered ``HostClient.health()``."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    with HostClient(address, timeout=START_LIMIT, **host_options()) as client:
+    with HostClient(address=address, timeout=START_LIMIT, **host_options()) as client:
         started = time.perf_counter()
         if use_cli:
             argv = [

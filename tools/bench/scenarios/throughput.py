@@ -33,7 +33,7 @@ def _oneway(proxy: PagletProxy, count: int, budget: float) -> tuple[int, float]:
     started = time.perf_counter()
     sent = 0
     for index in range(count):
-        proxy.send_oneway("tick", {"n": index})
+        proxy.send_oneway("tick", args={"n": index})
         sent += 1
         if index % 1024 == 0 and time.monotonic() > deadline:
             break
@@ -53,7 +53,7 @@ def _windowed(proxy: PagletProxy, count: int, window: int, budget: float) -> tup
         if len(in_flight) >= window:
             in_flight.popleft().get_reply(REPLY_TIMEOUT)
             received += 1
-        in_flight.append(proxy.send_future("echo", {"n": index}, timeout=REPLY_TIMEOUT))
+        in_flight.append(proxy.send_future("echo", args={"n": index}, timeout=REPLY_TIMEOUT))
         if index % 1024 == 0 and time.monotonic() > deadline:
             break
     while in_flight:

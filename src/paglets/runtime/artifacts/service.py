@@ -28,6 +28,7 @@ from paglets.artifacts import ArtifactRef, check_name
 from paglets.core.errors import (
     ArtifactError,
     IntegrityError,
+    LimitExceededError,
     PagletError,
     ProtocolError,
     StorageQuotaError,
@@ -177,6 +178,12 @@ class ArtifactService:
                     upload.touched = time.monotonic()
                 self._uploads[upload_id] = upload
                 return {"upload": upload_id, "offset": upload.partial.offset}
+        with self._lock:
+            if len(self._uploads) >= self._parts.config.max_uploads:
+                raise LimitExceededError(
+                    f"{len(self._uploads)} uploads are in progress on {self._parts.name}",
+                    "max_uploads",
+                )
         partial = self._store.open_partial(sha256, size, wait=0.0)
         key = self._transfers.board.start("in", owner, name, size)
         upload = _Upload(upload_id, partial, name, owner, ttl, key)

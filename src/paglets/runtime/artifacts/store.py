@@ -34,6 +34,7 @@ from paglets.core.errors import (
     ArtifactError,
     ArtifactNotFoundError,
     HostStoppedError,
+    LimitExceededError,
     StorageQuotaError,
 )
 from paglets.core.ids import new_id
@@ -66,6 +67,8 @@ class StoreLimits:
     max_size: int | None = None
     quota: int | None = None
     partial_ttl: float = 3600.0
+    max_open: int | None = None
+    """Partials leased (each an open file descriptor) at once: ``max_upload_fds``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,14 @@ class ArtifactRecord:
     def ref(self, host: str) -> ArtifactRef:
         """The encodable handle to this artifact on ``host``."""
         return ArtifactRef(
-            host, self.artifact_id, self.name, self.size, self.sha256, self.created_at
+            host,
+            self.artifact_id,
+            self.name,
+            self.size,
+            self.sha256,
+            self.created_at,
+            self.expires_at,
+            self.owner,
         )
 
     def info(self, host: str) -> dict[str, Any]:
@@ -215,6 +225,7 @@ class ArtifactStore:
         Raises:
             StorageQuotaError: over the size limit, the quota (when ``quota``) or the
                 free disk space.
+            LimitExceededError: ``max_open`` partials are leased already.
             ArtifactError: the lease was not free within ``wait`` seconds.
         """
         self.sweep()
@@ -222,6 +233,11 @@ class ArtifactStore:
             if not self._cond.wait_for(lambda: sha256 not in self._leased, wait):
                 raise ArtifactError(f"content {sha256[:16]} is being received already")
             path = self.partials / f"{sha256}.part"
+            limit = self.limits.max_open
+            if limit is not None and len(self._leased) >= limit:
+                raise LimitExceededError(
+                    f"{len(self._leased)} files are being received already", "max_upload_fds"
+                )
             self._check_room(size, path, quota)
             self._leased[sha256] = size
         try:

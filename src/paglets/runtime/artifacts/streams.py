@@ -158,20 +158,20 @@ class ArtifactStreams:
             ArtifactError: a malformed ref; StorageQuotaError, IntegrityError, or the
                 error of an unreachable source after every retry.
         """
-        if not is_sha256(ref.sha256) or ref.size < 0 or not ref.host:
+        if not is_sha256(ref.sha256) or ref.size_bytes < 0 or not ref.host_url:
             raise ArtifactError(f"not a valid artifact ref: {ref!r}"[:200])
         existing = self._store.add_existing(ref.sha256, ref.name, owner)
         if existing is not None:
             return existing
-        partial = self._store.open_partial(ref.sha256, ref.size)
-        key = self.board.start("in", owner, ref.name, ref.size)
+        partial = self._store.open_partial(ref.sha256, ref.size_bytes)
+        key = self.board.start("in", owner, ref.name, ref.size_bytes)
         try:
             existing = self._store.add_existing(ref.sha256, ref.name, owner)
             if existing is not None:  # another receiver finished it while we waited
                 return existing
             pull(
                 self._transport,
-                ref.host,
+                ref.host_url,
                 {"a": ref.artifact_id},
                 partial,
                 self.settings,

@@ -22,15 +22,18 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from paglets.core.context_events import ACTIVATE, DEACTIVATE
 from paglets.core.errors import (
     HostStoppedError,
     InvalidAgentError,
+    LifecycleError,
     PagletError,
     PagletInactiveError,
     StoreError,
 )
 from paglets.core.events import PersistencyEvent
-from paglets.runtime.execution.lifecycle import Lifecycle
+from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
+from paglets.runtime.execution.lifecycle import Lifecycle, release_resources
 from paglets.runtime.execution.local_paglet import (
     Envelope,
     LocalPaglet,
@@ -56,6 +59,7 @@ class Leaving:
     queued: list[Envelope]
     messages: list[Envelope]
     other: list[Envelope]
+    reason: str = ""
 
 
 class Activation:
@@ -76,27 +80,42 @@ class Activation:
     # deactivate -----------------------------------------------------------------------
 
     def deactivate(
-        self, slot: LocalPaglet, duration: float | None, reason: str = "deactivate"
+        self, slot: LocalPaglet, request: DeactivationRequest | None, reason: str = ""
     ) -> None:
         """Persist ``slot``'s paglet with its mailbox and unload it. Runs holding the turn.
 
         Raises:
             StoreError: the write failed; the paglet stays active with its mailbox.
+            ResourceCleanupError: a resource's cleanup failed; the paglet stays active.
+            LifecycleError: ``deactivation_policy`` returned something else than a
+                DeactivationPolicy.
         """
-        self.finish([self.prepare(slot, duration, reason)])
+        self.finish([self.prepare(slot, request, reason)])
 
-    def prepare(self, slot: LocalPaglet, duration: float | None, reason: str) -> Leaving:
-        """Run ``on_deactivating``, hold the mailbox and snapshot the paglet (in its turn)."""
+    def prepare(
+        self, slot: LocalPaglet, request: DeactivationRequest | None, reason: str = ""
+    ) -> Leaving:
+        """Run ``on_deactivating``, hold the mailbox and snapshot the paglet (in its turn).
+
+        The paglet's ``deactivation_policy(request)`` chooses the policy; its resources
+        are released after ``on_deactivating``.
+        """
         paglet = slot.paglet
-        event = PersistencyEvent(reason=reason, **self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
+        request = request or DeactivationRequest(reason=reason)
+        policy = policy_of(paglet, request)
+        event = PersistencyEvent(
+            reason=request.reason or reason or "deactivate",
+            **self._parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
+        )
         paglet.on_deactivating(event)
+        release_resources(paglet)
         slot.mailbox.hold()
         with paglet.locked():
             state = encode_state(paglet.state)
         queued = slot.mailbox.take_all()
         messages, other = split_queued(queued)
-        wake_at = None if duration is None else time.time() + duration
-        on_message, on_start = policy_of(paglet)
+        wake_at = None if policy.wake_after is None else time.time() + policy.wake_after
+        on_message, on_start = policy.activate_on_message, policy.activate_on_start
         if self.stopping and slot.checkpointer is not None:
             on_start = True  # a durable paglet that was active is active after a restart
         row = InactiveRow(
@@ -109,7 +128,9 @@ class Activation:
             on_start,
             on_message,
         )
-        return Leaving(slot, row, queued, [envelope for _, envelope in messages], other)
+        return Leaving(
+            slot, row, queued, [envelope for _, envelope in messages], other, request.reason
+        )
 
     def finish(self, leaving: list[Leaving]) -> None:
         """Write prepared deactivations in one transaction, then unload the paglets.
@@ -134,7 +155,13 @@ class Activation:
             self._parts.work_area.save_table(slot.agent_id, slot.files.table())
         slot.leave(PagletStatus.DEACTIVATED)
         self._parts.registry.remove(slot.agent_id)
-        self._parts.events.record("deactivated", slot.agent_id, kept=len(row.messages))
+        self._parts.events.record(
+            DEACTIVATE,
+            slot.agent_id,
+            class_name=slot.class_path,
+            reason=leaving.reason,
+            kept=len(row.messages),
+        )
         if row.wake_at is not None:
             self.scheduler.schedule(slot.agent_id, row.wake_at)
         self.owe(slot.agent_id, leaving.messages)
@@ -254,7 +281,9 @@ class Activation:
             self._lifecycle.run_hook(slot, lambda: slot.paglet.on_activation(event))
         except Exception:
             log.exception("%r: on_activation raised; the paglet is active anyway", slot.paglet)
-        self._parts.events.record("activated", slot.agent_id, reason=reason)
+        self._parts.events.record(
+            ACTIVATE, slot.agent_id, class_name=slot.class_path, reason=reason
+        )
         self._lifecycle.open(slot)
 
     def _decode_or_quarantine(self, kind: str, stored: StoredPaglet) -> tuple[Any, Any]:
@@ -356,19 +385,16 @@ def _body(envelope: Envelope) -> bytes:
     return encode_value([message.kind, dict(message.args), message.arg])
 
 
-def policy_of(paglet: Any) -> tuple[bool, bool]:
-    """``(activate on message, activate on start)`` from the paglet's policy, if any.
+def policy_of(paglet: Any, request: DeactivationRequest) -> DeactivationPolicy:
+    """The policy the paglet's ``deactivation_policy(request)`` hook chooses.
 
-    Reads ``activate_on_message`` and ``activate_on_start`` of what the paglet's
-    ``deactivation_policy()`` returns (defaults: True, False).
+    Raises:
+        LifecycleError: the hook returned something else than a DeactivationPolicy.
     """
-    policy = None
-    hook = getattr(paglet, "deactivation_policy", None)
-    if callable(hook):
-        try:
-            policy = hook()
-        except Exception:
-            log.exception("%r: deactivation_policy() raised; using the default", paglet)
-    on_message = bool(getattr(policy, "activate_on_message", True))
-    on_start = bool(getattr(policy, "activate_on_start", False))
-    return on_message, on_start
+    policy = paglet.deactivation_policy(request)
+    if not isinstance(policy, DeactivationPolicy):
+        raise LifecycleError(
+            f"{type(paglet).__qualname__}.deactivation_policy returned "
+            f"{type(policy).__name__}, not a DeactivationPolicy"
+        )
+    return policy

@@ -1,14 +1,22 @@
-"""The host as a paglet sees it (``self.context``)."""
+"""The host as one paglet sees it (``self.context``).
+
+Each paglet gets its own small :class:`HostContext` (it knows the paglet's id); all of
+them share the host's parts and services.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
-from paglets.core.agent import ACTIVE, Paglet, PagletState
+from paglets.core.agent import ACTIVE
+from paglets.core.hosts import HostRef
 from paglets.core.messages import Message, ReplySet
-from paglets.core.refs import PagletProxyRef
-from paglets.net.peers import PeerInfo
+from paglets.core.runtime_values import ServiceScope
+from paglets.remote.proxy import PagletProxy
+from paglets.remote.proxy_args import as_message
+from paglets.runtime.mesh.directory import MeshDirectory
 from paglets.runtime.parts import HostParts
 
 
@@ -16,67 +24,173 @@ class ContextServices(Protocol):
     """The host operations a context forwards to."""
 
     def create(
-        self, cls: type[Paglet[Any]], state: PagletState | None, init: Any, target: str | None
-    ) -> Any: ...
+        self, cls: type[Any], state: Any, init: Any, target: str | None = None
+    ) -> PagletProxy: ...
 
-    def proxy_of(self, agent_id: str, address: str) -> Any: ...
+    def proxy_of(self, agent_id: str, address: str) -> PagletProxy: ...
 
-    def proxies(self, flags: int) -> list[Any]: ...
+    def proxies(self, flags: int) -> list[PagletProxy]: ...
 
-    def multicast(self, message: Message) -> ReplySet: ...
+    def multicast(self, message: Message, exclude: Any = None) -> ReplySet: ...
+
+    def move(self, agent_id: str, op: str, target: str) -> PagletProxy: ...
 
 
 class HostContext:
-    """What every paglet on one host sees of it; implements ``PagletContext``."""
+    """What one paglet sees of its host; implements ``PagletContext``.
 
-    def __init__(self, parts: HostParts, services: ContextServices) -> None:
+    Args:
+        parts: the host's shared parts.
+        services: the host operations this context forwards to.
+        agent_id: the paglet this context belongs to ('' for the host's own).
+    """
+
+    __slots__ = ("_parts", "_services", "_agent_id", "_directory")
+
+    def __init__(
+        self,
+        parts: HostParts,
+        services: ContextServices,
+        agent_id: str = "",
+        directory: MeshDirectory | None = None,
+    ) -> None:
         self._parts = parts
         self._services = services
+        self._agent_id = agent_id
+        self._directory = directory or MeshDirectory(parts)
+
+    def for_agent(self, agent_id: str) -> HostContext:
+        """The context of the paglet ``agent_id`` on this host."""
+        return HostContext(self._parts, self._services, agent_id, self._directory)
 
     @property
-    def host_name(self) -> str:
+    def name(self) -> str:
+        """The name of this host."""
         return self._parts.name
 
     @property
-    def host_address(self) -> str:
+    def host(self) -> str:
+        """The name of this host."""
+        return self._parts.name
+
+    @property
+    def address(self) -> str:
+        """This host's address, ``tcp://HOST:PORT``."""
         return self._parts.address
 
     @property
+    def agent_id(self) -> str:
+        """The id of the paglet this context belongs to."""
+        return self._agent_id
+
+    @property
     def properties(self) -> Mapping[str, str]:
+        """This host's properties as configured at start."""
         return dict(self._parts.config.properties)
 
     @property
     def tags(self) -> tuple[str, ...]:
+        """This host's tags."""
         return tuple(self._parts.config.tags)
 
-    def available_hosts(self) -> list[PeerInfo]:
-        """The other hosts this host knows."""
-        return self._parts.peers.all()
+    @property
+    def files_roots(self) -> tuple[Path, ...]:
+        return self._parts.files_roots
 
-    def wait_for_host(self, name: str, timeout: float) -> PeerInfo:
-        """Wait until a host called ``name`` is known (PeerNotFoundError after timeout)."""
-        return self._parts.peers.wait_for(name, timeout)
+    def get_property(self, key: str, default: Any = None) -> Any:
+        """A property set with :meth:`set_property`, else a configured one, else ``default``."""
+        return self._parts.get_property(key, default)
 
-    def create_paglet(
-        self,
-        cls: type[Paglet[Any]],
-        state: PagletState | None = None,
-        init: Any = None,
-        target: str | None = None,
-    ) -> Any:
-        """Create a paglet here, or on ``target``; return its proxy."""
-        return self._services.create(cls, state, init, target)
+    def set_property(self, key: str, value: Any) -> None:
+        """Set a property of this host (local: it does not travel in gossip)."""
+        self._parts.set_property(key, value)
 
-    def proxy(self, ref: PagletProxyRef | str, address: str | None = None) -> Any:
-        """A live proxy for a ref, or for an agent id (here, or at ``address``)."""
-        if isinstance(ref, PagletProxyRef):
-            return self._services.proxy_of(ref.agent_id, ref.address)
-        return self._services.proxy_of(ref, address or self._parts.address)
+    def get_proxy(self, agent_id: str, host_url: str | None = None) -> PagletProxy:
+        """A proxy to ``agent_id`` on this host, or on the host at ``host_url``."""
+        return self._services.proxy_of(agent_id, host_url or self._parts.address)
 
-    def proxies(self, flags: int = ACTIVE) -> list[Any]:
+    def get_proxies(self, flags: int = ACTIVE) -> list[PagletProxy]:
         """Proxies of the paglets on this host in the given state flags."""
         return self._services.proxies(flags)
 
-    def multicast(self, message: Message) -> ReplySet:
-        """Send ``message`` to every active paglet on this host."""
-        return self._services.multicast(message)
+    def create_paglet(
+        self,
+        cls: type[Any],
+        state: Any = None,
+        *,
+        init: Any = None,
+        host_url: str | None = None,
+    ) -> PagletProxy:
+        """Create a paglet here, or on ``host_url`` (a name or an address); return its proxy."""
+        return self._services.create(cls, state, init, host_url)
+
+    def available_hosts(self, online_only: bool = True, include_self: bool = True) -> list[HostRef]:
+        """The hosts this host knows (online ones, itself included, by default)."""
+        return self._directory.available_hosts(online_only, include_self)
+
+    def host_status(self, name: str) -> HostRef:
+        """What is known of the host ``name`` (PeerNotFoundError if nothing)."""
+        return self._directory.host_status(name)
+
+    def is_host_online(self, name: str) -> bool:
+        """Whether the host ``name`` is known and online."""
+        return self._directory.is_host_online(name)
+
+    def wait_for_host(self, name_or_address: str, timeout: float = 10.0) -> HostRef:
+        """Wait until the host is known and online (PeerNotFoundError after ``timeout``)."""
+        return self._directory.wait_for_host(name_or_address, timeout)
+
+    def dispatch_to(self, name: str) -> PagletProxy:
+        """Move this context's paglet to the host ``name``; return its proxy there."""
+        return self._services.move(self._agent_id, "dispatch", name)
+
+    def clone_to(self, name: str) -> PagletProxy:
+        """Copy this context's paglet to the host ``name``; return the copy's proxy."""
+        return self._services.move(self._agent_id, "clone", name)
+
+    def multicast(
+        self, kind: str | Message, args: dict[str, Any] | None = None, exclude: Any = None
+    ) -> ReplySet:
+        """Send a message to every active paglet on this host but those in ``exclude``.
+
+        ``exclude`` is an agent id or an iterable of agent ids.
+        """
+        return self._services.multicast(as_message(kind, args), exclude)
+
+    def send(self, agent_id: str, message: Message | str, host_url: str | None = None) -> Any:
+        """Send a message to ``agent_id`` (on this host, or at ``host_url``); return the reply."""
+        return self.get_proxy(agent_id, host_url).send(message)
+
+    # services: thin calls into runtime/serving/service_registry.py ------------------
+
+    def advertise_contract(
+        self, contract: Any, provider: Any, metadata: Mapping[str, str] | None = None
+    ) -> Any:
+        """Advertise ``provider`` (a paglet, proxy or agent id) as offering ``contract``."""
+        return self._parts.require_service_registry().advertise_contract(
+            contract, provider, metadata
+        )
+
+    def withdraw_contract(self, contract: Any, provider: Any = None) -> int:
+        """Stop advertising ``contract`` here (only ``provider``'s record, if given)."""
+        name = contract if isinstance(contract, str) else contract.name
+        key = None if provider is None else getattr(provider, "agent_id", provider)
+        return self._parts.require_service_registry().withdraw(name, key)
+
+    def lookup_contracts(
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
+    ) -> list[Any]:
+        """Handles of every provider of ``contract`` in ``scope`` (``local`` or ``mesh``)."""
+        return self._parts.require_service_registry().lookup_contracts(contract, scope, timeout)
+
+    def lookup_contract(
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
+    ) -> Any:
+        """A handle to the first provider of ``contract`` found (this host's first), or None."""
+        return self._parts.require_service_registry().lookup_contract(contract, scope, timeout)
+
+    def require_contract(
+        self, contract: Any, scope: ServiceScope = ServiceScope.LOCAL, timeout: float | None = None
+    ) -> Any:
+        """Like :meth:`lookup_contract`; raises ServiceNotFoundError when none is found."""
+        return self._parts.require_service_registry().require_contract(contract, scope, timeout)

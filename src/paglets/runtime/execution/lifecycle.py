@@ -14,7 +14,8 @@ from typing import Any
 
 from paglets.core.agent import Paglet, PagletState, overrides_run
 from paglets.core.classes import class_path
-from paglets.core.errors import HostStoppedError, InvalidAgentError, PagletError
+from paglets.core.context_events import CREATE, DISPOSE
+from paglets.core.errors import HostStoppedError, InvalidAgentError, LimitExceededError, PagletError
 from paglets.core.events import CreationEvent, DisposalEvent
 from paglets.core.ids import new_id
 from paglets.runtime.execution.host_context import HostContext
@@ -39,6 +40,16 @@ NO_IMPORTS = ClassPolicy(())
 def new_agent_id() -> str:
     """A fresh agent id (uuid4 form, 32 hex digits)."""
     return new_id()
+
+
+def release_resources(paglet: Paglet[Any]) -> None:
+    """Run the paglet's resource cleanups, newest first (if it registered any).
+
+    Raises:
+        ResourceCleanupError: a cleanup without ``suppress`` failed.
+    """
+    if paglet._resources is not None:
+        paglet._resources.cleanup()
 
 
 class Lifecycle:
@@ -80,6 +91,12 @@ class Lifecycle:
             )
         if self._parts.registry.get(agent_id) is not None:
             raise PagletError(f"paglet {agent_id} already lives on {self._parts.name}")
+        config = self._parts.config
+        if len(self._parts.registry) >= config.max_paglets:
+            raise LimitExceededError(
+                f"{len(self._parts.registry)} paglets are active on {self._parts.name}",
+                "max_paglets",
+            )
         paglet = cls()
         slot = LocalPaglet(
             paglet,
@@ -92,8 +109,12 @@ class Lifecycle:
             self._parts.address,
             self._parts.config.max_queued_messages,
             self._parts.work_area,
+            self._parts.events,
+            self._parts.budget,
+            config.max_mailbox_bytes,
+            self._parts.run_slots,
         )
-        paglet._bind(agent_id, state, self._context, slot)
+        paglet._bind(agent_id, state, self._context.for_agent(agent_id), slot)
         slot.mailbox.hold()
         for envelope in queued:
             slot.mailbox.post(envelope, envelope.priority)
@@ -159,7 +180,7 @@ class Lifecycle:
             except PagletError:
                 self.uninstall(slot)
                 raise
-        self._parts.events.record("created", slot.agent_id, cls=slot.class_path)
+        self._parts.events.record(CREATE, slot.agent_id, class_name=slot.class_path)
         self.open(slot)
         return slot
 
@@ -225,11 +246,11 @@ class Lifecycle:
         """
         cls = resolve_class(cls_path, Paglet, policy)
         if not state_cls_path:
-            state_cls_path = class_path(cls.State)  # type: ignore[attr-defined]
+            state_cls_path = class_path(cls.State)
         state_cls = resolve_class(state_cls_path, PagletState, policy)
-        if not issubclass(state_cls, cls.State):  # type: ignore[attr-defined]
+        if not issubclass(state_cls, cls.State):
             raise PagletError(
-                f"{state_cls_path} is not the state class of {cls_path} ({class_path(cls.State)})"  # type: ignore[attr-defined]
+                f"{state_cls_path} is not the state class of {cls_path} ({class_path(cls.State)})"
             )
         return cls, state_cls
 
@@ -242,12 +263,13 @@ class Lifecycle:
             slot.paglet.on_disposing(event)
         except Exception:
             log.exception("%r: on_disposing raised; disposing anyway", slot.paglet)
+        release_resources(slot.paglet)
         queued = slot.leave(PagletStatus.DISPOSED)
         self._parts.registry.remove(slot.agent_id)
         if slot.checkpointer is not None:
             self._drop_checkpoint(slot.agent_id)
         self._remove_files(slot.agent_id)
-        self._parts.events.record("disposed", slot.agent_id)
+        self._parts.events.record(DISPOSE, slot.agent_id, class_name=slot.class_path)
         slot.fail_queued(queued, InvalidAgentError(f"paglet {slot.agent_id} was disposed"))
 
     def dispose_inactive(self, agent_id: str) -> None:
@@ -260,7 +282,7 @@ class Lifecycle:
             raise not_found(agent_id, self._parts.name)
         self._parts.work_area.drop_table(agent_id)
         self._remove_files(agent_id)
-        self._parts.events.record("disposed", agent_id)
+        self._parts.events.record(DISPOSE, agent_id)
 
     def _remove_files(self, agent_id: str) -> None:
         """Remove a destroyed paglet's work dir (its registered files elsewhere stay)."""

@@ -14,15 +14,15 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
 
+from paglets.artifacts import PagletFileRef
 from paglets.core.agent import NOT_HANDLED, Paglet, overrides_run
+from paglets.core.context_events import MESSAGE_FAILED, PAGLET_CRASHED
 from paglets.core.errors import (
-    AgentMovedError,
     HostError,
     HostStoppedError,
     InvalidAgentError,
@@ -30,21 +30,30 @@ from paglets.core.errors import (
     OverloadedError,
     PagletError,
     ReplyTimeoutError,
-    SerializationError,
 )
-from paglets.core.messages import MAX_PRIORITY, UNQUEUED, FutureReply, Message
-from paglets.net.transport import IncomingRequest
+from paglets.core.messages import DEACTIVATE, MAX_PRIORITY, UNQUEUED_PRIORITY, FutureReply, Message
+from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
+from paglets.persistence.storage import ManagedStorage
+from paglets.runtime.event_log import EventLog
+from paglets.runtime.execution.envelope import Envelope
+from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlot, RunSlots
 from paglets.runtime.execution.mailbox import Mailbox
 from paglets.runtime.execution.unqueued_fence import UnqueuedFence
+from paglets.runtime.execution.sender import sending_as
 from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.paglet_files import PagletFiles
 from paglets.runtime.files.work_area import WorkArea
 from paglets.wire.classpath import ClassPolicy
-from paglets.wire.codec import decode_value, encode_value
+from paglets.wire.codec import decode_value
+from paglets.wire.message_body import decode_message_body
 
 log = logging.getLogger(__name__)
 
 ACTION_PRIORITY = MAX_PRIORITY + 1
+
+
+RUN_START_WAIT = 5.0
+"""Seconds ``start_run`` waits for the new thread to enter ``run()``."""
 
 
 class PagletStatus(enum.Enum):
@@ -56,52 +65,16 @@ class PagletStatus(enum.Enum):
     DISPOSED = "disposed"
 
 
-@dataclass(slots=True)
-class Envelope:
-    """A message or an action waiting for a paglet, and where its result goes."""
-
-    priority: int
-    message: Message | None = None
-    body: memoryview | bytes | None = None
-    future: FutureReply | None = None
-    request: IncomingRequest | None = None
-    action: Callable[[], Any] | None = None
-    no_delay: bool = False
-
-    @property
-    def wants_reply(self) -> bool:
-        """Whether somebody waits for the result."""
-        return self.future is not None or (self.request is not None and not self.request.oneway)
-
-    def respond(self, value: Any = None, error: BaseException | None = None) -> None:
-        """Deliver the result (or the error) to whoever waits for it."""
-        if self.future is not None:
-            if error is not None:
-                self.future.set_error(error)
-            else:
-                self.future.set_result(value)
-        elif self.request is not None:
-            if error is not None:
-                self.request.fail(error)
-                return
-            try:
-                body = b"" if value is None else encode_value(value)
-            except PagletError as exc:
-                self.request.fail(SerializationError(f"cannot encode the reply: {exc}"))
-                return
-            self.request.reply(body)
-        elif error is not None and not isinstance(error, AgentMovedError):
-            log.info("oneway message failed: %s: %s", type(error).__name__, error)
-
-
 class LocalPagletOperations(Protocol):
     """The host-side operations a paglet's self-operations delegate to."""
 
-    def dispatch_slot(self, slot: LocalPaglet, target: str, options: dict[str, Any]) -> Any: ...
+    def dispatch_slot(self, slot: LocalPaglet, options: dict[str, Any]) -> Any: ...
 
-    def clone_slot(self, slot: LocalPaglet, target: str | None, options: dict[str, Any]) -> Any: ...
+    def clone_slot(self, slot: LocalPaglet, options: dict[str, Any]) -> Any: ...
 
-    def deactivate_slot(self, slot: LocalPaglet, duration: float | None) -> None: ...
+    def deactivate_slot(self, slot: LocalPaglet, request: DeactivationRequest) -> Any: ...
+
+    def persistent_storage(self, slot: LocalPaglet) -> ManagedStorage: ...
 
     def dispose_slot(self, slot: LocalPaglet) -> None: ...
 
@@ -125,6 +98,10 @@ class LocalPaglet:
         host_address: str,
         max_queued: int = 100_000,
         work_area: WorkArea | None = None,
+        events: EventLog | None = None,
+        budget: QueueBudget | None = None,
+        max_queued_bytes: int | None = None,
+        run_slots: RunSlots | None = None,
     ) -> None:
         self.paglet = paglet
         self.agent_id = agent_id
@@ -141,10 +118,13 @@ class LocalPaglet:
         self._policy = policy
         self._host_address = host_address
         self._run_thread: threading.Thread | None = None
-        self._max_queued = max_queued
         self._work_area = work_area
+        self._events = events
         self._files: PagletFiles | None = None  # built on first use: most paglets carry none
-        self.mailbox = Mailbox(pool, self._handle)
+        self._bounds = MailboxBounds(agent_id, max_queued, max_queued_bytes, budget)
+        runs = run_slots is not None and overrides_run(type(paglet))  # taken before it exists
+        self._run_slot: RunSlot | None = run_slots.take(agent_id) if run_slots and runs else None
+        self.mailbox = Mailbox(pool, self._handle, self._bounds.give_back)
         self.checkpointer: Callable[[LocalPaglet], PagletError | None] | None = None
         self.last_checkpoint: bytes | None = None  # encoded state a DURABLE paglet last saved
         self.unqueued = UnqueuedFence()
@@ -165,20 +145,23 @@ class LocalPaglet:
 
     # PagletControl: the paglet's self-operations -------------------------------------------
 
-    def dispatch(self, target: str, options: Any) -> Any:
-        return self._operations.dispatch_slot(self, target, dict(options))
+    def dispatch(self, options: Mapping[str, Any]) -> Any:
+        return self._operations.dispatch_slot(self, dict(options))
 
-    def clone(self, target: str | None, options: Any) -> Any:
-        return self._operations.clone_slot(self, target, dict(options))
+    def clone(self, options: Mapping[str, Any]) -> Any:
+        return self._operations.clone_slot(self, dict(options))
 
-    def deactivate(self, duration: float | None) -> None:
-        self._operations.deactivate_slot(self, duration)
+    def deactivate(self, request: DeactivationRequest) -> Any:
+        return self._operations.deactivate_slot(self, request)
 
     def dispose(self) -> None:
         self._operations.dispose_slot(self)
 
     def own_proxy(self) -> Any:
         return self._operations.proxy_of(self.agent_id, self._host_address)
+
+    def persistent_storage(self) -> ManagedStorage:
+        return self._operations.persistent_storage(self)
 
     def wait_message(self, timeout: float | None) -> bool:
         return self.mailbox.wait_message(timeout)
@@ -194,14 +177,16 @@ class LocalPaglet:
             raise PagletError(f"paglet {self.agent_id} is {self.status.value}: no files here")
         return self.files
 
-    def register_file(self, path: str | PathLike[str], name: str | None, mode: str) -> Path:
+    def register_file(
+        self, path: str | PathLike[str], name: str | None, mode: str
+    ) -> PagletFileRef:
         return self._own_files().register(path, name, mode)
 
     def unregister_file(self, name: str, delete: bool) -> None:
         self._own_files().unregister(name, delete)
 
-    def registered_files(self) -> dict[str, Path]:
-        return self._own_files().registered() if self._files is not None else {}
+    def registered_files(self) -> list[PagletFileRef]:
+        return self._own_files().refs() if self._files is not None else []
 
     def file_path(self, name: str) -> Path:
         return self._own_files().path_of(name)
@@ -212,21 +197,26 @@ class LocalPaglet:
     # delivery -----------------------------------------------------------------------
 
     def deliver(self, envelope: Envelope) -> None:
-        """Queue a message (or run an unqueued one at once on a worker)."""
-        if envelope.priority == UNQUEUED:
-            if self.unqueued.enter(lambda: self.mailbox.held):
-                self._pool.submit(self.unqueued.run, self._handle, envelope)
-            else:  # moving or being persisted: it waits like any other message
-                self.mailbox.post(envelope, envelope.priority)
-        elif len(self.mailbox) >= self._max_queued and envelope.action is None:
-            envelope.respond(
-                error=OverloadedError(
-                    f"the mailbox of paglet {self.agent_id} is full "
-                    f"({self._max_queued} messages waiting)"
-                )
-            )
-        else:
+        """Queue a message (or run an unqueued one at once); over a limit, refuse it."""
+        if envelope.action is not None:
             self.mailbox.post(envelope, envelope.priority)
+            return
+        size = len(envelope.body) if envelope.body is not None else 0
+        unqueued = envelope.priority == UNQUEUED_PRIORITY
+        try:
+            self._bounds.admit(len(self.mailbox), self.mailbox.bytes, size, unqueued)
+        except OverloadedError as exc:
+            envelope.respond(error=exc)
+            return
+        if unqueued and self.unqueued.enter(lambda: self.mailbox.held):
+            self._pool.submit(self.unqueued.run, self._handle_unqueued, (envelope, size))
+        else:  # an unqueued one waits like any other while the paglet moves or is persisted
+            self.mailbox.post(envelope, envelope.priority, size if self._bounds.budget else None)
+
+    def _handle_unqueued(self, item: tuple[Envelope, int]) -> None:
+        envelope, size = item
+        self._bounds.give_back(size)
+        self._handle(envelope)
 
     def run_in_turn(self, action: Callable[[], Any], timeout: float | None) -> Any:
         """Run ``action`` while holding the paglet's turn and return its result.
@@ -256,7 +246,7 @@ class LocalPaglet:
             return action()
 
         self.mailbox.post(Envelope(ACTION_PRIORITY, future=future, action=claimed), ACTION_PRIORITY)
-        if not future.wait(timeout) and claim.acquire(blocking=False):
+        if not future.wait_for_reply(timeout) and claim.acquire(blocking=False):
             raise ReplyTimeoutError(
                 f"paglet {self.agent_id} stayed busy for {timeout}s; nothing was done"
             )
@@ -282,37 +272,56 @@ class LocalPaglet:
             envelope.respond(error=exc)
             return
         self.handled += 1
+        if message.kind == DEACTIVATE:
+            self._deactivate_on_message(message, envelope)
+            return
         try:
-            result = self.paglet.handle_message(message)
+            with sending_as(self.agent_id):
+                result = self.paglet.handle_message(message)
         except BaseException as exc:
             self.failures += 1
             log.debug("%r: handler of %r raised", self.paglet, message.kind, exc_info=True)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            envelope.respond(error=_handler_error(exc))
+            self._failed(message, envelope, _handler_error(exc))
             return
         if result is NOT_HANDLED:
-            envelope.respond(
-                error=NotHandledError(
-                    f"{type(self.paglet).__qualname__} does not handle {message.kind!r}"
-                )
-            )
+            kind = message.kind
+            text = f"{type(self.paglet).__qualname__} does not handle {kind!r}"
+            self._failed(message, envelope, NotHandledError(text))
             return
         # a DURABLE paglet is saved before the reply leaves; a failed save is the reply
         envelope.respond(result, None if self.checkpointer is None else self.checkpointer(self))
 
+    def _failed(self, message: Message, envelope: Envelope, error: PagletError) -> None:
+        envelope.respond(error=error)
+        if self._events is not None:
+            self._events.record(
+                MESSAGE_FAILED,
+                self.agent_id,
+                class_name=self.class_path,
+                message_id=message.message_id,
+                error=f"{type(error).__name__}: {error}",
+                message_kind=message.kind,
+            )
+
     def _decode(self, envelope: Envelope) -> Message:
         assert envelope.body is not None
-        decoded = decode_value(envelope.body, self._policy)
-        if not isinstance(decoded, list) or len(decoded) != 3:
-            raise SerializationError("a message body must be [kind, args, arg]")
-        kind, args, arg = decoded
-        if not isinstance(kind, str) or not isinstance(args, dict):
-            raise SerializationError("a message needs a string kind and a dict of args")
+        return decode_message_body(envelope.body, envelope.priority, self._policy)
+
+    def _deactivate_on_message(self, message: Message, envelope: Envelope) -> None:
+        """The reserved kind: deactivate this paglet (for ``args["duration"]`` seconds)."""
+        duration = message.args.get("duration")
         try:
-            return Message(kind, args, arg, envelope.priority)
-        except ValueError as exc:
-            raise SerializationError(f"not a valid message: {exc}") from None
+            if duration is not None and not (type(duration) in (int, float) and duration >= 0):
+                raise PagletError(f"{DEACTIVATE} duration must be seconds >= 0, not {duration!r}")
+            policy = None if duration is None else DeactivationPolicy(wake_after=float(duration))
+            request = DeactivationRequest(reason=DEACTIVATE, policy=policy)
+            self._operations.deactivate_slot(self, request)
+        except PagletError as exc:
+            envelope.respond(error=exc)
+        else:
+            envelope.respond(True)
 
     # leaving ------------------------------------------------------------------------
 
@@ -321,6 +330,8 @@ class LocalPaglet:
         self.mailbox.hold()
         self.status = status
         self.moved_to = moved_to
+        if self._run_thread is None and self._run_slot is not None:
+            self._run_slot.release()  # run() never started: no thread needs it
         self.paglet._mark_leaving()
         envelopes: list[Envelope] = self.mailbox.take_all()
         return envelopes
@@ -333,23 +344,42 @@ class LocalPaglet:
     # run() --------------------------------------------------------------------------
 
     def start_run(self) -> None:
-        """Start ``run()`` on a thread of its own if the paglet class defines one."""
+        """Start ``run()`` on a thread of its own if the paglet class defines one.
+
+        Returns once that thread entered ``run()`` (bounded by :data:`RUN_START_WAIT`),
+        so a caller's first message comes after ``run()`` began.
+        The thread holds the run slot taken at construction until ``run()`` returns.
+        """
         if not overrides_run(type(self.paglet)):
             return
+        entered = threading.Event()
         thread = threading.Thread(
-            target=self._run, name=f"paglet-run-{self.agent_id[:8]}", daemon=True
+            target=self._run, args=(entered,), name=f"paglet-run-{self.agent_id[:8]}", daemon=True
         )
         self._run_thread = thread
         thread.start()
+        entered.wait(RUN_START_WAIT)
 
-    def _run(self) -> None:
+    def _run(self, entered: threading.Event) -> None:
+        entered.set()
         try:
-            self.paglet.run()
+            with sending_as(self.agent_id):
+                self.paglet.run()
         except HostStoppedError:
             log.info("%r: run() ended because the host stopped", self.paglet)
         except Exception as exc:
             self.run_failure = f"{type(exc).__name__}: {exc}"
+            if self._events is not None:
+                self._events.record(
+                    PAGLET_CRASHED,
+                    self.agent_id,
+                    class_name=self.class_path,
+                    error=self.run_failure,
+                )
             log.error("%r: run() failed:\n%s", self.paglet, traceback.format_exc())
+        finally:
+            if self._run_slot is not None:
+                self._run_slot.release()
 
     @property
     def run_alive(self) -> bool:

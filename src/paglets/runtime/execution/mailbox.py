@@ -36,12 +36,19 @@ class _Waiter:
 class Mailbox:
     """Priority-ordered envelopes for one paglet, handled serially on pool threads."""
 
-    def __init__(self, pool: WorkerPool, handle: Callable[[Any], None]) -> None:
+    def __init__(
+        self,
+        pool: WorkerPool,
+        handle: Callable[[Any], None],
+        on_taken: Callable[[int], None] | None = None,
+    ) -> None:
         self._pool = pool
         self._handle = handle
+        self._on_taken = on_taken  # told the size of each envelope that leaves the queue
+        self.bytes = 0
         self._lock = threading.Lock()
         self._waiting: threading.Condition | None = None  # built on first wait_message
-        self._queue: list[tuple[int, int, Any]] = []
+        self._queue: list[tuple[int, int, int | None, Any]] = []
         self._seq = itertools.count()
         self._busy = False
         self._held = False
@@ -61,10 +68,18 @@ class Mailbox:
                 waiting = self._waiting
         return waiting
 
-    def post(self, envelope: Any, priority: int) -> None:
-        """Queue ``envelope``; start a drain if nobody holds the turn."""
+    def post(self, envelope: Any, priority: int, size: int | None = None) -> None:
+        """Queue ``envelope``; start a drain if nobody holds the turn.
+
+        Args:
+            envelope: what the handle callback gets.
+            priority: higher first.
+            size: its bytes, counted until it leaves the queue (``on_taken`` is told);
+                None: not counted (actions).
+        """
         with self._lock:
-            heapq.heappush(self._queue, (-priority, next(self._seq), envelope))
+            heapq.heappush(self._queue, (-priority, next(self._seq), size, envelope))
+            self.bytes += size or 0
             if self._busy or self._held or self._resuming:
                 return
             self._busy = True
@@ -78,7 +93,10 @@ class Mailbox:
                     if self._resuming and self._waiting is not None:
                         self._waiting.notify_all()
                     return
-                envelope = heapq.heappop(self._queue)[2]
+                _, _, size, envelope = heapq.heappop(self._queue)
+                self.bytes -= size or 0
+            if size is not None and self._on_taken is not None:
+                self._on_taken(size)
             _turn.mailbox = self
             try:
                 self._handle(envelope)
@@ -153,9 +171,14 @@ class Mailbox:
     def take_all(self) -> list[Any]:
         """Remove and return every queued envelope, highest priority first."""
         with self._lock:
-            items = sorted(self._queue)
+            items = sorted(self._queue, key=lambda item: item[:2])
             self._queue.clear()
-        return [item[2] for item in items]
+            self.bytes = 0
+        if self._on_taken is not None:
+            for _, _, size, _ in items:
+                if size is not None:
+                    self._on_taken(size)
+        return [item[3] for item in items]
 
     # wait / notify ----------------------------------------------------------------------
 

@@ -20,8 +20,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from paglets.core.errors import HostStoppedError, PagletError
+from paglets.persistence.persistency import DeactivationRequest
 from paglets.runtime.execution.activation import Activation, Leaving, policy_of, split_queued
 from paglets.runtime.execution.local_paglet import LocalPaglet, PagletStatus
 from paglets.runtime.parts import HostParts
@@ -115,6 +117,14 @@ def _deactivate(activation: Activation, slot: LocalPaglet) -> None:
         activation.deactivate(slot, None, reason="host-stop")
 
 
+def _on_message(paglet: Any) -> bool:
+    try:
+        return policy_of(paglet, DeactivationRequest(reason="host-stop")).activate_on_message
+    except Exception:  # the busy paglet is kept all the same, with the default
+        log.exception("%r: deactivation_policy raised at stop; the default applies", paglet)
+        return True
+
+
 def persist_busy(parts: HostParts, activation: Activation, slot: LocalPaglet) -> str:
     """Persist a paglet still busy when the stop bound passed; return which state.
 
@@ -149,7 +159,7 @@ def persist_busy(parts: HostParts, activation: Activation, slot: LocalPaglet) ->
         None,
         [(envelope.priority, body) for body, envelope in messages],
         activate_on_start=True,
-        activate_on_message=policy_of(paglet)[0],
+        activate_on_message=_on_message(paglet),
     )
     slot.leave(PagletStatus.DEACTIVATED)
     parts.registry.remove(slot.agent_id)

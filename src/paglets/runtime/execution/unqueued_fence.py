@@ -1,8 +1,8 @@
-"""The fence that keeps UNQUEUED handlers out of a paglet's snapshot.
+"""The fence that keeps UNQUEUED_PRIORITY handlers out of a paglet's snapshot.
 
-An UNQUEUED message bypasses the mailbox and runs at once on a worker of its own. While
+An UNQUEUED_PRIORITY message bypasses the mailbox and runs at once on a worker of its own. While
 the paglet moves or is persisted (its mailbox held) such a message waits in the
-mailbox like any other, and the snapshot is taken only once the UNQUEUED handlers that
+mailbox like any other, and the snapshot is taken only once the UNQUEUED_PRIORITY handlers that
 started before the hold have returned, so no update they make escapes it.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 
 class UnqueuedFence:
-    """Counts running UNQUEUED handlers of one paglet; lets a hand-off wait for none."""
+    """Counts running UNQUEUED_PRIORITY handlers of one paglet; lets a hand-off wait for none."""
 
     __slots__ = ("_running", "_done")
 

@@ -3,6 +3,11 @@
 A task never waits behind a blocked one while the pool is below its cap: when no worker
 is idle, a new one starts. Workers idle for ``idle_timeout`` seconds exit, so a host
 with thousands of idle paglets holds only a handful of threads.
+
+Starting a thread waits until it runs, which on a busy machine takes milliseconds. With
+``start_aside=True``, workers needed by tasks submitted inside :meth:`WorkerPool.holding`
+(the I/O thread's batches) are started by a small starter thread instead, so a burst
+of requests never stalls the I/O thread, and the ping it answers.
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ _STOP = None
 class WorkerPool:
     """Threads that run submitted callables, growing on demand up to ``max_workers``."""
 
-    def __init__(self, name: str, max_workers: int = 1024, idle_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        max_workers: int = 1024,
+        idle_timeout: float = 30.0,
+        *,
+        start_aside: bool = False,
+    ) -> None:
         self.name = name
         self.max_workers = max_workers
         self.idle_timeout = idle_timeout
@@ -36,6 +48,11 @@ class WorkerPool:
         self._warned_full = False
         self._threads: set[threading.Thread] = set()
         self._held = threading.local()
+        self._to_start: queue.SimpleQueue[threading.Thread | None] | None = None
+        self._starter: threading.Thread | None = None  # started with the first worker
+        self._starting = 0  # workers handed to the starter that do not run yet
+        if start_aside:
+            self._to_start = queue.SimpleQueue()
 
     @property
     def size(self) -> int:
@@ -65,6 +82,8 @@ class WorkerPool:
             if self._idle > 0:
                 self._idle -= 1
                 return
+            if self._starting and self._tasks.qsize() <= self._starting:
+                return  # a worker on its way takes it
             if self._count >= self.max_workers:
                 if not self._warned_full:
                     self._warned_full = True
@@ -75,11 +94,34 @@ class WorkerPool:
                     )
                 return
             self._count += 1
+            aside = self._to_start is not None and getattr(self._held, "aside", False)
             thread = threading.Thread(
-                target=self._work, name=f"paglets-{self.name}-{self._count}", daemon=True
+                target=self._work,
+                args=(aside,),
+                name=f"paglets-{self.name}-{self._count}",
+                daemon=True,
             )
             self._threads.add(thread)
-        thread.start()
+            starter = None
+            if aside:
+                self._starting += 1
+                if self._starter is None:
+                    starter = self._starter = threading.Thread(
+                        target=self._start_threads, name=f"paglets-{self.name}-starter"
+                    )
+                    starter.daemon = True
+        if not aside:
+            thread.start()
+            return
+        assert self._to_start is not None
+        self._to_start.put(thread)
+        if starter is not None:
+            starter.start()
+
+    def _start_threads(self) -> None:
+        assert self._to_start is not None
+        while (thread := self._to_start.get()) is not None:
+            thread.start()
 
     @contextmanager
     def holding(self) -> Iterator[None]:
@@ -96,6 +138,7 @@ class WorkerPool:
         tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         self._held.tasks = tasks
         self._held.first_started = False
+        self._held.aside = True
         try:
             yield
         finally:
@@ -107,9 +150,13 @@ class WorkerPool:
                     left = len(tasks) - index
                     log.warning("worker pool %s stopped: %d held tasks not run", self.name, left)
                     break
+            self._held.aside = False
 
-    def _work(self) -> None:
+    def _work(self, aside: bool = False) -> None:
         tasks = self._tasks
+        if aside:
+            with self._lock:
+                self._starting -= 1
         try:
             while True:
                 try:
@@ -145,6 +192,10 @@ class WorkerPool:
             threads = list(self._threads)
             for _ in threads:
                 self._tasks.put(_STOP)
+        if self._to_start is not None:
+            self._to_start.put(None)
+            if self._starter is not None:
+                self._starter.join(timeout)
         for thread in threads:
-            if thread is not threading.current_thread():
+            if thread is not threading.current_thread() and thread.ident is not None:
                 thread.join(timeout)

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paglets.artifacts import check_name
+from paglets.artifacts import PagletFileRef, check_name
 from paglets.core.errors import ArtifactError, ArtifactNotFoundError
 from paglets.remote.blob_stream import hash_file
+from paglets.runtime.files.roots import check_path
 from paglets.runtime.files.work_area import FileTable, WorkArea, remove_tree
 
 MODES = ("copy", "move")
@@ -76,22 +77,29 @@ class PagletFiles:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def register(self, path: str | os.PathLike[str], name: str | None, mode: str) -> Path:
-        """Register a file to travel with the paglet; return its absolute path.
+    def register(self, path: str | os.PathLike[str], name: str | None, mode: str) -> PagletFileRef:
+        """Register a file to travel with the paglet; return its ref.
 
         Raises:
             ArtifactNotFoundError: ``path`` is not a regular file.
             ArtifactError: a bad ``name`` or ``mode``.
+            ForbiddenError: ``path`` (resolved) is outside the host's files roots and
+                the paglet's work dir.
         """
         if mode not in MODES:
             raise ArtifactError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         source = Path(path).absolute()
+        if self._area.roots is not None:
+            own = Path(os.path.realpath(self._area.dir_of(self._agent_id)))
+            source = check_path(source, (*self._area.roots, own))
         if not source.is_file():
             raise ArtifactNotFoundError(f"{source} is not a regular file")
         label = check_name(name or source.name)
+        entry = FileEntry(source, mode)
+        size, sha256 = entry.digest()
         with self._lock:
-            self._entries[label] = FileEntry(source, mode)
-        return source
+            self._entries[label] = entry
+        return PagletFileRef(label, mode, size, sha256, source)
 
     def unregister(self, name: str, delete: bool = False) -> None:
         """Stop carrying ``name``; delete the file too when ``delete``."""
@@ -113,6 +121,22 @@ class PagletFiles:
         if entry is None:
             raise ArtifactNotFoundError(f"no registered file {name!r}")
         return entry.path
+
+    def refs(self) -> list[PagletFileRef]:
+        """A ref of every registered file (size and hash as they are now).
+
+        A file gone since it was registered has size -1 and no sha256.
+        """
+        with self._lock:
+            entries = list(self._entries.items())
+        refs = []
+        for name, entry in entries:
+            try:
+                size, sha256 = entry.digest()
+            except ArtifactNotFoundError:
+                size, sha256 = -1, ""  # gone since it was registered: a move will say so
+            refs.append(PagletFileRef(name, entry.mode, size, sha256, entry.path))
+        return refs
 
     def registered(self) -> dict[str, Path]:
         """Name -> path of every registered file."""

@@ -59,9 +59,14 @@ class WorkArea:
         root: the host's files root; work dirs go to ``root/work``.
         database: the SQLite file of the tables (the host database); None:
             ``root/paglet_files.sqlite3``.
+        roots: the host's files roots (:mod:`~paglets.runtime.files.roots`): where
+            a paglet may register files besides its work dir; None: anywhere.
     """
 
-    def __init__(self, root: Path, database: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, roots: tuple[Path, ...] | None = None, database: Path | None = None
+    ) -> None:
+        self.roots = roots
         self.root = root / "work"
         self._root_text = str(self.root)
         legacy = root / "paglet_files.sqlite3"

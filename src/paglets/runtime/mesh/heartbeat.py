@@ -8,7 +8,10 @@ per-peer backoff (2 s doubling to 30 s), so a host that comes back is online aga
 without a restart on either side. A host that stops publishes one last message
 with ``leaving: True``; its peers mark it offline at once.
 
-Gossip arrives on the I/O thread. What it says is handed to the :class:`Learner`
+Gossip arrives on the I/O thread, each map with the PUB endpoint it came from; facts
+that :func:`~paglets.net.peer_trust.judge_gossip` rejects (a member publishing about
+another host, or a host not greeted yet) are counted in ``rejected`` and dropped.
+What the rest says is handed to the :class:`Learner`
 (:class:`~paglets.runtime.mesh.membership.Membership`); when a peer knows more online hosts
 than we do, we ask it for its list (at most every couple of seconds), which heals the
 race of two hosts joining through one seed at the same moment.
@@ -22,11 +25,13 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from paglets.core.context_events import PRESENCE_KINDS, ContextEvent
 from paglets.core.errors import PagletError
 from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.gossip import Gossip
+from paglets.net.log_limit import RateLimitedLog
+from paglets.net.peer_trust import Verdict, judge_gossip
 from paglets.net.peers import PeerInfo
-from paglets.runtime.event_log import ContextEvent
 from paglets.runtime.mesh.host_facts import HostFacts
 from paglets.runtime.parts import HostParts
 
@@ -45,7 +50,9 @@ class Learner(Protocol):
 
     def take(self, info: PeerInfo, via: str) -> None: ...
 
-    def greet(self, address: str, *, want_peers: bool = False, retries: int | None = 0) -> None: ...
+    def greet(
+        self, address: str, *, want_peers: bool = False, retries: int | None = 0, pub: str = ""
+    ) -> None: ...
 
 
 class Heartbeat:
@@ -57,6 +64,8 @@ class Heartbeat:
         self._lock = threading.Lock()
         self._regreet: dict[str, tuple[float, float]] = {}  # address: (when, backoff)
         self.late_beats = 0
+        self.rejected = 0
+        self._rejections = RateLimitedLog(log, 30.0)
         self._skipped = 0
         self._pulled_at = 0.0
         self._publish_pending = False
@@ -120,16 +129,16 @@ class Heartbeat:
         return self.facts.current()
 
     def submit(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run ``fn(*args)`` on a worker thread (nothing once the host stops)."""
+        """Run ``fn(*args)`` on the control lane (nothing once the host stops)."""
         if self._stopped:
             return
         try:
-            self._parts.pool.submit(fn, *args)
+            self._parts.control_pool.submit(fn, *args)
         except RuntimeError:
             pass  # the host is stopping
 
     def _on_event(self, event: ContextEvent) -> None:
-        if event.kind.startswith("host-") or event.kind == "name-clash":
+        if event.kind not in PRESENCE_KINDS:
             return
         self._dirty = True
         with self._lock:
@@ -174,7 +183,11 @@ class Heartbeat:
         """
         now = time.monotonic()
         budget = _REGREETS_PER_BEAT
-        for info in self._parts.peers.all():
+        known = self._parts.peers.all()
+        if len(self._regreet) > len(known):
+            addresses = {info.address for info in known}
+            self._regreet = {a: v for a, v in self._regreet.items() if a in addresses}
+        for info in known:
             if info.online:
                 self._regreet.pop(info.address, None)
                 continue
@@ -186,8 +199,8 @@ class Heartbeat:
             self._regreet[info.address] = (now + backoff, backoff)
             self._learner.greet(info.address, retries=0)
 
-    def _on_gossip(self, data: dict[str, Any]) -> None:
-        """Facts from a peer's PUB (on the I/O thread)."""
+    def _on_gossip(self, data: dict[str, Any], endpoint: str) -> None:
+        """Facts from the peer's PUB at ``endpoint`` (on the I/O thread)."""
         if self._stopped:
             return
         if data.get("mesh_version") != self._parts.config.mesh_version:
@@ -199,6 +212,15 @@ class Heartbeat:
             log.debug("dropped gossip: %s", exc)
             return
         peers = self._parts.peers
+        if judge_gossip(peers, info, endpoint) is Verdict.REJECT:
+            self.rejected += 1
+            self._rejections.log(
+                logging.INFO,
+                endpoint,
+                "dropped gossip from %s: it speaks for %s, which did not greet us from there",
+                info.address,
+            )
+            return
         if data.get("leaving") is True:
             known = peers.get(info.address)
             if known is not None and known.incarnation == info.incarnation:

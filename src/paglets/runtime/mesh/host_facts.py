@@ -105,6 +105,7 @@ class HostFacts:
             "name": config.name,
             "address": parts.address,
             "pub": self.pub_address,
+            "key": parts.transport.identity_key,
             "mesh_version": config.mesh_version,
             "protocol": PROTOCOL_VERSION,
             "tags": list(config.tags),

@@ -1,4 +1,4 @@
-"""Knowing the mesh: who is there (hello, zeroconf, gossip), who is alive, names to addresses.
+"""Knowing the mesh: who is there (hello, zeroconf, gossip) and who is alive.
 
 How a host learns of another
     * a static seed (``--peer``) is greeted with ``hello`` at start, retried with
@@ -10,7 +10,13 @@ How a host learns of another
       (rate-limited), which heals the race of two hosts joining through one seed at once.
 
 Facts only ever come first-hand and are ordered by ``(incarnation, seq)``
-(:class:`~paglets.net.peers.PeerTable`). A host of another mesh or protocol version is
+(:class:`~paglets.net.peers.PeerTable`); :mod:`~paglets.net.peer_trust` decides which
+may touch which host's entry, so a member cannot speak as another host.
+
+Hosts that are only *heard of* (zeroconf records, peer lists, incoming hellos of
+unknown callers) cost a bounded greeting (:mod:`~paglets.runtime.mesh.greeter`). A host
+enters the table only once it answered a ``hello``; the links to those that never do
+are closed by the transport after a while. A host of another mesh or protocol version is
 never added: it is kept in :attr:`Membership.ignored` with the reason, logged once and
 shown by ``paglets mesh``. Two online hosts with one name are a clash: both stay listed
 (never merged), the clash is logged and reported, and the name no longer resolves.
@@ -26,21 +32,22 @@ import threading
 import time
 from typing import Any
 
-from paglets.core.errors import PagletError, PeerNotFoundError, ProtocolError
-from paglets.core.messages import FutureReply
+from paglets.core.errors import ProtocolError
 from paglets.net.discovery import DiscoveredHost, Discovery
-from paglets.net.endpoint import looks_like_address, normalize_address, split_address
+from paglets.net.endpoint import normalize_address, split_address
+from paglets.net.log_limit import RateLimitedLog
+from paglets.net.peer_trust import Verdict, judge_reply, judge_request
 from paglets.net.peers import Change, PeerInfo
+from paglets.runtime.mesh.greeter import Greeter
 from paglets.runtime.mesh.heartbeat import Heartbeat
 from paglets.runtime.parts import HostParts
-from paglets.wire.codec import decode_value, encode_value
-from paglets.wire.protocol import PROTOCOL_VERSION, VERB_HELLO
+from paglets.wire.protocol import PROTOCOL_VERSION
 
 log = logging.getLogger(__name__)
 
-_HELLO_TIMEOUT = 2.0
-_MAX_BACKOFF = 5.0
 _DISCOVERED_RETRIES = 3
+MAX_LISTED = 256
+"""Entries kept in :attr:`Membership.ignored` and :attr:`Membership.refused`."""
 
 
 class Membership:
@@ -48,14 +55,24 @@ class Membership:
 
     def __init__(self, parts: HostParts) -> None:
         self._parts = parts
-        self._lock = threading.Lock()
-        self._greeting: set[str] = set()
+        self._noise = RateLimitedLog(log, 30.0)
+        self.rejected = 0
         self._clashes_told: set[tuple[str, str]] = set()
         self._stopped = False
         self.heartbeat = Heartbeat(parts, self)
+        self._greeter = Greeter(
+            parts,
+            self.facts,
+            self._on_answer,
+            self._on_refused,
+            self.heartbeat.submit,
+            lambda: self.heartbeat.gossip,
+            self._settled,
+        )
         self.discovery: Discovery | None = None
         self.ignored: dict[str, dict[str, Any]] = {}
         self.refused: dict[str, str] = {}
+        self._answered: dict[str, threading.Event] = {}  # seed -> its first hello settled
 
     def facts(self) -> dict[str, Any]:
         """This host's facts as sent in ``hello`` and gossip (the last sample)."""
@@ -65,6 +82,7 @@ class Membership:
         return {
             "name": config.name,
             "address": self._parts.address,
+            "key": self._parts.transport.identity_key,
             "mesh_version": config.mesh_version,
             "protocol": PROTOCOL_VERSION,
             "tags": list(config.tags),
@@ -80,11 +98,24 @@ class Membership:
             zmq.ZMQError: the gossip PUB port could not be bound.
         """
         pub_address = self.heartbeat.start()
-        for seed in seeds:
-            self.greet(normalize_address(seed), want_peers=True, retries=None)
+        addresses = [normalize_address(seed) for seed in seeds]
+        for address in addresses:
+            self._answered.setdefault(address, threading.Event())
+        for address in addresses:
+            self.greet(address, want_peers=True, retries=None)
+        # Joining is done when start returns: every seed that answers has learnt us
+        # (hello is mutual) and we it. A seed that is down costs at most join_timeout.
+        deadline = time.monotonic() + self._parts.config.join_timeout
+        for address in addresses:
+            self._answered[address].wait(max(0.0, deadline - time.monotonic()))
         if self._parts.config.discovery:
             ip, router_port = split_address(self._parts.address)
             self._start_discovery(ip, router_port, pub_address)
+
+    def _settled(self, address: str) -> None:
+        answered = self._answered.get(address)
+        if answered is not None:
+            answered.set()
 
     def _start_discovery(self, ip: str, router_port: int, pub_address: str) -> None:
         config = self._parts.config
@@ -97,6 +128,7 @@ class Membership:
             pub_port=split_address(pub_address)[1],
             on_found=self._on_discovered,
             on_removed=self._on_vanished,
+            key=self._parts.transport.identity_key,
         )
         try:
             discovery.start()
@@ -111,90 +143,29 @@ class Membership:
         if self._stopped:
             return
         self._stopped = True
+        self._greeter.stop()
         if self.discovery is not None:
             self.discovery.stop()
         self.heartbeat.stop()
 
     # greeting -------------------------------------------------------------------------
 
-    def greet(self, address: str, *, want_peers: bool = False, retries: int | None = 0) -> None:
-        """Send ``hello`` to ``address`` unless a greeting is already under way.
-
-        Args:
-            address: canonical address of the host to greet.
-            want_peers: ask for the list of hosts it knows.
-            retries: further attempts after a failure, with backoff (None: until it
-                answers or this host stops, as for seeds).
-        """
-        if self._stopped or self._parts.is_local(address):
-            return
-        with self._lock:
-            if address in self._greeting:
-                return
-            self._greeting.add(address)
-        self._send_hello(address, want_peers, retries, 0)
-
-    def _send_hello(
-        self, address: str, want_peers: bool, retries: int | None, attempt: int
+    def greet(
+        self, address: str, *, want_peers: bool = False, retries: int | None = 0, pub: str = ""
     ) -> None:
-        body = self.facts()
-        if want_peers:
-            body["want_peers"] = True
-        try:
-            future = self._parts.transport.request(
-                address, VERB_HELLO, encode_value(body), timeout=_HELLO_TIMEOUT, ordered=False
-            )
-        except PagletError:
-            self._done_greeting(address)
-            return
-        future.add_done_callback(
-            lambda done: self.heartbeat.submit(
-                self._on_reply, address, want_peers, retries, attempt, done
-            )
-        )
+        """Send ``hello`` to ``address`` (see :meth:`Greeter.greet`)."""
+        self._greeter.greet(address, want_peers=want_peers, retries=retries, pub=pub)
 
-    def _done_greeting(self, address: str) -> None:
-        with self._lock:
-            self._greeting.discard(address)
+    def _on_answer(self, address: str, facts: Any) -> None:
+        self._learn(facts, via="hello", dialled=address)
+        if isinstance(facts, dict):
+            self._learn_peer_list(facts.get("peers"))
 
-    def _on_reply(
-        self,
-        address: str,
-        want_peers: bool,
-        retries: int | None,
-        attempt: int,
-        future: FutureReply,
-    ) -> None:
-        error = future.error()
-        if error is None:
-            try:
-                facts = decode_value(future.get_reply(0).body, self._parts.policy)
-                self._learn(facts, via="hello")
-                if isinstance(facts, dict):
-                    self._learn_peer_list(facts.get("peers"))
-            except (PagletError, ValueError) as exc:
-                error = exc
-            else:
-                self._done_greeting(address)
-                return
-        if isinstance(error, ProtocolError):
-            self.refused[address] = str(error)
-            self._ignore(address, "", "", 0, f"refused us: {error}")
-            self._done_greeting(address)
-            return
-        if self._stopped or (retries is not None and attempt >= retries):
-            self._done_greeting(address)
-            return
-        delay = min(_MAX_BACKOFF, 0.2 * (2**attempt))
-        io = self._parts.transport.io
-        try:
-            io.call_soon(
-                io.call_later,
-                delay,
-                lambda: self._send_hello(address, want_peers, retries, attempt + 1),
-            )
-        except PagletError:
-            self._done_greeting(address)
+    def _on_refused(self, address: str, error: ProtocolError) -> None:
+        if address not in self.refused:
+            _make_room(self.refused)
+        self.refused[address] = str(error)
+        self._ignore(address, "", "", 0, f"refused us: {error}")
 
     def _learn_peer_list(self, peers: Any) -> None:
         for entry in peers or ():
@@ -205,12 +176,14 @@ class Membership:
                 continue
             if self._parts.is_local(address) or self._parts.peers.get(address) is not None:
                 continue  # known hosts that went offline are re-greeted by the heartbeat
-            if pub and self.heartbeat.gossip is not None:
-                # subscribe first: the hello reply is the snapshot
-                self.heartbeat.gossip.connect(pub)
-            self.greet(address, retries=_DISCOVERED_RETRIES)
+            self.greet(address, retries=_DISCOVERED_RETRIES, pub=pub)
 
-    def _learn(self, facts: Any, via: str) -> PeerInfo:
+    def _learn(self, facts: Any, via: str, *, dialled: str = "", caller_key: str = "") -> PeerInfo:
+        """Read hello facts; apply them as :mod:`~paglets.net.peer_trust` rules.
+
+        ``dialled`` is set for a reply (the address we sent the hello to), else the
+        facts came in a request from the peer authenticated as ``caller_key``.
+        """
         if not isinstance(facts, dict):
             raise ValueError("hello facts must be a map")
         self._check_version(facts)
@@ -223,7 +196,20 @@ class Membership:
                 "online": True,
             }
         )
-        self.take(info, via)
+        peers = self._parts.peers
+        if dialled:
+            verdict = judge_reply(peers, dialled, info)
+        else:
+            verdict = judge_request(peers, info, caller_key, secured=self._parts.transport.secured)
+        if verdict is Verdict.REJECT:
+            raise ProtocolError(
+                f"hello facts name the key {info.key or '(none)'}, but the connection is "
+                f"authenticated as {caller_key or '(none)'}"
+            )
+        if verdict is Verdict.GREET:
+            self.greet(info.address, retries=_DISCOVERED_RETRIES, pub=info.pub_address)
+        else:
+            self.take(info, via, rebind=verdict is Verdict.REBIND)
         return info
 
     def _check_version(self, facts: dict[str, Any]) -> None:
@@ -240,11 +226,33 @@ class Membership:
             self._ignore(address, str(facts.get("name", "")), theirs, protocol, reason)
             raise ProtocolError(reason)
 
-    def take(self, info: PeerInfo, via: str) -> None:
-        """Apply first-hand facts; subscribe to the host; tell what changed."""
+    def take(self, info: PeerInfo, via: str, *, rebind: bool = False) -> None:
+        """Apply first-hand facts; subscribe to the host; tell what changed.
+
+        Args:
+            info: the facts.
+            via: ``hello`` or ``gossip``.
+            rebind: the facts may replace the identity key bound to their address
+                (a reply from that very address); otherwise facts naming another key
+                than the bound one are dropped.
+        """
         if self._parts.is_local(info.address):
             return
-        change, old = self._parts.peers.apply(info)
+        peers = self._parts.peers
+        known = peers.get(info.address)
+        if known is not None and known.key != info.key:
+            if not rebind:
+                self._reject(info, f"its key {info.key!r} is not the bound {known.key!r}")
+                return
+            log.info("host %s at %s has a new identity key", info.name, info.address)
+            if known.incarnation == info.incarnation:
+                peers.forget(info.address)  # a restart would replace it anyway
+        change, old = peers.apply(info)
+        if change is Change.REFUSED:
+            self._noise.warning(
+                "table", "peer table full (%s): %s at %s not added", info.name, info.address
+            )
+            return
         if change is Change.STALE:
             return
         gossip = self.heartbeat.gossip
@@ -277,9 +285,16 @@ class Membership:
             log.warning("name clash: %r is used by %s", info.name, ", ".join(clash))
             self._parts.events.record("name-clash", "", name=info.name, addresses=clash)
 
+    def _reject(self, info: PeerInfo, why: str) -> None:
+        self.rejected += 1
+        self._noise.warning(
+            info.address, "rejected facts for the host at %s (%s): %s", info.name, why
+        )
+
     def _ignore(self, address: str, name: str, mesh: str, protocol: Any, reason: str) -> None:
         if address not in self.ignored:
-            log.warning("ignoring host %s at %s: %s", name or "?", address or "?", reason)
+            self._noise.warning(address or "?", "ignoring host %s at %s: %s", name or "?", reason)
+            _make_room(self.ignored)
         self.ignored[address] = {
             "name": name,
             "address": address,
@@ -288,16 +303,21 @@ class Membership:
             "reason": reason,
         }
 
-    def on_hello(self, facts: Any) -> dict[str, Any]:
+    def on_hello(self, facts: Any, caller_key: str = "") -> dict[str, Any]:
         """Answer a ``hello``: learn the caller, return our facts (and peers if asked).
 
+        Args:
+            facts: the caller's facts.
+            caller_key: the identity key its connection was authenticated with.
+
         Raises:
-            ProtocolError: the caller speaks another mesh or protocol version.
+            ProtocolError: the caller speaks another mesh or protocol version, or its
+                facts name another identity than its connection's.
         """
         if not isinstance(facts, dict):
             raise ProtocolError("hello needs a map of host facts")
         try:
-            self._learn(facts, via="hello")
+            self._learn(facts, via="hello", caller_key=caller_key)
         except ValueError as exc:
             raise ProtocolError(str(exc)) from None
         reply = self.facts()
@@ -329,10 +349,7 @@ class Membership:
         known = self._parts.peers.get(found.address)
         if known is not None and known.online and known.pub_address == found.pub_address:
             return
-        if self.heartbeat.gossip is not None:
-            # subscribe first: the hello reply is the snapshot
-            self.heartbeat.gossip.connect(found.pub_address)
-        self.greet(found.address, retries=_DISCOVERED_RETRIES)
+        self.greet(found.address, retries=_DISCOVERED_RETRIES, pub=found.pub_address)
 
     def _on_vanished(self, found: DiscoveredHost) -> None:
         # liveness comes from gossip; a vanished record only ends an "ignored" listing
@@ -363,23 +380,8 @@ class Membership:
             "time": time.time(),
         }
 
-    def resolve_target(self, target: str) -> str:
-        """The address of ``target``: an address in any spelling, or a host name.
 
-        Raises:
-            PeerNotFoundError: no known host has that name.
-            RemoteHostError: two online hosts share that name.
-        """
-        if not target:
-            raise PeerNotFoundError("no target host given")
-        if looks_like_address(target):
-            return normalize_address(target)
-        if target == self._parts.name:
-            return self._parts.address
-        info = self._parts.peers.resolve(target)
-        if info is None:
-            known = ", ".join(sorted({peer.name for peer in self._parts.peers.all()}))
-            raise PeerNotFoundError(
-                f"unknown host {target!r} (this host knows: {known or 'no other host'})"
-            )
-        return info.address
+def _make_room(listing: dict[str, Any]) -> None:
+    """Drop the oldest entries of a bounded listing so one more fits."""
+    while len(listing) >= MAX_LISTED:
+        del listing[next(iter(listing))]

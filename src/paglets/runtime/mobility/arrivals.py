@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
+from paglets.core.context_events import ARRIVAL
 from paglets.core.errors import (
     ArtifactError,
     OverloadedError,
@@ -29,7 +30,7 @@ from paglets.core.errors import (
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.disk.partial_file import storage_error
 from paglets.runtime.execution.lifecycle import Lifecycle
-from paglets.runtime.execution.local_paglet import Envelope
+from paglets.runtime.execution.local_paglet import Envelope, LocalPaglet, PagletStatus
 from paglets.runtime.files.work_area import remove_tree
 from paglets.runtime.mobility.fault_points import fault_point
 from paglets.runtime.parts import HostParts
@@ -59,6 +60,7 @@ class Arrivals:
         # messages for a paglet prepared here and not started yet, delivered once it is
         self._parked: dict[str, list[Envelope]] = {}
         self.redirect: Callable[[str, str, Envelope], None] | None = None
+        self.requeue: Callable[[LocalPaglet, Envelope], None] | None = None
         self._settled = threading.Condition(self._lock)
 
     def wait_arrival(self, agent_id: str, timeout: float) -> bool:
@@ -190,7 +192,7 @@ class Arrivals:
         )
         if phase == phases.PREPARED:
             checkpoint = None
-            if getattr(cls, "DURABLE", False):
+            if getattr(cls, "DURABLE", False) and record.get("arrival") != "inactive":
                 checkpoint = (agent_id, str(record["class"]), str(record["state_class"]),
                               bytes(record["state"]))  # fmt: skip
             if not self._log.move(tid, IN, phases.COMMITTED, expect=phases.PREPARED,
@@ -267,11 +269,14 @@ class Arrivals:
     ) -> None:
         parts = self._parts
         agent_id = str(record["agent_id"])
+        inactive = record.get("arrival") == "inactive"
+        if inactive and parts.store.contains(agent_id):
+            return  # stored before a restart cut this start short
         with self._lock:  # parked messages go first, before anything newer can come in
             parked = self._parked.pop(agent_id, [])
             slot = self._lifecycle.install(cls, agent_id, state, queued=parked)
             self._settled.notify_all()
-        if getattr(cls, "DURABLE", False):
+        if getattr(cls, "DURABLE", False) and not inactive:
             slot.last_checkpoint = encode_state(state)
         if staging is not None and record.get("files"):
             try:
@@ -282,6 +287,9 @@ class Arrivals:
                 if isinstance(exc, OSError):
                     raise storage_error(exc, f"the work dir of {agent_id}") from None
                 raise
+        if inactive:
+            self._store_inactive(slot)
+            return
         reason = str(record["reason"])
         source_name = str(record["source_name"])
         fields = parts.event_fields(agent_id)
@@ -291,7 +299,9 @@ class Arrivals:
                 source_agent_id=str(record["source_agent_id"]),
                 clone_agent_id=agent_id,
                 source_host_name=source_name,
+                source_host_address=str(record["source_address"]),
                 target_host_name=parts.name,
+                target_host_address=parts.address,
                 **fields,  # type: ignore[arg-type]
             )
             hook = slot.paglet.on_clone
@@ -299,8 +309,8 @@ class Arrivals:
             event = MobilityEvent(
                 source_host_name=source_name,
                 target_host_name=parts.name,
-                source_address=str(record["source_address"]),
-                target_address=parts.address,
+                source_host_address=str(record["source_address"]),
+                target_host_address=parts.address,
                 reason=reason,
                 **fields,  # type: ignore[arg-type]
             )
@@ -310,12 +320,31 @@ class Arrivals:
         except Exception:
             log.exception("%r: %s raised; the paglet is here anyway", slot.paglet, hook.__name__)
         parts.events.record(
-            "arrived" if reason != "clone" else "clone-arrived",
-            agent_id,
-            source=source_name,
-            reason=reason,
+            ARRIVAL, agent_id, class_name=slot.class_path, source=source_name, reason=reason
         )
         self._lifecycle.open(slot)
+
+    def _store_inactive(self, slot: LocalPaglet) -> None:
+        """Keep an arrived paglet inactive: in the store, its files in its work dir.
+
+        No hook runs and ``run()`` does not start; an ``activate`` (or a message)
+        loads it, as any deactivated paglet. Messages that waited for its arrival are
+        delivered to it as to any inactive paglet.
+        """
+        parts = self._parts
+        with slot.paglet.locked():
+            state = encode_state(slot.paglet.state)
+        parts.store.save(slot.agent_id, slot.class_path, slot.state_class_path, state, None)
+        if slot.has_files:
+            parts.work_area.save_table(slot.agent_id, slot.files.table())
+        queued = slot.leave(PagletStatus.DEACTIVATED)
+        parts.registry.remove(slot.agent_id)
+        parts.events.record(ARRIVAL, slot.agent_id, class_name=slot.class_path, arrival="inactive")
+        for envelope in queued:
+            if self.requeue is not None:
+                self.requeue(slot, envelope)
+            else:
+                envelope.respond(error=TransferError(f"paglet {slot.agent_id} is inactive"))
 
     def start_recovered(self, tid: str, record: dict[str, Any]) -> None:
         """Finish a committed arrival found at start-up (the host died while starting it)."""

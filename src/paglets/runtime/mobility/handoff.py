@@ -27,6 +27,7 @@ import threading
 import time
 from typing import Any
 
+from paglets.core.context_events import CLONE, DISPATCH, RETRACT
 from paglets.core.errors import (
     HostStoppedError,
     PagletError,
@@ -37,7 +38,7 @@ from paglets.core.errors import (
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.core.ids import new_id
 from paglets.core.messages import FutureReply
-from paglets.runtime.execution.lifecycle import Lifecycle, new_agent_id
+from paglets.runtime.execution.lifecycle import Lifecycle, new_agent_id, release_resources
 from paglets.runtime.execution.local_paglet import LocalPaglet, LocalPagletOperations, PagletStatus
 from paglets.runtime.mobility.arrivals import STARTED, Arrivals
 from paglets.runtime.mobility.fault_points import fault_point
@@ -82,10 +83,12 @@ class Mobility:
         reason: str = "dispatch",
         timeout: float | None = None,
         hook: bool = True,
+        arrival: str = "activate",
     ) -> str:
         """Move ``slot``'s paglet to the host at ``target``; return the new address.
 
-        Runs holding the paglet's turn. Raises TransferError (the paglet stays).
+        Runs holding the paglet's turn. Raises TransferError or ResourceCleanupError
+        (the paglet stays). ``arrival="inactive"`` stores it inactive at the target.
         """
         parts = self._parts
         if parts.is_local(target):
@@ -94,24 +97,26 @@ class Mobility:
         event = MobilityEvent(
             source_host_name=parts.name,
             target_host_name=self._name_of(target),
-            source_address=parts.address,
-            target_address=target,
+            source_host_address=parts.address,
+            target_host_address=target,
             reason=reason,
             **parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
         )
         if hook:
             self._hook(slot, "on_dispatching", lambda: slot.paglet.on_dispatching(event))
+        release_resources(slot.paglet)
         slot.mailbox.hold()
         try:
             if not slot.unqueued.wait(limit):
                 raise TransferError(
                     f"UNQUEUED handlers of {slot.agent_id} still ran after {limit}s; "
-                    f"the paglet stayed on {parts.name}"
+                    f"the paglet stayed on {parts.name}",
+                    stage="snapshot",
                 )
             # The state lock fences run() for the whole hand-off: an update it makes
             # either is in the record or waits and then sees is_leaving.
             with slot.paglet.locked():
-                record = self._record(slot, slot.agent_id, reason)
+                record = self._record(slot, slot.agent_id, reason, arrival)
                 self._hand_off(slot, target, record, limit, what=reason, moving=True)
                 queued = slot.leave(PagletStatus.MOVED, target)
                 parts.registry.remove(slot.agent_id, moved_to=target)
@@ -120,13 +125,21 @@ class Mobility:
             raise
         self._send_commit(target, record["tid"], limit)
         self._release_files(slot)
-        parts.events.record("dispatched", slot.agent_id, target=target, reason=reason)
+        kind = RETRACT if reason == "retract" else DISPATCH
+        parts.events.record(
+            kind, slot.agent_id, class_name=slot.class_path, target=target, reason=reason
+        )
         for envelope in queued:
             self._operations.redirect(slot, envelope)
         return target
 
     def clone(
-        self, slot: LocalPaglet, target: str | None, *, timeout: float | None = None
+        self,
+        slot: LocalPaglet,
+        target: str | None,
+        *,
+        timeout: float | None = None,
+        arrival: str = "activate",
     ) -> tuple[str, str]:
         """Copy ``slot``'s paglet to ``target`` (None: here); return (new id, address)."""
         parts = self._parts
@@ -136,13 +149,15 @@ class Mobility:
         common = {
             "source_agent_id": slot.agent_id,
             "source_host_name": parts.name,
+            "source_host_address": parts.address,
             "target_host_name": target_name,
+            "target_host_address": address,
         }
         cloning = CloneEvent(**common, **parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
         self._hook(slot, "on_cloning", lambda: slot.paglet.on_cloning(cloning))
         clone_id = new_agent_id()
         with slot.paglet.locked():
-            record = self._record(slot, clone_id, "clone")
+            record = self._record(slot, clone_id, "clone", arrival)
         self._hand_off(slot, address, record, limit, what="clone", moving=False)
         # on_clone (there) runs before on_cloned (here): wait for the start
         self._send_commit(address, record["tid"], limit, wait=True)
@@ -155,7 +170,13 @@ class Mobility:
             slot.paglet.on_cloned(cloned)
         except Exception:
             log.exception("%r: on_cloned raised (the clone exists)", slot.paglet)
-        parts.events.record("cloned", slot.agent_id, clone=clone_id, target=address)
+        parts.events.record(
+            CLONE,
+            slot.agent_id,
+            class_name=slot.class_path,
+            clone_agent_id=clone_id,
+            target=address,
+        )
         return clone_id, address
 
     def revert(self, slot: LocalPaglet, to_address: str, timeout: float | None = None) -> str:
@@ -166,8 +187,8 @@ class Mobility:
         event = MobilityEvent(
             source_host_name=parts.name,
             target_host_name=self._name_of(to_address),
-            source_address=parts.address,
-            target_address=to_address,
+            source_host_address=parts.address,
+            target_host_address=to_address,
             reason="retract",
             **parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
         )
@@ -180,16 +201,20 @@ class Mobility:
         except Exception as exc:
             raise TransferError(
                 f"{name} of {slot.paglet!r} raised {type(exc).__name__}: {exc}; "
-                f"the paglet stayed on {self._parts.name}"
+                f"the paglet stayed on {self._parts.name}",
+                stage="hook",
             ) from exc
 
-    def _record(self, slot: LocalPaglet, agent_id: str, reason: str) -> dict[str, Any]:
+    def _record(
+        self, slot: LocalPaglet, agent_id: str, reason: str, arrival: str = "activate"
+    ) -> dict[str, Any]:
         try:
             state = encode_state(slot.paglet.state)
             files = slot.files.manifest() if slot.has_files else []
         except PagletError as exc:
             raise TransferError(
-                f"cannot move {slot.paglet!r}: {exc}; the paglet stayed on {self._parts.name}"
+                f"cannot move {slot.paglet!r}: {exc}; the paglet stayed on {self._parts.name}",
+                stage="snapshot",
             ) from exc
         record = {
             "tid": new_id(),
@@ -204,6 +229,8 @@ class Mobility:
         }
         if files:
             record["files"] = files
+        if arrival != "activate":
+            record["arrival"] = arrival
         return record
 
     def _hand_off(
@@ -222,7 +249,9 @@ class Mobility:
         try:
             self.transfers.begin(tid, OUT, slot.agent_id, target, record, time.time() + limit)
         except StoreError as exc:
-            raise TransferError(f"{what} of {slot.agent_id} not started: {exc}; {stayed}") from exc
+            raise TransferError(
+                f"{what} of {slot.agent_id} not started: {exc}; {stayed}", stage="prepare"
+            ) from exc
         with self._lock:
             self._deciding.add(tid)
         try:
@@ -237,7 +266,8 @@ class Mobility:
             ):
                 self._tell_abort(target, tid)
                 raise TransferError(
-                    f"{what} of {slot.agent_id} to {target} could not be committed here; {stayed}"
+                    f"{what} of {slot.agent_id} to {target} could not be committed here; {stayed}",
+                    stage="commit",
                 )
             fault_point("source-committed")
         finally:
@@ -264,7 +294,8 @@ class Mobility:
             if missing:  # unregistered by run() since the snapshot
                 raise TransferError(
                     f"registered files {missing} vanished during the move; the paglet "
-                    f"stayed on {self._parts.name}"
+                    f"stayed on {self._parts.name}",
+                    stage="snapshot",
                 )
             serving.serve(
                 record["tid"],
@@ -279,18 +310,22 @@ class Mobility:
             self._tell_abort(target, str(record["tid"]))
             raise TransferError(
                 f"{what} of paglet {record['source_agent_id']} to {target} got no answer "
-                f"({exc}); aborted, {stayed}"
+                f"({exc}); aborted, {stayed}",
+                stage="transfer",
             ) from exc
         except PagletError as exc:  # refused, or never sent: nothing runs there
             raise TransferError(
                 f"{what} of paglet {record['source_agent_id']} to {target} failed: "
-                f"{type(exc).__name__}: {exc}; aborted, {stayed}"
+                f"{type(exc).__name__}: {exc}; aborted, {stayed}",
+                stage="transfer",
             ) from exc
         finally:
             if files:
                 serving.stop(record["tid"])
         if answer not in _ANSWERED:
-            raise TransferError(f"{target} answered {answer!r} to a transfer; {stayed}")
+            raise TransferError(
+                f"{target} answered {answer!r} to a transfer; {stayed}", stage="transfer"
+            )
 
     def _tell_abort(self, target: str, tid: str) -> None:
         """Best effort: a target that misses it asks ``transfer.status`` later."""

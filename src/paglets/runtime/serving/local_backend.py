@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from paglets.core.messages import FutureReply, Message
+from paglets.core.messages import FUTURE, ONEWAY, SYNCHRONOUS, FutureReply, Message
 from paglets.remote.proxy_backend import RemoteProxyBackend
+from paglets.runtime.execution.sender import current_sender
 from paglets.runtime.parts import HostParts
 from paglets.runtime.serving.operations import HostOperations
 
@@ -21,9 +22,20 @@ class LocalProxyBackend(RemoteProxyBackend):
     def _timeout(self, timeout: float | None) -> float:
         return self._parts.config.request_timeout if timeout is None else timeout
 
+    def _stamp(self, message: Message, message_type: str) -> None:
+        """Fill who sends and how: the paglet running on this thread, from this host."""
+        message.message_type = message_type
+        sender = current_sender()
+        if sender is not None:
+            message.sender = sender
+            message.reply_to = self._parts.address
+        elif message.reply_to is None:
+            message.reply_to = self._parts.address
+
     def send(
         self, address: str, agent_id: str, message: Message, timeout: float | None, no_delay: bool
     ) -> Any:
+        self._stamp(message, SYNCHRONOUS)
         if self._parts.is_local(address):
             future = self._operations.send_local(agent_id, message, no_delay)
             assert future is not None
@@ -33,6 +45,7 @@ class LocalProxyBackend(RemoteProxyBackend):
     def send_future(
         self, address: str, agent_id: str, message: Message, timeout: float | None, no_delay: bool
     ) -> FutureReply:
+        self._stamp(message, FUTURE)
         if self._parts.is_local(address):
             future = self._operations.send_local(agent_id, message, no_delay)
             assert future is not None
@@ -40,6 +53,7 @@ class LocalProxyBackend(RemoteProxyBackend):
         return super().send_future(address, agent_id, message, timeout, no_delay)
 
     def send_oneway(self, address: str, agent_id: str, message: Message) -> None:
+        self._stamp(message, ONEWAY)
         if self._parts.is_local(address):
             self._operations.send_local(agent_id, message, oneway=True)
         else:

@@ -6,29 +6,39 @@ here, so a paglet behaves the same whoever asks and from where.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
 from paglets.core.classes import class_path
+from paglets.core.context_events import TRANSFER_FAILED
 from paglets.core.errors import (
     AgentMovedError,
     HostStoppedError,
     InvalidAgentError,
+    LifecycleError,
     PagletError,
+    PagletInactiveError,
     TransferError,
 )
-from paglets.core.messages import FutureReply, Message, ReplySet
+from paglets.core.messages import FUTURE, FutureReply, Message, ReplySet
+from paglets.persistence.persistency import DeactivationRequest
+from paglets.persistence.storage import ManagedStorage
 from paglets.remote.proxy import PagletProxy
 from paglets.runtime.execution.activation import Activation
+from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.host_context import HostContext
 from paglets.runtime.execution.lifecycle import Lifecycle
-from paglets.runtime.execution.local_paglet import Envelope, LocalPaglet, PagletStatus, not_found
+from paglets.runtime.execution.local_paglet import LocalPaglet, PagletStatus, not_found
+from paglets.runtime.execution.sender import current_sender
 from paglets.runtime.mobility.handoff import Mobility
 from paglets.runtime.mobility.settlement import Settlement
+from paglets.runtime.mobility.tickets import check_preconditions, ticket_of, with_retries
 from paglets.runtime.parts import HostParts
-from paglets.wire.codec import encode_state
+from paglets.runtime.persistence.class_storage import ClassStorage
+from paglets.wire.codec import decode_state, encode_state
 from paglets.wire.protocol import VERB_CREATE
 
 log = logging.getLogger(__name__)
@@ -41,10 +51,12 @@ class HostOperations:
         self._parts = parts
         self.resolve_target = resolve_target
         self.context = HostContext(parts, self)
+        self.storage = ClassStorage(parts)
         self.lifecycle = Lifecycle(parts, self, self.context)
         self.activation = Activation(parts, self.lifecycle, self)
         self.mobility = Mobility(parts, self.lifecycle, self)
         self.mobility.arrivals.redirect = self._redirect_moved
+        self.mobility.arrivals.requeue = self.redirect
         self.settlement = Settlement(
             parts,
             self.mobility.transfers,
@@ -161,24 +173,14 @@ class HostOperations:
         if not (isinstance(asked, int | float) and 0 < asked < 86_400):
             asked = None
         limit = asked or timeout or self._parts.config.transfer_timeout
-        if op == "dispatch":
-            target = self.resolve_target(str(args.get("target", "")))
-            return slot.run_in_turn(
-                lambda: self._moving(
-                    slot, lambda: self.mobility.dispatch(slot, target, timeout=limit)
-                ),
-                limit,
-            )
-        if op == "clone":
-            raw = args.get("target")
-            clone_target = self.resolve_target(str(raw)) if raw else None
-            clone_id, address = slot.run_in_turn(
-                lambda: self._moving(
-                    slot, lambda: self.mobility.clone(slot, clone_target, timeout=limit)
-                ),
-                limit,
-            )
-            return {"agent_id": clone_id, "address": address}
+        if op in ("dispatch", "clone"):
+            options = {**args, "timeout": asked or timeout}
+            if op == "clone" and not args.get("target"):
+                return self._clone_here(slot, limit)
+            moved = self._move(slot, op, options, limit)
+            if op == "dispatch":
+                return moved.host_url
+            return {"agent_id": moved.agent_id, "host_url": moved.host_url}
         if op == "retract":
             to_address = self.resolve_target(str(args.get("to", "")))
             return slot.run_in_turn(
@@ -186,14 +188,12 @@ class HostOperations:
                 limit,
             )
         if op == "deactivate":
-            duration = args.get("duration")
+            try:
+                request = DeactivationRequest.from_wire(args.get("request"))
+            except ValueError as exc:
+                raise LifecycleError(str(exc)) from None
             slot.run_in_turn(
-                lambda: self._moving(
-                    slot,
-                    lambda: self.activation.deactivate(
-                        slot, None if duration is None else float(duration)
-                    ),
-                ),
+                lambda: self._moving(slot, lambda: self.activation.deactivate(slot, request)),
                 limit,
             )
             return True
@@ -209,7 +209,17 @@ class HostOperations:
             raise AgentMovedError(f"paglet {slot.agent_id} moved to {slot.moved_to}", slot.moved_to)
         if slot.status is not PagletStatus.ACTIVE:
             raise InvalidAgentError(f"paglet {slot.agent_id} is {slot.status.value}")
-        return action()
+        try:
+            return action()
+        except TransferError as exc:
+            self._parts.events.record(
+                TRANSFER_FAILED,
+                slot.agent_id,
+                class_name=slot.class_path,
+                error=str(exc),
+                stage=exc.stage,
+            )
+            raise
 
     def info(self, agent_id: str) -> dict[str, Any]:
         """Facts about a paglet of this host, active or inactive (or arriving: waits)."""
@@ -237,6 +247,27 @@ class HostOperations:
             "deactivated_at": stored.deactivated_at,
         }
 
+    def state_copy(self, agent_id: str, state_cls: type[PagletState] | None = None) -> PagletState:
+        """A decoded copy of a local paglet's state (inactive ones need ``state_cls``).
+
+        Raises:
+            InvalidAgentError: no such paglet here.
+            PagletError: an inactive paglet and no ``state_cls``.
+        """
+        slot = self._parts.registry.get(agent_id)
+        if slot is not None:
+            with slot.paglet.locked():
+                raw = encode_state(slot.paglet.state)
+            cls: type[PagletState] = state_cls or type(slot.paglet.state)
+        else:
+            stored = self._parts.store.load(agent_id)
+            if stored is None:
+                raise InvalidAgentError(f"no paglet {agent_id} on host {self._parts.name}")
+            if state_cls is None:
+                raise PagletError(f"give the state class of inactive paglet {agent_id}")
+            raw, cls = stored.state, state_cls
+        return decode_state(raw, cls, self._parts.policy)
+
     def list_infos(self, flags: int) -> list[dict[str, Any]]:
         """Info maps of the paglets in the given state flags."""
         infos: list[dict[str, Any]] = []
@@ -252,36 +283,68 @@ class HostOperations:
 
     # LocalPagletOperations: a paglet's self-operations ----------------------------------
 
-    def dispatch_slot(self, slot: LocalPaglet, target: str, options: dict[str, Any]) -> Any:
-        address = self.resolve_target(target)
-        timeout = options.get("timeout")
-        new_address = slot.run_in_turn(
-            lambda: self._moving(
-                slot, lambda: self.mobility.dispatch(slot, address, timeout=timeout)
-            ),
-            None,
-        )
-        return self.proxy_of(slot.agent_id, new_address)
+    def _move(
+        self, slot: LocalPaglet, op: str, options: dict[str, Any], limit: float | None
+    ) -> PagletProxy:
+        """Dispatch or clone ``slot`` as its ticket says; return the resulting proxy."""
+        ticket = ticket_of(options, self._parts.config.transfer_timeout)
+        address = self.resolve_target(ticket.destination)
+        check_preconditions(self._parts, address, ticket)
+        arrival = ticket.arrival_mode.value
 
-    def clone_slot(self, slot: LocalPaglet, target: str | None, options: dict[str, Any]) -> Any:
-        address = self.resolve_target(target) if target else None
-        timeout = options.get("timeout")
-        clone_id, clone_address = slot.run_in_turn(
-            lambda: self._moving(slot, lambda: self.mobility.clone(slot, address, timeout=timeout)),
-            None,
-        )
-        return self.proxy_of(clone_id, clone_address)
+        def attempt() -> PagletProxy:
+            if op == "dispatch":
+                new_address = self.mobility.dispatch(
+                    slot, address, timeout=ticket.timeout, arrival=arrival
+                )
+                return self.proxy_of(slot.agent_id, new_address)
+            clone_id, clone_address = self.mobility.clone(
+                slot, address, timeout=ticket.timeout, arrival=arrival
+            )
+            return self.proxy_of(clone_id, clone_address)
 
-    def deactivate_slot(self, slot: LocalPaglet, duration: float | None) -> None:
+        proxy: PagletProxy = slot.run_in_turn(
+            lambda: self._moving(slot, lambda: with_retries(ticket, attempt)), limit
+        )
+        return proxy
+
+    def _clone_here(self, slot: LocalPaglet, limit: float | None) -> dict[str, str]:
+        clone_id, address = slot.run_in_turn(
+            lambda: self._moving(slot, lambda: self.mobility.clone(slot, None, timeout=limit)),
+            limit,
+        )
+        return {"agent_id": clone_id, "host_url": address}
+
+    def dispatch_slot(self, slot: LocalPaglet, options: dict[str, Any]) -> PagletProxy:
+        return self._move(slot, "dispatch", options, None)
+
+    def clone_slot(self, slot: LocalPaglet, options: dict[str, Any]) -> PagletProxy:
+        if options.get("target") is None:
+            reply = self._clone_here(slot, options.get("timeout"))
+            return self.proxy_of(reply["agent_id"], reply["host_url"])
+        return self._move(slot, "clone", options, None)
+
+    def deactivate_slot(self, slot: LocalPaglet, request: DeactivationRequest) -> PagletProxy:
         slot.run_in_turn(
-            lambda: self._moving(slot, lambda: self.activation.deactivate(slot, duration)), None
+            lambda: self._moving(slot, lambda: self.activation.deactivate(slot, request)), None
         )
+        return self.proxy_of(slot.agent_id, self._parts.address)
+
+    def persistent_storage(self, slot: LocalPaglet) -> ManagedStorage:
+        return self.storage.of(slot.class_path)
+
+    def move(self, agent_id: str, op: str, target: str) -> PagletProxy:
+        """Dispatch or clone the local paglet ``agent_id`` to ``target``."""
+        slot = self._active_slot(agent_id)
+        if op == "dispatch":
+            return self.dispatch_slot(slot, {"target": target})
+        return self.clone_slot(slot, {"target": target})
 
     def dispose_slot(self, slot: LocalPaglet) -> None:
         slot.run_in_turn(lambda: self._moving(slot, lambda: self.lifecycle.dispose(slot)), None)
 
     def proxy_of(self, agent_id: str, address: str) -> PagletProxy:
-        return PagletProxy(agent_id, address, self._parts.require_backend())
+        return PagletProxy(address, agent_id, self._parts.require_backend())
 
     # ContextServices ------------------------------------------------------------------
 
@@ -292,6 +355,8 @@ class HostOperations:
         init: Any,
         target: str | None = None,
         timeout: float | None = None,
+        *,
+        agent_id: str | None = None,
     ) -> PagletProxy:
         """Create a paglet here (``target`` None or this host) or on another host."""
         if self._parts.stopping.is_set():
@@ -300,7 +365,7 @@ class HostOperations:
             address = self.resolve_target(target)
             if not self._parts.is_local(address):
                 return self.create_remote(address, cls, state, init, timeout)
-        slot = self.lifecycle.create(cls, state, init)
+        slot = self.lifecycle.create(cls, state, init, agent_id)
         return self.proxy_of(slot.agent_id, self._parts.address)
 
     def create_remote(
@@ -327,11 +392,22 @@ class HostOperations:
             ids.extend(self._parts.store.ids())
         return [self.proxy_of(agent_id, self._parts.address) for agent_id in ids]
 
-    def multicast(self, message: Message) -> ReplySet:
-        """Send ``message`` to every active paglet of this host."""
+    def multicast(self, message: Message, exclude: Any = None) -> ReplySet:
+        """Send ``message`` to every active paglet of this host but those in ``exclude``.
+
+        Raises:
+            TypeError: ``exclude`` is not None, an agent id or an iterable of ids.
+        """
+        skipped = excluded_ids(exclude)
         replies = ReplySet()
+        sender = current_sender()
         for slot in self._parts.registry.slots():
-            copy = Message(message.kind, dict(message.args), message.arg, message.priority)
+            if slot.agent_id in skipped:
+                continue
+            copy = dataclasses.replace(message, args=dict(message.args), message_type=FUTURE)
+            if sender is not None:
+                copy.sender = sender
+            copy.reply_to = copy.reply_to or self._parts.address
             future = FutureReply()
             replies.add_future_reply(future)
             slot.deliver(Envelope(copy.priority, message=copy, future=future))
@@ -343,4 +419,27 @@ def stopping_error(host_name: str) -> HostStoppedError:
     return HostStoppedError(
         f"host {host_name} is stopping: nothing was done; retry on another host or "
         "once it runs again"
+    )
+
+
+def excluded_ids(exclude: Any) -> frozenset[str]:
+    """The agent ids ``exclude`` names: None, one id, a proxy, or an iterable of those.
+
+    Raises:
+        TypeError: anything else.
+    """
+    if exclude is None:
+        return frozenset()
+    if isinstance(exclude, str):
+        return frozenset((exclude,))
+    if isinstance(exclude, PagletProxy):
+        return frozenset((exclude.agent_id,))
+    try:
+        items = list(exclude)
+    except TypeError:
+        raise TypeError(
+            f"exclude must be None, an agent id, a proxy or an iterable of them, not {exclude!r}"
+        ) from None
+    return frozenset(
+        item.agent_id if isinstance(item, PagletProxy) else str(item) for item in items
     )

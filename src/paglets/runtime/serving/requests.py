@@ -6,22 +6,37 @@ answered at once; a small ``create`` that runs no user code and imports nothing 
 at once too (:meth:`~paglets.runtime.execution.lifecycle.Lifecycle.quick_create`); ``art.*`` verbs
 go to the :class:`~paglets.runtime.artifacts.service.ArtifactService`; every other verb
 may block, so it moves to a worker thread.
+
+The mesh and hand-off verbs run on the *control lane*: ``abort`` (what became of a
+transfer: a few dict lookups) on the I/O thread, ``hello`` and ``mesh`` on a small
+pool of their own that never runs user code, so they are answered within a bound
+whatever the paglets do with the worker pool. A ``transfer`` runs the arriving
+paglet's hooks, so it takes a worker, at most ``max_transfers`` at once.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from paglets.artifacts import check_name
 from paglets.core.agent import ACTIVE
-from paglets.core.errors import PagletError, ProtocolError
+from paglets.core.errors import (
+    ArtifactError,
+    LimitExceededError,
+    PagletError,
+    ProtocolError,
+    TransferError,
+)
 from paglets.core.messages import check_priority
 from paglets.net.transport import IncomingRequest
 from paglets.runtime.artifacts.service import ArtifactService
+from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.lifecycle import NO_IMPORTS
-from paglets.runtime.execution.local_paglet import Envelope, decode_args
+from paglets.runtime.execution.local_paglet import decode_args
 from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.parts import HostParts
 from paglets.runtime.serving.operations import HostOperations
@@ -29,6 +44,12 @@ from paglets.wire import protocol
 from paglets.wire.codec import encode_state, encode_value
 
 log = logging.getLogger(__name__)
+
+CONTROL_VERBS = frozenset({protocol.VERB_HELLO, protocol.VERB_ABORT, protocol.VERB_MESH})
+"""Verbs served on the control lane: they never wait behind user code."""
+
+QUICK_ABORT_MAX_BODY = 256
+"""An ``abort`` (a transfer id) this small is answered on the I/O thread."""
 
 QUICK_CREATE_MAX_BODY = 16 * 1024
 """Larger create requests are decoded on a worker, never on the I/O thread."""
@@ -48,10 +69,14 @@ class RequestRouter:
         self._operations = operations
         self._membership = membership
         self._artifacts = artifacts or ArtifactService(parts)
+        self._transfers = 0
+        self._transfers_lock = threading.Lock()
         self._handlers: dict[str, Callable[[IncomingRequest, Any], Any]] = {
-            protocol.VERB_HELLO: lambda request, body: membership.on_hello(body),
+            protocol.VERB_HELLO: lambda request, body: membership.on_hello(body, request.peer_key),
             protocol.VERB_CREATE: self._create,
-            protocol.VERB_TRANSFER: lambda request, body: operations.mobility.receive(body),
+            protocol.VERB_TRANSFER: lambda request, body: operations.mobility.receive(
+                checked_record(body)
+            ),
             protocol.VERB_ABORT: lambda request, body: operations.mobility.abort(body),
             protocol.VERB_TRANSFER_COMMIT: lambda request, body: operations.mobility.commit(body),
             protocol.VERB_TRANSFER_STATUS: lambda request, body: operations.mobility.status(body),
@@ -60,6 +85,7 @@ class RequestRouter:
             protocol.VERB_LIST: self._list,
             protocol.VERB_STATE: self._state,
             protocol.VERB_MESH: lambda request, body: membership.mesh_view(),
+            protocol.VERB_SERVICE: self._service,
         }
 
     def __call__(self, request: IncomingRequest) -> None:
@@ -82,8 +108,35 @@ class RequestRouter:
             self._artifacts(request)
         elif verb == protocol.VERB_CREATE and self._quick_create(request):
             pass
+        elif verb == protocol.VERB_ABORT and len(request.body) <= QUICK_ABORT_MAX_BODY:
+            self._run(request)  # a few dict lookups: answered here, behind nothing
+        elif verb in CONTROL_VERBS:
+            self._parts.control_pool.submit(self._run, request)
+        elif verb == protocol.VERB_TRANSFER:
+            self._start_transfer(request)
         else:
             self._parts.pool.submit(self._run, request)
+
+    def _start_transfer(self, request: IncomingRequest) -> None:
+        limit = self._parts.config.max_transfers
+        with self._transfers_lock:
+            if self._transfers >= limit:
+                request.fail(
+                    LimitExceededError(
+                        f"{self._transfers} paglets are arriving on {self._parts.name} already",
+                        "max_transfers",
+                    )
+                )
+                return
+            self._transfers += 1
+        self._parts.pool.submit(self._run_transfer, request)
+
+    def _run_transfer(self, request: IncomingRequest) -> None:
+        try:
+            self._run(request)
+        finally:
+            with self._transfers_lock:
+                self._transfers -= 1
 
     def _message(self, request: IncomingRequest) -> None:
         header = request.header
@@ -134,6 +187,9 @@ class RequestRouter:
         op, args = body
         return self._operations.control(_target(request), str(op), args, None)
 
+    def _service(self, request: IncomingRequest, body: Any) -> Any:
+        return self._parts.require_service_registry().on_request(body)
+
     def _list(self, request: IncomingRequest, body: Any) -> list[dict[str, Any]]:
         flags = body if isinstance(body, int) else ACTIVE
         return self._operations.list_infos(flags)
@@ -149,6 +205,41 @@ class RequestRouter:
             self._operations.info(agent_id)  # raises moved / not found
             raise PagletError(f"no state for {agent_id}")
         return [stored.state_class_path, stored.state]
+
+
+_RECORD_TEXTS = ("tid", "agent_id", "class", "state_class", "reason", "source_name")
+_MAX_ID = 128
+
+
+def checked_record(record: Any) -> dict[str, Any]:
+    """Refuse a ``transfer`` record whose fields have the wrong types, before decoding it.
+
+    Ids name directories (work dirs, staging dirs), so they must be plain names.
+
+    Raises:
+        TransferError: not a map, a field missing or of the wrong type, a bad id.
+    """
+    if not isinstance(record, dict):
+        raise TransferError("a transfer record must be a map")
+    for key in (*_RECORD_TEXTS, "state"):
+        if key not in record:
+            raise TransferError(f"transfer record lacks {key!r}")
+    for key in (*_RECORD_TEXTS, "source_address", "source_agent_id"):
+        if key in record and not isinstance(record[key], str):
+            raise TransferError(f"transfer record field {key!r} must be a string")
+    if not isinstance(record["state"], bytes):
+        raise TransferError("transfer record field 'state' must be bytes")
+    if "files" in record and not isinstance(record["files"], list):
+        raise TransferError("transfer record field 'files' must be a list")
+    for key in ("tid", "agent_id"):
+        value = record[key]
+        try:
+            check_name(value)
+        except ArtifactError:
+            raise TransferError(f"transfer record {key} {value[:40]!r} is not a plain id") from None
+        if len(value) > _MAX_ID:
+            raise TransferError(f"transfer record {key} is over {_MAX_ID} characters")
+    return record
 
 
 def _create_fields(body: Any) -> tuple[str, str, bytes, Any]:

@@ -1,0 +1,1 @@
+"""Deactivation requests and policies, and the per-class storage a paglet keeps on a host."""

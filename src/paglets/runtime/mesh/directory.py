@@ -1,0 +1,137 @@
+"""The mesh as :class:`~paglets.core.hosts.HostRef` values, and names to addresses.
+
+``Host`` and every paglet's context answer ``available_hosts``, ``host_status``,
+``is_host_online`` and ``wait_for_host`` from here, out of the peer table plus this
+host's own facts; every move resolves its target here (a name not known yet waits
+``name_wait`` seconds for the mesh, since a host may be joining right now).
+"""
+
+from __future__ import annotations
+
+import time
+
+from paglets.core.errors import PeerNotFoundError
+from paglets.core.hosts import HostRef
+from paglets.net.endpoint import looks_like_address, normalize_address
+from paglets.remote.mesh import host_ref
+from paglets.runtime.parts import HostParts
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
+class MeshDirectory:
+    """Answers what this host knows of the mesh, itself included."""
+
+    def __init__(self, parts: HostParts) -> None:
+        self._parts = parts
+
+    def own_ref(self) -> HostRef:
+        """This host as a :class:`HostRef`."""
+        parts = self._parts
+        return HostRef(
+            name=parts.name,
+            url=parts.address,
+            code_version=parts.config.mesh_version,
+            online=True,
+            last_seen=time.time(),
+            active_count=len(parts.registry),
+            inactive_count=len(parts.store.ids()),
+            tags=tuple(parts.config.tags),
+            properties=dict(parts.config.properties),
+        )
+
+    def available_hosts(self, online_only: bool = True, include_self: bool = True) -> list[HostRef]:
+        """The known hosts, sorted by name (this one first when included).
+
+        Raises:
+            TypeError: a flag is not a bool.
+        """
+        _flag("online_only", online_only)
+        refs = [own for own in [self.own_ref()] if _flag("include_self", include_self)]
+        for info in self._parts.peers.all():
+            if info.online or not online_only:
+                refs.append(host_ref(info))
+        return refs
+
+    def host_status(self, name: str) -> HostRef:
+        """What is known of the host ``name`` (or address), online or not.
+
+        Raises:
+            PeerNotFoundError: no such host is known.
+        """
+        if name in (self._parts.name,) or (
+            looks_like_address(name) and self._parts.is_local(normalize_address(name))
+        ):
+            return self.own_ref()
+        if looks_like_address(name):
+            info = self._parts.peers.get(normalize_address(name))
+        else:
+            info = self._parts.peers.by_name(name)
+        if info is None:
+            raise PeerNotFoundError(f"no host {name!r} is known to {self._parts.name}")
+        return host_ref(info)
+
+    def is_host_online(self, name: str) -> bool:
+        """Whether the host ``name`` (or address) is known and online."""
+        try:
+            return self.host_status(name).online
+        except PeerNotFoundError:
+            return False
+
+    def wait_for_host(self, name_or_address: str, timeout: float = 10.0) -> HostRef:
+        """Wait until the host is known and online; return it.
+
+        Raises:
+            PeerNotFoundError: not within ``timeout`` seconds.
+            TypeError: ``timeout`` is not a number.
+        """
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise TypeError(f"timeout must be a number of seconds, not {timeout!r}")
+        if not looks_like_address(name_or_address):
+            if name_or_address == self._parts.name:
+                return self.own_ref()
+            return host_ref(self._parts.peers.wait_for(name_or_address, timeout))
+        address = normalize_address(name_or_address)
+        if self._parts.is_local(address):
+            return self.own_ref()
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self._parts.peers.get(address)
+            if info is not None and info.online:
+                return host_ref(info)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise PeerNotFoundError(f"no online host at {address} within {timeout}s")
+            self._parts.peers.wait_changed(min(remaining, 0.5))
+
+    def resolve_target(self, target: str) -> str:
+        """The address of ``target``: an address in any spelling, or a host name.
+
+        Raises:
+            PeerNotFoundError: no known host has that name.
+            RemoteHostError: two online hosts share that name.
+        """
+        if not target:
+            raise PeerNotFoundError("no target host given")
+        if looks_like_address(target):
+            return normalize_address(target)
+        if target == self._parts.name:
+            return self._parts.address
+        info = self._parts.peers.resolve(target)
+        if info is None:
+            # a host that is joining right now: give the mesh a moment to learn it
+            try:
+                self._parts.peers.wait_for(target, self._parts.config.name_wait)
+            except PeerNotFoundError:
+                pass
+            info = self._parts.peers.resolve(target)
+        if info is None:
+            known = ", ".join(sorted({peer.name for peer in self._parts.peers.all()}))
+            raise PeerNotFoundError(
+                f"unknown host {target!r} (this host knows: {known or 'no other host'})"
+            )
+        return info.address

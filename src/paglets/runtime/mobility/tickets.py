@@ -1,0 +1,96 @@
+"""Honouring a :class:`~paglets.core.tickets.TransferTicket` on the source host.
+
+Before anything moves, the destination's facts (from the peer table, or this host's
+own) are checked against the ticket's ``expected_code_version`` and
+``required_capabilities`` (each a tag or a property key of the destination); a failed
+check raises ``TransferError`` and the paglet stays. Then the move is tried up to
+``1 + retries`` times, ``retry_interval`` seconds apart, each attempt bounded by the
+ticket's ``timeout``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from paglets.core.errors import TransferError
+from paglets.core.hosts import HostRef
+from paglets.core.tickets import TransferTicket
+from paglets.remote.mesh import host_ref
+from paglets.runtime.mesh.directory import MeshDirectory
+from paglets.runtime.parts import HostParts
+
+T = TypeVar("T")
+
+
+def ticket_of(options: Mapping[str, Any], default_timeout: float) -> TransferTicket:
+    """The ticket a ``dispatch``/``clone`` carries (a ticket object, or wire options).
+
+    Raises:
+        TransferError: the options are malformed (the message says which).
+    """
+    target = options.get("target")
+    timeout = options.get("timeout")
+    try:
+        if isinstance(target, TransferTicket):
+            if timeout is None:
+                return target
+            return TransferTicket.from_options({**target.to_options(), "timeout": timeout})
+        return TransferTicket.from_options(
+            {**options, "timeout": default_timeout if timeout is None else timeout}
+        )
+    except (TypeError, ValueError) as exc:
+        raise TransferError(f"bad transfer options: {exc}") from None
+
+
+def destination_ref(parts: HostParts, address: str) -> HostRef | None:
+    """What is known of the host at ``address`` (None: nothing yet)."""
+    if parts.is_local(address):
+        return MeshDirectory(parts).own_ref()
+    info = parts.peers.get(address)
+    return None if info is None else host_ref(info)
+
+
+def check_preconditions(parts: HostParts, address: str, ticket: TransferTicket) -> None:
+    """Raise ``TransferError`` unless the destination fits the ticket.
+
+    Raises:
+        TransferError: wrong code version, a missing capability, or (when the ticket
+            asks for either) a destination this host knows nothing of.
+    """
+    if ticket.expected_code_version is None and not ticket.required_capabilities:
+        return
+    stayed = f"the paglet stayed on {parts.name}"
+    ref = destination_ref(parts, address)
+    if ref is None:
+        raise TransferError(f"nothing is known of {address} to check the ticket; {stayed}")
+    expected = ticket.expected_code_version
+    if expected is not None and ref.code_version != expected:
+        raise TransferError(
+            f"{ref.name} runs code version {ref.code_version!r}, the ticket expects "
+            f"{expected!r}; {stayed}"
+        )
+    missing = [cap for cap in ticket.required_capabilities if not ref.has_capabilities((cap,))]
+    if missing:
+        raise TransferError(
+            f"{ref.name} lacks the required capabilities {missing} (its tags: "
+            f"{list(ref.tags)}); {stayed}"
+        )
+
+
+def with_retries(ticket: TransferTicket, attempt: Callable[[], T]) -> T:
+    """Run ``attempt`` until it succeeds, at most ``1 + ticket.retries`` times.
+
+    Raises:
+        TransferError: the last attempt's failure.
+    """
+    pause = threading.Event()  # never set: a bounded wait between attempts
+    for remaining in range(ticket.retries, -1, -1):
+        try:
+            return attempt()
+        except TransferError:
+            if remaining == 0:
+                raise
+        pause.wait(ticket.retry_interval)
+    raise AssertionError("unreachable")

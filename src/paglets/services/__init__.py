@@ -1,0 +1,1 @@
+"""Resident services: typed contracts, the paglets that provide them, and their launch."""

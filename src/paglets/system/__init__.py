@@ -1,0 +1,1 @@
+"""System paglets every host can run: built-in services and the paglets behind the CLIs."""
