@@ -16,6 +16,7 @@ from paglets.core.agent import INACTIVE, Paglet, PagletState
 from paglets.core.errors import HostStoppedError, PagletInactiveError, StoreError
 from paglets.core.messages import Message
 from paglets.examples.durable_counter import DurableCounterPaglet
+from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
 from paglets.runtime.host import Host
 from paglets.runtime.persistence.host_store import DATABASE_NAME, HostStore
 from paglets.runtime.persistence.paglet_store import PagletStore
@@ -66,7 +67,7 @@ def test_a_corrupt_database_is_kept_aside_and_the_host_starts(
     kept = list(tmp_path.glob(f"{DATABASE_NAME}.corrupt-*"))
     assert len(kept) == 1 and kept[0].read_bytes().startswith(b"this is not")
     problems = [e for e in alpha.list_events() if e.kind == "store-problem"]
-    assert problems and "unreadable" in problems[0].detail["problem"]
+    assert problems and "unreadable" in problems[0].data["problem"]
     proxy = alpha.create(LogPaglet)
     assert proxy.send("append", args={"item": 1}, timeout=TIMEOUT) == 1
 
@@ -192,11 +193,11 @@ def test_a_stop_keeps_the_mailbox_and_delivers_it_in_order_after_restart(
     alpha = make_host("alpha", persistence_dir=tmp_path)
     proxy = alpha.create(LogPaglet)
     held = new_gate()
-    blocked = proxy.send_future("hold", {"gate": held.key})
+    blocked = proxy.send_future("hold", args={"gate": held.key})
     held.wait_entered()
     for n in range(5):
-        proxy.send_oneway("append", {"item": n})
-    waiting = proxy.send_future("append", {"item": "last"})
+        proxy.send_oneway("append", args={"item": n})
+    waiting = proxy.send_future("append", args={"item": "last"})
     wait_for(lambda: proxy.info()["queued"] == 6)
     stopper = threading.Thread(target=alpha.stop, kwargs={"timeout": 3 * TIMEOUT})
     stopper.start()
@@ -220,9 +221,9 @@ def test_a_paglet_busy_past_the_stop_bound_is_kept_with_its_state_and_messages(
     idle = alpha.create(LogPaglet)
     busy.send("append", args={"item": "before"}, timeout=TIMEOUT)
     held = new_gate()
-    busy.send_oneway("hold", {"gate": held.key})
+    busy.send_oneway("hold", args={"gate": held.key})
     held.wait_entered()
-    busy.send_oneway("append", {"item": "queued"})
+    busy.send_oneway("append", args={"item": "queued"})
     wait_for(lambda: busy.info()["queued"] == 1)
     stopper = threading.Thread(target=alpha.stop, kwargs={"timeout": 0.5})
     stopper.start()
@@ -236,8 +237,8 @@ def test_a_paglet_busy_past_the_stop_bound_is_kept_with_its_state_and_messages(
     wait_for(lambda: again.info()["active"] >= 1)
     assert items_of(again, busy.agent_id) == ["before", "queued"]
     assert items_of(again, idle.agent_id) == []
-    kept = [e for e in alpha.list_events() if e.kind == "deactivated" and "busy" in e.detail]
-    assert kept and kept[0].detail["busy"] == "its state under the state lock"
+    kept = [e for e in alpha.list_events() if e.kind == "deactivate" and "busy" in e.data]
+    assert kept and kept[0].data["busy"] == "its state under the state lock"
 
 
 def test_a_durable_paglet_is_active_again_after_a_stop_and_start(
@@ -262,14 +263,14 @@ def test_messages_to_an_inactive_paglet_are_replayed_in_order(make_host: HostFac
     with pytest.raises(PagletInactiveError):
         proxy.send("append", args={"item": "fast"}, timeout=TIMEOUT, no_delay=True)
     for n in range(20):
-        proxy.send_oneway("append", {"item": n})
+        proxy.send_oneway("append", args={"item": n})
     assert proxy.send("items", timeout=TIMEOUT) == list(range(20))
 
 
 def test_a_timed_wake_up_survives_a_restart(make_host: HostFactory, tmp_path: Path) -> None:
     alpha = make_host("alpha", persistence_dir=tmp_path)
     proxy = alpha.create(LogPaglet)
-    alpha.deactivate(proxy.agent_id, duration=1.0)
+    alpha.deactivate(proxy.agent_id, DeactivationRequest(policy=DeactivationPolicy(wake_after=1.0)))
     alpha.stop(timeout=TIMEOUT)
     again = make_host("alpha", persistence_dir=tmp_path)
     assert again.info()["inactive"] == 1
@@ -280,7 +281,9 @@ def test_timed_deactivations_share_one_thread(make_host: HostFactory) -> None:
     alpha = make_host("alpha")
     proxies = [alpha.create(LogPaglet) for _ in range(50)]
     for proxy in proxies:
-        alpha.deactivate(proxy.agent_id, duration=60.0)
+        alpha.deactivate(
+            proxy.agent_id, DeactivationRequest(policy=DeactivationPolicy(wake_after=60.0))
+        )
     wakers = [t for t in threading.enumerate() if t.name == "wake-alpha"]
     assert len(wakers) == 1
     assert alpha._operations.activation.scheduler.pending() == 50

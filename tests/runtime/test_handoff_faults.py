@@ -128,7 +128,7 @@ def phases(store: Path, role: str) -> list[str]:
 
 def ids_on(address: str) -> list[str]:
     with HostClient(address=address, timeout=TIMEOUT) as client:
-        return [info["agent_id"] for info in client.list(ACTIVE | INACTIVE)]
+        return [info["agent_id"] for info in client.list_agents(flags=ACTIVE | INACTIVE)]
 
 
 def count_of(address: str, agent_id: str) -> int:
@@ -185,7 +185,7 @@ def dispatch_from(address: str, agent_id: str, target: str) -> None:
     """Ask the host at ``address`` to dispatch; it may die answering (that is the test)."""
     with HostClient(address=address, timeout=3.0) as client:
         try:
-            client.proxy(agent_id).dispatch(target, timeout=2.0)
+            client.get_proxy(agent_id).dispatch(target, timeout=2.0)
         except PagletError:
             pass
 
@@ -254,7 +254,7 @@ def test_a_target_killed_after_commit_starts_the_paglet_after_restart(
     proxy = alpha.create(DurableCounterPaglet)
     proxy.send("increment", args={"by": 9}, timeout=TIMEOUT)
     moved = alpha.dispatch(proxy.agent_id, beta.address, timeout=1.0)  # committed here
-    assert moved.address == beta.address
+    assert moved.host_url == beta.address
     assert beta.wait_died() == -signal.SIGKILL
     assert alpha.info()["active"] == 0
     processes.append(beta := beta.restart())

@@ -134,7 +134,7 @@ def test_duplicated_frames_move_the_paglet_once(make_host: HostFactory, shims: l
     proxy.send("increment", args={"by": 5}, timeout=TIMEOUT)
     clone = alpha.clone(proxy.agent_id, shim.address, timeout=TIMEOUT)
     moved = alpha.dispatch(proxy.agent_id, shim.address, timeout=TIMEOUT)
-    assert moved.address == shim.address
+    assert moved.host_url == shim.address
     assert shim.seen[("request", "transfer")] == 2  # one each, each forwarded twice
     wait_for(lambda: shim.seen[("request", "transfer.commit")] == 2)
     wait_for(lambda: beta.info()["active"] == 2)

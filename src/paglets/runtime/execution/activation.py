@@ -32,10 +32,11 @@ from paglets.core.errors import (
     StoreError,
 )
 from paglets.core.events import PersistencyEvent
+from paglets.core.messages import UNQUEUED_PRIORITY
 from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
+from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.lifecycle import Lifecycle, release_resources
 from paglets.runtime.execution.local_paglet import (
-    Envelope,
     LocalPaglet,
     LocalPagletOperations,
     PagletStatus,
@@ -202,7 +203,8 @@ class Activation:
 
     def deliver_inactive(self, agent_id: str, envelope: Envelope) -> None:
         """Keep a message for an inactive paglet (activating it, per its policy)."""
-        if envelope.no_delay:
+        if envelope.no_delay or envelope.priority == UNQUEUED_PRIORITY:
+            # activate_if_inactive=False, or no_delay=True: it cannot be handled at once
             envelope.respond(
                 error=PagletInactiveError(f"paglet {agent_id} is inactive on {self._parts.name}")
             )

@@ -18,9 +18,9 @@ from paglets.core.context_events import CREATE, DISPOSE
 from paglets.core.errors import HostStoppedError, InvalidAgentError, LimitExceededError, PagletError
 from paglets.core.events import CreationEvent, DisposalEvent
 from paglets.core.ids import new_id
+from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.host_context import HostContext
 from paglets.runtime.execution.local_paglet import (
-    Envelope,
     LocalPaglet,
     LocalPagletOperations,
     PagletStatus,

@@ -38,8 +38,8 @@ from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlot, RunSlots
 from paglets.runtime.execution.mailbox import Mailbox
-from paglets.runtime.execution.unqueued_fence import UnqueuedFence
 from paglets.runtime.execution.sender import sending_as
+from paglets.runtime.execution.unqueued_fence import UnqueuedFence
 from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.paglet_files import PagletFiles
 from paglets.runtime.files.work_area import WorkArea

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from paglets.core.context_events import DEACTIVATE
 from paglets.core.errors import HostStoppedError, PagletError
 from paglets.persistence.persistency import DeactivationRequest
 from paglets.runtime.execution.activation import Activation, Leaving, policy_of, split_queued
@@ -163,7 +164,14 @@ def persist_busy(parts: HostParts, activation: Activation, slot: LocalPaglet) ->
     )
     slot.leave(PagletStatus.DEACTIVATED)
     parts.registry.remove(slot.agent_id)
-    parts.events.record("deactivated", slot.agent_id, kept=len(messages), busy=how)
+    parts.events.record(
+        DEACTIVATE,
+        slot.agent_id,
+        class_name=slot.class_path,
+        reason="host-stop",
+        kept=len(messages),
+        busy=how,
+    )
     activation.owe(slot.agent_id, [envelope for _, envelope in messages])
     for envelope in other:
         envelope.respond(error=HostStoppedError(f"host {parts.name} stopped"))

@@ -29,8 +29,9 @@ from paglets.core.errors import (
 )
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.disk.partial_file import storage_error
+from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.lifecycle import Lifecycle
-from paglets.runtime.execution.local_paglet import Envelope, LocalPaglet, PagletStatus
+from paglets.runtime.execution.local_paglet import LocalPaglet, PagletStatus
 from paglets.runtime.files.work_area import remove_tree
 from paglets.runtime.mobility.fault_points import fault_point
 from paglets.runtime.parts import HostParts

@@ -20,7 +20,6 @@ from paglets.core.errors import (
     InvalidAgentError,
     LifecycleError,
     PagletError,
-    PagletInactiveError,
     TransferError,
 )
 from paglets.core.messages import FUTURE, FutureReply, Message, ReplySet
