@@ -2,9 +2,9 @@
 
 A hypothesis rule-based state machine plays a peer holding the mesh secret, on a raw
 DEALER: ``hello``, ``transfer`` and ``transfer.commit`` (new, repeated, for a paglet
-already there, aborted before, hostile records, files nobody serves), ``abort``, ``msg`` (counted adds,
-hostile bodies) and ``art.*`` (begin, chunks at right and wrong offsets, commit,
-stat, read) in any order. After every step the host answers ``ping`` within a
+already there, aborted before, hostile records, files nobody serves), ``abort``,
+``msg`` (counted adds, hostile bodies) and ``art.*`` (begin, chunks at right and
+wrong offsets, commit, stat, read) in any order. After every step the host answers ``ping`` within a
 bound, its paglets are exactly the ones the model expects (none lost, none
 duplicated, each count what the adds made it), and it logged no unexpected failure.
 The run is bounded (~20-30 s).

@@ -17,11 +17,8 @@ from types import TracebackType
 from typing import Any
 
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
-from paglets.core.errors import HostStoppedError
 from paglets.core.messages import Message, ReplySet
 from paglets.core.refs import PagletProxyRef
-from paglets.core.tickets import TransferTicket, ticket_options
-from paglets.persistence.persistency import DeactivationRequest
 from paglets.remote.client import HostClient
 from paglets.remote.default_backend import register_host_backend, unregister_host_backend
 from paglets.remote.proxy import PagletProxy
@@ -30,9 +27,9 @@ from paglets.runtime.artifacts.service import ArtifactService
 from paglets.runtime.artifacts.store import ArtifactStore
 from paglets.runtime.assembly import assemble_parts
 from paglets.runtime.config import DEFAULT_PORT, HostConfig
-from paglets.runtime.execution.local_paglet import PagletStatus
 from paglets.runtime.execution.run_reports import RunReports
-from paglets.runtime.execution.shutdown import deactivate_all
+from paglets.runtime.execution.shutdown import stop_paglets
+from paglets.runtime.host_control import HostControlVerbs
 from paglets.runtime.host_mesh import HostMeshVerbs
 from paglets.runtime.host_setup import (
     check_create_args,
@@ -52,7 +49,7 @@ from paglets.wire.protocol import VERB_PING
 log = logging.getLogger(__name__)
 
 
-class Host(HostMeshVerbs):
+class Host(HostMeshVerbs, HostControlVerbs):
     """A host that runs paglets and talks to the rest of the mesh.
 
     Args:
@@ -231,17 +228,7 @@ class Host(HostMeshVerbs):
         self._membership.stop()
         operations = self._operations
         operations.settlement.stop()
-        operations.activation.stopping = True
-        if self._parts.store.durable:
-            report = deactivate_all(self._parts, operations.activation, timeout)
-            kept = report.deactivated + len(report.persisted_busy)
-        else:
-            kept = 0
-            for slot in self._parts.registry.slots():
-                queued = slot.leave(PagletStatus.DISPOSED)
-                self._parts.registry.remove(slot.agent_id)
-                slot.fail_queued(queued, HostStoppedError(f"host {self.name} stopped"))
-        operations.activation.stop()
+        kept = stop_paglets(self._parts, operations.activation, timeout)
         self._parts.events.record("host-stopped", "", deactivated=kept)
         if self._client is not None:
             self._client.close()
@@ -366,66 +353,6 @@ class Host(HostMeshVerbs):
     ) -> ReplySet:
         """Send a message to every active paglet here but ``exclude`` (an id or ids)."""
         return self._operations.multicast(as_message(kind, args), exclude)
-
-    def _control(self, agent_id: str, op: str, args: dict[str, Any], timeout: float | None) -> Any:
-        return self._operations.control(agent_id, op, args, timeout)
-
-    def dispatch(
-        self,
-        agent: str | PagletProxy,
-        target: str | TransferTicket,
-        timeout: float | None = None,
-    ) -> PagletProxy:
-        """Move a paglet of this host to ``target`` (a host name, address or ticket)."""
-        agent_id = agent.agent_id if isinstance(agent, PagletProxy) else agent
-        options = ticket_options(target, timeout, self.config.transfer_timeout)
-        address = self._control(agent_id, "dispatch", options, None)
-        return self._operations.proxy_of(agent_id, str(address))
-
-    def clone(
-        self,
-        agent: str | PagletProxy,
-        target: str | TransferTicket | None = None,
-        timeout: float | None = None,
-    ) -> PagletProxy:
-        """Copy a paglet of this host (here, or to ``target``); return the copy's proxy."""
-        agent_id = agent.agent_id if isinstance(agent, PagletProxy) else agent
-        if target is None:
-            options: dict[str, Any] = {"target": None, "timeout": timeout}
-        else:
-            options = ticket_options(target, timeout, self.config.transfer_timeout)
-        reply = self._control(agent_id, "clone", options, None)
-        return self._operations.proxy_of(str(reply["agent_id"]), str(reply["host_url"]))
-
-    def retract(
-        self, remote_address: str, agent_id: str, timeout: float | None = None
-    ) -> PagletProxy:
-        """Pull the paglet ``agent_id`` from the host ``remote_address`` (or name) to here."""
-        address = self._directory.resolve_target(remote_address)
-        proxy = self._operations.proxy_of(agent_id, address)
-        return proxy.retract(timeout=timeout)
-
-    def deactivate(
-        self,
-        agent_id: str,
-        request: DeactivationRequest | None = None,
-        timeout: float | None = None,
-    ) -> PagletProxy:
-        """Persist and unload a paglet of this host; return its proxy."""
-        if request is not None and not isinstance(request, DeactivationRequest):
-            raise TypeError(f"request must be a DeactivationRequest, not {type(request).__name__}")
-        wire = None if request is None else request.to_wire()
-        self._control(agent_id, "deactivate", {"request": wire}, timeout)
-        return self._operations.proxy_of(agent_id, self.address)
-
-    def activate(self, agent_id: str) -> PagletProxy:
-        """Load an inactive paglet of this host again; return its proxy."""
-        self._control(agent_id, "activate", {}, None)
-        return self._operations.proxy_of(agent_id, self.address)
-
-    def dispose(self, agent_id: str, timeout: float | None = None) -> None:
-        """Destroy a paglet of this host."""
-        self._control(agent_id, "dispose", {}, timeout)
 
     @property
     def service_registry(self) -> ServiceRegistry:

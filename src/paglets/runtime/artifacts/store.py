@@ -121,13 +121,8 @@ class ArtifactStore:
     def __init__(
         self, root: Path, limits: StoreLimits | None = None, database: Path | None = None
     ) -> None:
-        """Open the store under ``root``.
-
-        Args:
-            database: the SQLite file of the metadata; the host passes its one host
-                database (rows of an older ``artifacts.sqlite3`` are moved into it).
-                None: ``root/artifacts.sqlite3``.
-        """
+        """Open the store under ``root``; metadata go to ``database`` (the host database:
+        rows of an older ``artifacts.sqlite3`` move into it), else that file."""
         self.root = root
         self.limits = limits or StoreLimits()
         self.blobs = root / "blobs"

@@ -19,22 +19,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from paglets.core.context_events import ACTIVATE, DEACTIVATE
 from paglets.core.errors import (
     HostStoppedError,
     InvalidAgentError,
-    LifecycleError,
     PagletError,
     PagletInactiveError,
     StoreError,
 )
 from paglets.core.events import PersistencyEvent
 from paglets.core.messages import UNQUEUED_PRIORITY
-from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
+from paglets.persistence.persistency import DeactivationRequest
 from paglets.runtime.execution.envelope import Envelope
+from paglets.runtime.execution.leaving import Leaving, message_body, policy_of, split_queued
 from paglets.runtime.execution.lifecycle import Lifecycle, release_resources
 from paglets.runtime.execution.local_paglet import (
     LocalPaglet,
@@ -46,21 +45,9 @@ from paglets.runtime.execution.wake_scheduler import WakeScheduler
 from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence.checkpoints import is_durable
 from paglets.runtime.persistence.paglet_store import InactiveRow, StoredPaglet
-from paglets.wire.codec import encode_state, encode_value
+from paglets.wire.codec import encode_state
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Leaving:
-    """A deactivation prepared in the paglet's turn, waiting for its transaction."""
-
-    slot: LocalPaglet
-    row: InactiveRow
-    queued: list[Envelope]
-    messages: list[Envelope]
-    other: list[Envelope]
-    reason: str = ""
 
 
 class Activation:
@@ -221,7 +208,7 @@ class Activation:
                 else:
                     try:
                         seq = self._parts.store.queue_message(
-                            agent_id, envelope.priority, _body(envelope)
+                            agent_id, envelope.priority, message_body(envelope)
                         )
                     except PagletError as exc:
                         envelope.respond(error=exc)
@@ -365,38 +352,3 @@ class Activation:
         """Stop the wake-up thread (the times stay stored) and fail owed replies."""
         self.scheduler.stop()
         self.fail_owed()
-
-
-def split_queued(queued: list[Envelope]) -> tuple[list[tuple[bytes, Envelope]], list[Envelope]]:
-    """The messages to keep (in handling order, with their bodies) and the actions."""
-    messages: list[tuple[bytes, Envelope]] = []
-    other: list[Envelope] = []
-    for envelope in queued:
-        if envelope.action is not None:
-            other.append(envelope)
-        else:
-            messages.append((_body(envelope), envelope))
-    return messages, other
-
-
-def _body(envelope: Envelope) -> bytes:
-    if envelope.body is not None:
-        return bytes(envelope.body)
-    message = envelope.message
-    assert message is not None
-    return encode_value([message.kind, dict(message.args), message.arg])
-
-
-def policy_of(paglet: Any, request: DeactivationRequest) -> DeactivationPolicy:
-    """The policy the paglet's ``deactivation_policy(request)`` hook chooses.
-
-    Raises:
-        LifecycleError: the hook returned something else than a DeactivationPolicy.
-    """
-    policy = paglet.deactivation_policy(request)
-    if not isinstance(policy, DeactivationPolicy):
-        raise LifecycleError(
-            f"{type(paglet).__qualname__}.deactivation_policy returned "
-            f"{type(policy).__name__}, not a DeactivationPolicy"
-        )
-    return policy

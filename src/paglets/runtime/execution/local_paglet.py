@@ -13,18 +13,16 @@ import enum
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
 
 from paglets.artifacts import PagletFileRef
-from paglets.core.agent import NOT_HANDLED, Paglet, overrides_run
-from paglets.core.context_events import MESSAGE_FAILED, PAGLET_CRASHED
+from paglets.core.agent import NOT_HANDLED, Paglet
+from paglets.core.context_events import MESSAGE_FAILED
 from paglets.core.errors import (
     HostError,
-    HostStoppedError,
     InvalidAgentError,
     NotHandledError,
     OverloadedError,
@@ -36,8 +34,9 @@ from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequ
 from paglets.persistence.storage import ManagedStorage
 from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.envelope import Envelope
-from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlot, RunSlots
+from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlots
 from paglets.runtime.execution.mailbox import Mailbox
+from paglets.runtime.execution.paglet_run import PagletRun
 from paglets.runtime.execution.sender import sending_as
 from paglets.runtime.execution.unqueued_fence import UnqueuedFence
 from paglets.runtime.execution.workers import WorkerPool
@@ -50,10 +49,6 @@ from paglets.wire.message_body import decode_message_body
 log = logging.getLogger(__name__)
 
 ACTION_PRIORITY = MAX_PRIORITY + 1
-
-
-RUN_START_WAIT = 5.0
-"""Seconds ``start_run`` waits for the new thread to enter ``run()``."""
 
 
 class PagletStatus(enum.Enum):
@@ -112,18 +107,15 @@ class LocalPaglet:
         self.created_at = time.time()
         self.handled = 0
         self.failures = 0
-        self.run_failure = ""
         self._pool = pool
         self._operations = operations
         self._policy = policy
         self._host_address = host_address
-        self._run_thread: threading.Thread | None = None
         self._work_area = work_area
         self._events = events
         self._files: PagletFiles | None = None  # built on first use: most paglets carry none
         self._bounds = MailboxBounds(agent_id, max_queued, max_queued_bytes, budget)
-        runs = run_slots is not None and overrides_run(type(paglet))  # taken before it exists
-        self._run_slot: RunSlot | None = run_slots.take(agent_id) if run_slots and runs else None
+        self.runner = PagletRun(paglet, agent_id, class_path, run_slots, events)
         self.mailbox = Mailbox(pool, self._handle, self._bounds.give_back)
         self.checkpointer: Callable[[LocalPaglet], PagletError | None] | None = None
         self.last_checkpoint: bytes | None = None  # encoded state a DURABLE paglet last saved
@@ -330,8 +322,7 @@ class LocalPaglet:
         self.mailbox.hold()
         self.status = status
         self.moved_to = moved_to
-        if self._run_thread is None and self._run_slot is not None:
-            self._run_slot.release()  # run() never started: no thread needs it
+        self.runner.left()
         self.paglet._mark_leaving()
         envelopes: list[Envelope] = self.mailbox.take_all()
         return envelopes
@@ -341,50 +332,14 @@ class LocalPaglet:
         for envelope in envelopes:
             envelope.respond(error=error)
 
-    # run() --------------------------------------------------------------------------
-
     def start_run(self) -> None:
-        """Start ``run()`` on a thread of its own if the paglet class defines one.
-
-        Returns once that thread entered ``run()`` (bounded by :data:`RUN_START_WAIT`),
-        so a caller's first message comes after ``run()`` began.
-        The thread holds the run slot taken at construction until ``run()`` returns.
-        """
-        if not overrides_run(type(self.paglet)):
-            return
-        entered = threading.Event()
-        thread = threading.Thread(
-            target=self._run, args=(entered,), name=f"paglet-run-{self.agent_id[:8]}", daemon=True
-        )
-        self._run_thread = thread
-        thread.start()
-        entered.wait(RUN_START_WAIT)
-
-    def _run(self, entered: threading.Event) -> None:
-        entered.set()
-        try:
-            with sending_as(self.agent_id):
-                self.paglet.run()
-        except HostStoppedError:
-            log.info("%r: run() ended because the host stopped", self.paglet)
-        except Exception as exc:
-            self.run_failure = f"{type(exc).__name__}: {exc}"
-            if self._events is not None:
-                self._events.record(
-                    PAGLET_CRASHED,
-                    self.agent_id,
-                    class_name=self.class_path,
-                    error=self.run_failure,
-                )
-            log.error("%r: run() failed:\n%s", self.paglet, traceback.format_exc())
-        finally:
-            if self._run_slot is not None:
-                self._run_slot.release()
+        """Start ``run()`` (see :meth:`PagletRun.start`)."""
+        self.runner.start()
 
     @property
     def run_alive(self) -> bool:
         """Whether ``run()`` is still running."""
-        return self._run_thread is not None and self._run_thread.is_alive()
+        return self.runner.alive
 
     def info(self, host_name: str) -> dict[str, Any]:
         """Facts about this paglet, as ``PagletProxy.info()`` returns them."""
@@ -401,7 +356,7 @@ class LocalPaglet:
             "handler_failures": self.failures,
             "queued": len(self.mailbox),
             "running": self.run_alive,
-            "failed": self.run_failure,
+            "failed": self.runner.failure,
         }
 
 

@@ -25,7 +25,8 @@ from typing import Any
 from paglets.core.context_events import DEACTIVATE
 from paglets.core.errors import HostStoppedError, PagletError
 from paglets.persistence.persistency import DeactivationRequest
-from paglets.runtime.execution.activation import Activation, Leaving, policy_of, split_queued
+from paglets.runtime.execution.activation import Activation
+from paglets.runtime.execution.leaving import Leaving, policy_of, split_queued
 from paglets.runtime.execution.local_paglet import LocalPaglet, PagletStatus
 from paglets.runtime.parts import HostParts
 from paglets.wire.codec import encode_state
@@ -43,6 +44,28 @@ class ShutdownReport:
     deactivated: int = 0
     persisted_busy: dict[str, str] = field(default_factory=dict)  # agent id -> which state
     failed: dict[str, str] = field(default_factory=dict)  # agent id -> error
+
+
+def stop_paglets(parts: HostParts, activation: Activation, bound: float) -> int:
+    """Take every active paglet off the host as it stops; return how many were kept.
+
+    With a persistence dir each is deactivated into the store (:func:`deactivate_all`);
+    without one they are disposed (their ``run()`` sees ``is_leaving``) and what waited
+    in their mailboxes fails with ``HostStoppedError``. Then the wake-up thread stops
+    and callers still owed a reply are told.
+    """
+    activation.stopping = True
+    kept = 0
+    if parts.store.durable:
+        report = deactivate_all(parts, activation, bound)
+        kept = report.deactivated + len(report.persisted_busy)
+    else:
+        for slot in parts.registry.slots():
+            queued = slot.leave(PagletStatus.DISPOSED)
+            parts.registry.remove(slot.agent_id)
+            slot.fail_queued(queued, HostStoppedError(f"host {parts.name} stopped"))
+    activation.stop()
+    return kept
 
 
 def deactivate_all(parts: HostParts, activation: Activation, bound: float) -> ShutdownReport:

@@ -18,45 +18,33 @@ No "prepared" in time: the source writes ``aborted``, resumes the paglet and sen
 guessed. A prepared target that hears nothing by its deadline asks ``transfer.status``;
 a committed source whose commit got no "started" sends it again
 (:mod:`~paglets.runtime.mobility.settlement`). docs/durability.md has the failure table.
+
+This module is the departures (hooks, snapshot, fences); the protocol's source side is
+:mod:`~paglets.runtime.mobility.source_side`, its target side
+:mod:`~paglets.runtime.mobility.arrivals`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from typing import Any
 
 from paglets.core.context_events import CLONE, DISPATCH, RETRACT
 from paglets.core.errors import (
-    HostStoppedError,
     PagletError,
-    ReplyTimeoutError,
-    StoreError,
     TransferError,
 )
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.core.ids import new_id
-from paglets.core.messages import FutureReply
 from paglets.runtime.execution.lifecycle import Lifecycle, new_agent_id, release_resources
 from paglets.runtime.execution.local_paglet import LocalPaglet, LocalPagletOperations, PagletStatus
-from paglets.runtime.mobility.arrivals import STARTED, Arrivals
-from paglets.runtime.mobility.fault_points import fault_point
+from paglets.runtime.mobility.arrivals import Arrivals
+from paglets.runtime.mobility.source_side import SourceSide
 from paglets.runtime.parts import HostParts
-from paglets.runtime.persistence import transfer_log as phases
-from paglets.runtime.persistence.transfer_log import OUT, TransferLog
-from paglets.wire.codec import encode_state, encode_value
-from paglets.wire.protocol import (
-    VERB_ABORT,
-    VERB_TRANSFER,
-    VERB_TRANSFER_COMMIT,
-    VERB_TRANSFER_STATUS,
-)
+from paglets.runtime.persistence.transfer_log import TransferLog
+from paglets.wire.codec import encode_state
 
 log = logging.getLogger(__name__)
-
-PENDING = "pending"
-_ANSWERED = ("prepared", "committed", True)
 
 
 class Mobility:
@@ -70,8 +58,7 @@ class Mobility:
         self._operations = operations
         self.transfers = TransferLog(parts.store.db)
         self.arrivals = Arrivals(parts, lifecycle, self.transfers)
-        self._deciding: set[str] = set()  # out transfers whose source thread still decides
-        self._lock = threading.Lock()
+        self.source = SourceSide(parts, self.transfers, self.arrivals)
 
     # source side ----------------------------------------------------------------------
 
@@ -117,13 +104,13 @@ class Mobility:
             # either is in the record or waits and then sees is_leaving.
             with slot.paglet.locked():
                 record = self._record(slot, slot.agent_id, reason, arrival)
-                self._hand_off(slot, target, record, limit, what=reason, moving=True)
+                self.source.hand_off(slot, target, record, limit, what=reason, moving=True)
                 queued = slot.leave(PagletStatus.MOVED, target)
                 parts.registry.remove(slot.agent_id, moved_to=target)
         except TransferError:
             slot.mailbox.release()
             raise
-        self._send_commit(target, record["tid"], limit)
+        self.source.send_commit(target, record["tid"], limit)
         self._release_files(slot)
         kind = RETRACT if reason == "retract" else DISPATCH
         parts.events.record(
@@ -158,9 +145,9 @@ class Mobility:
         clone_id = new_agent_id()
         with slot.paglet.locked():
             record = self._record(slot, clone_id, "clone", arrival)
-        self._hand_off(slot, address, record, limit, what="clone", moving=False)
+        self.source.hand_off(slot, address, record, limit, what="clone", moving=False)
         # on_clone (there) runs before on_cloned (here): wait for the start
-        self._send_commit(address, record["tid"], limit, wait=True)
+        self.source.send_commit(address, record["tid"], limit, wait=True)
         cloned = CloneEvent(
             clone_agent_id=clone_id,
             **common,  # type: ignore[arg-type]
@@ -233,141 +220,6 @@ class Mobility:
             record["arrival"] = arrival
         return record
 
-    def _hand_off(
-        self,
-        slot: LocalPaglet,
-        target: str,
-        record: dict[str, Any],
-        limit: float,
-        what: str,
-        moving: bool,
-    ) -> None:
-        """Prepare at the target and commit here; raise TransferError if it aborted."""
-        tid = str(record["tid"])
-        record["timeout"] = limit
-        stayed = f"the paglet stayed on {self._parts.name}"
-        try:
-            self.transfers.begin(tid, OUT, slot.agent_id, target, record, time.time() + limit)
-        except StoreError as exc:
-            raise TransferError(
-                f"{what} of {slot.agent_id} not started: {exc}; {stayed}", stage="prepare"
-            ) from exc
-        with self._lock:
-            self._deciding.add(tid)
-        try:
-            try:
-                self._prepare(slot, target, record, limit, what)
-            except TransferError:
-                self._decide(tid, phases.ABORTED)
-                raise
-            fault_point("source-prepared")
-            if not self._decide(
-                tid, phases.COMMITTED, drop_checkpoint=slot.agent_id if moving else None
-            ):
-                self._tell_abort(target, tid)
-                raise TransferError(
-                    f"{what} of {slot.agent_id} to {target} could not be committed here; {stayed}",
-                    stage="commit",
-                )
-            fault_point("source-committed")
-        finally:
-            with self._lock:
-                self._deciding.discard(tid)
-
-    def _decide(self, tid: str, phase: str, drop_checkpoint: str | None = None) -> bool:
-        try:
-            return self.transfers.move(
-                tid, OUT, phase, expect=phases.PREPARED, drop_checkpoint=drop_checkpoint
-            )
-        except StoreError as exc:
-            log.error("transfer %s: could not record %s: %s", tid, phase, exc)
-            return False  # unrecorded is aborted: transfer.status answers so
-
-    def _prepare(
-        self, slot: LocalPaglet, target: str, record: dict[str, Any], limit: float, what: str
-    ) -> None:
-        files = record.get("files")
-        serving = self._parts.transfers.serving
-        if files:
-            paths = slot.files.registered()
-            missing = [item["name"] for item in files if item["name"] not in paths]
-            if missing:  # unregistered by run() since the snapshot
-                raise TransferError(
-                    f"registered files {missing} vanished during the move; the paglet "
-                    f"stayed on {self._parts.name}",
-                    stage="snapshot",
-                )
-            serving.serve(
-                record["tid"],
-                slot.agent_id,
-                {item["name"]: (paths[item["name"]], item["size"]) for item in files},
-            )
-            limit += sum(item["size"] for item in files) / self._parts.config.artifact_min_rate
-        stayed = f"the paglet stayed on {self._parts.name}"
-        try:
-            answer = self.call(target, VERB_TRANSFER, record, limit)
-        except (ReplyTimeoutError, HostStoppedError) as exc:
-            self._tell_abort(target, str(record["tid"]))
-            raise TransferError(
-                f"{what} of paglet {record['source_agent_id']} to {target} got no answer "
-                f"({exc}); aborted, {stayed}",
-                stage="transfer",
-            ) from exc
-        except PagletError as exc:  # refused, or never sent: nothing runs there
-            raise TransferError(
-                f"{what} of paglet {record['source_agent_id']} to {target} failed: "
-                f"{type(exc).__name__}: {exc}; aborted, {stayed}",
-                stage="transfer",
-            ) from exc
-        finally:
-            if files:
-                serving.stop(record["tid"])
-        if answer not in _ANSWERED:
-            raise TransferError(
-                f"{target} answered {answer!r} to a transfer; {stayed}", stage="transfer"
-            )
-
-    def _tell_abort(self, target: str, tid: str) -> None:
-        """Best effort: a target that misses it asks ``transfer.status`` later."""
-        try:
-            self.call(target, VERB_ABORT, tid, 2.0)
-        except PagletError as exc:
-            log.info("transfer %s: abort not delivered to %s (%s); it will ask", tid, target, exc)
-
-    def _send_commit(self, target: str, tid: str, limit: float, wait: bool = False) -> None:
-        """Tell the target to start (``wait``: until it did); "started" marks the record done.
-
-        Not waiting is safe: the target parks messages for a paglet it prepared until it
-        started it. On no answer the settlement sends the commit again.
-        """
-        try:
-            if wait or self._parts.is_local(target):
-                self._mark_done(tid, self.call(target, VERB_TRANSFER_COMMIT, tid, limit))
-                return
-            future = self._parts.transport.request(
-                target, VERB_TRANSFER_COMMIT, encode_value(tid), timeout=limit
-            )
-        except PagletError as exc:
-            log.warning("transfer %s committed; %s not told yet (%s): retrying", tid, target, exc)
-            return
-        future.add_done_callback(
-            lambda done: self._parts.pool.submit(self._commit_answered, target, tid, done)
-        )
-
-    def _commit_answered(self, target: str, tid: str, future: FutureReply) -> None:
-        try:
-            self._mark_done(tid, self._parts.require_backend().decode(future.get_reply(0)))
-        except PagletError as exc:
-            log.warning("transfer %s committed; %s not told yet (%s): retrying", tid, target, exc)
-
-    def _mark_done(self, tid: str, answer: Any) -> None:
-        if answer != STARTED:
-            return
-        try:
-            self.transfers.move(tid, OUT, phases.DONE, expect=phases.COMMITTED)
-        except (StoreError, HostStoppedError) as exc:
-            log.warning("transfer %s: could not record done: %s", tid, exc)
-
     def _release_files(self, slot: LocalPaglet) -> None:
         """After a committed dispatch: the paglet's files left with it."""
         try:
@@ -377,18 +229,6 @@ class Mobility:
                 self._parts.work_area.remove(slot.agent_id)
         except OSError as exc:
             log.warning("files of %s left behind after its dispatch: %s", slot.agent_id, exc)
-
-    def call(self, target: str, verb: str, value: Any, timeout: float) -> Any:
-        """Send a hand-off verb to ``target`` (this host itself: a direct call)."""
-        if self._parts.is_local(target):
-            if verb == VERB_TRANSFER:
-                return self.arrivals.prepare(value)
-            if verb == VERB_TRANSFER_COMMIT:
-                return self.arrivals.commit(value, timeout)
-            if verb == VERB_TRANSFER_STATUS:
-                return self.status(value)
-            return self.arrivals.abort(value)
-        return self._parts.require_backend().call(target, verb, value, timeout=timeout)
 
     def _name_of(self, address: str) -> str:
         if self._parts.is_local(address):
@@ -411,20 +251,9 @@ class Mobility:
         return self.arrivals.abort(tid)
 
     def status(self, tid: Any) -> str:
-        """What this host, as the source, decided (the ``transfer.status`` verb).
+        """What this host, as the source, decided (the ``transfer.status`` verb)."""
+        return self.source.status(tid)
 
-        Returns:
-            ``"committed"``, ``"aborted"`` (also for a transfer never recorded here:
-            a source records before it sends) or ``"pending"`` while still deciding.
-        """
-        tid = str(tid)
-        phase = self.transfers.phase(tid, OUT)
-        if phase in (phases.COMMITTED, phases.DONE):
-            return phases.COMMITTED
-        if phase == phases.PREPARED:
-            with self._lock:
-                if tid in self._deciding:
-                    return PENDING
-            # nobody decides it any more (the host restarted, or a write failed)
-            self._decide(tid, phases.ABORTED)
-        return phases.ABORTED
+    def call(self, target: str, verb: str, value: Any, timeout: float) -> Any:
+        """Send a hand-off verb to ``target`` (this host itself: a direct call)."""
+        return self.source.call(target, verb, value, timeout)
