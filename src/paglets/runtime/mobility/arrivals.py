@@ -58,6 +58,7 @@ class Arrivals:
         self._staging: dict[str, threading.Event] = {}  # files arriving; set = cancel
         self._staged: dict[str, Path] = {}
         self._starting: dict[str, threading.Event] = {}
+        self._decoded: dict[str, tuple[type[Paglet[Any]], PagletState]] = {}
         # messages for a paglet prepared here and not started yet, delivered once it is
         self._parked: dict[str, list[Envelope]] = {}
         self.redirect: Callable[[str, str, Envelope], None] | None = None
@@ -138,7 +139,8 @@ class Arrivals:
             if staging is not None:
                 remove_tree(staging)
             return known
-        del cls, state  # decoded again on commit: the record is what survives a restart
+        with self._lock:  # the commit starts from these; after a restart, from the record
+            self._decoded[tid] = (cls, state)
         fault_point("target-prepared")
         return PREPARED_REPLY
 
@@ -188,7 +190,9 @@ class Arrivals:
 
     def _start_entry(self, tid: str, record: dict[str, Any], phase: str) -> None:
         agent_id = str(record["agent_id"])
-        cls, state = self._lifecycle.decode(
+        with self._lock:
+            decoded = self._decoded.pop(tid, None)
+        cls, state = decoded or self._lifecycle.decode(
             str(record["class"]), str(record["state_class"]), record["state"]
         )
         if phase == phases.PREPARED:
@@ -196,15 +200,17 @@ class Arrivals:
             if getattr(cls, "DURABLE", False) and record.get("arrival") != "inactive":
                 checkpoint = (agent_id, str(record["class"]), str(record["state_class"]),
                               bytes(record["state"]))  # fmt: skip
+            # no fsync: lost to a power cut, the record is prepared again and the
+            # source's durable commit answers transfer.status
             if not self._log.move(tid, IN, phases.COMMITTED, expect=phases.PREPARED,
-                                  checkpoint=checkpoint):  # fmt: skip
+                                  checkpoint=checkpoint, durable=False):  # fmt: skip
                 raise TransferError(f"transfer {tid} was aborted meanwhile")
             fault_point("target-committed")
         if self._parts.registry.get(agent_id) is None:
             with self._lock:
                 staging = self._staged.pop(tid, None)
             self._start(record, cls, state, staging)
-        self._log.move(tid, IN, phases.DONE)
+        self._log.move(tid, IN, phases.DONE, durable=False)
 
     def abort(self, tid: Any) -> str:
         """Refuse a transfer from now on (the ``abort`` verb) unless it committed.
@@ -219,12 +225,13 @@ class Arrivals:
             if phase in (phases.COMMITTED, phases.DONE):
                 return COMMITTED_REPLY
             if phase is None:
-                self._log.begin(tid, IN, "", "", {}, 0.0)
+                self._log.begin(tid, IN, "", "", {}, 0.0, durable=False)
                 staging = self._staging.get(tid)
                 if staging is not None:
                     staging.set()  # its files are still arriving: stop pulling them
-            self._log.move(tid, IN, phases.ABORTED, expect=phases.PREPARED)
+            self._log.move(tid, IN, phases.ABORTED, expect=phases.PREPARED, durable=False)
             staged = self._staged.pop(tid, None)
+            self._decoded.pop(tid, None)
         if staged is not None:
             remove_tree(staged)
         if entry is not None and entry.agent_id:

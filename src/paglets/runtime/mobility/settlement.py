@@ -73,7 +73,7 @@ class Settlement:
                 self._next[entry.tid] = (0.0, self._interval)  # ask at once
 
     def _abort_own(self, entry: TransferRecord) -> None:
-        self._log.move(entry.tid, OUT, phases.ABORTED, expect=phases.PREPARED)
+        self._log.move(entry.tid, OUT, phases.ABORTED, expect=phases.PREPARED, durable=False)
         record = entry.record
         if record.get("reason") == "clone":
             return  # the original never left
@@ -157,7 +157,7 @@ class Settlement:
             self._later(entry.tid, backoff)
             return
         if answer == STARTED:
-            self._log.move(entry.tid, OUT, phases.DONE, expect=phases.COMMITTED)
+            self._log.move(entry.tid, OUT, phases.DONE, expect=phases.COMMITTED, durable=False)
         else:
             self._later(entry.tid, backoff)
 

@@ -70,7 +70,11 @@ class SourceSide:
         record["timeout"] = limit
         stayed = f"the paglet stayed on {self._parts.name}"
         try:
-            self.transfers.begin(tid, OUT, slot.agent_id, target, record, time.time() + limit)
+            # no fsync: lost to a power cut, the paglet is still here (its checkpoint is
+            # dropped only by the commit) and the target hears "aborted" for an unknown id
+            self.transfers.begin(
+                tid, OUT, slot.agent_id, target, record, time.time() + limit, durable=False
+            )
         except StoreError as exc:
             raise TransferError(
                 f"{what} of {slot.agent_id} not started: {exc}; {stayed}", stage="prepare"
@@ -99,8 +103,14 @@ class SourceSide:
 
     def _decide(self, tid: str, phase: str, drop_checkpoint: str | None = None) -> bool:
         try:
+            # the commit is what the target acts on: durable; an abort needs no fsync
             return self.transfers.move(
-                tid, OUT, phase, expect=phases.PREPARED, drop_checkpoint=drop_checkpoint
+                tid,
+                OUT,
+                phase,
+                expect=phases.PREPARED,
+                drop_checkpoint=drop_checkpoint,
+                durable=phase == phases.COMMITTED,
             )
         except StoreError as exc:
             log.error("transfer %s: could not record %s: %s", tid, phase, exc)
@@ -187,7 +197,7 @@ class SourceSide:
         if answer != STARTED:
             return
         try:
-            self.transfers.move(tid, OUT, phases.DONE, expect=phases.COMMITTED)
+            self.transfers.move(tid, OUT, phases.DONE, expect=phases.COMMITTED, durable=False)
         except (StoreError, HostStoppedError) as exc:
             log.warning("transfer %s: could not record done: %s", tid, exc)
 

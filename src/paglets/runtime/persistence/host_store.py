@@ -5,13 +5,17 @@ paglets and their queued messages, durable checkpoints, transfer records, quaran
 records and the event and job history (:mod:`~paglets.runtime.persistence.schema`).
 Artifact metadata shares the same file through the artifact store's own connection.
 
-Durability: the database runs in WAL mode with ``synchronous=FULL``. In WAL mode
-``NORMAL`` already survives a crash of the process (``kill -9``): a committed
-transaction is in the WAL file, which the OS keeps. It does not survive a power cut or
-a kernel panic, which may drop the WAL pages not yet fsynced. Every write here is one
-the host acknowledges to somebody (a reply that leaves after a durable checkpoint, a
-transfer commit the peer acts on), so each commit fsyncs the WAL: ``FULL``. The cost
-is one fsync per commit, measured by ``tools/bench`` (durable scenario).
+Durability: the database runs in WAL mode. In WAL mode ``synchronous=NORMAL``
+already survives a crash of the process (``kill -9``): a committed transaction is in
+the WAL file, which the OS keeps. It does not survive a power cut or a kernel panic,
+which may drop the WAL pages not yet fsynced. A write the host acknowledges to
+somebody (a reply that leaves after a durable checkpoint, a transfer decision the
+peer acts on) is committed at the store's level (``FULL`` by default: the WAL is
+fsynced before the commit returns). A write nobody acts on before a later
+acknowledged write (``durable=False``: bookkeeping a restart can redo, such as a
+transfer marked done) is committed at ``NORMAL``: no fsync of its own, and the next
+``FULL`` commit fsyncs it too, since the WAL is one sequential file. docs/durability.md
+lists which write is which and why.
 
 A lock (``fcntl.flock`` on ``persistence_dir/host.lock``) keeps a second host off the
 same directory; it is released by the OS when the process dies, so a ``kill -9`` never
@@ -79,6 +83,7 @@ class HostStore:
         if synchronous not in ("FULL", "NORMAL"):
             raise StoreError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.directory = directory
+        self._synchronous = synchronous
         self.problems: list[str] = []
         self._lock = threading.RLock()
         self._closed = False
@@ -143,8 +148,12 @@ class HostStore:
         return db
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``); rolled back on error.
+
+        Args:
+            durable: commit at the store's ``synchronous`` level; False: at ``NORMAL``
+                (no fsync of its own; see the module docstring for when that is right).
 
         Raises:
             HostStoppedError: the store is closed.
@@ -152,23 +161,54 @@ class HostStore:
         """
         with self._lock:
             db = self._open()
-            db.execute("BEGIN IMMEDIATE")
+            with self._level(db, durable):
+                yield from self._in_transaction(db)
+
+    def write(self, sql: str, params: tuple[Any, ...] = (), durable: bool = True) -> int:
+        """One statement as its own transaction (atomic); return the rows it changed.
+
+        Raises:
+            HostStoppedError: the store is closed.
+            StoreError: the database refused the write.
+        """
+        with self._lock:
+            db = self._open()
             try:
-                yield db
+                with self._level(db, durable):
+                    return int(db.execute(sql, params).rowcount)
             except sqlite3.Error as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
                 raise StoreError(f"the host store refused a write: {exc}") from exc
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-            try:
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise StoreError(f"the host store could not commit: {exc}") from exc
+
+    @contextmanager
+    def _level(self, db: sqlite3.Connection, durable: bool) -> Iterator[None]:
+        relaxed = not durable and self._synchronous != "NORMAL" and self.directory is not None
+        if relaxed:
+            db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            if relaxed:
+                db.execute(f"PRAGMA synchronous={self._synchronous}")
+
+    @staticmethod
+    def _in_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"the host store refused a write: {exc}") from exc
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"the host store could not commit: {exc}") from exc
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         """Run a read and return every row."""

@@ -54,17 +54,29 @@ class TransferLog:
         self.version = 0  # bumped by every write: a reader may skip a pass when unchanged
 
     def begin(
-        self, tid: str, role: str, agent_id: str, peer: str, record: dict[str, Any], deadline: float
+        self,
+        tid: str,
+        role: str,
+        agent_id: str,
+        peer: str,
+        record: dict[str, Any],
+        deadline: float,
+        durable: bool = True,
     ) -> None:
-        """Write a new ``prepared`` record."""
+        """Write a new ``prepared`` record (one statement: its own transaction).
+
+        Args:
+            durable: False commits without an fsync of its own (the source's record:
+                docs/durability.md says why a power cut losing it is harmless).
+        """
         blob = msgpack.packb(record, use_bin_type=True)
         self.version += 1
-        with self._db.transaction() as db:
-            db.execute(
-                "INSERT INTO transfers (tid, role, agent_id, peer, phase, record, deadline, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (_key(tid, role), role, agent_id, peer, PREPARED, blob, deadline, time.time()),
-            )
+        self._db.write(
+            "INSERT INTO transfers (tid, role, agent_id, peer, phase, record, deadline, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (_key(tid, role), role, agent_id, peer, PREPARED, blob, deadline, time.time()),
+            durable,
+        )
 
     def move(
         self,
@@ -75,6 +87,7 @@ class TransferLog:
         expect: str | None = None,
         drop_checkpoint: str | None = None,
         checkpoint: tuple[str, str, str, bytes] | None = None,
+        durable: bool = True,
     ) -> bool:
         """Set a record's phase; return False (nothing changed) if it was not ``expect``.
 
@@ -82,9 +95,19 @@ class TransferLog:
             drop_checkpoint: forget this agent's checkpoint in the same transaction.
             checkpoint: ``(agent_id, class, state class, state)`` written in the same
                 transaction (a durable paglet that starts here).
+            durable: False commits without an fsync of its own (see docs/durability.md).
         """
         self.version += 1
-        with self._db.transaction() as db:
+        if drop_checkpoint is None and checkpoint is None:  # one statement, no BEGIN
+            params: tuple[str, ...] = ()
+            if expect is None:
+                sql = "UPDATE transfers SET phase = ?, updated_at = ? WHERE tid = ?"
+            else:
+                sql = "UPDATE transfers SET phase = ?, updated_at = ? WHERE tid = ? AND phase = ?"
+                params = (expect,)
+            changed = self._db.write(sql, (phase, time.time(), _key(tid, role), *params), durable)
+            return changed > 0
+        with self._db.transaction(durable) as db:
             row = db.execute(
                 "SELECT phase FROM transfers WHERE tid = ?", (_key(tid, role),)
             ).fetchone()
