@@ -99,12 +99,12 @@ class TransferLog:
         """
         self.version += 1
         if drop_checkpoint is None and checkpoint is None:  # one statement, no BEGIN
+            # a settled record keeps its phase only: nothing reads its paglet again
+            blob = ", record = x''" if phase in (DONE, ABORTED) else ""
+            sql = f"UPDATE transfers SET phase = ?, updated_at = ?{blob} WHERE tid = ?"
             params: tuple[str, ...] = ()
-            if expect is None:
-                sql = "UPDATE transfers SET phase = ?, updated_at = ? WHERE tid = ?"
-            else:
-                sql = "UPDATE transfers SET phase = ?, updated_at = ? WHERE tid = ? AND phase = ?"
-                params = (expect,)
+            if expect is not None:
+                sql, params = sql + " AND phase = ?", (expect,)
             changed = self._db.write(sql, (phase, time.time(), _key(tid, role), *params), durable)
             return changed > 0
         with self._db.transaction(durable) as db:
@@ -173,6 +173,6 @@ def _record(row: Any) -> TransferRecord:
         str(agent_id),
         str(peer),
         str(phase),
-        msgpack.unpackb(blob, raw=False),
+        msgpack.unpackb(blob, raw=False) if blob else {},
         float(deadline),
     )
