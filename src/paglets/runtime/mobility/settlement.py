@@ -26,6 +26,7 @@ from typing import Any
 
 from paglets.core.errors import PagletError
 from paglets.runtime.mobility.arrivals import STARTED, Arrivals
+from paglets.runtime.mobility.source_side import SourceSide
 from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence import transfer_log as phases
 from paglets.runtime.persistence.paglet_store import StoredPaglet
@@ -46,14 +47,15 @@ class Settlement:
         parts: HostParts,
         transfers: TransferLog,
         arrivals: Arrivals,
-        ask: Callable[[str, str, Any, float], Any],
+        source: SourceSide,
         restore: Callable[[StoredPaglet, str], object],
         interval: float = 0.5,
     ) -> None:
         self._parts = parts
         self._log = transfers
         self._arrivals = arrivals
-        self._ask = ask
+        self._source = source
+        self._ask: Callable[[str, str, Any, float], Any] = source.call
         self._restore = restore
         self._interval = interval
         self._next: dict[str, tuple[float, float]] = {}  # tid -> (next try, backoff)
@@ -116,6 +118,7 @@ class Settlement:
 
     def tick(self) -> None:
         """One pass over the unsettled records (skipped while nothing was written)."""
+        self._source.flush_started()
         version = self._log.version
         if version == self._quiet_at:
             return
@@ -130,6 +133,8 @@ class Settlement:
             open_tids.add(entry.tid)
             due, backoff = self._next.get(entry.tid, (0.0, self._interval))
             if entry.role == OUT and entry.phase == phases.COMMITTED:
+                if self._source.was_started(entry.tid):
+                    continue  # "started" came after this pass flushed: the next one will
                 if not due:  # first seen: the source thread is telling it right now
                     self._next[entry.tid] = (now + 2 * self._interval, self._interval)
                 elif now >= due:
@@ -184,3 +189,7 @@ class Settlement:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        try:
+            self._source.flush_started()
+        except PagletError as exc:
+            log.debug("hand-offs left to mark done after the restart: %s", exc)

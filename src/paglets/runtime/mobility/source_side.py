@@ -51,6 +51,7 @@ class SourceSide:
         self.transfers = transfers
         self.arrivals = arrivals
         self._deciding: set[str] = set()  # out transfers whose source thread still decides
+        self._started: set[str] = set()  # committed ones the target answered "started"
         self._lock = threading.Lock()
 
     def hand_off(
@@ -168,7 +169,7 @@ class SourceSide:
             log.info("transfer %s: abort not delivered to %s (%s); it will ask", tid, target, exc)
 
     def send_commit(self, target: str, tid: str, limit: float, wait: bool = False) -> None:
-        """Tell the target to start (``wait``: until it did); "started" marks the record done.
+        """Tell the target to start (``wait``: until it did); see :meth:`flush_started`.
 
         Not waiting is safe: the target parks messages for a paglet it prepared until it
         started it. On no answer the settlement sends the commit again.
@@ -183,9 +184,7 @@ class SourceSide:
         except PagletError as exc:
             log.warning("transfer %s committed; %s not told yet (%s): retrying", tid, target, exc)
             return
-        future.add_done_callback(
-            lambda done: self._parts.pool.submit(self._commit_answered, target, tid, done)
-        )
+        future.add_done_callback(lambda done: self._commit_answered(target, tid, done))
 
     def _commit_answered(self, target: str, tid: str, future: FutureReply) -> None:
         try:
@@ -194,12 +193,31 @@ class SourceSide:
             log.warning("transfer %s committed; %s not told yet (%s): retrying", tid, target, exc)
 
     def _mark_done(self, tid: str, answer: Any) -> None:
-        if answer != STARTED:
-            return
+        if answer == STARTED:
+            with self._lock:
+                self._started.add(tid)
+
+    def flush_started(self) -> int:
+        """Mark done, in one transaction, the commits the targets answered "started".
+
+        The settlement calls it every pass: "started" is bookkeeping nobody acts on
+        (a restart before the flush sends the commit again, which a target answers
+        "started" once more), so it costs the hand-off no write of its own.
+        """
+        with self._lock:
+            tids, self._started = self._started, set()
+        if not tids:
+            return 0
         try:
-            self.transfers.move(tid, OUT, phases.DONE, expect=phases.COMMITTED, durable=False)
+            return self.transfers.settle(sorted(tids), OUT, phases.COMMITTED)
         except (StoreError, HostStoppedError) as exc:
-            log.warning("transfer %s: could not record done: %s", tid, exc)
+            log.warning("could not record %d hand-offs done: %s", len(tids), exc)
+            return 0
+
+    def was_started(self, tid: str) -> bool:
+        """Whether the target answered "started" and :meth:`flush_started` has not run."""
+        with self._lock:
+            return tid in self._started
 
     def call(self, target: str, verb: str, value: Any, timeout: float) -> Any:
         """Send a hand-off verb to ``target`` (this host itself: a direct call)."""

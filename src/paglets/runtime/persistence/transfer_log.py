@@ -127,6 +127,20 @@ class TransferLog:
                 )
         return True
 
+    def settle(self, tids: list[str], role: str, expect: str) -> int:
+        """Move every record of ``tids`` in phase ``expect`` to ``done``, in one transaction
+        committed without an fsync of its own; return how many moved."""
+        self.version += 1
+        moved = 0
+        with self._db.transaction(durable=False) as db:
+            for tid in tids:
+                moved += db.execute(
+                    "UPDATE transfers SET phase = ?, updated_at = ?, record = x'' "
+                    "WHERE tid = ? AND phase = ?",
+                    (DONE, time.time(), _key(tid, role), expect),
+                ).rowcount
+        return moved
+
     def get(self, tid: str, role: str) -> TransferRecord | None:
         """The record of ``tid`` on side ``role``, or None."""
         row = self._db.query_one(

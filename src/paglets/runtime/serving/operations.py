@@ -57,7 +57,7 @@ class HostOperations(Delivery):
             parts,
             self.mobility.transfers,
             self.mobility.arrivals,
-            self.mobility.call,
+            self.mobility.source,
             self.activation.restore,
         )
 
