@@ -58,7 +58,8 @@ class Arrivals:
         self._staging: dict[str, threading.Event] = {}  # files arriving; set = cancel
         self._staged: dict[str, Path] = {}
         self._starting: dict[str, threading.Event] = {}
-        self._decoded: dict[str, tuple[type[Paglet[Any]], PagletState]] = {}
+        # what prepare decoded, with the record, for the commit of this run
+        self._decoded: dict[str, tuple[type[Paglet[Any]], PagletState, dict[str, Any]]] = {}
         # messages for a paglet prepared here and not started yet, delivered once it is
         self._parked: dict[str, list[Envelope]] = {}
         self.redirect: Callable[[str, str, Envelope], None] | None = None
@@ -140,7 +141,7 @@ class Arrivals:
                 remove_tree(staging)
             return known
         with self._lock:  # the commit starts from these; after a restart, from the record
-            self._decoded[tid] = (cls, state)
+            self._decoded[tid] = (cls, state, record)
         fault_point("target-prepared")
         return PREPARED_REPLY
 
@@ -161,13 +162,22 @@ class Arrivals:
             TransferError: the transfer is unknown here or was aborted.
         """
         tid = str(tid)
-        entry = self._log.get(tid, IN)
-        if entry is None:
+        with self._lock:
+            kept = self._decoded.get(tid)
+        phase = self._log.phase(tid, IN)
+        if phase is None:
             raise TransferError(f"transfer {tid} is unknown on {self._parts.name}")
-        if entry.phase == phases.ABORTED:
+        if phase == phases.ABORTED:
             raise TransferError(f"transfer {tid} was aborted")
-        if entry.phase == phases.DONE:
+        if phase == phases.DONE:
             return STARTED
+        if kept is not None:  # prepared in this run: the record is in memory too
+            record = kept[2]
+        else:  # prepared before a restart: read it back
+            entry = self._log.get(tid, IN)
+            if entry is None:
+                raise TransferError(f"transfer {tid} is unknown on {self._parts.name}")
+            record = entry.record
         with self._lock:
             starting = self._starting.get(tid)
             if starting is None:
@@ -181,7 +191,7 @@ class Arrivals:
                 return STARTED
             raise TransferError(f"transfer {tid} is still starting on {self._parts.name}")
         try:
-            self._start_entry(tid, entry.record, entry.phase)
+            self._start_entry(tid, record, phase)
         finally:
             with self._lock:
                 self._starting.pop(tid, None)
@@ -192,9 +202,12 @@ class Arrivals:
         agent_id = str(record["agent_id"])
         with self._lock:
             decoded = self._decoded.pop(tid, None)
-        cls, state = decoded or self._lifecycle.decode(
-            str(record["class"]), str(record["state_class"]), record["state"]
-        )
+        if decoded is not None:
+            cls, state = decoded[0], decoded[1]
+        else:
+            cls, state = self._lifecycle.decode(
+                str(record["class"]), str(record["state_class"]), record["state"]
+            )
         if phase == phases.PREPARED:
             checkpoint = None
             if getattr(cls, "DURABLE", False) and record.get("arrival") != "inactive":
