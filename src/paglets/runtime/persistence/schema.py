@@ -5,14 +5,17 @@ version ``n`` to ``n + 1`` inside one transaction, so an upgrade interrupted by 
 leaves the old version whole. A database newer than this code is refused: an older
 paglets must not write rows it does not understand.
 
-Tables (version 2)::
+Tables (version 3)::
 
     inactive_paglets   agent_id -> class paths, state, deactivated_at, wake_at,
                        activate_on_start, activate_on_message (its policy)
     queued_messages    seq (arrival order) -> agent_id, priority, body
                        (the message as the ``msg`` verb carries it)
     checkpoints        agent_id -> the state of an active DURABLE paglet
-    transfers          tid -> role (out/in), agent_id, peer, phase, record, deadline
+    transfers          tid -> role (out/in), agent_id, peer, phase, deadline
+    transfer_records   tid -> the record (class, state, files) of an open transfer;
+                       apart from its phase, so moving the phase rewrites a small row,
+                       not the paglet's state (SQLite rewrites a whole row on update)
     quarantine         records the host could not use, kept for a human to look at
     events             host event history (seq, time, kind, agent_id, detail)
     jobs               job history (job_id, kind, status, started_at, ended_at, detail)
@@ -91,7 +94,17 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+CREATE TABLE IF NOT EXISTS transfer_records (
+    tid TEXT PRIMARY KEY,
+    record BLOB NOT NULL
+);
+INSERT OR IGNORE INTO transfer_records (tid, record)
+    SELECT tid, record FROM transfers WHERE length(record) > 0;
+UPDATE transfers SET record = x'';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """``MIGRATIONS[n]`` takes the database from version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -63,18 +63,29 @@ class TransferLog:
         deadline: float,
         durable: bool = True,
     ) -> None:
-        """Write a new ``prepared`` record (one statement: its own transaction).
+        """Write a new ``prepared`` record.
+
+        The paglet's record goes first, the phase row second, each one statement: a
+        crash between leaves a record without a phase, which is no transfer at all
+        (:meth:`forget_settled` removes it).
 
         Args:
             durable: False commits without an fsync of its own (the source's record:
                 docs/durability.md says why a power cut losing it is harmless).
         """
-        blob = msgpack.packb(record, use_bin_type=True)
+        key = _key(tid, role)
+        blob = msgpack.packb(record, use_bin_type=True) if record else b""
         self.version += 1
+        if blob:
+            self._db.write(
+                "INSERT OR REPLACE INTO transfer_records (tid, record) VALUES (?, ?)",
+                (key, blob),
+                durable=False,  # the phase row's commit below covers it (one WAL)
+            )
         self._db.write(
             "INSERT INTO transfers (tid, role, agent_id, peer, phase, record, deadline, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (_key(tid, role), role, agent_id, peer, PREPARED, blob, deadline, time.time()),
+            "updated_at) VALUES (?, ?, ?, ?, ?, x'', ?, ?)",
+            (key, role, agent_id, peer, PREPARED, deadline, time.time()),
             durable,
         )
 
@@ -91,41 +102,36 @@ class TransferLog:
     ) -> bool:
         """Set a record's phase; return False (nothing changed) if it was not ``expect``.
 
+        A record that reaches ``done`` or ``aborted`` keeps its phase only.
+
         Args:
             drop_checkpoint: forget this agent's checkpoint in the same transaction.
             checkpoint: ``(agent_id, class, state class, state)`` written in the same
                 transaction (a durable paglet that starts here).
             durable: False commits without an fsync of its own (see docs/durability.md).
         """
+        key = _key(tid, role)
         self.version += 1
+        sql = "UPDATE transfers SET phase = ?, updated_at = ? WHERE tid = ?"
+        params: tuple[str, ...] = ()
+        if expect is not None:
+            sql, params = sql + " AND phase = ?", (expect,)
         if drop_checkpoint is None and checkpoint is None:  # one statement, no BEGIN
-            # a settled record keeps its phase only: nothing reads its paglet again
-            blob = ", record = x''" if phase in (DONE, ABORTED) else ""
-            sql = f"UPDATE transfers SET phase = ?, updated_at = ?{blob} WHERE tid = ?"
-            params: tuple[str, ...] = ()
-            if expect is not None:
-                sql, params = sql + " AND phase = ?", (expect,)
-            changed = self._db.write(sql, (phase, time.time(), _key(tid, role), *params), durable)
-            return changed > 0
-        with self._db.transaction(durable) as db:
-            row = db.execute(
-                "SELECT phase FROM transfers WHERE tid = ?", (_key(tid, role),)
-            ).fetchone()
-            if row is None or (expect is not None and row[0] != expect):
-                return False
-            db.execute(
-                "UPDATE transfers SET phase = ?, updated_at = ? WHERE tid = ?",
-                (phase, time.time(), _key(tid, role)),
-            )
-            if drop_checkpoint is not None:
-                db.execute("DELETE FROM checkpoints WHERE agent_id = ?", (drop_checkpoint,))
-            if checkpoint is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO checkpoints (agent_id, class_path, "
-                    "state_class_path, state, updated_at) VALUES (?, ?, ?, ?, ?)",
-                    (*checkpoint, time.time()),
-                )
-        return True
+            changed = self._db.write(sql, (phase, time.time(), key, *params), durable) > 0
+        else:
+            with self._db.transaction(durable) as db:
+                changed = db.execute(sql, (phase, time.time(), key, *params)).rowcount > 0
+                if changed and drop_checkpoint is not None:
+                    db.execute("DELETE FROM checkpoints WHERE agent_id = ?", (drop_checkpoint,))
+                if changed and checkpoint is not None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO checkpoints (agent_id, class_path, "
+                        "state_class_path, state, updated_at) VALUES (?, ?, ?, ?, ?)",
+                        (*checkpoint, time.time()),
+                    )
+        if changed and phase in (DONE, ABORTED):  # nothing reads its paglet again
+            self._db.write("DELETE FROM transfer_records WHERE tid = ?", (key,), durable=False)
+        return changed
 
     def settle(self, tids: list[str], role: str, expect: str) -> int:
         """Move every record of ``tids`` in phase ``expect`` to ``done``, in one transaction
@@ -134,18 +140,21 @@ class TransferLog:
         moved = 0
         with self._db.transaction(durable=False) as db:
             for tid in tids:
-                moved += db.execute(
-                    "UPDATE transfers SET phase = ?, updated_at = ?, record = x'' "
-                    "WHERE tid = ? AND phase = ?",
-                    (DONE, time.time(), _key(tid, role), expect),
+                key = _key(tid, role)
+                changed = db.execute(
+                    "UPDATE transfers SET phase = ?, updated_at = ? WHERE tid = ? AND phase = ?",
+                    (DONE, time.time(), key, expect),
                 ).rowcount
+                if changed:
+                    db.execute("DELETE FROM transfer_records WHERE tid = ?", (key,))
+                moved += changed
         return moved
 
     def get(self, tid: str, role: str) -> TransferRecord | None:
         """The record of ``tid`` on side ``role``, or None."""
         row = self._db.query_one(
-            "SELECT tid, role, agent_id, peer, phase, record, deadline FROM transfers "
-            "WHERE tid = ?",
+            "SELECT t.tid, role, agent_id, peer, phase, r.record, deadline FROM transfers t "
+            "LEFT JOIN transfer_records r ON r.tid = t.tid WHERE t.tid = ?",
             (_key(tid, role),),
         )
         return None if row is None else _record(row)
@@ -158,7 +167,8 @@ class TransferLog:
     def unsettled(self) -> list[TransferRecord]:
         """Records still waiting for the other side (prepared, or committed not done)."""
         rows = self._db.query(
-            "SELECT tid, role, agent_id, peer, phase, record, deadline FROM transfers "
+            "SELECT t.tid, role, agent_id, peer, phase, r.record, deadline FROM transfers t "
+            "LEFT JOIN transfer_records r ON r.tid = t.tid "
             "WHERE phase IN (?, ?) ORDER BY updated_at",
             (PREPARED, COMMITTED),
         )
@@ -166,10 +176,15 @@ class TransferLog:
 
     def forget_settled(self, older_than: float) -> int:
         """Delete done and aborted records last touched before ``older_than``."""
-        with self._db.transaction() as db:
+        with self._db.transaction(durable=False) as db:
             cursor = db.execute(
                 "DELETE FROM transfers WHERE phase IN (?, ?) AND updated_at < ?",
                 (DONE, ABORTED, older_than),
+            )
+            db.execute(  # records left by a crash between their two writes
+                "DELETE FROM transfer_records WHERE tid NOT IN "
+                "(SELECT tid FROM transfers WHERE phase IN (?, ?))",
+                (PREPARED, COMMITTED),
             )
         return cursor.rowcount
 
