@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
 from conftest import HostFactory
@@ -20,7 +21,8 @@ from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequ
 from paglets.runtime.host import Host
 from paglets.runtime.persistence.host_store import DATABASE_NAME, HostStore
 from paglets.runtime.persistence.paglet_store import PagletStore
-from paglets.runtime.persistence.schema import SCHEMA_VERSION
+from paglets.runtime.persistence.schema import MIGRATIONS, SCHEMA_VERSION
+from paglets.runtime.persistence.transfer_log import TransferLog
 
 
 @dataclass
@@ -105,6 +107,28 @@ def test_an_old_store_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
         assert store.db.query_one("PRAGMA user_version")[0] == SCHEMA_VERSION
         assert store.db.query_one("PRAGMA journal_mode")[0] == "wal"
         assert store.db.query_one("PRAGMA synchronous")[0] == 2  # FULL
+    finally:
+        store.close()
+
+
+def test_a_version_2_store_keeps_its_open_transfer_records(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / DATABASE_NAME)
+    db.executescript(MIGRATIONS[0] + MIGRATIONS[1])
+    record = msgpack.packb({"tid": "t", "agent_id": "a", "state": b"\x80"}, use_bin_type=True)
+    db.execute(
+        "INSERT INTO transfers VALUES ('out:t', 'out', 'a', 'peer', 'prepared', ?, 1.0, 1.0)",
+        (record,),
+    )
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+    store = HostStore(tmp_path)
+    try:
+        (entry,) = TransferLog(store).unsettled()
+        assert (entry.tid, entry.phase, entry.record["state"]) == ("t", "prepared", b"\x80")
+        assert store.query_one("SELECT length(record) FROM transfers")[0] == 0  # moved apart
+        TransferLog(store).move("t", "out", "aborted")
+        assert store.query_one("SELECT count(*) FROM transfer_records")[0] == 0
     finally:
         store.close()
 

@@ -36,6 +36,14 @@ DURABLE = class_path(DurableCounterPaglet)
 PLAIN = class_path(CounterPaglet)
 
 
+def host_command(name: str, port: int, store: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "paglets.cli.host", "--host", "127.0.0.1", "--name", name,
+        "--port", str(port), "--no-discovery", "--persistence-dir", str(store),
+        "--log-level", "WARNING",
+    ]  # fmt: skip
+
+
 class HostProcess:
     """``paglets host`` in a child process on a fixed port and store; stopped by PID."""
 
@@ -47,22 +55,7 @@ class HostProcess:
         if stop_at:
             env["PAGLETS_FAULT_STOP_AT"] = stop_at
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "paglets.cli.host",
-                "--host",
-                "127.0.0.1",
-                "--name",
-                name,
-                "--port",
-                str(port),
-                "--no-discovery",
-                "--persistence-dir",
-                str(store),
-                "--log-level",
-                "WARNING",
-            ],  # fmt: skip
+            host_command(name, port, store),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -283,3 +276,25 @@ def test_a_durable_paglet_keeps_every_acknowledged_change_through_kill_9(
     processes.append(alpha := alpha.restart())
     with HostClient(address=alpha.address, timeout=TIMEOUT) as client:
         assert client.send(proxy.agent_id, "get")["items"] == acknowledged
+
+
+# a second process on the same store ------------------------------------------------------
+
+
+def test_a_second_host_process_on_the_same_store_exits_with_a_clear_error(
+    processes: list[HostProcess], tmp_path: Path
+) -> None:
+    alpha = HostProcess("alpha", free_port(), tmp_path / "alpha")
+    processes.append(alpha)
+    agent_id = start_durable(alpha.address, 2)
+    second = subprocess.run(
+        host_command("alpha-again", free_port(), tmp_path / "alpha"),
+        capture_output=True,
+        text=True,
+        timeout=3 * TIMEOUT,
+    )
+    output = " ".join((second.stdout + second.stderr).split())  # the CLI wraps at 80 columns
+    assert second.returncode != 0
+    assert "in use by another host" in output and f"pid {alpha.process.pid}" in output
+    assert "Traceback" not in output
+    assert count_of(alpha.address, agent_id) == 2  # the first host serves on, store intact
