@@ -178,8 +178,10 @@ class SourceSide:
             if wait or self._parts.is_local(target):
                 self._mark_done(tid, self.call(target, VERB_TRANSFER_COMMIT, tid, limit))
                 return
+            # unordered: a later call of this thread to the target need not queue
+            # behind it (the target parks what comes for a paglet it has not started)
             future = self._parts.transport.request(
-                target, VERB_TRANSFER_COMMIT, encode_value(tid), timeout=limit
+                target, VERB_TRANSFER_COMMIT, encode_value(tid), timeout=limit, ordered=False
             )
         except PagletError as exc:
             log.warning("transfer %s committed; %s not told yet (%s): retrying", tid, target, exc)
