@@ -340,3 +340,30 @@ def test_one_database_holds_everything_and_older_files_are_folded_in(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
     assert {"inactive_paglets", "queued_messages", "checkpoints", "transfers", "quarantine",
             "events", "jobs", "artifacts", "paglet_files"} <= tables  # fmt: skip
+
+
+def test_the_event_history_is_kept_in_the_host_database_across_a_restart(
+    make_host: HostFactory, tmp_path: Path
+) -> None:
+    alpha = make_host("alpha", persistence_dir=tmp_path)
+    proxy = alpha.create(LogPaglet)
+    alpha.deactivate(proxy.agent_id)
+    alpha.stop()
+    db = sqlite3.connect(tmp_path / DATABASE_NAME)
+    try:
+        rows = db.execute("SELECT kind, agent_id, detail FROM events ORDER BY seq").fetchall()
+    finally:
+        db.close()
+    kinds = [kind for kind, agent_id, _ in rows if agent_id == proxy.agent_id]
+    assert kinds == ["create", "deactivate"]
+    assert rows[-1][0] == "host-stopped"
+    detail = msgpack.unpackb(rows[0][2])
+    assert detail["host_name"] == "alpha" and detail["kind"] == rows[0][0]
+    again = make_host("alpha", persistence_dir=tmp_path)
+    again.stop()
+    db = sqlite3.connect(tmp_path / DATABASE_NAME)
+    try:
+        (count,) = db.execute("SELECT count(*) FROM events WHERE kind = 'host-started'").fetchone()
+    finally:
+        db.close()
+    assert count == 2  # both runs, one table

@@ -40,6 +40,7 @@ from paglets.runtime.host_setup import (
 )
 from paglets.runtime.mesh.directory import MeshDirectory
 from paglets.runtime.mesh.membership import Membership
+from paglets.runtime.persistence.event_history import EventHistory
 from paglets.runtime.serving.local_backend import LocalProxyBackend
 from paglets.runtime.serving.operations import HostOperations
 from paglets.runtime.serving.requests import RequestRouter
@@ -134,6 +135,7 @@ class Host(HostMeshVerbs, HostControlVerbs):
             batch_scope=self._parts.pool.holding,
         )
         self._client: HostClient | None = None
+        self._history: EventHistory | None = None
         self._started = False
         self._stopped = threading.Event()
 
@@ -191,6 +193,10 @@ class Host(HostMeshVerbs, HostControlVerbs):
         store = self._parts.store
         for problem in store.db.problems:
             self._parts.events.record("store-problem", "", problem=problem)
+        if store.durable:  # the event history survives restarts in the host database
+            self._history = EventHistory(store.db)
+            self._parts.events.add_listener(self._history.record, quick=True)
+            self._history.start()
         self._operations.activation.start()
         self._operations.settlement.recover()
         self._operations.settlement.start()
@@ -236,6 +242,8 @@ class Host(HostMeshVerbs, HostControlVerbs):
         self._parts.pool.stop(timeout=min(timeout, 2.0))
         self._parts.control_pool.stop(timeout=min(timeout, 2.0))
         self._artifact_service.close()
+        if self._history is not None:
+            self._history.stop()
         self._parts.store.close()
         self._parts.artifacts.close()
         self._parts.work_area.close()

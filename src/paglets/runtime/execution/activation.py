@@ -2,8 +2,9 @@
 
 Deactivating writes the state, the messages waiting in the mailbox (in order) and the
 wake-up time in one transaction. A message for an inactive paglet is appended to its
-queue in the store (``no_delay=True`` fails fast instead); unless its policy says to
-wait for an explicit activation or the wake-up, the paglet is then activated, and
+queue in the store (``activate_if_inactive=False`` and ``no_delay=True`` fail fast
+instead); unless its policy says to wait for an explicit activation or the wake-up
+(``DeactivationPolicy.activate_on_message``), the paglet is then activated, and
 activation replays the stored messages in arrival order before anything newer. A
 caller waiting for a reply keeps waiting while the host lives; after a restart the
 message is still delivered, the reply has nobody to go to.

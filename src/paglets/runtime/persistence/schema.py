@@ -17,7 +17,8 @@ Tables (version 3)::
                        apart from its phase, so moving the phase rewrites a small row,
                        not the paglet's state (SQLite rewrites a whole row on update)
     quarantine         records the host could not use, kept for a human to look at
-    events             host event history (seq, time, kind, agent_id, detail)
+    events             host event history (seq, time, kind, agent_id, detail: the
+                       event as a msgpack map), written by event_history.py
     jobs               job history (job_id, kind, status, started_at, ended_at, detail)
 """
 
