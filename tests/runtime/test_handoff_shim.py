@@ -89,13 +89,11 @@ def shims() -> Iterator[list[Shim]]:
 
 
 def in_phases(host: Host) -> list[str]:
-    rows = host._parts.store.db.query("SELECT phase FROM transfers WHERE role = 'in'")
-    return [row[0] for row in rows]
+    return host._operations.mobility.transfers.phases("in")
 
 
 def out_phases(host: Host) -> list[str]:
-    rows = host._parts.store.db.query("SELECT phase FROM transfers WHERE role = 'out'")
-    return [row[0] for row in rows]
+    return host._operations.mobility.transfers.phases("out")
 
 
 def holders(agent_id: str, *hosts: Host) -> list[str]:

@@ -41,6 +41,7 @@ from paglets.runtime.execution.local_paglet import LocalPaglet, LocalPagletOpera
 from paglets.runtime.mobility.arrivals import Arrivals
 from paglets.runtime.mobility.source_side import SourceSide
 from paglets.runtime.parts import HostParts
+from paglets.runtime.persistence.memory_transfer_log import MemoryTransferLog
 from paglets.runtime.persistence.transfer_log import TransferLog
 from paglets.wire.codec import encode_state
 
@@ -56,7 +57,8 @@ class Mobility:
         self._parts = parts
         self._lifecycle = lifecycle
         self._operations = operations
-        self.transfers = TransferLog(parts.store.db)
+        db = parts.store.db
+        self.transfers = TransferLog(db) if db.durable else MemoryTransferLog(db)
         self.arrivals = Arrivals(parts, lifecycle, self.transfers)
         self.source = SourceSide(parts, self.transfers, self.arrivals)
 
@@ -110,7 +112,10 @@ class Mobility:
         except TransferError:
             slot.mailbox.release()
             raise
-        self.source.send_commit(target, record["tid"], limit)
+        # A retract is asked by its destination, which expects the paglet running there
+        # when the call returns: wait for "started". A dispatch needs not: the target
+        # parks what comes for the paglet until it started it.
+        self.source.send_commit(target, record["tid"], limit, wait=reason == "retract")
         self._release_files(slot)
         kind = RETRACT if reason == "retract" else DISPATCH
         parts.events.record(

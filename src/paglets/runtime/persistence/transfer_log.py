@@ -164,6 +164,13 @@ class TransferLog:
         row = self._db.query_one("SELECT phase FROM transfers WHERE tid = ?", (_key(tid, role),))
         return None if row is None else str(row[0])
 
+    def phases(self, role: str) -> list[str]:
+        """The phase of every record on side ``role``, oldest first."""
+        rows = self._db.query(
+            "SELECT phase FROM transfers WHERE role = ? ORDER BY updated_at", (role,)
+        )
+        return [str(row[0]) for row in rows]
+
     def unsettled(self) -> list[TransferRecord]:
         """Records still waiting for the other side (prepared, or committed not done)."""
         rows = self._db.query(
