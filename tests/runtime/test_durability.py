@@ -14,7 +14,12 @@ import pytest
 from conftest import HostFactory
 from helpers import TIMEOUT, gate, new_gate, wait_for
 from paglets.core.agent import INACTIVE, Paglet, PagletState
-from paglets.core.errors import HostStoppedError, PagletInactiveError, StoreError
+from paglets.core.errors import (
+    HostStoppedError,
+    LifecycleError,
+    PagletInactiveError,
+    StoreError,
+)
 from paglets.core.messages import Message
 from paglets.examples.durable_counter import DurableCounterPaglet
 from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
@@ -289,6 +294,40 @@ def test_messages_to_an_inactive_paglet_are_replayed_in_order(make_host: HostFac
     for n in range(20):
         proxy.send_oneway("append", args={"item": n})
     assert proxy.send("items", timeout=TIMEOUT) == list(range(20))
+
+
+class PolicyPaglet(LogPaglet):
+    def deactivation_policy(self, request: DeactivationRequest) -> DeactivationPolicy:
+        return DeactivationPolicy(activate_on_message=False, activate_on_start=True)
+
+
+def test_the_policy_keeps_messages_queued_and_activates_at_the_next_start(
+    make_host: HostFactory, tmp_path: Path
+) -> None:
+    alpha = make_host("alpha", persistence_dir=tmp_path)
+    proxy = alpha.create(PolicyPaglet)
+    alpha.deactivate(proxy.agent_id)
+    with pytest.raises(PagletInactiveError):
+        proxy.send("items", activate_if_inactive=False, timeout=TIMEOUT)
+    proxy.send_oneway("append", args={"item": "queued"})
+    wait_for(lambda: alpha._parts.store.messages(proxy.agent_id))  # kept in the store
+    assert alpha.info()["active"] == 0  # activate_on_message=False: still inactive
+    alpha.stop()
+    again = make_host("alpha", persistence_dir=tmp_path)
+    wait_for(lambda: again.info()["active"] == 1)  # activate_on_start=True
+    assert items_of(again, proxy.agent_id) == ["queued"]
+
+
+def test_a_policy_hook_answering_something_else_is_a_clear_error(make_host: HostFactory) -> None:
+    class Wrong(LogPaglet):
+        def deactivation_policy(self, request: DeactivationRequest) -> DeactivationPolicy:
+            return "later"  # type: ignore[return-value]
+
+    alpha = make_host("alpha")
+    proxy = alpha.create(Wrong)
+    with pytest.raises(LifecycleError, match="not a DeactivationPolicy"):
+        alpha.deactivate(proxy.agent_id)
+    assert proxy.send("append", args={"item": 1}, timeout=TIMEOUT) == 1  # still active
 
 
 def test_a_timed_wake_up_survives_a_restart(make_host: HostFactory, tmp_path: Path) -> None:
