@@ -34,8 +34,10 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import partial
 from typing import Any, ClassVar
 
 from paglets.core.errors import PagletError, error_to_wire
@@ -65,7 +67,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _PARALLEL_MOVES = 16
-"""Most clones moving out at once."""
+"""Most clones moving out (or children being disposed) at once, threads included."""
 
 _CHECK_INTERVAL = 0.25
 """Seconds between two looks at the mesh for targets that went offline."""
@@ -192,34 +194,27 @@ class MeshFanoutMixin(PatternPaglet):
                 self._apply_report(work, target, early)
             if not keys & {self.context.name, self.context.address}:
                 moves.append((target, child))
-        slots = threading.BoundedSemaphore(_PARALLEL_MOVES)
-        threads = [
-            threading.Thread(
-                target=self._move_child, args=(work, target, child, slots), daemon=True
-            )
-            for target, child in moves[1:]
-        ]
-        for thread in threads:
-            thread.start()
+        threads = _start_pool(
+            [partial(self._move_child, work, target, child) for target, child in moves[1:]],
+            _PARALLEL_MOVES - 1,
+            "fanout-move",
+        )
         if moves:
             # This thread's connections are open already; a new thread opens its own.
-            self._move_child(work, *moves[0], slots)
+            self._move_child(work, *moves[0])
         return threads
 
-    def _move_child(
-        self, work: FanoutRound, target: str, child: Any, slots: threading.BoundedSemaphore
-    ) -> None:
-        with slots:
-            remaining = work.deadline - time.monotonic()
-            if remaining <= 0:
-                error = "deadline passed before moving"
-            else:
-                try:
-                    child.dispatch(target, timeout=remaining)
-                    return
-                except Exception as exc:  # whatever happened, the outcome is recorded
-                    name, text = error_to_wire(exc)
-                    error = f"dispatch failed: {name}: {text}"
+    def _move_child(self, work: FanoutRound, target: str, child: Any) -> None:
+        remaining = work.deadline - time.monotonic()
+        if remaining <= 0:
+            error = "deadline passed before moving"
+        else:
+            try:
+                child.dispatch(target, timeout=remaining)
+                return
+            except Exception as exc:  # whatever happened, the outcome is recorded
+                name, text = error_to_wire(exc)
+                error = f"dispatch failed: {name}: {text}"
         self._record(work, HostOutcome(target, False, error=error))
         with self.locked():
             work.settled.add(child.agent_id)  # disposed now, not again at the end
@@ -284,13 +279,12 @@ class MeshFanoutMixin(PatternPaglet):
     def _dispose_children(self, children: list[Any]) -> None:
         if not children:
             return
-        threads = [
-            threading.Thread(target=_dispose_quietly, args=(child, self.FANOUT_CLEANUP_TIMEOUT))
-            for child in children
-        ]
-        for thread in threads:
-            thread.daemon = True
-            thread.start()
+        timeout = self.FANOUT_CLEANUP_TIMEOUT
+        threads = _start_pool(
+            [partial(_dispose_quietly, child, timeout) for child in children],
+            _PARALLEL_MOVES,
+            "fanout-dispose",
+        )
         end = time.monotonic() + self.FANOUT_CLEANUP_TIMEOUT + 1.0
         for thread in threads:
             thread.join(max(0.0, end - time.monotonic()))
@@ -357,6 +351,27 @@ class MeshFanoutMixin(PatternPaglet):
     def run(self) -> None:
         """A child runs its task; the collector does nothing here."""
         self.run_fanout_child()
+
+
+def _start_pool(jobs: list[Callable[[], None]], limit: int, name: str) -> list[threading.Thread]:
+    """Run ``jobs`` on at most ``limit`` daemon threads, not one thread per job."""
+    pending = deque(jobs)
+
+    def drain() -> None:
+        while True:
+            try:
+                job = pending.popleft()
+            except IndexError:
+                return
+            job()
+
+    threads = [
+        threading.Thread(target=drain, name=name, daemon=True)
+        for _ in range(min(limit, len(pending)))
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def _dispose_quietly(child: Any, timeout: float) -> None:
