@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 
 from helpers import TIMEOUT
-from paglets.patterns import fanout
+from paglets.patterns.bounded_pool import start_bounded_pool
 from paglets.patterns.fanout_round import (
     FanoutResult,
     FanoutRound,
@@ -95,7 +95,7 @@ def test_the_pool_runs_every_job_on_at_most_its_limit_of_threads() -> None:
             running -= 1
             done.append(number)
 
-    threads = fanout._start_pool([lambda n=n: job(n) for n in range(20)], 3, "test-pool")
+    threads = start_bounded_pool([lambda n=n: job(n) for n in range(20)], 3, "test-pool")
     assert len(threads) == 3
     gate.set()
     for thread in threads:

@@ -34,14 +34,14 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import partial
 from typing import Any, ClassVar
 
 from paglets.core.errors import PagletError, error_to_wire
 from paglets.core.messages import UNQUEUED_PRIORITY, Message
+from paglets.patterns.bounded_pool import start_bounded_pool
 from paglets.patterns.fanout_round import (
     FANOUT_RESULT,
     FanoutResult,
@@ -194,7 +194,7 @@ class MeshFanoutMixin(PatternPaglet):
                 self._apply_report(work, target, early)
             if not keys & {self.context.name, self.context.address}:
                 moves.append((target, child))
-        threads = _start_pool(
+        threads = start_bounded_pool(
             [partial(self._move_child, work, target, child) for target, child in moves[1:]],
             _PARALLEL_MOVES - 1,
             "fanout-move",
@@ -280,7 +280,7 @@ class MeshFanoutMixin(PatternPaglet):
         if not children:
             return
         timeout = self.FANOUT_CLEANUP_TIMEOUT
-        threads = _start_pool(
+        threads = start_bounded_pool(
             [partial(_dispose_quietly, child, timeout) for child in children],
             _PARALLEL_MOVES,
             "fanout-dispose",
@@ -351,27 +351,6 @@ class MeshFanoutMixin(PatternPaglet):
     def run(self) -> None:
         """A child runs its task; the collector does nothing here."""
         self.run_fanout_child()
-
-
-def _start_pool(jobs: list[Callable[[], None]], limit: int, name: str) -> list[threading.Thread]:
-    """Run ``jobs`` on at most ``limit`` daemon threads, not one thread per job."""
-    pending = deque(jobs)
-
-    def drain() -> None:
-        while True:
-            try:
-                job = pending.popleft()
-            except IndexError:
-                return
-            job()
-
-    threads = [
-        threading.Thread(target=drain, name=name, daemon=True)
-        for _ in range(min(limit, len(pending)))
-    ]
-    for thread in threads:
-        thread.start()
-    return threads
 
 
 def _dispose_quietly(child: Any, timeout: float) -> None:
