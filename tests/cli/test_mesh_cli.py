@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,54 +13,11 @@ from typing import Any
 import pytest
 
 from helpers import TIMEOUT, wait_for
+from host_process import start_host_process, stop_process
 from paglets.cli.entry import ClientOptions, fetch_mesh_view, resolve_entry
 from paglets.core.errors import PeerNotFoundError
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _start_host(*args: str) -> tuple[subprocess.Popen[str], str]:
-    """Start ``paglets host ARGS --no-discovery``; return it and its address."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "paglets.cli.app",
-            "host",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--no-discovery",
-            *args,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while selector.select(4 * TIMEOUT):
-            line = process.stdout.readline()
-            if not line:
-                break
-            if " listening on " in line:
-                assert "discovery off" in line
-                return process, line.split(" listening on ")[1].split()[0]
-    _stop(process)
-    raise AssertionError(f"paglets host {' '.join(args)} did not start")
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(2 * TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(TIMEOUT)
 
 
 def _view(address: str) -> dict[str, Any]:
@@ -75,11 +30,13 @@ def mesh() -> Iterator[dict[str, str]]:
     """Hosts alpha (tag gpu) and beta (tag cpu, seeded with alpha) in subprocesses."""
     processes = []
     try:
-        alpha, alpha_address = _start_host(
-            "--name", "alpha", "--tag", "gpu", "--property", "room=1"
+        alpha, alpha_address = start_host_process(
+            "--name", "alpha", "--tag", "gpu", "--property", "room=1", insecure=False
         )
         processes.append(alpha)
-        beta, beta_address = _start_host("--name", "beta", "--tag", "cpu", "--peer", alpha_address)
+        beta, beta_address = start_host_process(
+            "--name", "beta", "--tag", "cpu", "--peer", alpha_address, insecure=False
+        )
         processes.append(beta)
 
         def joined() -> bool:
@@ -92,7 +49,7 @@ def mesh() -> Iterator[dict[str, str]]:
         yield {"alpha": alpha_address, "beta": beta_address}
     finally:
         for process in processes:
-            _stop(process)
+            stop_process(process)
 
 
 def _cli(*args: str, module: str = "paglets.cli.app") -> subprocess.CompletedProcess[str]:

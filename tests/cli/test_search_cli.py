@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +16,7 @@ from typing import Any
 import pytest
 
 from helpers import TIMEOUT, wait_for
+from host_process import start_host_process, stop_process
 from paglets.cli.entry import ClientOptions, fetch_mesh_view
 from paglets.runtime.config import DEFAULT_PORT
 from paglets.system.search_engine import run_search
@@ -26,40 +25,6 @@ from search_tree import build_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PAGLETS_BROWSE_SECONDS": "0", "COLUMNS": "80"}
-
-
-def _start_host(cwd: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    """Start ``paglets host ARGS`` (insecure, no discovery) in ``cwd``; return it, its address."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "paglets.cli.app", "host", "--host", "127.0.0.1", "--port", "0"]
-        + ["--no-discovery", "--insecure", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=cwd,
-        env=ENV,
-    )
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while selector.select(4 * TIMEOUT):
-            line = process.stdout.readline()
-            if not line:
-                break
-            if " listening on " in line:
-                return process, line.split(" listening on ")[1].split()[0]
-    _stop(process)
-    raise AssertionError(f"paglets host {' '.join(args)} did not start")
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(2 * TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(TIMEOUT)
 
 
 def _cli(*args: str, cwd: Path = ROOT, module: str = "paglets.cli.app") -> Any:
@@ -99,9 +64,11 @@ def mesh(trees: dict[str, Path]) -> Iterator[dict[str, str]]:
     """alpha runs in tree a, beta (seeded with alpha) in tree b: each has its own ``.``."""
     processes = []
     try:
-        alpha, alpha_address = _start_host(trees["a"], "--name", "alpha")
+        alpha, alpha_address = start_host_process("--name", "alpha", cwd=trees["a"], env=ENV)
         processes.append(alpha)
-        beta, beta_address = _start_host(trees["b"], "--name", "beta", "--peer", alpha_address)
+        beta, beta_address = start_host_process(
+            "--name", "beta", "--peer", alpha_address, cwd=trees["b"], env=ENV
+        )
         processes.append(beta)
 
         def joined() -> bool:
@@ -113,7 +80,7 @@ def mesh(trees: dict[str, Path]) -> Iterator[dict[str, str]]:
         yield {"alpha": alpha_address, "beta": beta_address}
     finally:
         for process in processes:
-            _stop(process)
+            stop_process(process)
 
 
 def _jsonl(stdout: str) -> list[dict[str, Any]]:

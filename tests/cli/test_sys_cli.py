@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import signal
 import socket
 import subprocess
@@ -16,53 +15,10 @@ from typing import Any
 import pytest
 
 from helpers import TIMEOUT, wait_for
+from host_process import start_host_process, stop_process
 from paglets.cli.entry import LOCAL_ENTRY, ClientOptions, fetch_mesh_view
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _start_host(*args: str) -> tuple[subprocess.Popen[str], str]:
-    """Start ``paglets host ARGS --insecure --no-discovery``; return it and its address."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "paglets.cli.app",
-            "host",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--insecure",
-            "--no-discovery",
-            *args,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while selector.select(4 * TIMEOUT):
-            line = process.stdout.readline()
-            if not line:
-                break
-            if " listening on " in line:
-                return process, line.split(" listening on ")[1].split()[0]
-    _stop(process)
-    raise AssertionError(f"paglets host {' '.join(args)} did not start")
-
-
-def _stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, sig)
-        try:
-            process.wait(2 * TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(TIMEOUT)
 
 
 def _online_peers(address: str) -> list[str]:
@@ -77,9 +33,9 @@ def mesh() -> Iterator[dict[str, Any]]:
     processes: dict[str, subprocess.Popen[str]] = {}
     addresses: dict[str, str] = {}
     try:
-        processes["alpha"], addresses["alpha"] = _start_host("--name", "alpha")
+        processes["alpha"], addresses["alpha"] = start_host_process("--name", "alpha")
         for name in ("beta", "gamma"):
-            processes[name], addresses[name] = _start_host(
+            processes[name], addresses[name] = start_host_process(
                 "--name", name, "--peer", addresses["alpha"]
             )
         wait_for(
@@ -91,7 +47,7 @@ def mesh() -> Iterator[dict[str, Any]]:
         yield {"addresses": addresses, "processes": processes}
     finally:
         for process in processes.values():
-            _stop(process)
+            stop_process(process)
 
 
 def _sys(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -139,13 +95,13 @@ def test_tables_fit_80_columns_and_cut_no_cell(mesh: dict[str, Any], command: li
 
 def test_a_killed_host_is_listed_as_an_error_not_dropped() -> None:
     # a mesh of its own: the module's mesh must not keep a dead host in its tables
-    entry, entry_address = _start_host("--name", "epsilon")
+    entry, entry_address = start_host_process("--name", "epsilon")
     try:
-        victim, _ = _start_host("--name", "delta", "--peer", entry_address)
+        victim, _ = start_host_process("--name", "delta", "--peer", entry_address)
         try:
             wait_for(lambda: "delta" in _online_peers(entry_address), timeout=3 * TIMEOUT)
         finally:
-            _stop(victim, signal.SIGKILL)  # gone without a word
+            stop_process(victim, signal.SIGKILL)  # gone without a word
         done = _sys("load", "--entry", entry_address, "--insecure", "--json", "--timeout", "3")
         assert done.returncode == 0, done.stderr
         rows = {r["host"]: r for r in json.loads(done.stdout)["hosts"]}
@@ -156,7 +112,7 @@ def test_a_killed_host_is_listed_as_an_error_not_dropped() -> None:
         assert "hosts without an answer" in table.stdout and "delta" in table.stdout
         assert "1 of 2 hosts answered" in table.stdout
     finally:
-        _stop(entry)
+        stop_process(entry)
 
 
 def _local_entry_taken() -> bool:

@@ -108,9 +108,6 @@ def hosts(tmp_path: Path) -> Iterator[tuple[Host, Host]]:
     alpha.start_background()
     beta = Host(name="beta", port=0, peers=[alpha.address], mesh_lan_discovery=False)
     beta.start_background()
-    # Joining is not yet mutual when start returns since the greet-back of the
-    # per-host identity (see the xfail test below); the other checks here need both.
-    alpha.wait_for_host("beta", 5)
     try:
         yield alpha, beta
     finally:
@@ -264,11 +261,6 @@ def test_a_resource_registry_tracks_closeables() -> None:
         registry.track_closeable("nothing", object())  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    reason="since the security merge a seed learns a joining host by greeting it back, "
-    "after the joiner's start_background returned: the mutual-join guarantee regressed",
-    strict=False,
-)
 def test_joining_is_mutual_when_start_returns(tmp_path: Path) -> None:
     alpha = Host(name="alpha", port=0, mesh_lan_discovery=False)
     alpha.start_background()
@@ -276,6 +268,9 @@ def test_joining_is_mutual_when_start_returns(tmp_path: Path) -> None:
     try:
         beta.start_background()
         assert any(ref.name == "beta" and ref.online for ref in alpha.available_hosts())
+        there = alpha.dispatch(alpha.create(Scout), "beta")
+        back = beta.dispatch(beta.create(Scout), "alpha")
+        assert there.host_url == beta.address and back.host_url == alpha.address
     finally:
         beta.shutdown()
         alpha.shutdown()

@@ -66,6 +66,7 @@ class Greeter:
         self._unverified: dict[str, str] = {}  # address: PUB subscribed before its hello
         self._skipped = RateLimitedLog(log, 30.0)
         self._stopped = False
+        self._waiters: dict[str, list[Callable[[], None]]] = {}  # address: told on settling
 
     def stop(self) -> None:
         """Start no more greetings or retries."""
@@ -128,10 +129,47 @@ class Greeter:
             lambda done: self._submit(self._on_reply, address, want_peers, retries, attempt, done)
         )
 
+    def when_settled(self, address: str, callback: Callable[[], None], timeout: float) -> None:
+        """Call ``callback`` once, when the greeting of ``address`` settles or after ``timeout``.
+
+        No thread waits: the callback runs on the worker that settled the greeting, or on
+        one submitted by an I/O-thread timer. Call it after :meth:`greet`.
+        """
+        told = threading.Event()
+
+        def tell() -> None:
+            with self._lock:
+                if told.is_set():
+                    return
+                told.set()
+                waiting = self._waiters.get(address, [])
+                if tell in waiting:
+                    waiting.remove(tell)
+                if not waiting:
+                    self._waiters.pop(address, None)
+            callback()
+
+        with self._lock:
+            under_way = address in self._greeting
+            if under_way:
+                self._waiters.setdefault(address, []).append(tell)
+        if not under_way:
+            tell()  # settled already, or never started (stopped, too many unverified)
+            return
+        io = self._parts.transport.io
+        try:
+            io.call_soon(io.call_later, timeout, lambda: self._submit(tell))
+        except PagletError:
+            tell()
+
     def _settle(self, address: str) -> None:
         """The first answer (or failure) of a greeting: a joining host waits for no more."""
         if self._on_settled is not None:
             self._on_settled(address)
+        with self._lock:
+            waiting = list(self._waiters.get(address, ()))
+        for tell in waiting:
+            tell()
 
     def _done(self, address: str) -> None:
         self._settle(address)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from paglets.core.errors import ProtocolError
@@ -40,12 +41,15 @@ from paglets.net.peer_trust import Verdict, judge_reply, judge_request
 from paglets.net.peers import Change, PeerInfo
 from paglets.runtime.mesh.greeter import Greeter
 from paglets.runtime.mesh.heartbeat import Heartbeat
+from paglets.runtime.mesh.view import mesh_view
 from paglets.runtime.parts import HostParts
 from paglets.wire.protocol import PROTOCOL_VERSION
 
 log = logging.getLogger(__name__)
 
 _DISCOVERED_RETRIES = 3
+GREET_BACK_WAIT = 1.0
+"""Seconds at most that the answer to a joining host's hello waits for its greet-back."""
 MAX_LISTED = 256
 """Entries kept in :attr:`Membership.ignored` and :attr:`Membership.refused`."""
 
@@ -303,12 +307,21 @@ class Membership:
             "reason": reason,
         }
 
-    def on_hello(self, facts: Any, caller_key: str = "") -> dict[str, Any]:
-        """Answer a ``hello``: learn the caller, return our facts (and peers if asked).
+    def on_hello(
+        self, facts: Any, caller_key: str, respond: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """Answer a ``hello``: learn the caller, give it our facts (and peers if asked).
+
+        A joining host (one that asks for peers) counts on being known here once it has
+        our answer. When its facts still need the greet-back that verifies them, the
+        answer leaves once that greeting settled, or after :data:`GREET_BACK_WAIT`. The
+        greet-back itself asks for no peers, so it is answered at once and two hosts
+        never wait on each other.
 
         Args:
             facts: the caller's facts.
             caller_key: the identity key its connection was authenticated with.
+            respond: sends the answer; called once, on whichever thread settles it.
 
         Raises:
             ProtocolError: the caller speaks another mesh or protocol version, or its
@@ -317,11 +330,24 @@ class Membership:
         if not isinstance(facts, dict):
             raise ProtocolError("hello needs a map of host facts")
         try:
-            self._learn(facts, via="hello", caller_key=caller_key)
+            info = self._learn(facts, via="hello", caller_key=caller_key)
         except ValueError as exc:
             raise ProtocolError(str(exc)) from None
+        want_peers = bool(facts.get("want_peers"))
+        if not want_peers or self._knows(info):
+            respond(self._hello_answer(want_peers))
+            return
+        self._greeter.when_settled(
+            info.address, lambda: respond(self._hello_answer(want_peers)), GREET_BACK_WAIT
+        )
+
+    def _knows(self, info: PeerInfo) -> bool:
+        known = self._parts.peers.get(info.address)
+        return known is not None and known.key == info.key and known.online
+
+    def _hello_answer(self, want_peers: bool) -> dict[str, Any]:
         reply = self.facts()
-        if facts.get("want_peers"):
+        if want_peers:
             reply["peers"] = [
                 {"name": info.name, "address": info.address, "pub": info.pub_address}
                 for info in self._parts.peers.all()
@@ -355,30 +381,16 @@ class Membership:
         # liveness comes from gossip; a vanished record only ends an "ignored" listing
         self.ignored.pop(found.address, None)
 
-    # the mesh view and names ---------------------------------------------------------------
-
     def mesh_view(self) -> dict[str, Any]:
         """This host's view of the mesh (the ``mesh`` verb): itself, peers, ignored, clashes."""
-        peers = self._parts.peers
-        own = {**self.facts(), "online": True, "age": 0.0, "last_seen": time.time()}
-        gossip = self.heartbeat.gossip
-        return {
-            "self": own,
-            "peers": [info.to_wire() for info in peers.all()],
-            "ignored": list(self.ignored.values()),
-            "clashes": [
-                {"name": name, "addresses": addresses}
-                for name, addresses in sorted(peers.clashes(self._parts.name).items())
-            ],
-            "discovery": self.discovery.ip if self.discovery is not None else "",
-            "gossip": {
-                "sent": gossip.sent if gossip else 0,
-                "received": gossip.received if gossip else 0,
-                "dropped": gossip.dropped if gossip else 0,
-                "subscribed": len(gossip.endpoints) if gossip else 0,
-            },
-            "time": time.time(),
-        }
+        return mesh_view(
+            self.facts(),
+            self._parts.peers,
+            self._parts.name,
+            list(self.ignored.values()),
+            self.discovery.ip if self.discovery is not None else "",
+            self.heartbeat.gossip,
+        )
 
 
 def _make_room(listing: dict[str, Any]) -> None:

@@ -53,6 +53,9 @@ CONTROL_VERBS = frozenset(
 )
 """Verbs served on the control lane: they never wait behind user code."""
 
+ANSWERED = object()
+"""A handler's result meaning it replies by itself, perhaps later and on another thread."""
+
 QUICK_CREATE_MAX_BODY = 16 * 1024
 """Larger create requests are decoded on a worker, never on the I/O thread."""
 
@@ -74,7 +77,7 @@ class RequestRouter:
         self._transfers = 0
         self._transfers_lock = threading.Lock()
         self._handlers: dict[str, Callable[[IncomingRequest, Any], Any]] = {
-            protocol.VERB_HELLO: lambda request, body: membership.on_hello(body, request.peer_key),
+            protocol.VERB_HELLO: self._hello,
             protocol.VERB_CREATE: self._create,
             protocol.VERB_TRANSFER: lambda request, body: operations.mobility.receive(
                 checked_record(body)
@@ -157,12 +160,19 @@ class RequestRouter:
         try:
             body = decode_args(request.body, self._parts.policy)
             result = self._handlers[request.verb](request, body)
-            request.reply(b"" if result is None else encode_value(result))
+            if result is not ANSWERED:
+                request.reply(b"" if result is None else encode_value(result))
         except PagletError as exc:
             request.fail(exc)
         except Exception as exc:
             log.exception("%s request failed", request.verb)
             request.fail(exc)
+
+    def _hello(self, request: IncomingRequest, body: Any) -> object:
+        self._membership.on_hello(
+            body, request.peer_key, lambda answer: request.reply(encode_value(answer))
+        )
+        return ANSWERED
 
     def _create(self, request: IncomingRequest, body: Any) -> str:
         cls_path, state_cls_path, state, init = _create_fields(body)
