@@ -294,7 +294,8 @@ class Arrivals:
         if inactive and parts.store.contains(agent_id):
             return  # stored before a restart cut this start short
         with self._lock:  # parked messages go first, before anything newer can come in
-            parked = self._parked.pop(agent_id, [])
+            # (one stored inactive keeps them parked until it is in the store)
+            parked = [] if inactive else self._parked.pop(agent_id, [])
             slot = self._lifecycle.install(cls, agent_id, state, queued=parked)
             self._settled.notify_all()
         if getattr(cls, "DURABLE", False) and not inactive:
@@ -305,11 +306,15 @@ class Arrivals:
             except BaseException as exc:
                 self._lifecycle.uninstall(slot)
                 parts.work_area.remove(agent_id)
+                self._release_parked(slot)  # (empty unless it was to arrive inactive)
                 if isinstance(exc, OSError):
                     raise storage_error(exc, f"the work dir of {agent_id}") from None
                 raise
         if inactive:
-            self._store_inactive(slot)
+            try:
+                self._store_inactive(slot)
+            finally:
+                self._release_parked(slot)
             return
         reason = str(record["reason"])
         source_name = str(record["source_name"])
@@ -361,7 +366,17 @@ class Arrivals:
         queued = slot.leave(PagletStatus.DEACTIVATED)
         parts.registry.remove(slot.agent_id)
         parts.events.record(ARRIVAL, slot.agent_id, class_name=slot.class_path, arrival="inactive")
-        for envelope in queued:
+        self._requeue(slot, queued)
+
+    def _release_parked(self, slot: LocalPaglet) -> None:
+        """The arrival is settled (stored, or failed): what waited goes where it is now."""
+        with self._lock:
+            waiting = self._parked.pop(slot.agent_id, [])
+            self._settled.notify_all()
+        self._requeue(slot, waiting)
+
+    def _requeue(self, slot: LocalPaglet, envelopes: list[Envelope]) -> None:
+        for envelope in envelopes:
             if self.requeue is not None:
                 self.requeue(slot, envelope)
             else:
