@@ -31,7 +31,7 @@ from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.disk.partial_file import storage_error
 from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.lifecycle import Lifecycle
-from paglets.runtime.execution.local_paglet import LocalPaglet, PagletStatus
+from paglets.runtime.files.paglet_files import PagletFiles
 from paglets.runtime.files.work_area import remove_tree
 from paglets.runtime.mobility.fault_points import fault_point
 from paglets.runtime.parts import HostParts
@@ -63,7 +63,7 @@ class Arrivals:
         # messages for a paglet prepared here and not started yet, delivered once it is
         self._parked: dict[str, list[Envelope]] = {}
         self.redirect: Callable[[str, str, Envelope], None] | None = None
-        self.requeue: Callable[[LocalPaglet, Envelope], None] | None = None
+        self.requeue: Callable[[str, Envelope], None] | None = None
         self._settled = threading.Condition(self._lock)
 
     def wait_arrival(self, agent_id: str, timeout: float) -> bool:
@@ -290,15 +290,18 @@ class Arrivals:
     ) -> None:
         parts = self._parts
         agent_id = str(record["agent_id"])
-        inactive = record.get("arrival") == "inactive"
-        if inactive and parts.store.contains(agent_id):
-            return  # stored before a restart cut this start short
+        if record.get("arrival") == "inactive":
+            try:
+                if not parts.store.contains(agent_id):  # (a restart may have cut it short)
+                    self._store_inactive(record, staging)
+            finally:
+                self._release_parked(agent_id)
+            return
         with self._lock:  # parked messages go first, before anything newer can come in
-            # (one stored inactive keeps them parked until it is in the store)
-            parked = [] if inactive else self._parked.pop(agent_id, [])
+            parked = self._parked.pop(agent_id, [])
             slot = self._lifecycle.install(cls, agent_id, state, queued=parked)
             self._settled.notify_all()
-        if getattr(cls, "DURABLE", False) and not inactive:
+        if getattr(cls, "DURABLE", False):
             slot.last_checkpoint = encode_state(state)
         if staging is not None and record.get("files"):
             try:
@@ -306,16 +309,9 @@ class Arrivals:
             except BaseException as exc:
                 self._lifecycle.uninstall(slot)
                 parts.work_area.remove(agent_id)
-                self._release_parked(slot)  # (empty unless it was to arrive inactive)
                 if isinstance(exc, OSError):
                     raise storage_error(exc, f"the work dir of {agent_id}") from None
                 raise
-        if inactive:
-            try:
-                self._store_inactive(slot)
-            finally:
-                self._release_parked(slot)
-            return
         reason = str(record["reason"])
         source_name = str(record["source_name"])
         fields = parts.event_fields(agent_id)
@@ -350,37 +346,35 @@ class Arrivals:
         )
         self._lifecycle.open(slot)
 
-    def _store_inactive(self, slot: LocalPaglet) -> None:
-        """Keep an arrived paglet inactive: in the store, its files in its work dir.
-
-        No hook runs and ``run()`` does not start; an ``activate`` (or a message)
-        loads it, as any deactivated paglet. Messages that waited for its arrival are
-        delivered to it as to any inactive paglet.
-        """
+    def _store_inactive(self, record: dict[str, Any], staging: Path | None) -> None:
+        """Keep an arrived paglet inactive: its record's state in the store, its files in
+        its work dir. It is never installed: no hook runs, ``run()`` does not start, and
+        nobody sees it active; an ``activate`` (or a message) loads it as any other."""
         parts = self._parts
-        with slot.paglet.locked():
-            state = encode_state(slot.paglet.state)
-        parts.store.save(slot.agent_id, slot.class_path, slot.state_class_path, state, None)
-        if slot.has_files:
-            parts.work_area.save_table(slot.agent_id, slot.files.table())
-        queued = slot.leave(PagletStatus.DEACTIVATED)
-        parts.registry.remove(slot.agent_id)
-        parts.events.record(ARRIVAL, slot.agent_id, class_name=slot.class_path, arrival="inactive")
-        self._requeue(slot, queued)
+        agent_id = str(record["agent_id"])
+        files = PagletFiles(parts.work_area, agent_id)
+        if staging is not None and record.get("files"):
+            try:
+                files.adopt(staging, list(record["files"]))
+            except OSError as exc:
+                parts.work_area.remove(agent_id)
+                raise storage_error(exc, f"the work dir of {agent_id}") from None
+        cls_path, state_cls_path = str(record["class"]), str(record["state_class"])
+        parts.store.save(agent_id, cls_path, state_cls_path, bytes(record["state"]), None)
+        if files:
+            parts.work_area.save_table(agent_id, files.table())
+        parts.events.record(ARRIVAL, agent_id, class_name=cls_path, arrival="inactive")
 
-    def _release_parked(self, slot: LocalPaglet) -> None:
-        """The arrival is settled (stored, or failed): what waited goes where it is now."""
+    def _release_parked(self, agent_id: str) -> None:
+        """The arrival is settled: what waited for it goes where the paglet is now."""
         with self._lock:
-            waiting = self._parked.pop(slot.agent_id, [])
+            waiting = self._parked.pop(agent_id, [])
             self._settled.notify_all()
-        self._requeue(slot, waiting)
-
-    def _requeue(self, slot: LocalPaglet, envelopes: list[Envelope]) -> None:
-        for envelope in envelopes:
+        for envelope in waiting:
             if self.requeue is not None:
-                self.requeue(slot, envelope)
+                self.requeue(agent_id, envelope)
             else:
-                envelope.respond(error=TransferError(f"paglet {slot.agent_id} is inactive"))
+                envelope.respond(error=TransferError(f"paglet {agent_id} did not start here"))
 
     def start_recovered(self, tid: str, record: dict[str, Any]) -> None:
         """Finish a committed arrival found at start-up (the host died while starting it)."""

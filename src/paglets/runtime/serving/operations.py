@@ -52,7 +52,7 @@ class HostOperations(Delivery):
         self.activation = Activation(parts, self.lifecycle, self)
         self.mobility = Mobility(parts, self.lifecycle, self)
         self.mobility.arrivals.redirect = self.redirect_moved
-        self.mobility.arrivals.requeue = self.redirect
+        self.mobility.arrivals.requeue = self.deliver
         self.settlement = Settlement(
             parts,
             self.mobility.transfers,
