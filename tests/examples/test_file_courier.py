@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from paglets.examples.file_courier import carry_around, file_sha256
+from paglets.remote.client import HostClient
 from paglets.runtime.host import Host
 
 
@@ -39,7 +40,8 @@ def test_the_file_arrives_whole_on_every_host_and_home(trio: list[Host], tmp_pat
     alpha = trio[0]
     cargo = tmp_path / "cargo.bin"
     cargo.write_bytes(os.urandom(3 * 1024 * 1024 + 7))
-    result = carry_around(alpha, cargo, ["beta", "gamma"], timeout=60)
+    with HostClient(address=alpha.address) as client:
+        result = carry_around(client, cargo, ["beta", "gamma"], timeout=60)
     assert result["error"] == "" and result["done"]
     assert [hop["host"] for hop in result["hops"]] == ["beta", "gamma", "alpha"]
     assert all(hop["verified"] and hop["size"] == cargo.stat().st_size for hop in result["hops"])
@@ -50,6 +52,7 @@ def test_the_file_arrives_whole_on_every_host_and_home(trio: list[Host], tmp_pat
 def test_a_tour_to_an_unknown_host_reports_the_failed_hop(trio: list[Host], tmp_path: Path) -> None:
     cargo = tmp_path / "cargo.txt"
     cargo.write_text("crates")
-    result = carry_around(trio[0], cargo, ["nowhere"], timeout=60)
+    with HostClient(address=trio[0].address) as client:
+        result = carry_around(client, cargo, ["nowhere"], timeout=60)
     assert not result["done"] and "nowhere" in result["error"]
     assert trio[0].list_agents() == []

@@ -1,10 +1,10 @@
 """Stateful fuzz: sequences of protocol verbs from an authenticated peer to a live host.
 
 A hypothesis rule-based state machine plays a peer holding the mesh secret, on a raw
-DEALER: ``hello``, ``transfer`` (new, repeated, for a paglet already there, aborted
-before, hostile records, files nobody serves), ``abort``, ``msg`` (counted adds,
-hostile bodies) and ``art.*`` (begin, chunks at right and wrong offsets, commit,
-stat, read) in any order. After every step the host answers ``ping`` within a
+DEALER: ``hello``, ``transfer`` and ``transfer.commit`` (new, repeated, for a paglet
+already there, aborted before, hostile records, files nobody serves), ``abort``,
+``msg`` (counted adds, hostile bodies) and ``art.*`` (begin, chunks at right and
+wrong offsets, commit, stat, read) in any order. After every step the host answers ``ping`` within a
 bound, its paglets are exactly the ones the model expects (none lost, none
 duplicated, each count what the adds made it), and it logged no unexpected failure.
 The run is bounded (~20-30 s).
@@ -213,7 +213,10 @@ class PeerProtocol(RuleBasedStateMachine):
     def transfer_new(self) -> str:
         agent_id, tid = new_id(), new_id()
         ok, value = call("transfer", _record(agent_id, tid))
-        assert ok and value is True, value
+        assert ok and value == "prepared", value  # staged: nothing runs before the commit
+        assert agent_id not in self._active_ids()
+        ok, value = call("transfer.commit", tid)
+        assert ok and value == "started", value
         self.counts[agent_id] = 0
         self.tids[tid] = agent_id
         return tid
@@ -223,9 +226,25 @@ class PeerProtocol(RuleBasedStateMachine):
         agent_id = self.tids[tid]
         ok, value = call("transfer", _record(agent_id, tid))
         if agent_id in self.counts:
-            assert ok and value is True  # idempotent: the same paglet, not a second one
+            assert ok and value == "committed"  # idempotent: the same paglet, not a second one
         else:
             assert ok or value == "TransferError"
+
+    @rule(tid=arrived)
+    def commit_repeated(self, tid: str) -> None:
+        ok, value = call("transfer.commit", tid)
+        if self.tids[tid] in self.counts:
+            assert ok and value == "started"  # a duplicated commit starts nothing twice
+
+    @rule(tid=aborted)
+    def commit_after_abort(self, tid: str) -> None:
+        ok, error = call("transfer.commit", tid)
+        assert not ok and error == "TransferError"
+
+    @rule()
+    def commit_unknown(self) -> None:
+        ok, error = call("transfer.commit", new_id())
+        assert not ok and error == "TransferError"
 
     @rule(tid=arrived)
     def transfer_same_paglet_new_tid(self, tid: str) -> None:

@@ -57,7 +57,8 @@ def test_moves_are_recorded_on_both_hosts(two_hosts: tuple[Host, Host]) -> None:
     proxy = alpha.create(Plain)
     moved = proxy.dispatch("beta")
     assert _kinds(alpha, proxy.agent_id) == ["create", "dispatch"]
-    (arrival,) = _about(beta, proxy.agent_id)
+    # dispatch returns once the source committed; the target starts it just after
+    (arrival,) = wait_for(lambda: _about(beta, proxy.agent_id))
     assert (arrival.kind, arrival.data["reason"], arrival.data["source"]) == (
         "arrival",
         "dispatch",
@@ -69,7 +70,7 @@ def test_moves_are_recorded_on_both_hosts(two_hosts: tuple[Host, Host]) -> None:
     assert _about(alpha, copy.agent_id)[0].data["reason"] == "clone"
     alpha.retract(beta.address, proxy.agent_id)
     assert _kinds(beta, proxy.agent_id)[-1] == "retract"
-    assert _about(alpha, proxy.agent_id)[-1].data["reason"] == "retract"
+    wait_for(lambda: _about(alpha, proxy.agent_id)[-1].data.get("reason") == "retract")
     alpha.dispose(copy.agent_id)
     assert _kinds(alpha, copy.agent_id) == ["arrival", "dispose"]
 

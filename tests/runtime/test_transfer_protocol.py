@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgpack
 import pytest
@@ -17,6 +19,16 @@ from paglets.core.events import MobilityEvent
 from paglets.core.messages import Message
 from paglets.net.security import configure_socket, derive_keys
 from paglets.remote import proxy as proxy_module
+from paglets.runtime.persistence.host_store import HostStore
+from paglets.runtime.persistence.memory_transfer_log import MemoryTransferLog
+from paglets.runtime.persistence.transfer_log import (
+    COMMITTED,
+    DONE,
+    IN,
+    OUT,
+    PREPARED,
+    TransferLog,
+)
 from paglets.wire.codec import encode_value
 
 SECRET = "transfer-secret"
@@ -106,9 +118,13 @@ def test_an_abort_seen_first_refuses_the_late_transfer(make_host: HostFactory) -
         assert "aborted" in str(refused["msg"])
         assert beta.info()["active"] == 0
         record["tid"] = "on-time"
-        assert ask(3, "transfer", record)["body"] is True
-        assert ask(4, "transfer", record)["body"] is True  # repeated: idempotent
-        assert ask(5, "abort", "on-time")["body"] == "committed"
+        assert ask(3, "transfer", record)["body"] == "prepared"
+        assert ask(4, "transfer", record)["body"] == "prepared"  # repeated: idempotent
+        assert beta.info()["active"] == 0  # prepared only: nothing starts before a commit
+        assert ask(5, "transfer.commit", "on-time")["body"] == "started"
+        assert ask(6, "transfer.commit", "on-time")["body"] == "started"  # idempotent
+        assert ask(7, "transfer", record)["body"] == "committed"
+        assert ask(8, "abort", "on-time")["body"] == "committed"
         assert beta.info()["active"] == 1
     finally:
         dealer.close(0)
@@ -129,3 +145,27 @@ def test_a_remote_dispatch_without_a_timeout_reports_the_transfer_error(
         proxy.dispatch(dead_address)
     assert proxy.send("add", timeout=TIMEOUT) == 1
     assert proxy.host_url == beta.address
+
+
+@pytest.mark.parametrize("kind", ["database", "memory"])
+def test_both_transfer_logs_keep_the_same_phases(tmp_path: Path, kind: str) -> None:
+    store = HostStore(tmp_path if kind == "database" else None)
+    log = TransferLog(store) if kind == "database" else MemoryTransferLog(store)
+    try:
+        log.begin("t1", OUT, "a", "peer", {"state": b"s"}, 5.0)
+        log.begin("t2", IN, "b", "peer", {"state": b"x"}, 6.0)
+        assert log.phase("t1", OUT) == PREPARED and log.phase("t1", IN) is None
+        assert not log.move("t1", OUT, DONE, expect=COMMITTED)  # not in that phase
+        assert log.move("t1", OUT, COMMITTED, expect=PREPARED)
+        assert [(e.tid, e.phase, e.record) for e in log.unsettled()] == [
+            ("t2", PREPARED, {"state": b"x"}),
+            ("t1", COMMITTED, {"state": b"s"}),  # last touched last
+        ]
+        assert log.settle(["t1", "t2"], OUT, COMMITTED) == 1  # t2 is an "in" record
+        entry = log.get("t1", OUT)
+        assert entry is not None and entry.phase == DONE and entry.record == {}
+        assert log.phases(OUT) == [DONE] and log.phases(IN) == [PREPARED]
+        assert log.forget_settled(time.time() + 1) == 1
+        assert log.get("t1", OUT) is None and log.phase("t2", IN) == PREPARED
+    finally:
+        store.close()

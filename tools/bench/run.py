@@ -33,7 +33,7 @@ from mode import describe as describe_mode
 from procs import BENCH_DIR, stop_all
 from report import ScenarioResult, print_table, write_json
 from rich.console import Console
-from scenarios import artifact, discovery, mobility, rtt, scale, throughput
+from scenarios import artifact, discovery, durability, mobility, rtt, scale, throughput
 
 Scenario = Callable[[Lab, Settings], ScenarioResult]
 
@@ -47,6 +47,7 @@ SCENARIOS: dict[str, Scenario] = {
     "artifact": artifact.run,
     "scale": scale.run,
     "discovery": discovery.run,
+    "durability": durability.run,
 }
 
 DEFAULT_RESULTS = BENCH_DIR.parent.parent / "bench-results"

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from paglets.cli.entry import ClientOptions, resolve_entry
-from paglets.cli.options import ApiKeyEnv, Insecure, Json
+from paglets.cli.options import ApiKeyEnv, Entry, Insecure, Json
 from paglets.cli.output import console, fail, print_json, print_table
 from paglets.cli.sizes import human_size
 from paglets.cli.transfer_progress import bars_enabled, transfer_bar
@@ -28,14 +28,6 @@ app = typer.Typer(
     help="List, inspect, download, upload and delete the artifacts of a host.",
 )
 
-Entry = Annotated[
-    str | None,
-    typer.Option(
-        "--entry",
-        envvar="PAGLETS_ENTRY",
-        help="Host to ask: a name or an address (default: $PAGLETS_ENTRY, else this machine).",
-    ),
-]
 Timeout = Annotated[float, typer.Option(help="Seconds to wait for each reply.")]
 ArtifactId = Annotated[str, typer.Argument(help="The artifact's id.")]
 T = TypeVar("T")

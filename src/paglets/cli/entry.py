@@ -133,8 +133,8 @@ def resolve_entry(
     for host in hosts:
         if entry is None or host.name == entry:
             return host.address
-    wanted = "any host" if entry is None else f"a host called {entry!r}"
+    wanted = "no host" if entry is None else f"no host called {entry!r}"
     raise PeerNotFoundError(
-        f"found {wanted} neither at {local} nor by zeroconf within {browse_seconds}s; "
-        "give --entry NAME|ADDRESS"
+        f"found {wanted} at {local} or by zeroconf within {browse_seconds:g} s; "
+        "start one with `paglets host`, or give --entry NAME|ADDRESS"
     )

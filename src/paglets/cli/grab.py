@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import typer
 
 from paglets.cli.entry import ClientOptions, resolve_entry
-from paglets.cli.options import ApiKeyEnv, Insecure, Json
+from paglets.cli.options import ApiKeyEnv, Entry, Insecure, Json
 from paglets.cli.output import console, fail, print_json
 from paglets.cli.sizes import human_size
 from paglets.cli.transfer_progress import bars_enabled, transfer_bar
@@ -47,15 +47,6 @@ _MIN_RATE = 2 * 1024 * 1024
 
 Remote = Annotated[str, typer.Option("--remote", help="The other host: a name or an address.")]
 Dest = Annotated[str, typer.Option("--dest", help="Where the file is saved.")]
-Entry = Annotated[
-    str | None,
-    typer.Option(
-        "--entry",
-        envvar="PAGLETS_ENTRY",
-        help="The entry host: a name or an address (default: $PAGLETS_ENTRY, else a host "
-        "on this machine).",
-    ),
-]
 Mode = Annotated[str, typer.Option("--mode", help="copy (keep the source) or move.")]
 Dry = Annotated[bool, typer.Option("--dry", help="Check both ends and print the plan only.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing destination.")]

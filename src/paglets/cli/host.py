@@ -1,7 +1,8 @@
 """``paglets host`` (and the classic ``paglets-host``): run a host until told to stop.
 
-SIGINT and SIGTERM stop it gracefully: with ``--persistence-dir`` active paglets are
-deactivated into the store first, so a restart on the same directory finds them. The
+SIGINT and SIGTERM stop it gracefully: active paglets are deactivated into the store
+first (``--persistence-dir``, by default ``~/.paglets/hosts/NAME``), so a restart on
+the same directory finds them. The
 handlers only count signals (:mod:`~paglets.cli.stop_signals`); the host starts and
 stops on a thread of its own while the main thread watches the count:
 
@@ -38,6 +39,7 @@ from paglets.core.agent import ACTIVE
 from paglets.core.errors import PagletError
 from paglets.net.discovery import interface_ipv4
 from paglets.net.endpoint import normalize_address
+from paglets.net.mesh_secret import config_dir
 from paglets.runtime.config import DEFAULT_PORT
 from paglets.runtime.host import Host
 from paglets.system.host_services import start_host_services
@@ -97,7 +99,10 @@ def host(
     ] = None,
     persistence_dir: Annotated[
         Path | None,
-        typer.Option(help="Directory for inactive paglets, artifacts and work dirs."),
+        typer.Option(
+            help="Directory for inactive paglets, artifacts and work dirs "
+            "(default: ~/.paglets/hosts/NAME, $PAGLETS_HOME overrides ~/.paglets)."
+        ),
     ] = None,
     artifact_max_size: Annotated[
         str | None,
@@ -149,6 +154,8 @@ def host(
         peers = [normalize_address(address) for address in peer or []]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--peer") from None
+    if persistence_dir is None:
+        persistence_dir = default_persistence_dir(name)
     bind = choose_bind_address(host, interface, insecure=insecure)
     port_tries = PORT_TRIES if port is None else 1
     if port is None:
@@ -336,6 +343,12 @@ def describe_discovery(running: Host, disabled: bool) -> str:
     if where.startswith("127."):
         return f"discovery on {where}: hosts on this machine only (--interface to join the LAN)"
     return f"discovery on {where}"
+
+
+def default_persistence_dir(name: str) -> Path:
+    """Where a host called ``name`` keeps its store when not told: so no stop loses paglets."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:80].lstrip(".")
+    return config_dir() / "hosts" / (safe or "host")
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from paglets.cli.entry import ClientOptions, fetch_mesh_view, resolve_entry
-from paglets.cli.options import ApiKeyEnv, Insecure, Json
+from paglets.cli.options import ApiKeyEnv, Entry, Insecure, Json
 from paglets.cli.output import fail, print_json, print_table
 from paglets.cli.sizes import human_size, parse_size
 from paglets.core.errors import PagletError
@@ -26,14 +26,6 @@ app = typer.Typer(
     help="The mesh as the entry host sees it: hosts, liveness, facts, ranked targets.",
 )
 
-Entry = Annotated[
-    str | None,
-    typer.Option(
-        "--entry",
-        help="Host to ask: a name or an address (default: a host on this machine, "
-        "else the first one zeroconf finds).",
-    ),
-]
 Timeout = Annotated[float, typer.Option(help="Seconds to wait for each reply.")]
 
 

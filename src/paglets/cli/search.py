@@ -22,7 +22,7 @@ import typer
 
 from paglets.cli.embedded import open_entry
 from paglets.cli.entry import ClientOptions
-from paglets.cli.options import ApiKeyEnv, Insecure, Json
+from paglets.cli.options import ApiKeyEnv, EmbeddedEntry, Insecure, Json
 from paglets.cli.output import fail
 from paglets.cli.search_output import SearchPrinter
 from paglets.core.errors import HostError, PagletError
@@ -62,15 +62,6 @@ MaxSize = Annotated[
 ]
 Hosts = Annotated[
     list[str] | None, typer.Option("--host", help="Search only this host; repeatable.")
-]
-Entry = Annotated[
-    str | None,
-    typer.Option(
-        "--entry",
-        envvar="PAGLETS_ENTRY",
-        help="The entry host: a name or an address (default: a host on this machine, "
-        "else zeroconf, else an in-process host).",
-    ),
 ]
 Timeout = Annotated[float, typer.Option(help="Seconds each host's search may take.")]
 Jsonl = Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")]
@@ -112,7 +103,7 @@ def grep(
     max_depth: MaxDepth = None,
     max_filesize: MaxSize = None,
     host: Hosts = None,
-    entry: Entry = None,
+    entry: EmbeddedEntry = None,
     timeout: Timeout = 30.0,
     api_key_env: ApiKeyEnv = None,
     insecure: Insecure = False,
@@ -163,7 +154,7 @@ def find(
     max_depth: MaxDepth = None,
     max_filesize: MaxSize = None,
     host: Hosts = None,
-    entry: Entry = None,
+    entry: EmbeddedEntry = None,
     timeout: Timeout = 30.0,
     api_key_env: ApiKeyEnv = None,
     insecure: Insecure = False,

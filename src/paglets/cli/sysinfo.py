@@ -19,7 +19,7 @@ import typer
 from paglets.cli.embedded import open_entry
 from paglets.cli.entry import ClientOptions
 from paglets.cli.fitted_table import Column, print_fitted
-from paglets.cli.options import ApiKeyEnv, Insecure, Json
+from paglets.cli.options import ApiKeyEnv, EmbeddedEntry, Insecure, Json
 from paglets.cli.output import console, fail, print_json, print_table
 from paglets.cli.sizes import human_size
 from paglets.core.errors import PagletError
@@ -33,14 +33,6 @@ app = typer.Typer(
     help="Host facts from every online host: summary, load, disk usage, processes.",
 )
 
-Entry = Annotated[
-    str | None,
-    typer.Option(
-        "--entry",
-        help="Host to start from: a name or an address (default: a host on this machine, "
-        "else the first one zeroconf finds, else an in-process host).",
-    ),
-]
 Timeout = Annotated[float, typer.Option(help="Seconds the survey may take in all.")]
 REPLY_MARGIN = 5.0
 """Seconds the CLI waits beyond ``--timeout`` for the collector's own reply."""
@@ -119,7 +111,7 @@ def _since(epoch: float) -> str:
 
 @app.command()
 def summary(
-    entry: Entry = None,
+    entry: EmbeddedEntry = None,
     timeout: Timeout = 10.0,
     api_key_env: ApiKeyEnv = None,
     insecure: Insecure = False,
@@ -159,7 +151,7 @@ def summary(
 
 @app.command()
 def load(
-    entry: Entry = None,
+    entry: EmbeddedEntry = None,
     timeout: Timeout = 10.0,
     api_key_env: ApiKeyEnv = None,
     insecure: Insecure = False,
@@ -206,7 +198,7 @@ def df(
         list[str] | None,
         typer.Argument(help="Paths on each host (default: every mounted file system)."),
     ] = None,
-    entry: Entry = None,
+    entry: EmbeddedEntry = None,
     timeout: Timeout = 10.0,
     api_key_env: ApiKeyEnv = None,
     insecure: Insecure = False,
@@ -256,7 +248,7 @@ def df(
 def ps(
     query: Annotated[str, typer.Argument(help="A pid, or part of a process name or command.")],
     limit: Annotated[int, typer.Option(help="Most processes shown per host.")] = 20,
-    entry: Entry = None,
+    entry: EmbeddedEntry = None,
     timeout: Timeout = 10.0,
     api_key_env: ApiKeyEnv = None,
     insecure: Insecure = False,

@@ -64,6 +64,10 @@ class Paglet(StateSync[StateT]):
     State: ClassVar[type[PagletState]] = PagletState
     """The dataclass holding this paglet's state; subclasses set it."""
 
+    DURABLE: ClassVar[bool] = False
+    """True: the host checkpoints the state after every message that changed it, before
+    the reply leaves, so ``kill -9`` loses no acknowledged change (docs/durability.md)."""
+
     _agent_id: str
     _state: StateT
     _context: PagletContext | None = None

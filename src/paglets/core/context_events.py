@@ -24,12 +24,17 @@ kind                   when (data)
 ``message-failed``     a message handler raised or did not handle the kind
                        (``message_kind``; ``message_id``, ``error``)
 ``transfer-failed``    a dispatch, clone or retract did not commit (``stage``: hook,
-                       snapshot or transfer; ``error``)
+                       snapshot, prepare, transfer or commit; ``error``)
+``quarantined``        a stored paglet could not be loaded (its class no longer
+                       imports, its state no longer decodes): its record was moved
+                       to the store's quarantine table (``reason``)
 ``service-*``          resident-service events (``service_name``)
 =====================  ===========================================================
 
 Host kinds (``host-started``, ``host-stopped``, ``host-joined``, ``host-restarted``,
-``host-online``, ``host-offline``, ``name-clash``) describe the mesh. The original's
+``host-online``, ``host-offline``, ``name-clash``) describe the mesh;
+``store-problem`` (``problem``) says what the host found wrong with its store at start
+(a corrupt database kept aside, rows of an older layout, quarantined records). The original's
 ``message-queued`` and ``message-delivered`` are not recorded: one event per message
 would cost more than the message itself.
 """

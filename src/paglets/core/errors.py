@@ -32,18 +32,39 @@ original package's where it has one::
     │   ├── OverloadedError       too many requests in flight, or a mailbox is full
     │   │   └── LimitExceededError  a host limit was reached (``limit`` names the setting)
     │   └── PayloadTooLargeError  a frame or value is over the configured size limit
-    └── HostStoppedError          the host (or client) stopped; pending calls are failed with it
+    ├── HostStoppedError          the host (or client) stopped; pending calls are failed with it
+    └── StoreError                the host store is locked by another host, corrupt or too new
 
 Errors raised on another host travel by name: a ``PagletError`` subclass named in this
 module is raised again as itself on the caller's side; any other exception becomes a
-:class:`HostError` that keeps the remote type name and message.
+:class:`HostError` that keeps the remote type name and message. An error that carries
+more than its text (``AgentMovedError.address``) declares those fields itself:
+:meth:`PagletError.wire_extras` names them on the way out and
+:meth:`PagletError.from_wire` takes them back, so the transport carries them without
+knowing any error class.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class PagletError(Exception):
     """Base class of every error raised by paglets."""
+
+    def wire_extras(self) -> dict[str, Any]:
+        """The fields besides the text that rebuild this error on the caller's side.
+
+        Returns:
+            msgpack-ready values by field name; empty for errors that are their text.
+        """
+        return {}
+
+    @classmethod
+    def from_wire(cls, text: str, extras: Mapping[str, Any]) -> PagletError:
+        """Rebuild an error of this class from its text and :meth:`wire_extras` fields."""
+        return cls(text)
 
 
 class SerializationError(PagletError):
@@ -114,8 +135,10 @@ class TransferError(PagletError):
     """A dispatch, clone or retract did not commit; the paglet stayed where it was.
 
     ``stage`` says where it stopped, when the source host knows: ``"hook"`` (a
-    departure hook raised), ``"snapshot"`` (the state or files could not be packed) or
-    ``"transfer"`` (the target refused it or did not answer); "" otherwise.
+    departure hook raised), ``"snapshot"`` (the state or files could not be packed),
+    ``"prepare"`` (the transfer record could not be written), ``"transfer"`` (the
+    target refused it or did not answer) or ``"commit"`` (the commit could not be
+    recorded here); "" otherwise.
     """
 
     def __init__(self, message: str = "", stage: str = "") -> None:
@@ -132,6 +155,15 @@ class AgentMovedError(PagletError):
     def __init__(self, message: str, address: str = "") -> None:
         super().__init__(message)
         self.address = address
+
+    def wire_extras(self) -> dict[str, Any]:
+        """The forwarding address travels as the reply's ``to`` field."""
+        return {"to": self.address}
+
+    @classmethod
+    def from_wire(cls, text: str, extras: Mapping[str, Any]) -> PagletError:
+        """Rebuild the error with the forwarding address from ``to`` ('' if absent)."""
+        return cls(text, str(extras.get("to", "")))
 
 
 class ArtifactError(PagletError):
@@ -256,12 +288,20 @@ def error_to_wire(exc: BaseException) -> tuple[str, str]:
     return name, str(exc)
 
 
-def error_from_wire(type_name: str, text: str) -> PagletError:
+def error_extras(exc: BaseException) -> dict[str, Any]:
+    """Return the extra wire fields ``exc`` declares (see :meth:`PagletError.wire_extras`)."""
+    return exc.wire_extras() if isinstance(exc, PagletError) else {}
+
+
+def error_from_wire(
+    type_name: str, text: str, extras: Mapping[str, Any] | None = None
+) -> PagletError:
     """Rebuild the error a remote host reported.
 
     Args:
         type_name: the remote exception type name.
         text: the remote exception text.
+        extras: the extra fields that came with it (ignored by classes that declare none).
 
     Returns:
         The same paglets error class when ``type_name`` names one, else a
@@ -270,4 +310,11 @@ def error_from_wire(type_name: str, text: str) -> PagletError:
     cls = _BY_NAME.get(type_name)
     if cls is None:
         return HostError(type_name, text)
-    return cls(text)
+    return cls.from_wire(text, extras if extras is not None else {})
+
+
+class StoreError(PagletError):
+    """The host store cannot be used: locked by another host, corrupt, or too new."""
+
+
+_BY_NAME[StoreError.__name__] = StoreError

@@ -38,6 +38,7 @@ _REHASH_BLOCK = 4 * 1024 * 1024
 BACKGROUND_HASH_SIZE = 8 * 1024 * 1024
 """Blobs from this size on are hashed on a thread of their own, overlapping the writes."""
 _HASH_DEPTH = 4
+_HASH_PUT_SLICE = 1.0  # seconds between checks that the hasher still lives
 _WRITEBACK_EVERY = 8 * 1024 * 1024
 
 
@@ -95,7 +96,13 @@ class _BackgroundHash:
             self._digest.update(item)
 
     def update(self, data: bytes | memoryview) -> None:
-        self._queue.put(data)
+        while True:
+            try:
+                self._queue.put(data, timeout=_HASH_PUT_SLICE)
+                return
+            except queue.Full:
+                if not self._thread.is_alive():  # it died: no one will ever take it
+                    raise IntegrityError("the sha256 of the partial file stopped") from None
 
     def stop(self) -> None:
         if self._thread.is_alive():

@@ -21,12 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.errors import PagletError, ReplyTimeoutError
+from paglets.core.errors import (
+    AgentMovedError,
+    InvalidAgentError,
+    PagletError,
+    ReplyTimeoutError,
+)
 from paglets.core.events import CreationEvent, MobilityEvent
 from paglets.core.messages import Message
+from paglets.remote.client import HostClient
 
 CARGO = "cargo"
 """The name the courier registers its file under."""
+POLL_INTERVAL = 0.05
+"""Seconds between two status questions while the courier travels."""
 
 
 @dataclass
@@ -115,13 +123,13 @@ class FileCourierPaglet(Paglet[FileCourierState]):
         }
 
 
-def carry_around(host: Any, path: Path, tour: list[str], timeout: float) -> dict[str, Any]:
-    """Send a courier with the file at ``path`` from ``host`` around ``tour`` and home.
+def carry_around(client: HostClient, path: Path, tour: list[str], timeout: float) -> dict[str, Any]:
+    """Send a courier with the file at ``path`` from the client's host around ``tour``.
 
     Args:
-        host: the home host (a running ``Host``).
+        client: a client of the home host (``path`` is a path on that host's machine).
         path: the file to carry.
-        tour: host names or addresses to visit, in order (may be empty).
+        tour: host names or addresses to visit, in order (may be empty); then home.
         timeout: seconds the whole tour may take.
 
     Returns:
@@ -129,27 +137,28 @@ def carry_around(host: Any, path: Path, tour: list[str], timeout: float) -> dict
 
     Raises:
         ReplyTimeoutError: the tour did not end within ``timeout``.
-        ArtifactNotFoundError: ``path`` is not a regular file.
+        PagletError: the courier could not be created (no such file, outside the
+            host's files roots, ...).
     """
-    courier = host.create(FileCourierPaglet, init=[str(path), list(tour)])
+    courier = client.create(FileCourierPaglet, init=[str(path), list(tour)])
     deadline = time.monotonic() + timeout
+    status: dict[str, Any] = {}
     try:
-        status: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            proxy = host.get_proxy(courier.agent_id)
-            if proxy is not None:
-                status = proxy.send(Message("status"))
-                if status["done"] or status["error"]:
-                    break
-            time.sleep(0.02)
+            try:
+                status = courier.send(
+                    Message("status"), timeout=max(0.1, deadline - time.monotonic())
+                )
+            except (AgentMovedError, InvalidAgentError):
+                status = {}  # between two hosts: ask again
+            if status.get("done") or status.get("error"):
+                break
+            time.sleep(POLL_INTERVAL)
         else:
             raise ReplyTimeoutError(f"the courier's tour did not end within {timeout:g} s")
-        home = host.get_proxy(courier.agent_id)
-        if home is not None:
-            home.dispose()
-    except BaseException:
-        proxy = host.get_proxy(courier.agent_id)
-        if proxy is not None:
-            proxy.dispose()
-        raise
+    finally:
+        try:
+            courier.dispose()
+        except PagletError:
+            pass  # gone already, or stuck on a host that no longer answers
     return {**status, "sha256": file_sha256(path), "size": path.stat().st_size}

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import zmq
+
+from paglets.net.security import peer_key
+
+Frame = bytes | memoryview | zmq.Frame
+"""One frame to send: bytes, a buffer, or a received frame passed on without a copy."""
 
 
 def recv_frames(socket: zmq.Socket[Any], flags: int = 0) -> list[zmq.Frame]:
@@ -20,3 +26,25 @@ def recv_frames(socket: zmq.Socket[Any], flags: int = 0) -> list[zmq.Frame]:
         frame = socket.recv(flags, copy=False)
         frames.append(frame)
     return frames
+
+
+BATCH = 256
+"""Messages read from one socket per wake-up, so one busy socket cannot starve others."""
+
+
+def read_batch(socket: zmq.Socket[Any], handle: Callable[[list[zmq.Frame]], None]) -> None:
+    """Hand up to :data:`BATCH` waiting messages of ``socket`` to ``handle``, no blocking."""
+    for _ in range(BATCH):
+        try:
+            frames = recv_frames(socket, zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        handle(frames)
+
+
+def frame_source(frame: zmq.Frame) -> str:
+    """Who sent a frame, for the rate-limited drop log: its peer key, else its address."""
+    try:
+        return peer_key(frame) or str(frame.get("Peer-Address"))
+    except (zmq.ZMQError, ValueError):
+        return "?"

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 ReadCallback = Callable[[zmq.Socket[Any]], None]
 
+_MAX_SLEEP_MS = 1000
+"""Longest poll: a hand-over always wakes the loop through the pipe; this bounds the
+wait even so, and costs one wake-up a second on an idle loop."""
+
 
 class IOThread:
     """A poll loop on a thread of its own, with thread-safe hand-over of callbacks."""
@@ -177,15 +181,15 @@ class IOThread:
             callback, args = calls.popleft()
             self._guarded(callback, *args)
 
-    def _run_timers(self) -> int | None:
+    def _run_timers(self) -> int:
         timers = self._timers
         now = time.monotonic()
         while timers and timers[0][0] <= now:
             _, _, callback = heapq.heappop(timers)
             self._guarded(callback)
         if not timers:
-            return None
-        return max(0, int((timers[0][0] - time.monotonic()) * 1000) + 1)
+            return _MAX_SLEEP_MS
+        return min(_MAX_SLEEP_MS, max(0, int((timers[0][0] - time.monotonic()) * 1000) + 1))
 
     def _guarded(self, callback: Callable[..., None], *args: Any) -> None:
         try:

@@ -179,6 +179,7 @@ class SyncChannels:
             self._check_open()
             if not socket.poll(min(_POLL_SLICE_MS, int(remaining * 1000) + 1), zmq.POLLIN):
                 continue
+            # Never blocks: poll saw a message, and ZeroMQ delivers all its parts at once.
             reply = socket.recv_multipart(copy=False)
             try:
                 header = unpack_header(reply[0].buffer)

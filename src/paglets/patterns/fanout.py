@@ -20,6 +20,9 @@
 A report of an older round (a child that answered too late) is ignored. Reports carry
 the child's id, so targets may be host names or addresses alike.
 
+The round's parts (:class:`FanoutState`, :class:`HostOutcome`, :class:`FanoutResult`)
+live in :mod:`paglets.patterns.fanout_round` and are importable from here too.
+
 The collector's state class must subclass :class:`FanoutState`. A class using the
 mixin that defines its own ``run()`` starts it with
 ``if self.run_fanout_child(): return``.
@@ -32,107 +35,42 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from functools import partial
 from typing import Any, ClassVar
 
-from paglets.core.agent import PagletState
 from paglets.core.errors import PagletError, error_to_wire
 from paglets.core.messages import UNQUEUED_PRIORITY, Message
-from paglets.core.refs import PagletProxyRef
-from paglets.net.endpoint import normalize_address
+from paglets.patterns.bounded_pool import start_bounded_pool
+from paglets.patterns.fanout_round import (
+    FANOUT_RESULT,
+    FanoutResult,
+    FanoutRound,
+    FanoutState,
+    HostOutcome,
+    address_or_none,
+    offline_keys,
+    outcome_of_report,
+    target_keys,
+)
 from paglets.patterns.reserved import PatternPaglet
 from paglets.wire.codec import encode_value
 
+__all__ = [
+    "FANOUT_RESULT",
+    "FanoutResult",
+    "FanoutState",
+    "HostOutcome",
+    "MeshFanoutMixin",
+]
+
 log = logging.getLogger(__name__)
 
-FANOUT_RESULT = "_fanout.result"
-"""The reserved kind of a child's report (args: round, child, host, ok, value/error)."""
-
 _PARALLEL_MOVES = 16
-"""Most clones moving out at once."""
+"""Most clones moving out (or children being disposed) at once, threads included."""
 
 _CHECK_INTERVAL = 0.25
 """Seconds between two looks at the mesh for targets that went offline."""
-
-
-@dataclass
-class FanoutState(PagletState):
-    """State fields the fan-out needs; a collector's state class subclasses it.
-
-    They are set only while a round clones (so each child finds them) and cleared after.
-    """
-
-    fanout_parent: PagletProxyRef | None = None
-    fanout_round: str = ""
-    fanout_args: dict[str, Any] = field(default_factory=dict)
-    fanout_target: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class HostOutcome:
-    """What one target gave: a value, or an error saying why there is none."""
-
-    host: str
-    ok: bool
-    value: Any = None
-    error: str = ""
-    seconds: float = 0.0
-
-
-@dataclass
-class FanoutResult:
-    """The outcome of one round, one :class:`HostOutcome` per target, in target order."""
-
-    outcomes: dict[str, HostOutcome]
-
-    @property
-    def results(self) -> dict[str, Any]:
-        """Target -> value, for the targets that answered."""
-        return {host: each.value for host, each in self.outcomes.items() if each.ok}
-
-    @property
-    def errors(self) -> dict[str, str]:
-        """Target -> why it gave nothing (clone failed, offline, timed out, raised)."""
-        return {host: each.error for host, each in self.outcomes.items() if not each.ok}
-
-    @property
-    def partial(self) -> bool:
-        """Whether some target gave no value."""
-        return any(not each.ok for each in self.outcomes.values())
-
-    def to_wire(self) -> dict[str, Any]:
-        """Plain values: ``{"results": {...}, "errors": {...}, "partial": bool}``."""
-        return {"results": self.results, "errors": self.errors, "partial": self.partial}
-
-
-class _Round:
-    """One round in progress, on the collector (guarded by the paglet's state lock)."""
-
-    def __init__(self, round_id: str, targets: list[str], deadline: float) -> None:
-        self.round_id = round_id
-        self.targets = targets
-        self.deadline = deadline
-        self.started = time.monotonic()
-        self.outcomes: dict[str, HostOutcome] = {}
-        self.children: dict[str, Any] = {}  # child agent id -> proxy
-        self.target_of: dict[str, str] = {}  # child agent id -> target
-        # Children not to dispose at the end: they reported (and dispose themselves), or
-        # were disposed already.
-        self.settled: set[str] = set()
-        self.early: dict[str, dict[str, Any]] = {}  # reports of children not yet registered
-        self.abandoned = False
-
-    def age(self) -> float:
-        return time.monotonic() - self.started
-
-    def complete(self) -> bool:
-        return self.abandoned or len(self.outcomes) == len(self.targets)
-
-    def pending(self) -> list[str]:
-        return [target for target in self.targets if target not in self.outcomes]
-
-    def unanswered_children(self) -> list[Any]:
-        return [proxy for child_id, proxy in self.children.items() if child_id not in self.settled]
 
 
 class MeshFanoutMixin(PatternPaglet):
@@ -148,7 +86,7 @@ class MeshFanoutMixin(PatternPaglet):
     FANOUT_CLEANUP_TIMEOUT: ClassVar[float] = 3.0
     """Seconds the collector gives the disposal of unanswered children."""
 
-    _fanout_round: _Round | None = None
+    _fanout_round: FanoutRound | None = None
 
     # override -------------------------------------------------------------------------
 
@@ -201,7 +139,7 @@ class MeshFanoutMixin(PatternPaglet):
         """
         targets = list(dict.fromkeys(self.fanout_targets() if hosts is None else hosts))
         encode_value(args or {})
-        work = _Round(uuid.uuid4().hex, targets, time.monotonic() + deadline)
+        work = FanoutRound(uuid.uuid4().hex, targets, time.monotonic() + deadline)
         with self.locked_state():
             self._fanout_round = work
             fan = self.pattern_state(FanoutState)
@@ -225,7 +163,7 @@ class MeshFanoutMixin(PatternPaglet):
         self._dispose_children(work.unanswered_children())
         return FanoutResult({target: work.outcomes[target] for target in targets})
 
-    def _send_children(self, work: _Round) -> list[threading.Thread]:
+    def _send_children(self, work: FanoutRound) -> list[threading.Thread]:
         """Clone here once per target, then move the clones out in parallel.
 
         A clone made here is cheap and never blocks on the network; the moves run side
@@ -256,34 +194,27 @@ class MeshFanoutMixin(PatternPaglet):
                 self._apply_report(work, target, early)
             if not keys & {self.context.name, self.context.address}:
                 moves.append((target, child))
-        slots = threading.BoundedSemaphore(_PARALLEL_MOVES)
-        threads = [
-            threading.Thread(
-                target=self._move_child, args=(work, target, child, slots), daemon=True
-            )
-            for target, child in moves[1:]
-        ]
-        for thread in threads:
-            thread.start()
+        threads = start_bounded_pool(
+            [partial(self._move_child, work, target, child) for target, child in moves[1:]],
+            _PARALLEL_MOVES - 1,
+            "fanout-move",
+        )
         if moves:
             # This thread's connections are open already; a new thread opens its own.
-            self._move_child(work, *moves[0], slots)
+            self._move_child(work, *moves[0])
         return threads
 
-    def _move_child(
-        self, work: _Round, target: str, child: Any, slots: threading.BoundedSemaphore
-    ) -> None:
-        with slots:
-            remaining = work.deadline - time.monotonic()
-            if remaining <= 0:
-                error = "deadline passed before moving"
-            else:
-                try:
-                    child.dispatch(target, timeout=remaining)
-                    return
-                except Exception as exc:  # whatever happened, the outcome is recorded
-                    name, text = error_to_wire(exc)
-                    error = f"dispatch failed: {name}: {text}"
+    def _move_child(self, work: FanoutRound, target: str, child: Any) -> None:
+        remaining = work.deadline - time.monotonic()
+        if remaining <= 0:
+            error = "deadline passed before moving"
+        else:
+            try:
+                child.dispatch(target, timeout=remaining)
+                return
+            except Exception as exc:  # whatever happened, the outcome is recorded
+                name, text = error_to_wire(exc)
+                error = f"dispatch failed: {name}: {text}"
         self._record(work, HostOutcome(target, False, error=error))
         with self.locked():
             work.settled.add(child.agent_id)  # disposed now, not again at the end
@@ -291,22 +222,10 @@ class MeshFanoutMixin(PatternPaglet):
 
     def _target_keys(self, target: str) -> set[str]:
         """Every spelling of ``target`` a clone may find itself at: name, address."""
-        keys = {target}
-        address = _address_or_none(target)
-        if address:
-            keys.add(address)
         own = {self.context.name, self.context.address}
-        if keys & own:
-            return keys | own
-        for info in self.context.available_hosts(online_only=False):
-            info_address = _address_or_none(_address_of(info))
-            if info.name == target or (address and info_address == address):
-                keys.add(info.name)
-                if info_address:
-                    keys.add(info_address)
-        return keys
+        return target_keys(target, own, self.context.available_hosts(online_only=False))
 
-    def _await(self, work: _Round) -> None:
+    def _await(self, work: FanoutRound) -> None:
         while not self.is_leaving():
             remaining = work.deadline - time.monotonic()
             if remaining <= 0:
@@ -315,18 +234,13 @@ class MeshFanoutMixin(PatternPaglet):
                 return
             self._fail_offline(work)
 
-    def _fail_offline(self, work: _Round) -> None:
-        offline = {
-            key
-            for info in self.context.available_hosts(online_only=False)
-            if not info.online
-            for key in (info.name, _address_or_none(_address_of(info)))
-        }
+    def _fail_offline(self, work: FanoutRound) -> None:
+        offline = offline_keys(self.context.available_hosts(online_only=False))
         for target in work.pending():
-            if target in offline or _address_or_none(target) in offline:
+            if target in offline or address_or_none(target) in offline:
                 self._record(work, HostOutcome(target, False, error="host went offline"))
 
-    def _record(self, work: _Round, outcome: HostOutcome) -> None:
+    def _record(self, work: FanoutRound, outcome: HostOutcome) -> None:
         with self.locked_state():
             if outcome.host in work.outcomes:
                 return
@@ -357,25 +271,20 @@ class MeshFanoutMixin(PatternPaglet):
         self._apply_report(work, target, args)
         return True
 
-    def _apply_report(self, work: _Round, target: str, args: dict[str, Any]) -> None:
+    def _apply_report(self, work: FanoutRound, target: str, args: dict[str, Any]) -> None:
         with self.locked():
             work.settled.add(str(args.get("child")))
-        if args.get("ok"):
-            outcome = HostOutcome(target, True, value=args.get("value"))
-        else:
-            outcome = HostOutcome(target, False, error=str(args.get("error")))
-        self._record(work, outcome)
+        self._record(work, outcome_of_report(target, args))
 
     def _dispose_children(self, children: list[Any]) -> None:
         if not children:
             return
-        threads = [
-            threading.Thread(target=_dispose_quietly, args=(child, self.FANOUT_CLEANUP_TIMEOUT))
-            for child in children
-        ]
-        for thread in threads:
-            thread.daemon = True
-            thread.start()
+        timeout = self.FANOUT_CLEANUP_TIMEOUT
+        threads = start_bounded_pool(
+            [partial(_dispose_quietly, child, timeout) for child in children],
+            _PARALLEL_MOVES,
+            "fanout-dispose",
+        )
         end = time.monotonic() + self.FANOUT_CLEANUP_TIMEOUT + 1.0
         for thread in threads:
             thread.join(max(0.0, end - time.monotonic()))
@@ -449,15 +358,3 @@ def _dispose_quietly(child: Any, timeout: float) -> None:
         child.dispose(timeout=timeout)
     except PagletError as exc:
         log.debug("child %s not disposed: %s", child.agent_id, exc)
-
-
-def _address_of(info: Any) -> str:
-    # Host facts name the endpoint ``address`` (ours) or ``url`` (the original's HostRef).
-    return str(getattr(info, "address", "") or getattr(info, "url", ""))
-
-
-def _address_or_none(target: str) -> str | None:
-    try:
-        return normalize_address(target)
-    except (ValueError, PagletError):
-        return None

@@ -22,9 +22,15 @@ class DeactivationPolicy:
     Attributes:
         wake_after: seconds after which the host activates the paglet again; None
             keeps it inactive until something activates it (a message, ``activate``).
+            The wake-up time is stored, so it survives a restart.
+        activate_on_message: a message to the inactive paglet activates it (False:
+            the message is kept in the store until something else activates it).
+        activate_on_start: the host activates the paglet when it starts.
     """
 
     wake_after: float | None = None
+    activate_on_message: bool = True
+    activate_on_start: bool = False
 
     def __post_init__(self) -> None:
         wake = self.wake_after
@@ -35,10 +41,17 @@ class DeactivationPolicy:
             or wake < 0
         ):
             raise ValueError(f"wake_after must be None or seconds >= 0, not {wake!r}")
+        for flag in ("activate_on_message", "activate_on_start"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(f"{flag} must be True or False, not {getattr(self, flag)!r}")
 
     def to_wire(self) -> dict[str, Any]:
         """The policy as a plain map."""
-        return {"wake_after": self.wake_after}
+        return {
+            "wake_after": self.wake_after,
+            "activate_on_message": self.activate_on_message,
+            "activate_on_start": self.activate_on_start,
+        }
 
     @classmethod
     def from_wire(cls, data: Any) -> DeactivationPolicy:
@@ -50,7 +63,14 @@ class DeactivationPolicy:
         if not isinstance(data, dict):
             raise ValueError(f"a deactivation policy must be a map, not {type(data).__name__}")
         wake = data.get("wake_after")
-        return cls(wake_after=None if wake is None else wake)
+        try:
+            return cls(
+                wake_after=None if wake is None else wake,
+                activate_on_message=data.get("activate_on_message", True),
+                activate_on_start=data.get("activate_on_start", False),
+            )
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)

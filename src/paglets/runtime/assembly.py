@@ -23,6 +23,7 @@ from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.roots import resolve_roots, warn_if_unrestricted
 from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.parts import HostParts
+from paglets.runtime.persistence.host_store import HostStore
 from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.wire.classpath import ClassPolicy
 
@@ -35,6 +36,8 @@ def assemble_parts(config: HostConfig, secret: MeshSecret | None, root: Path) ->
         secret: the mesh secret (None: plain sockets).
         root: where artifacts and work dirs live.
     """
+    # first: it locks the directory, so a second host on it fails before binding
+    store = PagletStore(HostStore(config.persistence_dir, config.store_synchronous))
     transport = Transport(
         config.name,
         TransportConfig(
@@ -57,6 +60,7 @@ def assemble_parts(config: HostConfig, secret: MeshSecret | None, root: Path) ->
             config.artifact_partial_ttl,
             config.max_upload_fds,
         ),
+        store.db.path,
     )
     stream = StreamSettings(
         config.artifact_chunk_size,
@@ -72,12 +76,12 @@ def assemble_parts(config: HostConfig, secret: MeshSecret | None, root: Path) ->
         pool=WorkerPool(config.name, max_workers=config.max_workers, start_aside=True),
         policy=ClassPolicy(tuple(config.allowed_modules)),
         registry=Registry(),
-        store=PagletStore(config.persistence_dir),
+        store=store,
         events=EventLog(config.event_log_size),
         peers=PeerTable(config.max_peers),
         artifacts=artifacts,
         transfers=ArtifactStreams(transport, artifacts, stream, StreamBoard()),
-        work_area=WorkArea(root, roots),
+        work_area=WorkArea(root, roots, store.db.path),
         control=WorkerPool(f"{config.name}-control", max_workers=config.control_workers),
         budget=QueueBudget(config.max_host_queued_messages, config.max_host_queued_bytes),
         run_slots=RunSlots(config.max_run_threads, config.run_report_after),

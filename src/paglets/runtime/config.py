@@ -62,6 +62,9 @@ class HostConfig:
         compute_history_size: finished compute jobs kept in the history.
         artifact_min_rate: bytes per second a dispatch carrying files is granted on top
             of ``transfer_timeout`` before the source gives up.
+        store_synchronous: SQLite ``synchronous`` level of the host database: ``FULL``
+            (every acknowledged write fsynced: survives a power cut) or ``NORMAL``
+            (survives ``kill -9`` only; see docs/durability.md).
         max_mailbox_bytes: bytes of message bodies one paglet's mailbox holds (a
             message into an empty mailbox is taken whatever its size, up to the host's
             budget).
@@ -124,6 +127,7 @@ class HostConfig:
     artifact_retries: int = 2
     artifact_partial_ttl: float = 3600.0
     artifact_min_rate: float = 4 * 1024 * 1024
+    store_synchronous: str = "FULL"
     max_mailbox_bytes: int = 256 * 1024 * 1024
     max_host_queued_messages: int = 200_000
     max_host_queued_bytes: int = 1024 * 1024 * 1024
@@ -148,6 +152,10 @@ class HostConfig:
     compute_history_size: int = 100
 
     def __post_init__(self) -> None:
+        if self.store_synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(
+                f"store_synchronous must be FULL or NORMAL, not {self.store_synchronous!r}"
+            )
         size = len(msgpack.packb([list(self.tags), dict(self.properties)], use_bin_type=True))
         if size > MAX_DESCRIPTION_SIZE:
             raise ValueError(

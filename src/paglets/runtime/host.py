@@ -9,7 +9,6 @@ peers) and exposes the documented verbs; behaviour lives in the modules it wires
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections.abc import Iterable, Mapping
@@ -18,11 +17,8 @@ from types import TracebackType
 from typing import Any
 
 from paglets.core.agent import ACTIVE, INACTIVE, Paglet, PagletState
-from paglets.core.errors import HostStoppedError
 from paglets.core.messages import Message, ReplySet
 from paglets.core.refs import PagletProxyRef
-from paglets.core.tickets import TransferTicket, ticket_options
-from paglets.persistence.persistency import DeactivationRequest
 from paglets.remote.client import HostClient
 from paglets.remote.default_backend import register_host_backend, unregister_host_backend
 from paglets.remote.proxy import PagletProxy
@@ -31,8 +27,9 @@ from paglets.runtime.artifacts.service import ArtifactService
 from paglets.runtime.artifacts.store import ArtifactStore
 from paglets.runtime.assembly import assemble_parts
 from paglets.runtime.config import DEFAULT_PORT, HostConfig
-from paglets.runtime.execution.local_paglet import PagletStatus
 from paglets.runtime.execution.run_reports import RunReports
+from paglets.runtime.execution.shutdown import stop_paglets
+from paglets.runtime.host_control import HostControlVerbs
 from paglets.runtime.host_mesh import HostMeshVerbs
 from paglets.runtime.host_setup import (
     check_create_args,
@@ -43,6 +40,7 @@ from paglets.runtime.host_setup import (
 )
 from paglets.runtime.mesh.directory import MeshDirectory
 from paglets.runtime.mesh.membership import Membership
+from paglets.runtime.persistence.event_history import EventHistory
 from paglets.runtime.serving.local_backend import LocalProxyBackend
 from paglets.runtime.serving.operations import HostOperations
 from paglets.runtime.serving.requests import RequestRouter
@@ -53,7 +51,7 @@ from paglets.wire.protocol import VERB_PING
 log = logging.getLogger(__name__)
 
 
-class Host(HostMeshVerbs):
+class Host(HostMeshVerbs, HostControlVerbs):
     """A host that runs paglets and talks to the rest of the mesh.
 
     Args:
@@ -138,6 +136,7 @@ class Host(HostMeshVerbs):
             batch_scope=self._parts.pool.holding,
         )
         self._client: HostClient | None = None
+        self._history: EventHistory | None = None
         self._started = False
         self._stopped = threading.Event()
 
@@ -175,6 +174,7 @@ class Host(HostMeshVerbs):
         self._parts.transport.start(timeout)
         self._started = True
         register_addresses(self._parts)
+        self._start_store()
         self._parts.transport.call(self.address, VERB_PING, timeout=timeout)
         if self.config.mesh:
             try:
@@ -189,6 +189,26 @@ class Host(HostMeshVerbs):
         log.info("host %s listening on %s", self.name, self.address)
         return self
 
+    def _start_store(self) -> None:
+        """Bring back what the store kept: durable paglets, open hand-offs, wake-ups."""
+        store = self._parts.store
+        for problem in store.db.problems:
+            self._parts.events.record("store-problem", "", problem=problem)
+        if store.durable:  # the event history survives restarts in the host database
+            self._history = EventHistory(store.db)
+            self._parts.events.add_listener(self._history.record, quick=True)
+            self._history.start()
+        self._operations.activation.start()
+        self._operations.settlement.recover()
+        self._operations.settlement.start()
+        quarantined = store.quarantined()
+        if quarantined:
+            log.warning(
+                "host %s: %d stored records are quarantined (unusable; kept, not deleted)",
+                self.name,
+                len(quarantined),
+            )
+
     def serve_forever(self) -> None:
         """Start (if needed) and serve until :meth:`stop` is called or Ctrl-C."""
         self.start_background()
@@ -199,30 +219,24 @@ class Host(HostMeshVerbs):
             self.stop()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop gracefully: with a persistence dir, active paglets are deactivated first.
+        """Stop gracefully: active paglets go to the store with their mailboxes.
 
-        Without one, active paglets are discarded (their ``run()`` sees ``is_leaving``).
-        Calls still pending on this host fail with ``HostStoppedError``.
+        Within ``timeout`` every active paglet is deactivated with the messages it had
+        accepted (delivered in order after its next activation); one still busy then
+        is persisted anyway (docs/durability.md says with which state). Work that
+        arrives meanwhile gets a retryable ``HostStoppedError``. Without a persistence
+        dir the store is in memory, so active paglets are discarded (their ``run()``
+        sees ``is_leaving``). Calls still pending fail with ``HostStoppedError``.
         """
         if not self._started or self._stopped.is_set():
             return
         run_stop_hooks(self._parts)  # services first, while their paglets are here
+        self._parts.stopping.set()
         unregister_host_backend(self._parts.require_backend())
         self._membership.stop()
-        durable = self._parts.store.durable
-        kept = 0
-        for slot in self._parts.registry.slots():
-            if durable:
-                try:
-                    slot.run_in_turn(functools.partial(self._deactivate_for_stop, slot), timeout)
-                    kept += 1
-                    continue
-                except Exception as exc:
-                    log.error("could not deactivate %s at stop: %s", slot.agent_id, exc)
-            queued = slot.leave(PagletStatus.DISPOSED)
-            self._parts.registry.remove(slot.agent_id)
-            slot.fail_queued(queued, HostStoppedError(f"host {self.name} stopped"))
-        self._operations.lifecycle.cancel_timers()
+        operations = self._operations
+        operations.settlement.stop()
+        kept = stop_paglets(self._parts, operations.activation, timeout)
         self._parts.events.record("host-stopped", "", deactivated=kept)
         if self._client is not None:
             self._client.close()
@@ -230,6 +244,8 @@ class Host(HostMeshVerbs):
         self._parts.pool.stop(timeout=min(timeout, 2.0))
         self._parts.control_pool.stop(timeout=min(timeout, 2.0))
         self._artifact_service.close()
+        if self._history is not None:
+            self._history.stop()
         self._parts.store.close()
         self._parts.artifacts.close()
         self._parts.work_area.close()
@@ -241,10 +257,6 @@ class Host(HostMeshVerbs):
         """Stop the host and wait until it stopped (see :meth:`stop`)."""
         self.stop(timeout)
         self.wait_stopped(timeout)
-
-    def _deactivate_for_stop(self, slot: Any) -> None:
-        if slot.status is PagletStatus.ACTIVE:
-            self._operations.lifecycle.deactivate(slot, DeactivationRequest(reason="host-stop"))
 
     def wait_stopped(self, timeout: float | None = None) -> bool:
         """Wait until :meth:`stop` finished; return False on timeout."""
@@ -351,66 +363,6 @@ class Host(HostMeshVerbs):
     ) -> ReplySet:
         """Send a message to every active paglet here but ``exclude`` (an id or ids)."""
         return self._operations.multicast(as_message(kind, args), exclude)
-
-    def _control(self, agent_id: str, op: str, args: dict[str, Any], timeout: float | None) -> Any:
-        return self._operations.control(agent_id, op, args, timeout)
-
-    def dispatch(
-        self,
-        agent: str | PagletProxy,
-        target: str | TransferTicket,
-        timeout: float | None = None,
-    ) -> PagletProxy:
-        """Move a paglet of this host to ``target`` (a host name, address or ticket)."""
-        agent_id = agent.agent_id if isinstance(agent, PagletProxy) else agent
-        options = ticket_options(target, timeout, self.config.transfer_timeout)
-        address = self._control(agent_id, "dispatch", options, None)
-        return self._operations.proxy_of(agent_id, str(address))
-
-    def clone(
-        self,
-        agent: str | PagletProxy,
-        target: str | TransferTicket | None = None,
-        timeout: float | None = None,
-    ) -> PagletProxy:
-        """Copy a paglet of this host (here, or to ``target``); return the copy's proxy."""
-        agent_id = agent.agent_id if isinstance(agent, PagletProxy) else agent
-        if target is None:
-            options: dict[str, Any] = {"target": None, "timeout": timeout}
-        else:
-            options = ticket_options(target, timeout, self.config.transfer_timeout)
-        reply = self._control(agent_id, "clone", options, None)
-        return self._operations.proxy_of(str(reply["agent_id"]), str(reply["host_url"]))
-
-    def retract(
-        self, remote_address: str, agent_id: str, timeout: float | None = None
-    ) -> PagletProxy:
-        """Pull the paglet ``agent_id`` from the host ``remote_address`` (or name) to here."""
-        address = self._directory.resolve_target(remote_address)
-        proxy = self._operations.proxy_of(agent_id, address)
-        return proxy.retract(timeout=timeout)
-
-    def deactivate(
-        self,
-        agent_id: str,
-        request: DeactivationRequest | None = None,
-        timeout: float | None = None,
-    ) -> PagletProxy:
-        """Persist and unload a paglet of this host; return its proxy."""
-        if request is not None and not isinstance(request, DeactivationRequest):
-            raise TypeError(f"request must be a DeactivationRequest, not {type(request).__name__}")
-        wire = None if request is None else request.to_wire()
-        self._control(agent_id, "deactivate", {"request": wire}, timeout)
-        return self._operations.proxy_of(agent_id, self.address)
-
-    def activate(self, agent_id: str) -> PagletProxy:
-        """Load an inactive paglet of this host again; return its proxy."""
-        self._control(agent_id, "activate", {}, None)
-        return self._operations.proxy_of(agent_id, self.address)
-
-    def dispose(self, agent_id: str, timeout: float | None = None) -> None:
-        """Destroy a paglet of this host."""
-        self._control(agent_id, "dispose", {}, timeout)
 
     @property
     def service_registry(self) -> ServiceRegistry:

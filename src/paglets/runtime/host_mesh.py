@@ -47,7 +47,8 @@ class HostMeshVerbs:
         return {
             **self._membership.facts(),
             "active": len(self._parts.registry),
-            "inactive": len(self._parts.store.ids()),
+            "inactive": self._parts.store.count(),
+            "quarantined": len(self._parts.store.quarantined()),
             "workers": self._parts.pool.size,
             "peers": [peer.to_wire() for peer in self._parts.peers.all()],
             **limits_info(self._parts),
@@ -112,6 +113,6 @@ class HostMeshVerbs:
             "address": self._parts.address,
             "mesh_version": self.config.mesh_version,
             "active": len(self._parts.registry),
-            "inactive": len(self._parts.store.ids()),
+            "inactive": self._parts.store.count(),
             "time": time.time(),
         }

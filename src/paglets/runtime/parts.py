@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class HostParts:
     files_roots: tuple[Path, ...] = field(default_factory=default_roots)
     set_properties: dict[str, Any] = field(default_factory=dict)
     service_registry: ServiceRegistry | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
     stop_hooks: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:

@@ -40,9 +40,9 @@ it for ``idle_timeout`` seconds (a CLI that was killed).
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
@@ -51,10 +51,13 @@ from paglets.core.events import CreationEvent
 from paglets.core.messages import Message
 from paglets.core.refs import PagletProxyRef
 from paglets.net.endpoint import looks_like_address, normalize_address
+from paglets.patterns.bounded_pool import start_bounded_pool
 from paglets.system.search_engine import validate
 from paglets.system.search_query import SearchQuery
 from paglets.system.search_worker import SearchWorkerPaglet, SearchWorkerState
 
+PARALLEL_STARTS = 16
+"""Search workers being created on other hosts at once (one thread each)."""
 GRACE_SECONDS = 2.0
 DRAIN_LIMIT = 5000
 MAX_PENDING = 100_000
@@ -162,20 +165,22 @@ class SearchCollectorPaglet(Paglet[SearchCollectorState]):
             for name, _ in targets:
                 state.status[name] = _status("running")
         me = self.proxy().ref()
-        for name, address in targets:
-            worker = SearchWorkerState(
-                query=query.to_wire(),
-                collector=me,
-                label=name,
-                engine=self.state.engine,
-                timeout=self.state.timeout,
+        jobs = [
+            partial(
+                self._create_worker,
+                name,
+                address,
+                SearchWorkerState(
+                    query=query.to_wire(),
+                    collector=me,
+                    label=name,
+                    engine=self.state.engine,
+                    timeout=self.state.timeout,
+                ),
             )
-            threading.Thread(
-                target=self._create_worker,
-                args=(name, address, worker),
-                name=f"search-fanout-{name}",
-                daemon=True,
-            ).start()
+            for name, address in targets
+        ]
+        start_bounded_pool(jobs, PARALLEL_STARTS, "search-fanout")
         return {"hosts": [name for name, _ in targets], "unknown": unknown}
 
     def _create_worker(self, name: str, address: str, worker: SearchWorkerState) -> None:

@@ -32,6 +32,8 @@ from typing import IO, Any
 from paglets.system.search_query import SearchQuery, SearchQueryError
 
 Emit = Callable[[dict[str, Any]], None]
+EXIT_WAIT = 5.0
+"""Seconds rg may take to exit once its output ended (then it is killed)."""
 _PROGRAM = "rg.exe" if sys.platform == "win32" else "rg"
 _OS_ERROR = re.compile(r"^(?P<path>.*?): .*\(os error \d+\)$")
 
@@ -193,7 +195,11 @@ def run_rg(
     finally:
         if cancel.is_set() and process.poll() is None:
             process.kill()
-        code = process.wait()
+        try:
+            code = process.wait(EXIT_WAIT)
+        except subprocess.TimeoutExpired:  # its output ended, yet it lingers
+            process.kill()
+            code = process.wait(EXIT_WAIT)
         errors.join(5)
         process.stdout.close()
         process.stderr.close()

@@ -144,6 +144,9 @@ def _find_class(path: str, policy: ClassPolicy, registered: Callable[[str], type
         module = sys.modules.get(module_name)
         if module is None:
             module = _import_allowed(path, module_name, policy)
+        elif getattr(getattr(module, "__spec__", None), "_initializing", False):
+            # another thread is still running its body: the import waits until it is done
+            module = importlib.import_module(module_name)
         found = _walk(module, qualname)
     if found is None:
         raise ClassResolutionError(f"class path {path!r}: no such class")

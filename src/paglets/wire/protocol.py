@@ -42,8 +42,15 @@ verb               header / body                  reply body
 ``create``         body: ``[class path, state      the new agent id
                    class path ('' = declared),
                    state bytes, init]``
-``transfer``       body: transfer record (class,  ``True`` once the paglet runs here
-                   state, ids, reason, source)    (checked first: a refusal changes nothing)
+``transfer``       body: transfer record (class,  ``"prepared"``: checked, staged and
+                   state, ids, reason, source,    recorded, not started (``"committed"``
+                   ``timeout``)                   if it started already); a refusal
+                                                  changes nothing
+``transfer.commit`` body: transfer id             ``"started"`` once the paglet runs here
+                                                  (sent by the source after it committed)
+``transfer.status`` body: transfer id             the source's decision: ``"committed"``,
+                                                  ``"aborted"`` or ``"pending"`` (asked by
+                                                  a prepared target; docs/durability.md)
 ``abort``          body: transfer id               ``"committed"`` or ``"aborted"``; a
                                                   transfer not yet seen is refused later
 ``control``        ``to``; body: ``[op, args]``    op result: ``dispatch``/``clone``
@@ -125,6 +132,8 @@ VERB_MESSAGE = "msg"
 VERB_CREATE = "create"
 VERB_TRANSFER = "transfer"
 VERB_ABORT = "abort"
+VERB_TRANSFER_COMMIT = "transfer.commit"
+VERB_TRANSFER_STATUS = "transfer.status"
 VERB_CONTROL = "control"
 VERB_SERVICE = "svc"
 VERB_INFO = "info"
@@ -163,6 +172,8 @@ VERBS = frozenset(
         VERB_CREATE,
         VERB_TRANSFER,
         VERB_ABORT,
+        VERB_TRANSFER_COMMIT,
+        VERB_TRANSFER_STATUS,
         VERB_CONTROL,
         VERB_INFO,
         VERB_LIST,

@@ -3,7 +3,8 @@
 Layout under the store's root (the host's ``persistence_dir``, or a temporary directory
 the host removes at stop)::
 
-    artifacts.sqlite3        metadata rows
+    paglets.sqlite3          metadata rows, in the host database (artifacts.sqlite3
+                             when the store stands alone, e.g. a host in memory)
     blobs/ab/abcdef...       one file per distinct content, named by its sha256
     partial/<sha256>.part    bytes still arriving (never listed, never served)
 
@@ -39,6 +40,7 @@ from paglets.core.errors import (
 from paglets.core.ids import new_id
 from paglets.disk.partial_file import PartialFile
 from paglets.remote.blob_stream import hash_file
+from paglets.runtime.persistence.legacy import merge_legacy_table
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +118,20 @@ def is_sha256(text: object) -> bool:
 class ArtifactStore:
     """Blobs, metadata and partial transfers under one root directory. Thread-safe."""
 
-    def __init__(self, root: Path, limits: StoreLimits | None = None) -> None:
+    def __init__(
+        self, root: Path, limits: StoreLimits | None = None, database: Path | None = None
+    ) -> None:
+        """Open the store under ``root``; metadata go to ``database`` (the host database:
+        rows of an older ``artifacts.sqlite3`` move into it), else that file."""
         self.root = root
         self.limits = limits or StoreLimits()
         self.blobs = root / "blobs"
         self.partials = root / "partial"
         for directory in (self.blobs, self.partials):
             directory.mkdir(parents=True, exist_ok=True)
+        legacy = root / "artifacts.sqlite3"
         self._db = sqlite3.connect(
-            str(root / "artifacts.sqlite3"), check_same_thread=False, isolation_level=None
+            str(database or legacy), check_same_thread=False, isolation_level=None, timeout=10.0
         )
         self._cond = threading.Condition()
         self._leased: dict[str, int] = {}
@@ -134,6 +141,8 @@ class ArtifactStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            if database is not None and database != legacy:
+                merge_legacy_table(self._db, legacy, "artifacts")
         self._sweep_orphans()
 
     # reading ----------------------------------------------------------------------------

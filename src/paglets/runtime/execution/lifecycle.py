@@ -1,24 +1,24 @@
 """Paglets coming into being and going away on this host.
 
-Creation, installation of an arrived paglet, deactivation to the store, activation from
-it, and disposal. Hooks run holding the paglet's turn, with its mailbox held, so no
-message is handled before ``on_creation``/``on_arrival``/``on_activation`` returned.
+Creation, installation of an arrived paglet, and disposal (deactivation and activation
+are :mod:`~paglets.runtime.execution.activation`). Hooks run holding the paglet's turn,
+with its mailbox held, so no message is handled before ``on_creation``/``on_arrival``/
+``on_activation`` returned.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState, overrides_run
 from paglets.core.classes import class_path
-from paglets.core.context_events import ACTIVATE, CREATE, DEACTIVATE, DISPOSE
-from paglets.core.errors import InvalidAgentError, LifecycleError, LimitExceededError, PagletError
-from paglets.core.events import CreationEvent, DisposalEvent, PersistencyEvent
+from paglets.core.context_events import CREATE, DISPOSE
+from paglets.core.errors import HostStoppedError, InvalidAgentError, LimitExceededError, PagletError
+from paglets.core.events import CreationEvent, DisposalEvent
 from paglets.core.ids import new_id
-from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
+from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.host_context import HostContext
 from paglets.runtime.execution.local_paglet import (
     LocalPaglet,
@@ -28,6 +28,7 @@ from paglets.runtime.execution.local_paglet import (
 )
 from paglets.runtime.isolation.runner import is_isolated, start_isolated
 from paglets.runtime.parts import HostParts
+from paglets.runtime.persistence.checkpoints import Checkpointer, is_durable
 from paglets.wire.classpath import ClassPolicy, resolve_class
 from paglets.wire.codec import decode_state, encode_state
 
@@ -61,8 +62,7 @@ class Lifecycle:
         self._parts = parts
         self._operations = operations
         self._context = context
-        self._activation_lock = threading.Lock()
-        self._wake_timers: dict[str, threading.Timer] = {}
+        self._checkpointer = Checkpointer(parts.store)
 
     @property
     def context(self) -> HostContext:
@@ -71,10 +71,17 @@ class Lifecycle:
 
     # building -----------------------------------------------------------------------
 
-    def install(self, cls: type[Paglet[Any]], agent_id: str, state: PagletState) -> LocalPaglet:
+    def install(
+        self,
+        cls: type[Paglet[Any]],
+        agent_id: str,
+        state: PagletState,
+        queued: Sequence[Envelope] = (),
+    ) -> LocalPaglet:
         """Construct ``cls``, bind it and register it, with its mailbox held.
 
-        The caller runs the entry hook and then calls :meth:`open`.
+        ``queued`` (kept messages) enter the mailbox before anybody can post to it. The
+        caller runs the entry hook and then calls :meth:`open`.
         """
         if not (isinstance(cls, type) and issubclass(cls, Paglet)):
             raise PagletError(f"{cls!r} is not a Paglet subclass")
@@ -110,6 +117,10 @@ class Lifecycle:
         )
         paglet._bind(agent_id, state, self._context.for_agent(agent_id), slot)
         slot.mailbox.hold()
+        for envelope in queued:
+            slot.mailbox.post(envelope, envelope.priority)
+        if is_durable(cls):
+            slot.checkpointer = self._checkpointer
         self._parts.registry.add(slot)
         return slot
 
@@ -153,6 +164,10 @@ class Lifecycle:
                 paglet could move later).
             PagletError: ``on_creation`` raised; the paglet was not created.
         """
+        if self._parts.stopping.is_set():
+            raise HostStoppedError(
+                f"host {self._parts.name} is stopping: create elsewhere or later"
+            )
         if state is None:
             state = cls.State()
         if check_state:
@@ -166,6 +181,12 @@ class Lifecycle:
             raise PagletError(
                 f"on_creation of {cls.__qualname__} failed: {type(exc).__name__}: {exc}"
             ) from exc
+        if slot.checkpointer is not None:  # durable from its first reply on
+            try:
+                self._checkpointer.save(slot)
+            except PagletError:
+                self.uninstall(slot)
+                raise
         self._parts.events.record(CREATE, slot.agent_id, class_name=slot.class_path)
         self.open(slot)
         return slot
@@ -241,97 +262,6 @@ class Lifecycle:
             )
         return cls, state_cls
 
-    # deactivate / activate ----------------------------------------------------------
-
-    def deactivate(self, slot: LocalPaglet, request: DeactivationRequest | None) -> None:
-        """Persist ``slot``'s paglet and unload it. Runs holding the turn.
-
-        The paglet's ``deactivation_policy(request)`` chooses the policy; its
-        resources are released after ``on_deactivating``.
-
-        Raises:
-            ResourceCleanupError: a resource's cleanup failed; the paglet stays active.
-            LifecycleError: the hook returned something else than a DeactivationPolicy.
-        """
-        paglet = slot.paglet
-        request = request or DeactivationRequest()
-        policy = paglet.deactivation_policy(request)
-        if not isinstance(policy, DeactivationPolicy):
-            raise LifecycleError(
-                f"{type(paglet).__qualname__}.deactivation_policy returned "
-                f"{type(policy).__name__}, not a DeactivationPolicy"
-            )
-        event = PersistencyEvent(
-            reason=request.reason or "deactivate",
-            **self._parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
-        )
-        paglet.on_deactivating(event)
-        release_resources(paglet)
-        with paglet.locked():
-            state = encode_state(paglet.state)
-        wake_at = None
-        self._parts.store.save(
-            slot.agent_id, slot.class_path, slot.state_class_path, state, wake_at
-        )
-        if slot.has_files:  # the files stay in the work dir; the table is kept aside
-            self._parts.work_area.save_table(slot.agent_id, slot.files.table())
-        queued = slot.leave(PagletStatus.DEACTIVATED)
-        self._parts.registry.remove(slot.agent_id)
-        self._parts.events.record(
-            DEACTIVATE, slot.agent_id, class_name=slot.class_path, reason=request.reason
-        )
-        if policy.wake_after is not None:
-            self._schedule_wake(slot.agent_id, policy.wake_after)
-        for envelope in queued:
-            self._operations.redirect(slot, envelope)
-
-    def _schedule_wake(self, agent_id: str, duration: float) -> None:
-        def wake() -> None:
-            self._wake_timers.pop(agent_id, None)
-            try:
-                self.activate(agent_id)
-            except PagletError as exc:
-                log.info("timed activation of %s skipped: %s", agent_id, exc)
-
-        timer = threading.Timer(duration, wake)
-        timer.daemon = True
-        self._wake_timers[agent_id] = timer
-        timer.start()
-
-    def activate(self, agent_id: str) -> LocalPaglet:
-        """Load an inactive paglet; ``on_activation`` runs before this returns.
-
-        Returns the slot at once if the paglet is already active.
-
-        Raises:
-            InvalidAgentError: no such paglet, active or inactive.
-        """
-        with self._activation_lock:
-            slot = self._parts.registry.get(agent_id)
-            if slot is not None:
-                return slot
-            stored = self._parts.store.load(agent_id)
-            if stored is None:
-                raise not_found(agent_id, self._parts.name)
-            cls, state = self.decode(stored.class_path, stored.state_class_path, stored.state)
-            slot = self.install(cls, agent_id, state)
-            files = self._parts.work_area.load_table(agent_id)
-            if files:
-                slot.files.load(files)
-                self._parts.work_area.drop_table(agent_id)
-            self._parts.store.delete(agent_id)
-            timer = self._wake_timers.pop(agent_id, None)
-            if timer is not None:
-                timer.cancel()
-        event = PersistencyEvent(reason="activate", **self._parts.event_fields(agent_id))  # type: ignore[arg-type]
-        try:
-            self.run_hook(slot, lambda: slot.paglet.on_activation(event))
-        except Exception:
-            log.exception("%r: on_activation raised; the paglet is active anyway", slot.paglet)
-        self._parts.events.record(ACTIVATE, agent_id, class_name=slot.class_path)
-        self.open(slot)
-        return slot
-
     # dispose ------------------------------------------------------------------------
 
     def dispose(self, slot: LocalPaglet) -> None:
@@ -344,6 +274,8 @@ class Lifecycle:
         release_resources(slot.paglet)
         queued = slot.leave(PagletStatus.DISPOSED)
         self._parts.registry.remove(slot.agent_id)
+        if slot.checkpointer is not None:
+            self._drop_checkpoint(slot.agent_id)
         self._remove_files(slot.agent_id)
         self._parts.events.record(DISPOSE, slot.agent_id, class_name=slot.class_path)
         slot.fail_queued(queued, InvalidAgentError(f"paglet {slot.agent_id} was disposed"))
@@ -356,9 +288,6 @@ class Lifecycle:
         """
         if not self._parts.store.delete(agent_id):
             raise not_found(agent_id, self._parts.name)
-        timer = self._wake_timers.pop(agent_id, None)
-        if timer is not None:
-            timer.cancel()
         self._parts.work_area.drop_table(agent_id)
         self._remove_files(agent_id)
         self._parts.events.record(DISPOSE, agent_id)
@@ -370,8 +299,8 @@ class Lifecycle:
         except OSError as exc:
             log.warning("work dir of disposed paglet %s left behind: %s", agent_id, exc)
 
-    def cancel_timers(self) -> None:
-        """Cancel every pending timed activation (host stopping)."""
-        for timer in list(self._wake_timers.values()):
-            timer.cancel()
-        self._wake_timers.clear()
+    def _drop_checkpoint(self, agent_id: str) -> None:
+        try:
+            self._parts.store.drop_checkpoint(agent_id)
+        except PagletError as exc:
+            log.error("checkpoint of disposed paglet %s kept: %s", agent_id, exc)

@@ -13,18 +13,16 @@ import enum
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
 
 from paglets.artifacts import PagletFileRef
-from paglets.core.agent import NOT_HANDLED, Paglet, overrides_run
-from paglets.core.context_events import MESSAGE_FAILED, PAGLET_CRASHED
+from paglets.core.agent import NOT_HANDLED, Paglet
+from paglets.core.context_events import MESSAGE_FAILED
 from paglets.core.errors import (
     HostError,
-    HostStoppedError,
     InvalidAgentError,
     NotHandledError,
     OverloadedError,
@@ -38,9 +36,11 @@ from paglets.persistence.storage import ManagedStorage
 from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.isolation_seam import Isolation
-from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlot, RunSlots
+from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlots
 from paglets.runtime.execution.mailbox import Mailbox
+from paglets.runtime.execution.paglet_run import PagletRun
 from paglets.runtime.execution.sender import sending_as
+from paglets.runtime.execution.unqueued_fence import UnqueuedFence
 from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.paglet_files import PagletFiles
 from paglets.runtime.files.work_area import WorkArea
@@ -51,10 +51,6 @@ from paglets.wire.message_body import decode_message_body
 log = logging.getLogger(__name__)
 
 ACTION_PRIORITY = MAX_PRIORITY + 1
-
-
-RUN_START_WAIT = 5.0
-"""Seconds ``start_run`` waits for the new thread to enter ``run()``."""
 
 
 class PagletStatus(enum.Enum):
@@ -113,19 +109,19 @@ class LocalPaglet:
         self.created_at = time.time()
         self.handled = 0
         self.failures = 0
-        self.run_failure = ""
         self._pool = pool
         self._operations = operations
         self._policy = policy
         self._host_address = host_address
-        self._run_thread: threading.Thread | None = None
         self._work_area = work_area
         self._events = events
         self._files: PagletFiles | None = None  # built on first use: most paglets carry none
         self._bounds = MailboxBounds(agent_id, max_queued, max_queued_bytes, budget)
-        runs = run_slots is not None and overrides_run(type(paglet))  # taken before it exists
-        self._run_slot: RunSlot | None = run_slots.take(agent_id) if run_slots and runs else None
+        self.runner = PagletRun(paglet, agent_id, class_path, run_slots, events)
         self.mailbox = Mailbox(pool, self._handle, self._bounds.give_back)
+        self.checkpointer: Callable[[LocalPaglet], PagletError | None] | None = None
+        self.last_checkpoint: bytes | None = None  # encoded state a DURABLE paglet last saved
+        self.unqueued = UnqueuedFence()
         self.isolation: Isolation | None = None  # set for an ISOLATED paglet class
 
     @property
@@ -207,12 +203,13 @@ class LocalPaglet:
         except OverloadedError as exc:
             envelope.respond(error=exc)
             return
-        if unqueued:
-            self._pool.submit(self._handle_unqueued, envelope, size)
-        else:
+        if unqueued and self.unqueued.enter(lambda: self.mailbox.held):
+            self._pool.submit(self.unqueued.run, self._handle_unqueued, (envelope, size))
+        else:  # an unqueued one waits like any other while the paglet moves or is persisted
             self.mailbox.post(envelope, envelope.priority, size if self._bounds.budget else None)
 
-    def _handle_unqueued(self, envelope: Envelope, size: int) -> None:
+    def _handle_unqueued(self, item: tuple[Envelope, int]) -> None:
+        envelope, size = item
         self._bounds.give_back(size)
         self._handle(envelope)
 
@@ -292,7 +289,8 @@ class LocalPaglet:
             text = f"{type(self.paglet).__qualname__} does not handle {kind!r}"
             self._failed(message, envelope, NotHandledError(text))
             return
-        envelope.respond(result)
+        # a DURABLE paglet is saved before the reply leaves; a failed save is the reply
+        envelope.respond(result, None if self.checkpointer is None else self.checkpointer(self))
 
     def _failed(self, message: Message, envelope: Envelope, error: PagletError) -> None:
         envelope.respond(error=error)
@@ -331,8 +329,7 @@ class LocalPaglet:
         self.mailbox.hold()
         self.status = status
         self.moved_to = moved_to
-        if self._run_thread is None and self._run_slot is not None:
-            self._run_slot.release()  # run() never started: no thread needs it
+        self.runner.left()
         self.paglet._mark_leaving()
         if self.isolation is not None:
             self.isolation.stop()
@@ -344,53 +341,17 @@ class LocalPaglet:
         for envelope in envelopes:
             envelope.respond(error=error)
 
-    # run() --------------------------------------------------------------------------
-
     def start_run(self) -> None:
-        """Start ``run()`` on a thread of its own if the paglet class defines one.
-
-        Returns once that thread entered ``run()`` (bounded by :data:`RUN_START_WAIT`),
-        so a caller's first message comes after ``run()`` began.
-        The thread holds the run slot taken at construction until ``run()`` returns.
-        """
-        if self.isolation is not None and self._run_slot is not None:
-            self._run_slot.release()  # its run() runs in the child: no thread here
-            self._run_slot = None
-        if self.isolation is not None or not overrides_run(type(self.paglet)):
+        """Start ``run()`` (see :meth:`PagletRun.start`); an isolated one runs in its child."""
+        if self.isolation is not None:
+            self.runner.left()  # no host thread runs it: give the run slot back
             return
-        entered = threading.Event()
-        thread = threading.Thread(
-            target=self._run, args=(entered,), name=f"paglet-run-{self.agent_id[:8]}", daemon=True
-        )
-        self._run_thread = thread
-        thread.start()
-        entered.wait(RUN_START_WAIT)
-
-    def _run(self, entered: threading.Event) -> None:
-        entered.set()
-        try:
-            with sending_as(self.agent_id):
-                self.paglet.run()
-        except HostStoppedError:
-            log.info("%r: run() ended because the host stopped", self.paglet)
-        except Exception as exc:
-            self.run_failure = f"{type(exc).__name__}: {exc}"
-            if self._events is not None:
-                self._events.record(
-                    PAGLET_CRASHED,
-                    self.agent_id,
-                    class_name=self.class_path,
-                    error=self.run_failure,
-                )
-            log.error("%r: run() failed:\n%s", self.paglet, traceback.format_exc())
-        finally:
-            if self._run_slot is not None:
-                self._run_slot.release()
+        self.runner.start()
 
     @property
     def run_alive(self) -> bool:
         """Whether ``run()`` is still running."""
-        return self._run_thread is not None and self._run_thread.is_alive()
+        return self.runner.alive
 
     def info(self, host_name: str) -> dict[str, Any]:
         """Facts about this paglet, as ``PagletProxy.info()`` returns them."""
@@ -407,7 +368,7 @@ class LocalPaglet:
             "handler_failures": self.failures,
             "queued": len(self.mailbox),
             "running": self.run_alive,
-            "failed": self.run_failure,
+            "failed": self.runner.failure,
         }
         if self.isolation is not None:
             facts.update(self.isolation.info())

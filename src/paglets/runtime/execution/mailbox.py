@@ -149,6 +149,11 @@ class Mailbox:
 
     # holding while moving -------------------------------------------------------------
 
+    @property
+    def held(self) -> bool:
+        """Whether :meth:`hold` stopped handling (a move or a persist is under way)."""
+        return self._held
+
     def hold(self) -> None:
         """Stop handling: envelopes still queue, but no drain runs until :meth:`release`."""
         with self._lock:

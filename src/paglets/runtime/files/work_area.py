@@ -23,6 +23,7 @@ from pathlib import Path
 
 from paglets.artifacts import check_name
 from paglets.core.errors import HostStoppedError
+from paglets.runtime.persistence.legacy import merge_legacy_table
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +57,29 @@ class WorkArea:
 
     Args:
         root: the host's files root; work dirs go to ``root/work``.
+        database: the SQLite file of the tables (the host database); None:
+            ``root/paglet_files.sqlite3``.
         roots: the host's files roots (:mod:`~paglets.runtime.files.roots`): where
             a paglet may register files besides its work dir; None: anywhere.
     """
 
-    def __init__(self, root: Path, roots: tuple[Path, ...] | None = None) -> None:
+    def __init__(
+        self, root: Path, roots: tuple[Path, ...] | None = None, database: Path | None = None
+    ) -> None:
         self.roots = roots
         self.root = root / "work"
         self._root_text = str(self.root)
+        legacy = root / "paglet_files.sqlite3"
         self._db = sqlite3.connect(
-            str(root / "paglet_files.sqlite3"), check_same_thread=False, isolation_level=None
+            str(database or legacy), check_same_thread=False, isolation_level=None, timeout=10.0
         )
         self._lock = threading.Lock()
         self._closed = False
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
+            if database is not None and database != legacy:
+                merge_legacy_table(self._db, legacy, "paglet_files")
 
     # directories ------------------------------------------------------------------------
 

@@ -1,12 +1,12 @@
-"""The host-side operations on paglets: delivery, control verbs, redirects.
+"""The host-side operations on paglets: control verbs, queries, creation, moves.
 
 Local calls (a proxy held on this host) and remote ones (the request router) both end
-here, so a paglet behaves the same whoever asks and from where.
+here, so a paglet behaves the same whoever asks and from where. Delivering messages is
+:mod:`~paglets.runtime.serving.delivery`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -19,29 +19,28 @@ from paglets.core.errors import (
     InvalidAgentError,
     LifecycleError,
     PagletError,
-    PagletInactiveError,
     TransferError,
 )
-from paglets.core.messages import FUTURE, FutureReply, Message, ReplySet
 from paglets.persistence.persistency import DeactivationRequest
 from paglets.persistence.storage import ManagedStorage
 from paglets.remote.proxy import PagletProxy
-from paglets.runtime.execution.envelope import Envelope
+from paglets.runtime.execution.activation import Activation
 from paglets.runtime.execution.host_context import HostContext
 from paglets.runtime.execution.lifecycle import Lifecycle
 from paglets.runtime.execution.local_paglet import LocalPaglet, PagletStatus, not_found
-from paglets.runtime.execution.sender import current_sender
 from paglets.runtime.mobility.handoff import Mobility
+from paglets.runtime.mobility.settlement import Settlement
 from paglets.runtime.mobility.tickets import check_preconditions, ticket_of, with_retries
 from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence.class_storage import ClassStorage
+from paglets.runtime.serving.delivery import Delivery, stopping_error
 from paglets.wire.codec import decode_state, encode_state
 from paglets.wire.protocol import VERB_CREATE
 
 log = logging.getLogger(__name__)
 
 
-class HostOperations:
+class HostOperations(Delivery):
     """Routes messages and control operations to the paglets of one host."""
 
     def __init__(self, parts: HostParts, resolve_target: Callable[[str], str]) -> None:
@@ -50,76 +49,17 @@ class HostOperations:
         self.context = HostContext(parts, self)
         self.storage = ClassStorage(parts)
         self.lifecycle = Lifecycle(parts, self, self.context)
+        self.activation = Activation(parts, self.lifecycle, self)
         self.mobility = Mobility(parts, self.lifecycle, self)
-
-    # delivery -------------------------------------------------------------------------
-
-    def deliver(self, agent_id: str, envelope: Envelope) -> None:
-        """Hand ``envelope`` to the paglet, wherever it is in its life. Any thread."""
-        parts = self._parts
-        slot = parts.registry.get(agent_id)
-        if slot is not None:
-            slot.deliver(envelope)
-            return
-        moved_to = parts.registry.forwarding(agent_id)
-        if moved_to:
-            self._redirect_moved(agent_id, moved_to, envelope)
-            return
-        if parts.store.contains(agent_id):
-            if envelope.no_delay:
-                envelope.respond(
-                    error=PagletInactiveError(f"paglet {agent_id} is inactive on {parts.name}")
-                )
-            else:
-                parts.pool.submit(self._activate_and_deliver, agent_id, envelope)
-            return
-        envelope.respond(error=not_found(agent_id, parts.name))
-
-    def _activate_and_deliver(self, agent_id: str, envelope: Envelope) -> None:
-        try:
-            slot = self.lifecycle.activate(agent_id)
-        except PagletError as exc:
-            envelope.respond(error=exc)
-            return
-        slot.deliver(envelope)
-
-    def redirect(self, slot: LocalPaglet, envelope: Envelope) -> None:
-        """Answer an envelope that reached a slot whose paglet is no longer active."""
-        if slot.status is PagletStatus.MOVED:
-            self._redirect_moved(slot.agent_id, slot.moved_to, envelope)
-        elif slot.status is PagletStatus.DEACTIVATED:
-            self.deliver(slot.agent_id, envelope)
-        else:
-            envelope.respond(error=InvalidAgentError(f"paglet {slot.agent_id} was disposed"))
-
-    def _redirect_moved(self, agent_id: str, moved_to: str, envelope: Envelope) -> None:
-        if envelope.wants_reply:
-            envelope.respond(
-                error=AgentMovedError(f"paglet {agent_id} moved to {moved_to}", moved_to)
-            )
-            return
-        message = envelope.message
-        if message is None and envelope.request is not None:
-            self._parts.transport.send_oneway(
-                moved_to,
-                envelope.request.verb,
-                bytes(envelope.body or b""),
-                fields={"to": agent_id, "p": envelope.priority},
-                ordered=False,
-            )
-        elif message is not None:
-            self._parts.require_backend().send_oneway(moved_to, agent_id, message)
-
-    def send_local(
-        self, agent_id: str, message: Message, no_delay: bool = False, oneway: bool = False
-    ) -> FutureReply | None:
-        """Deliver a message to a paglet of this host; return its reply future."""
-        future = None if oneway else FutureReply()
-        self.deliver(
-            agent_id,
-            Envelope(message.priority, message=message, future=future, no_delay=no_delay),
+        self.mobility.arrivals.redirect = self.redirect_moved
+        self.mobility.arrivals.requeue = self.deliver
+        self.settlement = Settlement(
+            parts,
+            self.mobility.transfers,
+            self.mobility.arrivals,
+            self.mobility.source,
+            self.activation.restore,
         )
-        return future
 
     # control --------------------------------------------------------------------------
 
@@ -127,25 +67,34 @@ class HostOperations:
         slot = self._parts.registry.get(agent_id)
         if slot is not None:
             return slot
+        if not self.mobility.arrivals.wait_arrival(agent_id, self._parts.config.transfer_timeout):
+            raise TransferError(f"paglet {agent_id} is still arriving on {self._parts.name}")
+        slot = self._parts.registry.get(agent_id)
+        if slot is not None:
+            return slot
         moved_to = self._parts.registry.forwarding(agent_id)
         if moved_to:
             raise AgentMovedError(f"paglet {agent_id} moved to {moved_to}", moved_to)
         if self._parts.store.contains(agent_id):
-            return self.lifecycle.activate(agent_id)
+            return self.activation.activate(agent_id)
         raise not_found(agent_id, self._parts.name)
 
     def control(self, agent_id: str, op: str, args: dict[str, Any], timeout: float | None) -> Any:
         """Run a control operation (the ``control`` verb and local proxies).
 
         Raises:
+            HostStoppedError: the host is stopping (retry elsewhere or later).
             PagletError: an unknown op, or whatever the operation raises.
         """
+        if self._parts.stopping.is_set():
+            raise stopping_error(self._parts.name)
         if op == "activate":
             self._active_slot(agent_id)
             return True
         if op == "dispose" and self._parts.registry.get(agent_id) is None:
             if self._parts.store.contains(agent_id):
                 self.lifecycle.dispose_inactive(agent_id)
+                self.activation.dispose_inactive(agent_id)
                 return True
         if op == "deactivate" and self._parts.registry.get(agent_id) is None:
             if self._parts.store.contains(agent_id):
@@ -175,7 +124,7 @@ class HostOperations:
             except ValueError as exc:
                 raise LifecycleError(str(exc)) from None
             slot.run_in_turn(
-                lambda: self._moving(slot, lambda: self.lifecycle.deactivate(slot, request)),
+                lambda: self._moving(slot, lambda: self.activation.deactivate(slot, request)),
                 limit,
             )
             return True
@@ -204,8 +153,12 @@ class HostOperations:
             raise
 
     def info(self, agent_id: str) -> dict[str, Any]:
-        """Facts about a paglet of this host, active or inactive."""
+        """Facts about a paglet of this host, active or inactive (or arriving: waits)."""
         slot = self._parts.registry.get(agent_id)
+        if slot is None and self.mobility.arrivals.wait_arrival(
+            agent_id, self._parts.config.transfer_timeout
+        ):
+            slot = self._parts.registry.get(agent_id)
         if slot is not None:
             return slot.info(self._parts.name)
         moved_to = self._parts.registry.forwarding(agent_id)
@@ -304,7 +257,7 @@ class HostOperations:
 
     def deactivate_slot(self, slot: LocalPaglet, request: DeactivationRequest) -> PagletProxy:
         slot.run_in_turn(
-            lambda: self._moving(slot, lambda: self.lifecycle.deactivate(slot, request)), None
+            lambda: self._moving(slot, lambda: self.activation.deactivate(slot, request)), None
         )
         return self.proxy_of(slot.agent_id, self._parts.address)
 
@@ -337,6 +290,8 @@ class HostOperations:
         agent_id: str | None = None,
     ) -> PagletProxy:
         """Create a paglet here (``target`` None or this host) or on another host."""
+        if self._parts.stopping.is_set():
+            raise stopping_error(self._parts.name)
         if target is not None:
             address = self.resolve_target(target)
             if not self._parts.is_local(address):
@@ -367,47 +322,3 @@ class HostOperations:
         if flags & INACTIVE:
             ids.extend(self._parts.store.ids())
         return [self.proxy_of(agent_id, self._parts.address) for agent_id in ids]
-
-    def multicast(self, message: Message, exclude: Any = None) -> ReplySet:
-        """Send ``message`` to every active paglet of this host but those in ``exclude``.
-
-        Raises:
-            TypeError: ``exclude`` is not None, an agent id or an iterable of ids.
-        """
-        skipped = excluded_ids(exclude)
-        replies = ReplySet()
-        sender = current_sender()
-        for slot in self._parts.registry.slots():
-            if slot.agent_id in skipped:
-                continue
-            copy = dataclasses.replace(message, args=dict(message.args), message_type=FUTURE)
-            if sender is not None:
-                copy.sender = sender
-            copy.reply_to = copy.reply_to or self._parts.address
-            future = FutureReply()
-            replies.add_future_reply(future)
-            slot.deliver(Envelope(copy.priority, message=copy, future=future))
-        return replies
-
-
-def excluded_ids(exclude: Any) -> frozenset[str]:
-    """The agent ids ``exclude`` names: None, one id, a proxy, or an iterable of those.
-
-    Raises:
-        TypeError: anything else.
-    """
-    if exclude is None:
-        return frozenset()
-    if isinstance(exclude, str):
-        return frozenset((exclude,))
-    if isinstance(exclude, PagletProxy):
-        return frozenset((exclude.agent_id,))
-    try:
-        items = list(exclude)
-    except TypeError:
-        raise TypeError(
-            f"exclude must be None, an agent id, a proxy or an iterable of them, not {exclude!r}"
-        ) from None
-    return frozenset(
-        item.agent_id if isinstance(item, PagletProxy) else str(item) for item in items
-    )

@@ -7,11 +7,14 @@ at once too (:meth:`~paglets.runtime.execution.lifecycle.Lifecycle.quick_create`
 go to the :class:`~paglets.runtime.artifacts.service.ArtifactService`; every other verb
 may block, so it moves to a worker thread.
 
-The mesh and hand-off verbs run on the *control lane*: ``abort`` (what became of a
-transfer: a few dict lookups) on the I/O thread, ``hello`` and ``mesh`` on a small
-pool of their own that never runs user code, so they are answered within a bound
-whatever the paglets do with the worker pool. A ``transfer`` runs the arriving
-paglet's hooks, so it takes a worker, at most ``max_transfers`` at once.
+The mesh and hand-off verbs run on the *control lane*: ``hello``, ``mesh``, ``abort``
+and ``transfer.status`` on a small pool of their own that never runs user code, so
+they are answered within a bound whatever the paglets do with the worker pool (the
+last two write the transfer record, so they stay off the I/O thread). A ``transfer``
+(prepare: decode, pull files) and a ``transfer.commit`` (start: the arriving paglet's
+hooks) take a worker; at most ``max_transfers`` of them run at once. A ``transfer``
+over the bound is refused; a ``transfer.commit`` is always taken (refusing it would
+only delay a paglet already decided), but counts.
 """
 
 from __future__ import annotations
@@ -45,14 +48,13 @@ from paglets.wire.codec import encode_state, encode_value
 
 log = logging.getLogger(__name__)
 
-CONTROL_VERBS = frozenset({protocol.VERB_HELLO, protocol.VERB_ABORT, protocol.VERB_MESH})
+CONTROL_VERBS = frozenset(
+    {protocol.VERB_HELLO, protocol.VERB_ABORT, protocol.VERB_MESH, protocol.VERB_TRANSFER_STATUS}
+)
 """Verbs served on the control lane: they never wait behind user code."""
 
 ANSWERED = object()
 """A handler's result meaning it replies by itself, perhaps later and on another thread."""
-
-QUICK_ABORT_MAX_BODY = 256
-"""An ``abort`` (a transfer id) this small is answered on the I/O thread."""
 
 QUICK_CREATE_MAX_BODY = 16 * 1024
 """Larger create requests are decoded on a worker, never on the I/O thread."""
@@ -81,6 +83,8 @@ class RequestRouter:
                 checked_record(body)
             ),
             protocol.VERB_ABORT: lambda request, body: operations.mobility.abort(body),
+            protocol.VERB_TRANSFER_COMMIT: lambda request, body: operations.mobility.commit(body),
+            protocol.VERB_TRANSFER_STATUS: lambda request, body: operations.mobility.status(body),
             protocol.VERB_CONTROL: self._control,
             protocol.VERB_INFO: lambda request, body: operations.info(_target(request)),
             protocol.VERB_LIST: self._list,
@@ -109,19 +113,19 @@ class RequestRouter:
             self._artifacts(request)
         elif verb == protocol.VERB_CREATE and self._quick_create(request):
             pass
-        elif verb == protocol.VERB_ABORT and len(request.body) <= QUICK_ABORT_MAX_BODY:
-            self._run(request)  # a few dict lookups: answered here, behind nothing
         elif verb in CONTROL_VERBS:
             self._parts.control_pool.submit(self._run, request)
         elif verb == protocol.VERB_TRANSFER:
             self._start_transfer(request)
+        elif verb == protocol.VERB_TRANSFER_COMMIT:
+            self._start_transfer(request, refuse=False)
         else:
             self._parts.pool.submit(self._run, request)
 
-    def _start_transfer(self, request: IncomingRequest) -> None:
+    def _start_transfer(self, request: IncomingRequest, refuse: bool = True) -> None:
         limit = self._parts.config.max_transfers
         with self._transfers_lock:
-            if self._transfers >= limit:
+            if refuse and self._transfers >= limit:
                 request.fail(
                     LimitExceededError(
                         f"{self._transfers} paglets are arriving on {self._parts.name} already",

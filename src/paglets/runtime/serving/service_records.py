@@ -1,22 +1,18 @@
 """Service records: who provides which contract where, as every layer may read them.
 
 A :class:`ServiceRecord` is plain data (it travels in the ``svc`` verb). The registry
-that holds them, and the lookups, are in :mod:`paglets.runtime.serving.service_registry`.
-:class:`ContractLike` is what the runtime needs of a contract, so this layer never
-imports :mod:`paglets.services`.
+that holds them, the lookups and what the registry needs of a contract
+(``ContractLike``) are in :mod:`paglets.runtime.serving.service_registry`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from paglets.core.errors import ProtocolError
 from paglets.core.runtime_values import ServiceScope, require_enum
-
-if TYPE_CHECKING:
-    from paglets.runtime.serving.service_registry import ServiceEndpoint
 
 
 def as_scope(scope: Any) -> ServiceScope:
@@ -90,18 +86,3 @@ class ServiceRecord:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ProtocolError(f"malformed service record: {exc}") from None
-
-
-class ContractLike(Protocol):
-    """What the registry needs of a contract (``paglets.services.contracts`` has it)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def version(self) -> int: ...
-
-    @property
-    def operation_names(self) -> tuple[str, ...]: ...
-
-    def bind(self, endpoint: ServiceEndpoint) -> Any: ...

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from paglets.core.context_events import ContextEvent
 from paglets.core.errors import PagletError, ProtocolError, ServiceNotFoundError
@@ -39,7 +39,7 @@ from paglets.net.peers import PeerTable
 from paglets.net.transport import Transport
 from paglets.remote.proxy import PagletProxy
 from paglets.runtime.event_log import EventLog
-from paglets.runtime.serving.service_records import ContractLike, ServiceRecord, as_scope
+from paglets.runtime.serving.service_records import ServiceRecord, as_scope
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
 from paglets.wire.protocol import VERB_SERVICE
@@ -56,6 +56,24 @@ _PROVIDER_GONE = frozenset(
 
 Activator = Callable[[], str]
 """Starts a lazy provider and returns its agent id."""
+
+
+class ContractLike(Protocol):
+    """What the registry needs of a contract (``paglets.services.contracts`` has it).
+
+    A protocol, so this layer never imports :mod:`paglets.services`.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def operation_names(self) -> tuple[str, ...]: ...
+
+    def bind(self, endpoint: ServiceEndpoint) -> Any: ...
 
 
 class ServiceEndpoint:
