@@ -215,7 +215,7 @@ def analysis(
         where = found.host if found.host is not None else found.client
         try:
             return run_campaign(where, states, path, timeout, wait)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             fail(f"cannot use {path} as the results file: {exc}")
         raise AssertionError("unreachable")
 
