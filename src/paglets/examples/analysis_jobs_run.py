@@ -124,6 +124,8 @@ def run_campaign(
         for state in states:
             job = submit_compute_job(where, AnalysisJobPaglet, state)
             submitted.append((state, job))
+            if job.decision != "run":
+                print(f"task {state.task} waits on {job.host}: {job.reason}", file=sys.stderr)
             with conn:
                 conn.execute(
                     "INSERT INTO analysis_results (campaign, task, job_id, host, status, "

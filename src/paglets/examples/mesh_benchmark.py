@@ -106,8 +106,8 @@ class MeshBenchmarkState(PagletState):
     stops: list[dict[str, str]] = field(default_factory=list)
     index: int = 0
     pings: int = 20
-    transfers: int = 8
-    payload_bytes: int = 256 * 1024
+    transfers: int = 16
+    payload_bytes: int = 1024 * 1024
     timeout: float = 30.0
 
 
@@ -164,6 +164,7 @@ class MeshBenchmarkPaglet(Paglet[MeshBenchmarkState]):
                 probe.send("ping", timeout=state.timeout)
                 trips.append(time.perf_counter() - started)
             payload = b"\x5a" * state.payload_bytes
+            probe.send("sink", args={"data": payload}, timeout=state.timeout)  # warms buffers
             started = time.perf_counter()
             futures = [
                 probe.send_future("sink", args={"data": payload}, timeout=state.timeout)
@@ -242,8 +243,8 @@ COLUMNS = ["from", "to", "rtt ms", "min ms", "MB/s"]
 
 def mesh_benchmark(
     pings: Annotated[int, typer.Option(help="Round trips timed per host pair.")] = 20,
-    transfers: Annotated[int, typer.Option(help="Payload messages per host pair.")] = 8,
-    payload_kb: Annotated[int, typer.Option(help="KiB per payload message.")] = 256,
+    transfers: Annotated[int, typer.Option(help="Payload messages per host pair.")] = 16,
+    payload_kb: Annotated[int, typer.Option(help="KiB per payload message.")] = 1024,
     entry: EntryOption = None, timeout: Timeout = 120.0,
     api_key_env: ApiKeyEnv = None, insecure: Insecure = False, json_output: Json = False,
 ) -> None:  # fmt: skip
