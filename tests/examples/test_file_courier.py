@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +59,33 @@ def test_a_tour_to_an_unknown_host_reports_the_failed_hop(trio: list[Host], tmp_
         result = carry_around(client, cargo, ["nowhere"], timeout=60)
     assert not result["done"] and "nowhere" in result["error"]
     assert trio[0].list_agents() == []
+
+
+def test_paglets_examples_file_runs_alone_on_in_process_hosts(tmp_path: Path) -> None:
+    env = {**os.environ, "PAGLETS_BROWSE_SECONDS": "0", "COLUMNS": "80", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "paglets.cli.app", "examples", "file", "--size", "1MiB", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "in-process host" in done.stderr
+    result = json.loads(done.stdout)
+    assert len(result["hops"]) == 2 and all(hop["verified"] for hop in result["hops"])
+    assert result["size"] == 1 << 20
+
+
+def test_paglets_examples_file_refuses_a_missing_file(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "paglets.cli.app", "examples", "file", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PAGLETS_BROWSE_SECONDS": "0"},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and "is not a file" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr
