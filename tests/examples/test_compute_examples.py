@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 
 from conftest import HostFactory, join_mesh
 from helpers import free_port
-from paglets.cli import jobs
+from paglets.cli import jobs_common
 from paglets.cli.app import app
 from paglets.cli.embedded import embedded_host_name, open_entry
 from paglets.core.agent import ACTIVE, INACTIVE
@@ -37,7 +37,7 @@ def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAGLETS_BROWSE_SECONDS", "0")
     monkeypatch.setenv("PAGLETS_MAX_LOAD_PER_CPU", "none")  # the test box runs other work
     nobody = f"tcp://127.0.0.1:{free_port()}"
-    monkeypatch.setattr(jobs, "open_entry", functools.partial(open_entry, local=nobody))
+    monkeypatch.setattr(jobs_common, "open_entry", functools.partial(open_entry, local=nobody))
 
 
 def invoke(*args: str) -> Result:

@@ -35,7 +35,7 @@ from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequ
 from paglets.persistence.storage import ManagedStorage
 from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.envelope import Envelope
-from paglets.runtime.execution.isolation_seam import Isolation
+from paglets.runtime.execution.execution_seam import Execution, InProcess
 from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlots
 from paglets.runtime.execution.mailbox import Mailbox
 from paglets.runtime.execution.paglet_run import PagletRun
@@ -122,7 +122,7 @@ class LocalPaglet:
         self.checkpointer: Callable[[LocalPaglet], PagletError | None] | None = None
         self.last_checkpoint: bytes | None = None  # encoded state a DURABLE paglet last saved
         self.unqueued = UnqueuedFence()
-        self.isolation: Isolation | None = None  # set for an ISOLATED paglet class
+        self.execution: Execution = InProcess(paglet)  # an ISOLATED class's: its child
 
     @property
     def files(self) -> PagletFiles:
@@ -227,8 +227,7 @@ class LocalPaglet:
         Raises:
             ReplyTimeoutError: the turn did not come within ``timeout``; nothing ran.
         """
-        if self.isolation is not None:
-            action = self.isolation.synced(action)
+        action = self.execution.synced(action)
         if self.mailbox.holds_turn():
             return action()
         ran, result = self.mailbox.run_if_idle(action)
@@ -273,10 +272,8 @@ class LocalPaglet:
             self._deactivate_on_message(message, envelope)
             return
         try:
-            isolation = self.isolation
-            handler = self.paglet.handle_message if isolation is None else isolation.handle
             with sending_as(self.agent_id):
-                result = handler(message)
+                result = self.execution.handle(message)
         except BaseException as exc:
             self.failures += 1
             log.debug("%r: handler of %r raised", self.paglet, message.kind, exc_info=True)
@@ -331,8 +328,7 @@ class LocalPaglet:
         self.moved_to = moved_to
         self.runner.left()
         self.paglet._mark_leaving()
-        if self.isolation is not None:
-            self.isolation.stop()
+        self.execution.stop()
         envelopes: list[Envelope] = self.mailbox.take_all()
         return envelopes
 
@@ -343,7 +339,7 @@ class LocalPaglet:
 
     def start_run(self) -> None:
         """Start ``run()`` (see :meth:`PagletRun.start`); an isolated one runs in its child."""
-        if self.isolation is not None:
+        if not self.execution.in_process:
             self.runner.left()  # no host thread runs it: give the run slot back
             return
         self.runner.start()
@@ -370,8 +366,7 @@ class LocalPaglet:
             "running": self.run_alive,
             "failed": self.runner.failure,
         }
-        if self.isolation is not None:
-            facts.update(self.isolation.info())
+        facts.update(self.execution.info())
         return facts
 
 

@@ -67,6 +67,9 @@ def is_isolated(cls: type[Paglet[Any]]) -> bool:
 class IsolatedRunner:
     """One isolated paglet's child process, seen from its host."""
 
+    in_process = False
+    """Its code runs in the child (the execution seam's flag)."""
+
     def __init__(self, parts: HostParts, slot: LocalPaglet) -> None:
         self._parts = parts
         self._slot = slot
@@ -348,7 +351,7 @@ def start_isolated(parts: HostParts, slot: LocalPaglet) -> IsolatedRunner:
     chooser = getattr(slot.paglet, "isolation_cpus", None)
     cpus = list(chooser()) if callable(chooser) else None
     runner.start(cpus)
-    slot.isolation = runner
+    slot.execution = runner
     return runner
 
 

@@ -117,9 +117,9 @@ class JobRuns:
         slot = parts.registry.get(proxy.agent_id)
         with self._changed:
             self.queue.mark_running(row.job_id, row.cpus, proxy.agent_id)
-        if slot is not None and slot.isolation is not None:
-            slot.isolation.on_end = self._wake_for(row.job_id)
-            pid = getattr(slot.isolation, "pid", None)
+        if slot is not None and not slot.execution.in_process:
+            slot.execution.on_end = self._wake_for(row.job_id)
+            pid = getattr(slot.execution, "pid", None)
             if pid is not None:
                 self._meters[row.job_id] = UsageMeter(pid, parts.work_area.dir_of(proxy.agent_id))
 
@@ -133,9 +133,9 @@ class JobRuns:
 
     def _has_ended(self, row: JobRow) -> bool:
         slot = self.host._parts.registry.get(row.agent_id)
-        if slot is None or slot.isolation is None:
+        if slot is None or slot.execution.in_process:
             return True
-        runner = slot.isolation
+        runner = slot.execution
         return bool(runner.ended or runner.run_state in ("done", "failed"))
 
     def _finish(self, row: JobRow) -> None:
@@ -158,8 +158,8 @@ class JobRuns:
         peaks = meter.usage.peaks if meter is not None else Peaks()
         slot = self.host._parts.registry.get(row.agent_id)
         outcome, error, result = "lost", "its paglet is gone from the host", None
-        if slot is not None and slot.isolation is not None:
-            runner = slot.isolation
+        if slot is not None and not slot.execution.in_process:
+            runner = slot.execution
             killed = self._killed.pop(row.job_id, "")
             if killed:
                 outcome, error = "killed", killed
@@ -241,6 +241,6 @@ class JobRuns:
             return
         slot = self.host._parts.registry.get(row.agent_id)
         self._killed[row.job_id] = f"killed: {text}"
-        if slot is not None and slot.isolation is not None:
-            slot.isolation.stop()
+        if slot is not None and not slot.execution.in_process:
+            slot.execution.stop()
         self._finish(row)

@@ -247,8 +247,8 @@ class ComputeSlots(JobRuns):
             if not force:
                 raise PagletError(f"job {job_id} is running; pass force to kill it")
         slot = self.host._parts.registry.get(row.agent_id) if row.agent_id else None
-        if slot is not None and slot.isolation is not None:
-            slot.isolation.stop()
+        if slot is not None and not slot.execution.in_process:
+            slot.execution.stop()
         self._finish(row)  # at once: the lease is free when cancel returns
         return {"job_id": job_id, "cancelled": True, "was": RUNNING}
 
