@@ -185,6 +185,7 @@ def compute_host(make_host: HostFactory) -> HostFactory:
 
     The slots stop with the host (a stop hook), which ``make_host`` stops.
     """
+
     def make(name: str | None = None, **options: Any) -> Host:
         host = make_host(name, **options)
         attach(host)
