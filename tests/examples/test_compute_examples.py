@@ -63,9 +63,9 @@ def example_paglets(host: Host) -> list[str]:
 
 
 @pytest.fixture
-def mesh_of_two(make_host: HostFactory) -> tuple[Host, Host]:
-    alpha = make_host("alpha")
-    beta = make_host("beta", peers=[alpha.address])
+def mesh_of_two(compute_host: HostFactory) -> tuple[Host, Host]:
+    alpha = compute_host("alpha")
+    beta = compute_host("beta", peers=[alpha.address])
     join_mesh(alpha, beta)
     return alpha, beta
 
@@ -115,12 +115,12 @@ def test_analysis_across_two_hosts(mesh_of_two: tuple[Host, Host], tmp_path: Pat
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the compute hosts use CPUs 0 and 1")
 def test_analysis_from_a_home_host_runs_on_the_compute_hosts(
-    make_host: HostFactory, tmp_path: Path
+    compute_host: HostFactory, tmp_path: Path
 ) -> None:
     """The original's shape: a home host that runs no jobs, two compute hosts of 2 cores."""
-    home = make_host("home", compute_reserved_cpus=tuple(range(os.cpu_count() or 1)))
-    alpha = make_host("alpha", peers=[home.address], compute_cpus=(0, 1))
-    beta = make_host("beta", peers=[home.address], compute_cpus=(0, 1))
+    home = compute_host("home", compute_reserved_cpus=tuple(range(os.cpu_count() or 1)))
+    alpha = compute_host("alpha", peers=[home.address], compute_cpus=(0, 1))
+    beta = compute_host("beta", peers=[home.address], compute_cpus=(0, 1))
     join_mesh(home, alpha, beta)
     db = tmp_path / "analysis.sqlite"
     args = ["--entry", home.address, "--tasks", "4", "--db", str(db), *SMALL_ANALYSIS]
@@ -155,7 +155,10 @@ def test_analysis_no_wait_needs_a_running_host(tmp_path: Path) -> None:
     assert "--no-wait needs a running host" in result.stderr
 
 
-def test_analysis_no_wait_records_the_submissions(host: Host, tmp_path: Path) -> None:
+def test_analysis_no_wait_records_the_submissions(
+    compute_host: HostFactory, tmp_path: Path
+) -> None:
+    host = compute_host("alpha")
     db = tmp_path / "analysis.sqlite"
     args = ["--entry", host.address, "--tasks", "2", "--db", str(db), *SMALL_ANALYSIS]
     result = invoke("analysis", *args, "--no-wait")
