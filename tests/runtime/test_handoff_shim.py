@@ -187,6 +187,6 @@ def test_a_transfer_replayed_after_the_commit_starts_nothing_twice(
     (record,) = seen
     replayed.append(record)
     assert beta._operations.mobility.receive(record) == "committed"
-    assert beta._operations.mobility.commit(record["tid"]) == "started"
+    assert beta._operations.mobility.commit(record.tid) == "started"
     assert beta.info()["active"] == 1
     assert holders(proxy.agent_id, alpha, beta) == ["beta"]

@@ -25,7 +25,7 @@ from paglets.remote.blob_stream import Progress
 from paglets.remote.default_backend import open_backend
 from paglets.remote.proxy import PagletProxy
 from paglets.remote.proxy_args import as_message
-from paglets.wire.codec import encode_state, encode_value
+from paglets.wire.create_body import CreateBody
 from paglets.wire.protocol import VERB_CREATE, VERB_LIST, VERB_MESH, VERB_PING
 
 
@@ -142,16 +142,8 @@ class HostClient:
         """
         address = self._target(host_url)
         path = cls if isinstance(cls, str) else class_path(cls)
-        if isinstance(state, PagletState):
-            state_path, state_bytes = class_path(type(state)), encode_state(state)
-        else:
-            state_path, state_bytes = "", encode_value(dict(state or {}))
-        agent_id = self.backend.call(
-            address,
-            VERB_CREATE,
-            [path, state_path, state_bytes, init],
-            timeout=self.timeout,
-        )
+        body = CreateBody.of(path, state, init)
+        agent_id = self.backend.call(address, VERB_CREATE, body.to_wire(), timeout=self.timeout)
         return self.get_proxy(str(agent_id), address)
 
     def get_proxy(self, agent_id: str, host_url: str | None = None) -> PagletProxy:

@@ -17,6 +17,7 @@ from paglets.net.transport import Reply, Transport
 from paglets.remote.artifacts import ArtifactClient
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
+from paglets.wire.control_bodies import ControlBody
 from paglets.wire.message_body import encode_message_body
 from paglets.wire.protocol import VERB_CONTROL, VERB_INFO, VERB_MESSAGE
 
@@ -147,7 +148,8 @@ class RemoteProxyBackend:
             # then maybe an abort): wait long enough to hear how it ended.
             timeout = 2 * timeout + _ABORT_GRACE
         fields = {"to": agent_id}
-        return self.call(address, VERB_CONTROL, [op, args], fields=fields, timeout=timeout)
+        body = ControlBody(op, args).to_wire()
+        return self.call(address, VERB_CONTROL, body, fields=fields, timeout=timeout)
 
     def info(self, address: str, agent_id: str, timeout: float | None) -> dict[str, Any]:
         info = self.call(address, VERB_INFO, None, fields={"to": agent_id}, timeout=timeout)

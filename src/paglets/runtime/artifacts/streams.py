@@ -21,6 +21,7 @@ import itertools
 import shutil
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from paglets.disk.partial_file import storage_error
 from paglets.net.transport import Transport
 from paglets.remote.blob_stream import StreamSettings, pull
 from paglets.runtime.artifacts.store import ArtifactRecord, ArtifactStore, is_sha256
+from paglets.wire.handoff_bodies import CarriedFile
 
 
 @dataclass
@@ -188,19 +190,19 @@ class ArtifactStreams:
         source: str,
         transfer_id: str,
         agent_id: str,
-        files: list[dict[str, Any]],
+        files: Sequence[CarriedFile],
         staging: Path,
         cancelled: threading.Event,
     ) -> None:
         """Gather the files of an arriving paglet into ``staging``, each verified.
 
         Raises:
-            ArtifactError: a malformed entry or name (``../x`` is refused);
+            ArtifactError: a name that is not a plain file name (``../x`` is refused);
                 IntegrityError, StorageQuotaError, TransferError (cancelled), or the
                 error of an unreachable source after every retry.
         """
         for item in files:
-            name, size, sha256 = _checked(item)
+            name, size, sha256 = check_name(item.name), item.size, item.sha256
             target = staging / name
             if self._copy_from_store(sha256, target):
                 continue
@@ -234,14 +236,3 @@ class ArtifactStreams:
             target.unlink(missing_ok=True)
             raise storage_error(exc, str(target)) from None
         return True
-
-
-def _checked(item: Any) -> tuple[str, int, str]:
-    if not isinstance(item, dict):
-        raise ArtifactError("a file entry of a transfer record must be a map")
-    name = check_name(str(item.get("name", "")))
-    size = item.get("size")
-    sha256 = item.get("sha256")
-    if type(size) is not int or size < 0 or not is_sha256(sha256):
-        raise ArtifactError(f"file entry {name!r} needs an integer size and a sha256")
-    return name, size, str(sha256)

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from paglets.artifacts import PagletFileRef, check_name
 from paglets.core.errors import ArtifactError, ArtifactNotFoundError
 from paglets.remote.blob_stream import hash_file
 from paglets.runtime.files.roots import check_path
 from paglets.runtime.files.work_area import FileTable, WorkArea, remove_tree
+from paglets.wire.handoff_bodies import CarriedFile
 
 MODES = ("copy", "move")
 
@@ -145,8 +146,8 @@ class PagletFiles:
 
     # moving -------------------------------------------------------------------------
 
-    def manifest(self) -> list[dict[str, Any]]:
-        """What travels in a transfer record: ``[{name, size, sha256, mode}]``.
+    def manifest(self) -> list[CarriedFile]:
+        """What travels in a transfer record (its ``files``).
 
         Raises:
             ArtifactNotFoundError: a registered file is gone.
@@ -156,7 +157,7 @@ class PagletFiles:
         files = []
         for name, entry in entries:
             size, sha256 = entry.digest()
-            files.append({"name": name, "size": size, "sha256": sha256, "mode": entry.mode})
+            files.append(CarriedFile(name, size, sha256, entry.mode))
         return files
 
     def after_move(self) -> None:
@@ -169,15 +170,15 @@ class PagletFiles:
                 entry.path.unlink(missing_ok=True)
         self._area.remove(self._agent_id)
 
-    def adopt(self, staging: Path, files: list[dict[str, Any]]) -> None:
+    def adopt(self, staging: Path, files: Sequence[CarriedFile]) -> None:
         """Move the verified files of an arriving transfer into the work dir."""
         work = self.work_dir()
         entries = {}
         for item in files:
-            name = check_name(str(item["name"]))
+            name = check_name(item.name)
             target = work / name
             os.replace(staging / name, target)
-            entries[name] = FileEntry(target, str(item.get("mode", "copy")))
+            entries[name] = FileEntry(target, item.mode)
         remove_tree(staging)
         with self._lock:
             self._entries.update(entries)

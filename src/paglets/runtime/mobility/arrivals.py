@@ -37,14 +37,16 @@ from paglets.runtime.mobility.fault_points import fault_point
 from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence import transfer_log as phases
 from paglets.runtime.persistence.transfer_log import IN, TransferLog
+from paglets.wire import handoff_bodies
 from paglets.wire.codec import encode_state
+from paglets.wire.handoff_bodies import INACTIVE, HandoffRecord
 
 log = logging.getLogger(__name__)
 
-STARTED = "started"
-PREPARED_REPLY = "prepared"
-COMMITTED_REPLY = "committed"
-ABORTED_REPLY = "aborted"
+STARTED = handoff_bodies.STARTED
+PREPARED_REPLY = handoff_bodies.PREPARED
+COMMITTED_REPLY = handoff_bodies.COMMITTED
+ABORTED_REPLY = handoff_bodies.ABORTED
 
 
 class Arrivals:
@@ -59,7 +61,7 @@ class Arrivals:
         self._staged: dict[str, Path] = {}
         self._starting: dict[str, threading.Event] = {}
         # what prepare decoded, with the record, for the commit of this run
-        self._decoded: dict[str, tuple[type[Paglet[Any]], PagletState, dict[str, Any]]] = {}
+        self._decoded: dict[str, tuple[type[Paglet[Any]], PagletState, HandoffRecord]] = {}
         # messages for a paglet prepared here and not started yet, delivered once it is
         self._parked: dict[str, list[Envelope]] = {}
         self.redirect: Callable[[str, str, Envelope], None] | None = None
@@ -97,7 +99,7 @@ class Arrivals:
             else:
                 envelope.respond(error=TransferError(f"paglet {agent_id} did not arrive"))
 
-    def prepare(self, record: Any) -> str:
+    def prepare(self, record: HandoffRecord) -> str:
         """Stage an arriving paglet (the ``transfer`` verb); start nothing.
 
         Returns:
@@ -105,22 +107,22 @@ class Arrivals:
 
         Raises:
             ClassResolutionError, SerializationError: the class or state is refused.
-            TransferError: malformed, aborted, or the paglet already lives here.
+            TransferError: aborted, or the paglet already lives here.
         """
-        tid, agent_id = _check(record)
+        tid, agent_id = record.tid, record.agent_id
         if self._parts.stopping.is_set():
             raise TransferError(f"host {self._parts.name} is stopping: nothing was staged")
         known = self._known(tid)
         if known is not None:
             return known
         cls, state = self._lifecycle.decode(
-            str(record["class"]), str(record["state_class"]), record["state"]
+            record.class_path, record.state_class_path, record.state
         )
         if self._parts.registry.get(agent_id) is not None:
             raise TransferError(f"paglet {agent_id} already lives on {self._parts.name}")
-        staging = self._stage_files(record) if record.get("files") else None
-        timeout = record.get("timeout")
-        wait = float(timeout) if isinstance(timeout, int | float) and 0 < timeout < 86_400 else 30.0
+        staging = self._stage_files(record) if record.files else None
+        timeout = record.timeout
+        wait = timeout if timeout is not None and 0 < timeout < 86_400 else 30.0
         with self._lock:
             try:
                 known = self._known(tid)
@@ -130,7 +132,7 @@ class Arrivals:
                 raise
             if known is None:
                 self._log.begin(
-                    tid, IN, agent_id, str(record.get("source_address", "")), record,
+                    tid, IN, agent_id, record.source_address, record.to_wire(),
                     time.time() + wait + 1.0,
                 )  # fmt: skip
                 self._parked.setdefault(agent_id, [])
@@ -155,13 +157,12 @@ class Arrivals:
             raise TransferError(f"transfer {tid} was aborted")
         return None
 
-    def commit(self, tid: Any, timeout: float = 30.0) -> str:
+    def commit(self, tid: str, timeout: float = 30.0) -> str:
         """Start a prepared paglet (the ``transfer.commit`` verb); return ``"started"``.
 
         Raises:
             TransferError: the transfer is unknown here or was aborted.
         """
-        tid = str(tid)
         with self._lock:
             kept = self._decoded.get(tid)
         phase = self._log.phase(tid, IN)
@@ -177,7 +178,7 @@ class Arrivals:
             entry = self._log.get(tid, IN)
             if entry is None:
                 raise TransferError(f"transfer {tid} is unknown on {self._parts.name}")
-            record = entry.record
+            record = HandoffRecord.from_wire(entry.record)
         with self._lock:
             starting = self._starting.get(tid)
             if starting is None:
@@ -198,21 +199,21 @@ class Arrivals:
             starting.set()
         return STARTED
 
-    def _start_entry(self, tid: str, record: dict[str, Any], phase: str) -> None:
-        agent_id = str(record["agent_id"])
+    def _start_entry(self, tid: str, record: HandoffRecord, phase: str) -> None:
+        agent_id = record.agent_id
         with self._lock:
             decoded = self._decoded.pop(tid, None)
         if decoded is not None:
             cls, state = decoded[0], decoded[1]
         else:
             cls, state = self._lifecycle.decode(
-                str(record["class"]), str(record["state_class"]), record["state"]
+                record.class_path, record.state_class_path, record.state
             )
         if phase == phases.PREPARED:
             checkpoint = None
-            if getattr(cls, "DURABLE", False) and record.get("arrival") != "inactive":
-                checkpoint = (agent_id, str(record["class"]), str(record["state_class"]),
-                              bytes(record["state"]))  # fmt: skip
+            if getattr(cls, "DURABLE", False) and record.arrival != INACTIVE:
+                checkpoint = (agent_id, record.class_path, record.state_class_path,
+                              record.state)  # fmt: skip
             # no fsync: lost to a power cut, the record is prepared again and the
             # source's durable commit answers transfer.status
             if not self._log.move(tid, IN, phases.COMMITTED, expect=phases.PREPARED,
@@ -225,13 +226,12 @@ class Arrivals:
             self._start(record, cls, state, staging)
         self._log.move(tid, IN, phases.DONE, durable=False)
 
-    def abort(self, tid: Any) -> str:
+    def abort(self, tid: str) -> str:
         """Refuse a transfer from now on (the ``abort`` verb) unless it committed.
 
         Returns:
             ``"committed"`` if it committed here, else ``"aborted"``.
         """
-        tid = str(tid)
         with self._lock:
             entry = self._log.get(tid, IN)
             phase = None if entry is None else entry.phase
@@ -251,12 +251,9 @@ class Arrivals:
             self._unpark(entry.agent_id, entry.peer)
         return ABORTED_REPLY
 
-    def _stage_files(self, record: dict[str, Any]) -> Path:
+    def _stage_files(self, record: HandoffRecord) -> Path:
         """Pull the files an arriving paglet carries into a staging dir; return it."""
-        tid, files = str(record["tid"]), record["files"]
-        source = str(record.get("source_address", ""))
-        if not isinstance(files, list):
-            raise TransferError("the files of a transfer record must be a list")
+        tid, files, source = record.tid, record.files, record.source_address
         cancelled = threading.Event()
         with self._lock:
             if tid in self._staging:
@@ -266,7 +263,7 @@ class Arrivals:
             staging = self._parts.work_area.staging(tid)
             try:
                 self._parts.transfers.pull_files(
-                    source, tid, str(record["agent_id"]), files, staging, cancelled
+                    source, tid, record.agent_id, files, staging, cancelled
                 )
             except RemoteHostError as exc:
                 remove_tree(staging)
@@ -283,14 +280,14 @@ class Arrivals:
 
     def _start(
         self,
-        record: dict[str, Any],
+        record: HandoffRecord,
         cls: type[Paglet[Any]],
         state: PagletState,
         staging: Path | None = None,
     ) -> None:
         parts = self._parts
-        agent_id = str(record["agent_id"])
-        if record.get("arrival") == "inactive":
+        agent_id = record.agent_id
+        if record.arrival == INACTIVE:
             try:
                 if not parts.store.contains(agent_id):  # (a restart may have cut it short)
                     self._store_inactive(record, staging)
@@ -303,25 +300,25 @@ class Arrivals:
             self._settled.notify_all()
         if getattr(cls, "DURABLE", False):
             slot.last_checkpoint = encode_state(state)
-        if staging is not None and record.get("files"):
+        if staging is not None and record.files:
             try:
-                slot.files.adopt(staging, list(record["files"]))
+                slot.files.adopt(staging, record.files)
             except BaseException as exc:
                 self._lifecycle.uninstall(slot)
                 parts.work_area.remove(agent_id)
                 if isinstance(exc, OSError):
                     raise storage_error(exc, f"the work dir of {agent_id}") from None
                 raise
-        reason = str(record["reason"])
-        source_name = str(record["source_name"])
+        reason = record.reason
+        source_name = record.source_name
         fields = parts.event_fields(agent_id)
         hook: Callable[[Any], None]
         if reason == "clone":
             event: Any = CloneEvent(
-                source_agent_id=str(record["source_agent_id"]),
+                source_agent_id=record.source_agent_id,
                 clone_agent_id=agent_id,
                 source_host_name=source_name,
-                source_host_address=str(record["source_address"]),
+                source_host_address=record.source_address,
                 target_host_name=parts.name,
                 target_host_address=parts.address,
                 **fields,  # type: ignore[arg-type]
@@ -331,7 +328,7 @@ class Arrivals:
             event = MobilityEvent(
                 source_host_name=source_name,
                 target_host_name=parts.name,
-                source_host_address=str(record["source_address"]),
+                source_host_address=record.source_address,
                 target_host_address=parts.address,
                 reason=reason,
                 **fields,  # type: ignore[arg-type]
@@ -346,21 +343,21 @@ class Arrivals:
         )
         self._lifecycle.open(slot)
 
-    def _store_inactive(self, record: dict[str, Any], staging: Path | None) -> None:
+    def _store_inactive(self, record: HandoffRecord, staging: Path | None) -> None:
         """Keep an arrived paglet inactive: its record's state in the store, its files in
         its work dir. It is never installed: no hook runs, ``run()`` does not start, and
         nobody sees it active; an ``activate`` (or a message) loads it as any other."""
         parts = self._parts
-        agent_id = str(record["agent_id"])
+        agent_id = record.agent_id
         files = PagletFiles(parts.work_area, agent_id)
-        if staging is not None and record.get("files"):
+        if staging is not None and record.files:
             try:
-                files.adopt(staging, list(record["files"]))
+                files.adopt(staging, record.files)
             except OSError as exc:
                 parts.work_area.remove(agent_id)
                 raise storage_error(exc, f"the work dir of {agent_id}") from None
-        cls_path, state_cls_path = str(record["class"]), str(record["state_class"])
-        parts.store.save(agent_id, cls_path, state_cls_path, bytes(record["state"]), None)
+        cls_path, state_cls_path = record.class_path, record.state_class_path
+        parts.store.save(agent_id, cls_path, state_cls_path, record.state, None)
         if files:
             parts.work_area.save_table(agent_id, files.table())
         parts.events.record(ARRIVAL, agent_id, class_name=cls_path, arrival="inactive")
@@ -379,15 +376,6 @@ class Arrivals:
     def start_recovered(self, tid: str, record: dict[str, Any]) -> None:
         """Finish a committed arrival found at start-up (the host died while starting it)."""
         try:
-            self._start_entry(tid, record, phases.COMMITTED)
+            self._start_entry(tid, HandoffRecord.from_wire(record), phases.COMMITTED)
         except PagletError as exc:
             log.error("transfer %s committed here but cannot start: %s", tid, exc)
-
-
-def _check(record: Any) -> tuple[str, str]:
-    if not isinstance(record, dict):
-        raise TransferError("a transfer record must be a map")
-    for key in ("tid", "agent_id", "state", "class", "state_class", "reason"):
-        if key not in record:
-            raise TransferError(f"transfer record lacks {key!r}")
-    return str(record["tid"]), str(record["agent_id"])

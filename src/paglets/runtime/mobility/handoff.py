@@ -44,6 +44,7 @@ from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence.memory_transfer_log import MemoryTransferLog
 from paglets.runtime.persistence.transfer_log import TransferLog
 from paglets.wire.codec import encode_state
+from paglets.wire.handoff_bodies import HandoffRecord
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class Mobility:
         # A retract is asked by its destination, which expects the paglet running there
         # when the call returns: wait for "started". A dispatch needs not: the target
         # parks what comes for the paglet until it started it.
-        self.source.send_commit(target, record["tid"], limit, wait=reason == "retract")
+        self.source.send_commit(target, record.tid, limit, wait=reason == "retract")
         self._release_files(slot)
         kind = RETRACT if reason == "retract" else DISPATCH
         parts.events.record(
@@ -152,7 +153,7 @@ class Mobility:
             record = self._record(slot, clone_id, "clone", arrival)
         self.source.hand_off(slot, address, record, limit, what="clone", moving=False)
         # on_clone (there) runs before on_cloned (here): wait for the start
-        self.source.send_commit(address, record["tid"], limit, wait=True)
+        self.source.send_commit(address, record.tid, limit, wait=True)
         cloned = CloneEvent(
             clone_agent_id=clone_id,
             **common,  # type: ignore[arg-type]
@@ -199,7 +200,7 @@ class Mobility:
 
     def _record(
         self, slot: LocalPaglet, agent_id: str, reason: str, arrival: str = "activate"
-    ) -> dict[str, Any]:
+    ) -> HandoffRecord:
         try:
             state = encode_state(slot.paglet.state)
             files = slot.files.manifest() if slot.has_files else []
@@ -208,22 +209,19 @@ class Mobility:
                 f"cannot move {slot.paglet!r}: {exc}; the paglet stayed on {self._parts.name}",
                 stage="snapshot",
             ) from exc
-        record = {
-            "tid": new_id(),
-            "agent_id": agent_id,
-            "source_agent_id": slot.agent_id,
-            "class": slot.class_path,
-            "state_class": slot.state_class_path,
-            "state": state,
-            "reason": reason,
-            "source_name": self._parts.name,
-            "source_address": self._parts.address,
-        }
-        if files:
-            record["files"] = files
-        if arrival != "activate":
-            record["arrival"] = arrival
-        return record
+        return HandoffRecord(
+            tid=new_id(),
+            agent_id=agent_id,
+            source_agent_id=slot.agent_id,
+            class_path=slot.class_path,
+            state_class_path=slot.state_class_path,
+            state=state,
+            reason=reason,
+            source_name=self._parts.name,
+            source_address=self._parts.address,
+            files=tuple(files),
+            arrival=arrival,
+        )
 
     def _release_files(self, slot: LocalPaglet) -> None:
         """After a committed dispatch: the paglet's files left with it."""
@@ -243,22 +241,22 @@ class Mobility:
 
     # verbs ----------------------------------------------------------------------------
 
-    def receive(self, record: Any) -> str:
+    def receive(self, record: HandoffRecord) -> str:
         """Prepare an arriving paglet (the ``transfer`` verb); see :class:`Arrivals`."""
         return self.arrivals.prepare(record)
 
-    def commit(self, tid: Any) -> str:
+    def commit(self, tid: str) -> str:
         """Start a prepared arrival (the ``transfer.commit`` verb)."""
         return self.arrivals.commit(tid, self._parts.config.transfer_timeout)
 
-    def abort(self, tid: Any) -> str:
+    def abort(self, tid: str) -> str:
         """Refuse a transfer unless it committed (the ``abort`` verb)."""
         return self.arrivals.abort(tid)
 
-    def status(self, tid: Any) -> str:
+    def status(self, tid: str) -> str:
         """What this host, as the source, decided (the ``transfer.status`` verb)."""
         return self.source.status(tid)
 
-    def call(self, target: str, verb: str, value: Any, timeout: float) -> Any:
+    def call(self, target: str, verb: str, body: HandoffRecord | str, timeout: float) -> str:
         """Send a hand-off verb to ``target`` (this host itself: a direct call)."""
-        return self.source.call(target, verb, value, timeout)
+        return self.source.call(target, verb, body, timeout)

@@ -31,6 +31,7 @@ from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence import transfer_log as phases
 from paglets.runtime.persistence.paglet_store import StoredPaglet
 from paglets.runtime.persistence.transfer_log import IN, OUT, TransferLog, TransferRecord
+from paglets.wire.handoff_bodies import HandoffRecord
 from paglets.wire.protocol import VERB_TRANSFER_COMMIT, VERB_TRANSFER_STATUS
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,8 @@ class Settlement:
 
     def _abort_own(self, entry: TransferRecord) -> None:
         self._log.move(entry.tid, OUT, phases.ABORTED, expect=phases.PREPARED, durable=False)
-        record = entry.record
-        if record.get("reason") == "clone":
+        record = HandoffRecord.from_wire(entry.record)
+        if record.reason == "clone":
             return  # the original never left
         agent_id = entry.agent_id
         store = self._parts.store
@@ -89,9 +90,9 @@ class Settlement:
         self._restore(
             StoredPaglet(
                 agent_id,
-                str(record["class"]),
-                str(record["state_class"]),
-                bytes(record["state"]),
+                record.class_path,
+                record.state_class_path,
+                record.state,
                 time.time(),
             ),
             "transfer-aborted",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 from paglets.core.errors import (
     HostStoppedError,
@@ -29,7 +28,9 @@ from paglets.runtime.mobility.fault_points import fault_point
 from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence import transfer_log as phases
 from paglets.runtime.persistence.transfer_log import OUT, TransferLog
+from paglets.wire import handoff_bodies
 from paglets.wire.codec import encode_value
+from paglets.wire.handoff_bodies import HandoffRecord, checked_answer
 from paglets.wire.protocol import (
     VERB_ABORT,
     VERB_TRANSFER,
@@ -39,8 +40,7 @@ from paglets.wire.protocol import (
 
 log = logging.getLogger(__name__)
 
-PENDING = "pending"
-_ANSWERED = ("prepared", "committed", True)
+PENDING = handoff_bodies.PENDING
 
 
 class SourceSide:
@@ -58,7 +58,7 @@ class SourceSide:
         self,
         slot: LocalPaglet,
         target: str,
-        record: dict[str, Any],
+        record: HandoffRecord,
         limit: float,
         what: str,
         moving: bool,
@@ -67,14 +67,15 @@ class SourceSide:
 
         Runs holding the paglet's turn, its mailbox held and ``run()`` fenced.
         """
-        tid = str(record["tid"])
-        record["timeout"] = limit
+        tid = record.tid
+        record = record.with_timeout(limit)
         stayed = f"the paglet stayed on {self._parts.name}"
         try:
             # no fsync: lost to a power cut, the paglet is still here (its checkpoint is
             # dropped only by the commit) and the target hears "aborted" for an unknown id
+            deadline = time.time() + limit
             self.transfers.begin(
-                tid, OUT, slot.agent_id, target, record, time.time() + limit, durable=False
+                tid, OUT, slot.agent_id, target, record.to_wire(), deadline, durable=False
             )
         except StoreError as exc:
             raise TransferError(
@@ -118,13 +119,13 @@ class SourceSide:
             return False  # unrecorded is aborted: transfer.status answers so
 
     def _prepare(
-        self, slot: LocalPaglet, target: str, record: dict[str, Any], limit: float, what: str
+        self, slot: LocalPaglet, target: str, record: HandoffRecord, limit: float, what: str
     ) -> None:
-        files = record.get("files")
+        files = record.files
         serving = self._parts.transfers.serving
         if files:
             paths = slot.files.registered()
-            missing = [item["name"] for item in files if item["name"] not in paths]
+            missing = [item.name for item in files if item.name not in paths]
             if missing:  # unregistered by run() since the snapshot
                 raise TransferError(
                     f"registered files {missing} vanished during the move; the paglet "
@@ -132,34 +133,30 @@ class SourceSide:
                     stage="snapshot",
                 )
             serving.serve(
-                record["tid"],
+                record.tid,
                 slot.agent_id,
-                {item["name"]: (paths[item["name"]], item["size"]) for item in files},
+                {item.name: (paths[item.name], item.size) for item in files},
             )
-            limit += sum(item["size"] for item in files) / self._parts.config.artifact_min_rate
+            limit += sum(item.size for item in files) / self._parts.config.artifact_min_rate
         stayed = f"the paglet stayed on {self._parts.name}"
         try:
-            answer = self.call(target, VERB_TRANSFER, record, limit)
+            self.call(target, VERB_TRANSFER, record, limit)
         except (ReplyTimeoutError, HostStoppedError) as exc:
-            self._tell_abort(target, str(record["tid"]))
+            self._tell_abort(target, record.tid)
             raise TransferError(
-                f"{what} of paglet {record['source_agent_id']} to {target} got no answer "
+                f"{what} of paglet {record.source_agent_id} to {target} got no answer "
                 f"({exc}); aborted, {stayed}",
                 stage="transfer",
             ) from exc
         except PagletError as exc:  # refused, or never sent: nothing runs there
             raise TransferError(
-                f"{what} of paglet {record['source_agent_id']} to {target} failed: "
+                f"{what} of paglet {record.source_agent_id} to {target} failed: "
                 f"{type(exc).__name__}: {exc}; aborted, {stayed}",
                 stage="transfer",
             ) from exc
         finally:
             if files:
-                serving.stop(record["tid"])
-        if answer not in _ANSWERED:
-            raise TransferError(
-                f"{target} answered {answer!r} to a transfer; {stayed}", stage="transfer"
-            )
+                serving.stop(record.tid)
 
     def _tell_abort(self, target: str, tid: str) -> None:
         """Best effort: a target that misses it asks ``transfer.status`` later."""
@@ -190,11 +187,12 @@ class SourceSide:
 
     def _commit_answered(self, target: str, tid: str, future: FutureReply) -> None:
         try:
-            self._mark_done(tid, self._parts.require_backend().decode(future.get_reply(0)))
+            answer = self._parts.require_backend().decode(future.get_reply(0))
+            self._mark_done(tid, checked_answer(VERB_TRANSFER_COMMIT, answer, target))
         except PagletError as exc:
             log.warning("transfer %s committed; %s not told yet (%s): retrying", tid, target, exc)
 
-    def _mark_done(self, tid: str, answer: Any) -> None:
+    def _mark_done(self, tid: str, answer: str) -> None:
         if answer == STARTED:
             with self._lock:
                 self._started.add(tid)
@@ -221,26 +219,37 @@ class SourceSide:
         with self._lock:
             return tid in self._started
 
-    def call(self, target: str, verb: str, value: Any, timeout: float) -> Any:
-        """Send a hand-off verb to ``target`` (this host itself: a direct call)."""
-        if self._parts.is_local(target):
-            if verb == VERB_TRANSFER:
-                return self.arrivals.prepare(value)
-            if verb == VERB_TRANSFER_COMMIT:
-                return self.arrivals.commit(value, timeout)
-            if verb == VERB_TRANSFER_STATUS:
-                return self.status(value)
-            return self.arrivals.abort(value)
-        return self._parts.require_backend().call(target, verb, value, timeout=timeout)
+    def call(self, target: str, verb: str, body: HandoffRecord | str, timeout: float) -> str:
+        """Send a hand-off verb to ``target`` (this host itself: a direct call).
 
-    def status(self, tid: Any) -> str:
+        Args:
+            body: the record for ``transfer``, else the transfer id.
+
+        Returns:
+            The answer, one of those :data:`~paglets.wire.handoff_bodies.ANSWERS` allows.
+
+        Raises:
+            PagletError: the target refused, did not answer, or answered something else.
+        """
+        if self._parts.is_local(target):
+            if isinstance(body, HandoffRecord):
+                return self.arrivals.prepare(body)
+            if verb == VERB_TRANSFER_COMMIT:
+                return self.arrivals.commit(body, timeout)
+            if verb == VERB_TRANSFER_STATUS:
+                return self.status(body)
+            return self.arrivals.abort(body)
+        value = body.to_wire() if isinstance(body, HandoffRecord) else body
+        answer = self._parts.require_backend().call(target, verb, value, timeout=timeout)
+        return checked_answer(verb, answer, target)
+
+    def status(self, tid: str) -> str:
         """What this host, as the source, decided (the ``transfer.status`` verb).
 
         Returns:
             ``"committed"``, ``"aborted"`` (also for a transfer never recorded here:
             a source records before it sends) or ``"pending"`` while still deciding.
         """
-        tid = str(tid)
         phase = self.transfers.phase(tid, OUT)
         if phase in (phases.COMMITTED, phases.DONE):
             return phases.COMMITTED

@@ -35,6 +35,7 @@ from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence.class_storage import ClassStorage
 from paglets.runtime.serving.delivery import Delivery, stopping_error
 from paglets.wire.codec import decode_state, encode_state
+from paglets.wire.create_body import CreateBody
 from paglets.wire.protocol import VERB_CREATE
 
 log = logging.getLogger(__name__)
@@ -310,7 +311,7 @@ class HostOperations(Delivery):
         """Create a paglet on the host at ``address``; return its proxy."""
         if state is None:
             state = cls.State()
-        body = [class_path(cls), class_path(type(state)), encode_state(state), init]
+        body = CreateBody.of(class_path(cls), state, init).to_wire()
         agent_id = self._parts.require_backend().call(address, VERB_CREATE, body, timeout=timeout)
         return self.proxy_of(str(agent_id), address)
 

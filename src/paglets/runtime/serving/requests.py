@@ -25,14 +25,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from paglets.artifacts import check_name
-from paglets.core.agent import ACTIVE
 from paglets.core.errors import (
-    ArtifactError,
     LimitExceededError,
     PagletError,
     ProtocolError,
-    TransferError,
 )
 from paglets.core.messages import check_priority
 from paglets.net.transport import IncomingRequest
@@ -45,6 +41,10 @@ from paglets.runtime.parts import HostParts
 from paglets.runtime.serving.operations import HostOperations
 from paglets.wire import protocol
 from paglets.wire.codec import encode_state, encode_value
+from paglets.wire.control_bodies import ControlBody, StateReply, list_flags
+from paglets.wire.create_body import CreateBody
+from paglets.wire.handoff_bodies import HandoffRecord, transfer_id
+from paglets.wire.service_body import ServiceQuery
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,15 @@ class RequestRouter:
             protocol.VERB_HELLO: self._hello,
             protocol.VERB_CREATE: self._create,
             protocol.VERB_TRANSFER: lambda request, body: operations.mobility.receive(
-                checked_record(body)
+                HandoffRecord.from_wire(body)
             ),
-            protocol.VERB_ABORT: lambda request, body: operations.mobility.abort(body),
-            protocol.VERB_TRANSFER_COMMIT: lambda request, body: operations.mobility.commit(body),
-            protocol.VERB_TRANSFER_STATUS: lambda request, body: operations.mobility.status(body),
+            protocol.VERB_ABORT: lambda request, body: operations.mobility.abort(transfer_id(body)),
+            protocol.VERB_TRANSFER_COMMIT: lambda request, body: operations.mobility.commit(
+                transfer_id(body)
+            ),
+            protocol.VERB_TRANSFER_STATUS: lambda request, body: operations.mobility.status(
+                transfer_id(body)
+            ),
             protocol.VERB_CONTROL: self._control,
             protocol.VERB_INFO: lambda request, body: operations.info(_target(request)),
             protocol.VERB_LIST: self._list,
@@ -175,8 +179,10 @@ class RequestRouter:
         return ANSWERED
 
     def _create(self, request: IncomingRequest, body: Any) -> str:
-        cls_path, state_cls_path, state, init = _create_fields(body)
-        slot = self._operations.lifecycle.create_from_wire(cls_path, state_cls_path, state, init)
+        create = CreateBody.from_wire(body)
+        slot = self._operations.lifecycle.create_from_wire(
+            create.class_path, create.state_class_path, create.state, create.init
+        )
         return slot.agent_id
 
     def _quick_create(self, request: IncomingRequest) -> bool:
@@ -184,8 +190,10 @@ class RequestRouter:
         if len(request.body) > QUICK_CREATE_MAX_BODY:
             return False
         try:
-            body = decode_args(request.body, NO_IMPORTS)
-            slot = self._operations.lifecycle.quick_create(*_create_fields(body))
+            create = CreateBody.decode(request.body, NO_IMPORTS)
+            slot = self._operations.lifecycle.quick_create(
+                create.class_path, create.state_class_path, create.state, create.init
+            )
         except PagletError:
             return False  # the worker tries again under the host's policy and tells why
         if slot is None:
@@ -194,73 +202,26 @@ class RequestRouter:
         return True
 
     def _control(self, request: IncomingRequest, body: Any) -> Any:
-        if not isinstance(body, list) or len(body) != 2 or not isinstance(body[1], dict):
-            raise ProtocolError("control needs [op, args]")
-        op, args = body
-        return self._operations.control(_target(request), str(op), args, None)
+        control = ControlBody.from_wire(body)
+        return self._operations.control(_target(request), control.op, control.args, None)
 
     def _service(self, request: IncomingRequest, body: Any) -> Any:
-        return self._parts.require_service_registry().on_request(body)
+        return self._parts.require_service_registry().on_request(ServiceQuery.from_wire(body))
 
     def _list(self, request: IncomingRequest, body: Any) -> list[dict[str, Any]]:
-        flags = body if isinstance(body, int) else ACTIVE
-        return self._operations.list_infos(flags)
+        return self._operations.list_infos(list_flags(body))
 
     def _state(self, request: IncomingRequest, body: Any) -> list[Any]:
         agent_id = _target(request)
         slot = self._parts.registry.get(agent_id)
         if slot is not None:
             with slot.paglet.locked():
-                return [slot.state_class_path, encode_state(slot.paglet.state)]
+                return StateReply(slot.state_class_path, encode_state(slot.paglet.state)).to_wire()
         stored = self._parts.store.load(agent_id)
         if stored is None:
             self._operations.info(agent_id)  # raises moved / not found
             raise PagletError(f"no state for {agent_id}")
-        return [stored.state_class_path, stored.state]
-
-
-_RECORD_TEXTS = ("tid", "agent_id", "class", "state_class", "reason", "source_name")
-_MAX_ID = 128
-
-
-def checked_record(record: Any) -> dict[str, Any]:
-    """Refuse a ``transfer`` record whose fields have the wrong types, before decoding it.
-
-    Ids name directories (work dirs, staging dirs), so they must be plain names.
-
-    Raises:
-        TransferError: not a map, a field missing or of the wrong type, a bad id.
-    """
-    if not isinstance(record, dict):
-        raise TransferError("a transfer record must be a map")
-    for key in (*_RECORD_TEXTS, "state"):
-        if key not in record:
-            raise TransferError(f"transfer record lacks {key!r}")
-    for key in (*_RECORD_TEXTS, "source_address", "source_agent_id"):
-        if key in record and not isinstance(record[key], str):
-            raise TransferError(f"transfer record field {key!r} must be a string")
-    if not isinstance(record["state"], bytes):
-        raise TransferError("transfer record field 'state' must be bytes")
-    if "files" in record and not isinstance(record["files"], list):
-        raise TransferError("transfer record field 'files' must be a list")
-    for key in ("tid", "agent_id"):
-        value = record[key]
-        try:
-            check_name(value)
-        except ArtifactError:
-            raise TransferError(f"transfer record {key} {value[:40]!r} is not a plain id") from None
-        if len(value) > _MAX_ID:
-            raise TransferError(f"transfer record {key} is over {_MAX_ID} characters")
-    return record
-
-
-def _create_fields(body: Any) -> tuple[str, str, bytes, Any]:
-    if not isinstance(body, list) or len(body) != 4:
-        raise ProtocolError("create needs [class, state class, state, init]")
-    cls_path, state_cls_path, state, init = body
-    if not isinstance(state, bytes):
-        raise ProtocolError("create needs the state as bytes")
-    return str(cls_path), str(state_cls_path), state, init
+        return StateReply(stored.state_class_path, stored.state).to_wire()
 
 
 def _target(request: IncomingRequest) -> str:

@@ -19,8 +19,7 @@ layer needs nothing from :mod:`paglets.services`: a contract object passed to
 :meth:`ServiceRegistry.lookup_contract` is duck-typed (:class:`ContractLike`) and
 builds its own typed handle from a :class:`ServiceEndpoint`.
 
-``svc`` verb body: ``{"op": "lookup", "name": str | None}`` -> list of record maps;
-``{"op": "ensure", "name": str, "key": str}`` -> the record map, provider running.
+The ``svc`` verb's body is :class:`~paglets.wire.service_body.ServiceQuery`.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from paglets.core.context_events import ContextEvent
-from paglets.core.errors import PagletError, ProtocolError, ServiceNotFoundError
+from paglets.core.errors import PagletError, ServiceNotFoundError
 from paglets.core.runtime_values import ServiceScope
 from paglets.net.peers import PeerTable
 from paglets.net.transport import Transport
@@ -43,6 +42,7 @@ from paglets.runtime.serving.service_records import ServiceRecord, as_scope
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
 from paglets.wire.protocol import VERB_SERVICE
+from paglets.wire.service_body import LOOKUP, ServiceQuery
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ class ServiceRegistry:
         """:meth:`ensure` on the record's own host (here, or over the ``svc`` verb)."""
         if record.address == self._address():
             return self.ensure(record.contract, record.key)
-        body = {"op": "ensure", "name": record.contract, "key": record.key}
+        body = ServiceQuery.ensure(record.contract, record.key).to_wire()
         reply = self._transport.call(
             record.address, VERB_SERVICE, encode_value(body), timeout=timeout
         )
@@ -281,7 +281,7 @@ class ServiceRegistry:
             return found
         limit = DEFAULT_LOOKUP_TIMEOUT if timeout is None else timeout
         deadline = time.monotonic() + limit
-        body = encode_value({"op": "lookup", "name": contract})
+        body = encode_value(ServiceQuery.lookup(contract).to_wire())
         asked = []
         for peer in self._peers.all():
             if peer.online and peer.address != self._address():
@@ -361,20 +361,12 @@ class ServiceRegistry:
 
     # the svc verb ---------------------------------------------------------------------
 
-    def on_request(self, body: Any) -> Any:
-        """Answer a ``svc`` request from a peer (see the module docstring).
+    def on_request(self, query: ServiceQuery) -> Any:
+        """Answer a ``svc`` request from a peer (see :mod:`paglets.wire.service_body`).
 
         Raises:
-            ProtocolError: a malformed body.
             ServiceNotFoundError: ``ensure`` of a record this host does not have.
         """
-        if not isinstance(body, dict) or body.get("op") not in ("lookup", "ensure"):
-            raise ProtocolError("svc needs {op: lookup|ensure, name}")
-        name = body.get("name")
-        if name is not None and not isinstance(name, str):
-            raise ProtocolError("svc name must be a string")
-        if body["op"] == "lookup":
-            return [record.to_wire() for record in self.records(name)]
-        if not isinstance(name, str) or not isinstance(body.get("key"), str):
-            raise ProtocolError("svc ensure needs a name and a key")
-        return self.ensure(name, body["key"]).to_wire()
+        if query.op == LOOKUP:
+            return [record.to_wire() for record in self.records(query.name)]
+        return self.ensure(str(query.name), query.key).to_wire()
