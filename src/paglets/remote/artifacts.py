@@ -34,6 +34,7 @@ from paglets.remote.blob_stream import (
     pull,
     push,
 )
+from paglets.wire.artifact_bodies import BeginAnswer, UploadBegin
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
 from paglets.wire.protocol import (
@@ -122,18 +123,16 @@ class ArtifactClient:
             size, sha256 = hash_file(source)
         except OSError as exc:
             raise ArtifactNotFoundError(f"cannot read {source}: {exc}") from None
-        request = {"name": label, "size": size, "sha256": sha256, "owner": owner, "ttl": ttl}
+        request = UploadBegin(label, size, sha256, owner, ttl).to_wire()
         attempt = 0
         while True:
-            begun = self._call(address, VERB_ART_BEGIN, request, timeout=self._slow(size))
-            if not isinstance(begun, dict):
-                raise PagletError(f"malformed art.begin reply from {address}")
-            known = begun.get("ref")
-            if isinstance(known, ArtifactRef):
+            reply = self._call(address, VERB_ART_BEGIN, request, timeout=self._slow(size))
+            begun = BeginAnswer.from_wire(reply, address)
+            if begun.ref is not None:
                 if progress is not None:
                     progress(size)
-                return known
-            upload_id, offset = str(begun.get("upload", "")), int(begun.get("offset", 0))
+                return begun.ref
+            upload_id, offset = begun.upload_id, begun.offset
             try:
                 push(
                     self.transport,

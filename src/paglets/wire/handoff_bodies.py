@@ -30,6 +30,7 @@ from typing import Any
 
 from paglets.artifacts import check_name
 from paglets.core.errors import ArtifactError, ProtocolError, TransferError
+from paglets.wire.artifact_bodies import is_sha256
 from paglets.wire.protocol import (
     VERB_ABORT,
     VERB_TRANSFER,
@@ -95,7 +96,7 @@ class CarriedFile:
             raise ArtifactError("a file entry of a transfer record must be a map")
         name = check_name(value.get("name", ""))
         size, sha256, mode = value.get("size"), value.get("sha256"), value.get("mode", "copy")
-        if type(size) is not int or size < 0 or not _is_sha256(sha256):
+        if type(size) is not int or size < 0 or not is_sha256(sha256):
             raise ArtifactError(f"file entry {name!r} needs an integer size and a sha256")
         if not isinstance(mode, str):
             raise ArtifactError(f"file entry {name!r} has a mode that is not a string")
@@ -227,7 +228,3 @@ def _text(value: dict[str, Any], key: str) -> str:
     if not isinstance(text, str):
         raise TransferError(f"transfer record field {key!r} must be a string")
     return text
-
-
-def _is_sha256(text: object) -> bool:
-    return isinstance(text, str) and len(text) == 64 and all(c in "0123456789abcdef" for c in text)

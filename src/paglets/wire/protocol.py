@@ -90,6 +90,23 @@ verb               header / body                  reply body
                                                   agent_id, name, size, done, started}]``
 =================  =============================  =========================================
 
+Bodies
+    Each verb's body (and the answers of the hand-off verbs) has one typed definition,
+    which both the side that builds it and the side that checks it use; a malformed
+    body is refused with the error that definition names, and the host keeps serving:
+
+    ==========================================  =======================================
+    verbs                                       definition
+    ==========================================  =======================================
+    ``msg``                                     :mod:`paglets.wire.message_body`
+    ``create``                                  :mod:`paglets.wire.create_body`
+    ``transfer``, ``transfer.commit``,          :mod:`paglets.wire.handoff_bodies`
+    ``transfer.status``, ``abort``              (``HandoffRecord``, ``transfer_id``)
+    ``control``, ``list``, ``state``            :mod:`paglets.wire.control_bodies`
+    ``svc``                                     :mod:`paglets.wire.service_body`
+    ``art.begin``                               :mod:`paglets.wire.artifact_bodies`
+    ==========================================  =======================================
+
 Artifacts (see ``docs/artifacts.md``)
     Chunk bytes always travel as raw blob frames, never inside a msgpack body. A
     sender keeps a window of a few chunk requests in flight (credit), so neither side

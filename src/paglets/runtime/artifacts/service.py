@@ -24,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from paglets.artifacts import ArtifactRef, check_name
+from paglets.artifacts import ArtifactRef
 from paglets.core.errors import (
     ArtifactError,
     IntegrityError,
@@ -36,10 +36,10 @@ from paglets.core.errors import (
 from paglets.core.ids import new_id
 from paglets.disk.partial_file import PartialFile
 from paglets.net.transport import IncomingRequest
-from paglets.runtime.artifacts.store import is_sha256
 from paglets.runtime.execution.local_paglet import decode_args
 from paglets.runtime.parts import HostParts
 from paglets.wire import protocol
+from paglets.wire.artifact_bodies import BeginAnswer, UploadBegin
 from paglets.wire.codec import encode_value
 
 log = logging.getLogger(__name__)
@@ -149,20 +149,13 @@ class ArtifactService:
     # uploads ----------------------------------------------------------------------------
 
     def _begin(self, body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise ProtocolError("art.begin needs a map {name, size, sha256, owner, ttl}")
-        name = check_name(body.get("name"))  # type: ignore[arg-type]
-        size, sha256 = body.get("size"), body.get("sha256")
-        owner, ttl = body.get("owner") or "", body.get("ttl")
-        if type(size) is not int or size < 0 or not is_sha256(sha256):
-            raise ProtocolError("art.begin needs an integer size and a hex sha256")
-        if not isinstance(owner, str) or not (ttl is None or isinstance(ttl, (int, float))):
-            raise ProtocolError("art.begin: owner must be a string, ttl a number or None")
-        sha256 = str(sha256)
+        begin = UploadBegin.from_wire(body)
+        name, size, sha256 = begin.name, begin.size, begin.sha256
+        owner, ttl = begin.owner, begin.ttl
         self._close_idle()
         existing = self._store.add_existing(sha256, name, owner, ttl)
         if existing is not None:
-            return {"ref": existing.ref(self._parts.address)}
+            return BeginAnswer(ref=existing.ref(self._parts.address)).to_wire()
         upload_id = new_id()
         with self._lock:
             upload = self._by_sha.get(sha256)
@@ -177,7 +170,7 @@ class ArtifactService:
                     )
                     upload.touched = time.monotonic()
                 self._uploads[upload_id] = upload
-                return {"upload": upload_id, "offset": upload.partial.offset}
+                return BeginAnswer(upload_id=upload_id, offset=upload.partial.offset).to_wire()
         with self._lock:
             if len(self._uploads) >= self._parts.config.max_uploads:
                 raise LimitExceededError(
@@ -191,7 +184,7 @@ class ArtifactService:
         with self._lock:
             self._uploads[upload_id] = upload
             self._by_sha[sha256] = upload
-        return {"upload": upload_id, "offset": partial.offset}
+        return BeginAnswer(upload_id=upload_id, offset=partial.offset).to_wire()
 
     def _enqueue(self, request: IncomingRequest) -> None:
         upload_id = request.header.get("up")
