@@ -18,7 +18,7 @@ from paglets.cli.entry import ClientOptions, resolve_entry
 from paglets.cli.options import ApiKeyEnv, Entry, Insecure, Json
 from paglets.cli.output import console, fail, print_json, print_table
 from paglets.cli.sizes import human_size
-from paglets.cli.transfer_progress import bars_enabled, transfer_bar
+from paglets.cli.stream_progress import bars_enabled, stream_bar
 from paglets.core.errors import PagletError
 from paglets.remote.client import HostClient
 
@@ -120,7 +120,7 @@ def get(
     def download(client: HostClient) -> dict[str, Any]:
         facts = client.artifact_metadata(artifact_id)
         started = time.monotonic()
-        with transfer_bar(
+        with stream_bar(
             f"get {facts['name']}", int(facts["size"]), bars_enabled(json_output)
         ) as update:
             path = client.download_artifact(artifact_id, dest, overwrite=overwrite, progress=update)
@@ -150,7 +150,7 @@ def put(
 
     def upload(client: HostClient) -> Any:
         size = path.stat().st_size if path.is_file() else 0
-        with transfer_bar(f"put {path.name}", size, bars_enabled(json_output)) as update:
+        with stream_bar(f"put {path.name}", size, bars_enabled(json_output)) as update:
             return client.upload_artifact(
                 None,
                 path,

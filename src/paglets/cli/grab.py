@@ -29,7 +29,7 @@ from paglets.cli.entry import ClientOptions, resolve_entry
 from paglets.cli.options import ApiKeyEnv, Entry, Insecure, Json
 from paglets.cli.output import console, fail, print_json
 from paglets.cli.sizes import human_size
-from paglets.cli.transfer_progress import bars_enabled, transfer_bar
+from paglets.cli.stream_progress import bars_enabled, stream_bar
 from paglets.core.errors import PagletError
 from paglets.core.messages import Message
 from paglets.remote.client import HostClient
@@ -207,7 +207,7 @@ def _run(
             proxy.send(Message("go", arg=remote), timeout=limit)
         started = time.monotonic()
         future = proxy.send_future("carry", timeout=limit)
-        with transfer_bar(
+        with stream_bar(
             f"{direction} {Path(source).name}", size, bars_enabled(json_output)
         ) as update:
             while not future.wait_for_reply(0.2):
@@ -235,7 +235,7 @@ def _run(
 def _done(client: HostClient, agent_id: str) -> int:
     try:
         return max(
-            (int(t["done"]) for t in client.transfers() if t.get("agent_id") == agent_id),
+            (int(t["done"]) for t in client.streams() if t.get("agent_id") == agent_id),
             default=0,
         )
     except PagletError:

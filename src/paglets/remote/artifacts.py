@@ -226,5 +226,5 @@ class ArtifactClient:
         return local
 
     def progress(self, address: str) -> list[dict[str, Any]]:
-        """The transfers in flight on the host at ``address``."""
+        """The byte streams in flight on the host at ``address``."""
         return list(self._call(address, VERB_ART_PROGRESS) or [])

@@ -43,7 +43,7 @@ Progress = Callable[[int], None]
 """Called with the number of bytes done so far (from the thread moving them)."""
 
 RETRYABLE = (ReplyTimeoutError, PeerNotFoundError, OverloadedError)
-"""Errors after which a transfer is worth resuming: the peer may come back."""
+"""Errors after which a stream is worth resuming: the peer may come back."""
 
 
 @dataclass(frozen=True)

@@ -271,6 +271,6 @@ class HostClient:
         """Have the host at ``host_url`` pull an artifact from another host; return its ref."""
         return self.artifacts.fetch(self._target(host_url), ref, timeout)
 
-    def transfers(self, host_url: str | None = None) -> builtins.list[dict[str, Any]]:
-        """The artifact and file transfers in flight on the host, with bytes done."""
+    def streams(self, host_url: str | None = None) -> builtins.list[dict[str, Any]]:
+        """The artifact and file byte streams in flight on the host, with bytes done."""
         return self.artifacts.progress(self._target(host_url))

@@ -86,7 +86,7 @@ verb               header / body                  reply body
 ``art.delete``     body: artifact id              whether it was there
 ``art.fetch``      body: an ArtifactRef on        this host's ``ArtifactRef`` of the same
                    another host                   content (pulled in chunks unless held)
-``art.progress``   -                              transfers in flight here: ``[{direction,
+``art.progress``   -                              byte streams in flight here: ``[{direction,
                                                   agent_id, name, size, done, started}]``
 =================  =============================  =========================================
 

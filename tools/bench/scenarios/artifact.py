@@ -156,7 +156,7 @@ def resume_after_cut(folder: Path, src: Path, size: int) -> dict[str, Any]:
 
 
 def _done(to: HostClient) -> int:
-    return max((int(t["done"]) for t in to.transfers()), default=0)
+    return max((int(t["done"]) for t in to.streams()), default=0)
 
 
 def _fetch(to: HostClient, ref: Any, outcome: dict[str, Any]) -> None:

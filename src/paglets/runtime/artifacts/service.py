@@ -68,7 +68,7 @@ class ArtifactService:
     def __init__(self, parts: HostParts) -> None:
         self._parts = parts
         self._store = parts.artifacts
-        self._transfers = parts.transfers
+        self._streams = parts.transfers
         self._uploads: dict[str, _Upload] = {}
         self._by_sha: dict[str, _Upload] = {}
         self._lock = threading.Lock()
@@ -109,9 +109,9 @@ class ArtifactService:
         if verb == protocol.VERB_ART_FETCH:
             if not isinstance(body, ArtifactRef):
                 raise ProtocolError("art.fetch needs an ArtifactRef")
-            return self._transfers.fetch(body).ref(address)
+            return self._streams.fetch(body).ref(address)
         if verb == protocol.VERB_ART_PROGRESS:
-            return self._transfers.board.snapshot()
+            return self._streams.board.snapshot()
         raise ProtocolError(f"unknown artifact verb {verb!r}")
 
     # reads ------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ class ArtifactService:
             record = self._store.get(header["a"])
             path = self._store.blob_path(record.sha256)
         elif isinstance(header.get("t"), str) and isinstance(header.get("n"), str):
-            served = self._transfers.serving.lookup(header["t"], header["n"])
+            served = self._streams.serving.lookup(header["t"], header["n"])
             if served is None:
                 raise ArtifactError(
                     f"transfer {header['t'][:40]} serves no file {header['n'][:80]!r}"
@@ -144,7 +144,7 @@ class ArtifactService:
             os.close(fd)
         request.reply(b"", blobs=[data])
         if board_key is not None:
-            self._transfers.board.add(board_key, len(data))
+            self._streams.board.add(board_key, len(data))
 
     # uploads ----------------------------------------------------------------------------
 
@@ -178,9 +178,9 @@ class ArtifactService:
                     "max_uploads",
                 )
         partial = self._store.open_partial(sha256, size, wait=0.0)
-        key = self._transfers.board.start("in", owner, name, size)
+        key = self._streams.board.start("in", owner, name, size)
         upload = _Upload(upload_id, partial, name, owner, ttl, key)
-        self._transfers.board.update(key, partial.offset)
+        self._streams.board.update(key, partial.offset)
         with self._lock:
             self._uploads[upload_id] = upload
             self._by_sha[sha256] = upload
@@ -236,7 +236,7 @@ class ArtifactService:
         except StorageQuotaError:
             self._end(upload)
             raise
-        self._transfers.board.update(upload.board_key, reached)
+        self._streams.board.update(upload.board_key, reached)
         request.reply(encode_value(reached))
 
     def _end(self, upload: _Upload) -> None:
@@ -246,7 +246,7 @@ class ArtifactService:
                 del self._by_sha[upload.partial.sha256]
         upload.partial.close()
         self._store.release(upload.partial.sha256)
-        self._transfers.board.finish(upload.board_key)
+        self._streams.board.finish(upload.board_key)
 
     def _close_idle(self) -> None:
         now = time.monotonic()

@@ -116,7 +116,7 @@ def is_sha256(text: object) -> bool:
 
 
 class ArtifactStore:
-    """Blobs, metadata and partial transfers under one root directory. Thread-safe."""
+    """Blobs, metadata and partial uploads under one root directory. Thread-safe."""
 
     def __init__(
         self, root: Path, limits: StoreLimits | None = None, database: Path | None = None

@@ -7,7 +7,7 @@
   content is in the store already is copied locally instead of pulled.
 * :class:`FileServing` is the source's side of a transfer: the files it serves under
   the transfer id until the transfer ended (``art.read`` with ``t``/``n``).
-* :class:`StreamBoard` counts the bytes of every transfer in flight (``art.progress``)
+* :class:`StreamBoard` counts the bytes of every stream in flight (``art.progress``)
   for progress bars.
 
 Pulls run on the thread that asked for them (a worker, never the I/O thread); each
@@ -37,7 +37,7 @@ from paglets.wire.handoff_bodies import CarriedFile
 
 @dataclass
 class StreamEntry:
-    """One transfer in flight, as ``art.progress`` shows it."""
+    """One byte stream in flight, as ``art.progress`` shows it."""
 
     direction: str
     agent_id: str
@@ -58,7 +58,7 @@ class StreamEntry:
 
 
 class StreamBoard:
-    """The transfers in flight on one host, with their bytes done. Thread-safe."""
+    """The byte streams in flight on one host, with their bytes done. Thread-safe."""
 
     def __init__(self) -> None:
         self._entries: dict[int, StreamEntry] = {}
@@ -66,7 +66,7 @@ class StreamBoard:
         self._lock = threading.Lock()
 
     def start(self, direction: str, agent_id: str, name: str, size: int) -> int:
-        """Add a transfer; return its key for :meth:`update` and :meth:`finish`."""
+        """Add a stream; return its key for :meth:`update` and :meth:`finish`."""
         key = next(self._ids)
         with self._lock:
             self._entries[key] = StreamEntry(direction, agent_id, name, size)
@@ -86,12 +86,12 @@ class StreamBoard:
                 entry.done += count
 
     def finish(self, key: int) -> None:
-        """Remove a transfer that ended."""
+        """Remove a stream that ended."""
         with self._lock:
             self._entries.pop(key, None)
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """Every transfer in flight."""
+        """Every stream in flight."""
         with self._lock:
             return [entry.to_wire() for entry in self._entries.values()]
 

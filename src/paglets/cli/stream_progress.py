@@ -1,4 +1,4 @@
-"""Progress bars with throughput for long transfers (only on a terminal, never with --json)."""
+"""Progress bars with throughput for long byte streams (only on a terminal, never with --json)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ Update = Callable[[int], None]
 
 
 @contextmanager
-def transfer_bar(label: str, total: int, enabled: bool) -> Iterator[Update]:
+def stream_bar(label: str, total: int, enabled: bool) -> Iterator[Update]:
     """A progress bar on stderr for ``total`` bytes; yields the function that advances it.
 
     With ``enabled`` False (not a terminal, or ``--json``) nothing is drawn.
