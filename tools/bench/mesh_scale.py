@@ -163,7 +163,7 @@ def _wait(check: Any, deadline: float, what: str) -> float:
 
 def measure(
     size: int, per_process: int, steady: float, secure: bool, deadline: float, verbose: bool
-) -> dict:
+) -> dict[str, Any]:
     """Start ``size`` hosts, measure, stop them; return the figures."""
     names = [f"h{i:03d}" for i in range(size - 1)]
     children: list[Child] = []
@@ -184,7 +184,7 @@ def measure(
         everyone = size - 1
 
         def converged() -> bool:
-            least = min(c.ask({"cmd": "status"})["min_online"] for c in children)
+            least: int = min(c.ask({"cmd": "status"})["min_online"] for c in children)
             if verbose:
                 print(f"  {size} hosts: each sees at least {least} of {everyone}", flush=True)
             return least >= everyone
@@ -258,7 +258,7 @@ def main() -> None:
         args.json.write_text(json.dumps(rows, indent=2))
 
 
-def _print(rows: list[dict], header: bool, secure: bool) -> None:
+def _print(rows: list[dict[str, Any]], header: bool, secure: bool) -> None:
     if header:
         mode = "CURVE" if secure else "plain sockets"
         print(f"mesh scale on 127.0.0.1 ({os.cpu_count()} cores, {mode}, heartbeat 1 s)")

@@ -14,6 +14,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from paglets.core.agent import Paglet
@@ -52,6 +53,10 @@ class Adder(OperationPaglet):
         return a + b
 
 
+def _start_and_wait(host: Host, target: str | None) -> Any:
+    return TaskClient.create(host, Nothing, target=target).start_and_wait(timeout=10)
+
+
 def median_ms(action: Callable[[], Any], rounds: int) -> float:
     """Run ``action`` once to warm up, then ``rounds`` times; the median in ms."""
     action()
@@ -77,15 +82,10 @@ def main() -> None:
                 alpha.wait_for_host(each.name, timeout=5)
             census = alpha.create(Census)
             for hosts in (["alpha"], ["beta"], ["alpha", "beta", "gamma"]):
-                ms = median_ms(lambda h=hosts: census.send("round", args={"hosts": h}), rounds)
+                ms = median_ms(partial(census.send, "round", args={"hosts": hosts}), rounds)
                 print(f"fan-out round over {', '.join(hosts):<19} {ms:8.2f} ms")
             for target in (None, "beta"):
-                ms = median_ms(
-                    lambda t=target: TaskClient.create(alpha, Nothing, target=t).start_and_wait(
-                        timeout=10
-                    ),
-                    rounds,
-                )
+                ms = median_ms(partial(_start_and_wait, alpha, target), rounds)
                 print(f"task create+start+wait on {target or 'alpha':<13} {ms:8.2f} ms")
             adder = OperationClient(others[0].create(Adder))
             ms = median_ms(lambda: adder.call("add", a=1, b=2), rounds)

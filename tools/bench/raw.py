@@ -91,7 +91,7 @@ class RawClient:
         header: dict[str, Any] = {"v": 1, "id": self._ids, "verb": "msg", "to": AGENT_ID, "p": 5}
         if oneway:
             header["ow"] = True
-        return msgpack.packb(header)
+        return bytes(msgpack.packb(header))
 
     def _receive(self, timeout: float) -> Any:
         if not self.socket.poll(int(timeout * 1000)):

@@ -14,12 +14,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from paglets.cli.entry import ClientOptions, resolve_entry
+from paglets.cli.entry import ClientOptions, on_entry
 from paglets.cli.options import ApiKeyEnv, Entry, Insecure, Json
 from paglets.cli.output import console, fail, print_json, print_table
 from paglets.cli.sizes import human_size
 from paglets.cli.stream_progress import bars_enabled, stream_bar
-from paglets.core.errors import PagletError
 from paglets.remote.client import HostClient
 
 app = typer.Typer(
@@ -40,15 +39,7 @@ def _with_client(
     insecure: bool,
     action: Callable[[HostClient], T],
 ) -> T:
-    options = ClientOptions(timeout=timeout, api_key_env=api_key_env, insecure=insecure)
-    try:
-        with options.client(resolve_entry(entry, options)) as client:
-            return action(client)
-    except ValueError as exc:
-        fail(str(exc))
-    except PagletError as exc:
-        fail(f"{type(exc).__name__}: {exc}")
-    raise AssertionError("unreachable")
+    return on_entry(entry, ClientOptions(timeout, api_key_env, insecure), action)
 
 
 def _when(seconds: Any) -> str:

@@ -31,7 +31,7 @@ from paglets.system.compute_groups import ResultCollectorPaglet
 
 COLLECTOR_CLASS = class_path(ResultCollectorPaglet)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Compute job groups.")
+app = typer.Typer(add_completion=False, help="Compute job groups (with no command: list them).")
 
 GroupArgument = Annotated[str, typer.Argument(help="The group id (whole, or a unique prefix).")]
 
@@ -130,6 +130,12 @@ def dispose(
         print(f"disposed group {answer['group_id']} on {answer['host']}")
 
 
+@app.callback(invoke_without_command=True)
+def _list_by_default(context: typer.Context) -> None:
+    if context.invoked_subcommand is None:
+        groups()
+
+
 def main() -> None:
-    """Run ``paglets-compute-groups``."""
+    """Run ``paglets-compute-groups`` (``list`` when no command is given)."""
     app()

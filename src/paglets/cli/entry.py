@@ -20,10 +20,12 @@ not skipped: browsing on would only hide the real problem.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from paglets.core.errors import PeerNotFoundError, ReplyTimeoutError
+from paglets.cli.output import fail
+from paglets.core.errors import PagletError, PeerNotFoundError, ReplyTimeoutError
 from paglets.net.discovery import browse
 from paglets.net.endpoint import looks_like_address, normalize_address
 from paglets.remote.client import HostClient
@@ -33,6 +35,7 @@ LOCAL_ENTRY = f"tcp://127.0.0.1:{DEFAULT_PORT}"
 PROBE_TIMEOUT = 1.0
 BROWSE_SECONDS = 2.0
 BROWSE_VARIABLE = "PAGLETS_BROWSE_SECONDS"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -138,3 +141,19 @@ def resolve_entry(
         f"found {wanted} at {local} or by zeroconf within {browse_seconds:g} s; "
         "start one with `paglets host`, or give --entry NAME|ADDRESS"
     )
+
+
+def on_entry(entry: str | None, options: ClientOptions, action: Callable[[HostClient], T]) -> T:
+    """Run ``action`` with a client of the entry host (see :func:`resolve_entry`).
+
+    A malformed option or a paglets error ends the command with its message and a
+    non-zero exit, not a traceback.
+    """
+    try:
+        with options.client(resolve_entry(entry, options)) as client:
+            return action(client)
+    except ValueError as exc:
+        fail(str(exc))
+    except PagletError as exc:
+        fail(f"{type(exc).__name__}: {exc}")
+    raise AssertionError("unreachable")

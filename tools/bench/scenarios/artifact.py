@@ -86,7 +86,7 @@ def our_transfer(b: Child, c: Child, src: Path, size: int) -> dict[str, Any]:
         seconds = time.perf_counter() - started
         peak_b = b.request({"cmd": "peak"}, 10)["peak"]
         peak_c = c.request({"cmd": "peak"}, 10)["peak"]
-        if pulled.sha256 != ref.sha256 or pulled.size != size:
+        if pulled.sha256 != ref.sha256 or pulled.size_bytes != size:
             raise RuntimeError(f"our transfer of {size} bytes did not arrive intact: {pulled}")
         to_c.delete_artifact(pulled.artifact_id)  # the next round pulls again
         to_b.delete_artifact(ref.artifact_id)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from lab import Lab
@@ -47,6 +48,10 @@ def _host(name: str, store: Path, synchronous: str = "FULL") -> Child:
     )
 
 
+def _increment(proxy: PagletProxy, _call: int) -> object:
+    return proxy.send("increment", timeout=TIMEOUT)
+
+
 def _sequential_rate(proxy: PagletProxy, count: int, budget: float) -> float:
     samples = time_calls(lambda i: proxy.send("increment", timeout=TIMEOUT), count, budget)
     return len(samples) / (sum(samples) / 1e9)
@@ -71,7 +76,7 @@ def _rates(address: str, settings: Settings) -> dict[str, float]:
     with HostClient(address=address, timeout=TIMEOUT, **host_options()) as client:
         plain, durable = client.create(PLAIN), client.create(DURABLE)
         for proxy in (plain, durable):
-            time_calls(lambda i, p=proxy: p.send("increment", timeout=TIMEOUT), 20, 1.0)
+            time_calls(partial(_increment, proxy), 20, 1.0)
         for _ in range(settings.count(1, 3)):  # alternating rounds: a slow phase hits both
             for label, proxy in (("plain", plain), ("durable", durable)):
                 for kind, rate in (
