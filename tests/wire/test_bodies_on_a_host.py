@@ -6,6 +6,8 @@ staged for it, and the well-formed request sent right after it is served.
 
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,7 @@ from paglets.core.ids import new_id
 from paglets.core.messages import Message
 from paglets.net.security import configure_socket, derive_keys
 from paglets.runtime.host import Host
+from paglets.wire import protocol
 from paglets.wire.codec import encode_state, encode_value
 from paglets.wire.control_bodies import ControlBody
 from paglets.wire.create_body import CreateBody
@@ -140,3 +143,10 @@ def test_a_malformed_transfer_then_a_good_one(raw: Raw) -> None:
     assert raw.ask("transfer", record)["body"] == "prepared"
     assert raw.ask("transfer.commit", tid)["body"] == "started"
     assert raw.host.get_proxy(agent_id).send("add", timeout=TIMEOUT) == 11
+
+
+def test_the_protocol_docstring_names_body_modules_that_exist() -> None:
+    named = set(re.findall(r":mod:`(paglets\.wire\.\w+_bod(?:y|ies))`", protocol.__doc__ or ""))
+    assert len(named) == 6
+    for module in named:
+        assert importlib.import_module(module).__doc__
