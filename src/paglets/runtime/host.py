@@ -1,7 +1,8 @@
 """Host: one process's place in the mesh, where paglets live.
 
-``Host`` wires the parts together (transport, worker pool, registry, store, event log,
-peers) and exposes the documented verbs; behaviour lives in the modules it wires:
+``Host`` has its parts built once by :mod:`~paglets.runtime.assembly` (transport, worker
+pool, registry, store, event log, peers...) and exposes the documented verbs; behaviour
+lives in the modules assembled:
 :mod:`~paglets.runtime.serving.operations`, :mod:`~paglets.runtime.execution.lifecycle`,
 :mod:`~paglets.runtime.mobility.handoff`, :mod:`~paglets.runtime.mesh.membership` and
 :mod:`~paglets.runtime.serving.requests`.
