@@ -1,7 +1,7 @@
 """The host as one paglet sees it (``self.context``).
 
 Each paglet gets its own small :class:`HostContext` (it knows the paglet's id); all of
-them share the host's parts and services.
+them share one :class:`ContextPlace` (what every paglet sees of the host).
 """
 
 from __future__ import annotations

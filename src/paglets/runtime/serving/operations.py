@@ -69,7 +69,7 @@ class HostOperations(Delivery, PagletQueries):
     Args:
         directory: what the host knows of the mesh (targets resolve there).
         config: the host's config.
-        the rest: the host's shared parts, as :class:`~paglets.runtime.host.Host`
+        the rest: the host's shared parts, as :mod:`~paglets.runtime.assembly`
             built them.
     """
 
