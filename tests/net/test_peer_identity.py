@@ -34,18 +34,18 @@ def _facts_of(host: Host) -> dict[str, Any]:
 
 
 def _entry(viewer: Host, host: Host) -> Any:
-    entry = viewer._parts.peers.get(host.address)
+    entry = viewer._peers.get(host.address)
     assert entry is not None
     return entry
 
 
 def test_every_host_announces_its_own_identity_key(mesh: tuple[Host, Host, Host]) -> None:
     alpha, beta, mallory = mesh
-    keys = {h._parts.transport.identity_key for h in mesh}
+    keys = {h._transport.identity_key for h in mesh}
     assert len(keys) == 3 and all(len(key) == 40 for key in keys)
-    assert _entry(alpha, beta).key == beta._parts.transport.identity_key
-    assert _entry(beta, alpha).key == alpha._parts.transport.identity_key
-    assert _entry(alpha, mallory).key == mallory._parts.transport.identity_key
+    assert _entry(alpha, beta).key == beta._transport.identity_key
+    assert _entry(beta, alpha).key == alpha._transport.identity_key
+    assert _entry(alpha, mallory).key == mallory._transport.identity_key
 
 
 def test_forged_gossip_for_another_host_is_rejected(mesh: tuple[Host, Host, Host]) -> None:
@@ -74,9 +74,9 @@ def test_a_hello_naming_another_hosts_address_does_not_replace_it(
     alpha, beta, mallory = mesh
     forged = {**_facts_of(mallory), "address": beta.address, "name": "beta", "tags": ["forged"]}
     forged["seq"] = 10**9
-    mallory._parts.transport.call(alpha.address, VERB_HELLO, encode_value(forged), timeout=5)
+    mallory._transport.call(alpha.address, VERB_HELLO, encode_value(forged), timeout=5)
     entry = _entry(alpha, beta)
-    assert entry.key == beta._parts.transport.identity_key
+    assert entry.key == beta._transport.identity_key
     assert "forged" not in entry.tags
 
 
@@ -84,5 +84,5 @@ def test_a_hello_naming_another_hosts_key_is_refused(mesh: tuple[Host, Host, Hos
     alpha, beta, mallory = mesh
     forged = {**_facts_of(beta), "seq": 10**9, "tags": ["forged"]}
     with pytest.raises(ProtocolError, match="authenticated as"):
-        mallory._parts.transport.call(alpha.address, VERB_HELLO, encode_value(forged), timeout=5)
+        mallory._transport.call(alpha.address, VERB_HELLO, encode_value(forged), timeout=5)
     assert "forged" not in _entry(alpha, beta).tags

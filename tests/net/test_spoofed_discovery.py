@@ -57,9 +57,9 @@ def _sizes(host: Host) -> dict[str, int]:
     gossip = host._membership.heartbeat.gossip
     return {
         "greetings": host._membership._greeter.under_way(),
-        "links": host._parts.transport.links,
+        "links": host._transport.links,
         "subscriptions": len(gossip.endpoints) if gossip else 0,
-        "peers": len(host._parts.peers),
+        "peers": len(host._peers),
         "ignored": len(host._membership.ignored),
     }
 
@@ -107,7 +107,7 @@ def test_a_real_host_is_still_found_after_a_flood(make_host: HostFactory) -> Non
         pub_address=gossip.bound_address,
         mesh_version="dev",
         protocol=PROTOCOL_VERSION,
-        key=beta._parts.transport.identity_key,
+        key=beta._transport.identity_key,
     )
     browser._known.clear()  # the spoofed records expired (mDNS TTL)
     assert browser.found(real.instance, real)

@@ -45,7 +45,7 @@ def test_wire_form_and_refs(host: Host) -> None:
     ref = proxy.ref()
     assert ref == PagletProxyRef(host.address, proxy.agent_id)
     assert PagletProxyRef.from_wire(proxy.to_wire()) == ref
-    again = PagletProxy.from_wire(proxy.to_wire(), host._parts.require_backend())
+    again = PagletProxy.from_wire(proxy.to_wire(), host._backend)
     assert again == proxy and hash(again) == hash(proxy)
     assert host.proxy(proxy.to_wire()).send("hit") == 1
     assert host.proxy(ref).send("hit") == 2

@@ -107,7 +107,7 @@ def processes() -> Iterator[list[HostProcess]]:
 
 def answers(host: Host, address: str) -> bool:
     try:
-        host._parts.transport.call(address, VERB_PING, timeout=0.5)
+        host._transport.call(address, VERB_PING, timeout=0.5)
     except PagletError:
         return False
     return True
@@ -149,7 +149,7 @@ def test_a_pull_from_a_killed_peer_fails_clearly_then_resumes(
 
     def fetch() -> None:
         try:
-            outcome["ref"] = alpha._parts.transfers.fetch(ref)
+            outcome["ref"] = alpha._transfers.fetch(ref)
         except BaseException as exc:  # the test inspects it
             outcome["error"] = exc
 
@@ -175,7 +175,7 @@ def test_a_pull_from_a_killed_peer_fails_clearly_then_resumes(
     monkeypatch.setattr(partial_file.PartialFile, "__init__", spy_init)
     processes.append(HostProcess("bravo", port, tmp_path / "bravo"))
     wait_for(lambda: answers(alpha, bravo.address), timeout=3 * TIMEOUT)
-    local = alpha._parts.transfers.fetch(ref)
+    local = alpha._transfers.fetch(ref)
     assert resumed and resumed[0] >= 4 * MIB, resumed
     assert sha256_of(alpha.artifacts.blob_path(local.sha256)) == ref.sha256
     assert not partial.exists()
@@ -377,7 +377,7 @@ def test_a_stalled_disk_read_does_not_delay_messages(
 
     monkeypatch.setattr(artifact_service.ArtifactService, "_read", slow_read)
     outcome: dict[str, Any] = {}
-    puller = threading.Thread(target=lambda: outcome.update(ref=beta._parts.transfers.fetch(ref)))
+    puller = threading.Thread(target=lambda: outcome.update(ref=beta._transfers.fetch(ref)))
     puller.start()
     try:
         assert hold.reached.wait(TIMEOUT)

@@ -160,13 +160,13 @@ def test_a_paglet_whose_class_no_longer_imports_is_quarantined(
     store.checkpoint("c" * 32, "gone.module:Vanished", "gone.module:VanishedState", b"\x80")
     store.close()
     alpha = make_host("alpha", persistence_dir=tmp_path)
-    wait_for(lambda: len(alpha._parts.store.quarantined()) == 2)
-    kinds = sorted(q.kind for q in alpha._parts.store.quarantined())
+    wait_for(lambda: len(alpha._store.quarantined()) == 2)
+    kinds = sorted(q.kind for q in alpha._store.quarantined())
     assert kinds == ["checkpoint", "inactive"]
-    assert all("gone.module" in q.reason for q in alpha._parts.store.quarantined())
+    assert all("gone.module" in q.reason for q in alpha._store.quarantined())
     assert alpha.info()["quarantined"] == 2
     # kept, not deleted: the rows (and the kept message) are in the quarantine table
-    rows = alpha._parts.store.db.query("SELECT key, length(payload) FROM quarantine")
+    rows = alpha._store.db.query("SELECT key, length(payload) FROM quarantine")
     assert sorted(key for key, _ in rows) == ["b" * 32, "c" * 32]
     proxy = alpha.create(LogPaglet)  # the host serves the others
     assert proxy.send("append", args={"item": "ok"}, timeout=TIMEOUT) == 1
@@ -178,14 +178,14 @@ def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_nothing_acknowledg
     alpha = make_host("alpha", persistence_dir=tmp_path)
     proxy = alpha.create(DurableCounterPaglet)
     assert proxy.send("increment", timeout=TIMEOUT)["count"] == 1
-    db = alpha._parts.store.db
+    db = alpha._store.db
     pages = db.query_one("PRAGMA page_count")[0]
     db.query(f"PRAGMA max_page_count={pages}")  # the database can grow no more: "full"
     with pytest.raises(StoreError, match="not durable and was not acknowledged"):
         proxy.send("append", args={"item": "x" * 100_000}, timeout=TIMEOUT)
     other = alpha.create(LogPaglet)
     assert other.send("append", args={"item": 1}, timeout=TIMEOUT) == 1
-    stored = alpha._parts.store.load_checkpoint(proxy.agent_id)
+    stored = alpha._store.load_checkpoint(proxy.agent_id)
     assert stored is not None  # the previous checkpoint stayed
     db.query("PRAGMA max_page_count=1073741823")
     assert proxy.send("increment", timeout=TIMEOUT)["count"] == 2  # tries again, succeeds
@@ -199,7 +199,7 @@ def test_a_durable_paglet_is_checkpointed_only_when_its_state_changed(
 ) -> None:
     alpha = make_host("alpha", persistence_dir=tmp_path)
     proxy = alpha.create(DurableCounterPaglet)
-    store = alpha._parts.store
+    store = alpha._store
     first = store.load_checkpoint(proxy.agent_id)
     assert first is not None  # written at creation, before create returned
     proxy.send("increment", args={"by": 3}, timeout=TIMEOUT)
@@ -256,7 +256,7 @@ def test_a_paglet_busy_past_the_stop_bound_is_kept_with_its_state_and_messages(
     wait_for(lambda: busy.info()["queued"] == 1)
     stopper = threading.Thread(target=alpha.stop, kwargs={"timeout": 0.5})
     stopper.start()
-    wait_for(lambda: alpha._parts.stopping.is_set())
+    wait_for(lambda: alpha._stop.is_set())
     with pytest.raises(HostStoppedError, match="is stopping"):  # retryable: nothing done
         idle.send("append", args={"item": "late"}, timeout=TIMEOUT)
     stopper.join(4 * TIMEOUT)
@@ -310,7 +310,7 @@ def test_the_policy_keeps_messages_queued_and_activates_at_the_next_start(
     with pytest.raises(PagletInactiveError):
         proxy.send("items", activate_if_inactive=False, timeout=TIMEOUT)
     proxy.send_oneway("append", args={"item": "queued"})
-    wait_for(lambda: alpha._parts.store.messages(proxy.agent_id))  # kept in the store
+    wait_for(lambda: alpha._store.messages(proxy.agent_id))  # kept in the store
     assert alpha.info()["active"] == 0  # activate_on_message=False: still inactive
     alpha.stop()
     again = make_host("alpha", persistence_dir=tmp_path)
@@ -370,12 +370,12 @@ def test_one_database_holds_everything_and_older_files_are_folded_in(
     source = tmp_path / "blob.bin"
     source.write_bytes(b"x" * 4096)
     record = alpha.artifacts.import_file(source)
-    rows = alpha._parts.store.db.query("SELECT sha256 FROM artifacts")
+    rows = alpha._store.db.query("SELECT sha256 FROM artifacts")
     assert rows == [(record.sha256,)]  # artifact metadata: in the host database
     assert sorted(p.name for p in tmp_path.glob("*.sqlite3")) == [DATABASE_NAME]
     assert (tmp_path / "paglet_files.sqlite3.migrated").exists()  # kept, not deleted
-    assert alpha._parts.work_area.load_table("a") == {"data": ("/tmp/data", "copy")}
-    tables = {row[0] for row in alpha._parts.store.db.query(
+    assert alpha._work_area.load_table("a") == {"data": ("/tmp/data", "copy")}
+    tables = {row[0] for row in alpha._store.db.query(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
     assert {"inactive_paglets", "queued_messages", "checkpoints", "transfers", "quarantine",
             "events", "jobs", "artifacts", "paglet_files"} <= tables  # fmt: skip

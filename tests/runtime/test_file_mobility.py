@@ -199,7 +199,7 @@ def test_names_with_paths_are_refused(two_hosts: tuple[Host, Host], tmp_path: Pa
         "files": [{"name": "../escape", "size": 4, "sha256": "0" * 64, "mode": "copy"}],
     }
     with pytest.raises(ArtifactError, match="not a plain file name"):
-        alpha._parts.require_backend().call(beta.address, VERB_TRANSFER, record)
+        alpha._backend.call(beta.address, VERB_TRANSFER, record)
     assert beta.info()["active"] == 0 and nothing_staged(beta)
     assert not (beta.artifacts.root / "escape").exists()
 
@@ -259,7 +259,7 @@ def test_an_integrity_error_reaches_a_direct_caller(
     """The target's IntegrityError travels as itself to whoever sent the record."""
     alpha, beta = two_hosts
     source = make_file(tmp_path / "data.bin", 1000)
-    serving = alpha._parts.transfers.serving
+    serving = alpha._transfers.serving
     serving.serve("served-transfer", "e" * 32, {"data.bin": (source, 1000)})
     record = {
         "tid": "served-transfer",
@@ -275,7 +275,7 @@ def test_an_integrity_error_reaches_a_direct_caller(
     }
     try:
         with pytest.raises(IntegrityError):
-            alpha._parts.require_backend().call(beta.address, VERB_TRANSFER, record)
+            alpha._backend.call(beta.address, VERB_TRANSFER, record)
     finally:
         serving.stop("served-transfer")
     assert beta.info()["active"] == 0 and nothing_staged(beta)

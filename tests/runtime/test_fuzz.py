@@ -179,7 +179,7 @@ def test_a_live_host_survives_hostile_frames(target: Target) -> None:
     def feed(data: st.DataObject) -> None:
         frames, request_id = data.draw(hostile_requests(target.agent_ids))
         logged_before = target.logs.count
-        transport = target.host._parts.transport
+        transport = target.host._transport
         dropped_before = transport.dropped_frames
         target.dealer.send_multipart(frames)
         tried[0] += 1

@@ -131,7 +131,7 @@ def count_of(address: str, agent_id: str) -> int:
 
 def answers(host: Host, address: str) -> bool:
     try:
-        host._parts.transport.call(address, VERB_PING, timeout=0.5)
+        host._transport.call(address, VERB_PING, timeout=0.5)
     except PagletError:
         return False
     return True

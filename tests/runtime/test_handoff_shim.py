@@ -97,7 +97,7 @@ def out_phases(host: Host) -> list[str]:
 
 
 def holders(agent_id: str, *hosts: Host) -> list[str]:
-    return [host.name for host in hosts if host._parts.registry.get(agent_id) is not None]
+    return [host.name for host in hosts if host._registry.get(agent_id) is not None]
 
 
 def pair(make_host: HostFactory) -> tuple[Host, Host]:

@@ -116,7 +116,7 @@ def test_a_stopped_host_goes_offline_at_once_and_a_silent_one_after_the_window(
     wait_for(lambda: all((_peer(alpha, n) or PeerInfo("", "")).seq >= 4 for n in ("beta", "gamma")))
     beta.stop()
     wait_for(lambda: not _online(alpha, "beta"), timeout=0.5, message="no goodbye seen")
-    gamma._parts.transport.stop()  # sockets gone, no goodbye: as if it were killed
+    gamma._transport.stop()  # sockets gone, no goodbye: as if it were killed
     wait_for(lambda: not _online(alpha, "gamma"))
     kinds = [(e.kind, e.data.get("name")) for e in alpha.list_events()]
     assert ("host-offline", "beta") in kinds and ("host-offline", "gamma") in kinds
@@ -168,8 +168,8 @@ def test_the_mesh_verb_answers_the_view_of_the_entry_host(make_host: Any) -> Non
     alpha = make_host("alpha", tags=["gpu"])
     beta = make_host("beta", peers=[alpha.address])
     alpha.wait_for_host("beta", TIMEOUT)
-    view = beta._parts.transport.call(alpha.address, VERB_MESH, timeout=TIMEOUT)
-    decoded = decode_value(view.body, beta._parts.policy)
+    view = beta._transport.call(alpha.address, VERB_MESH, timeout=TIMEOUT)
+    decoded = decode_value(view.body, beta._policy)
     assert decoded["self"]["name"] == "alpha" and decoded["self"]["tags"] == ["gpu"]
     assert [peer["name"] for peer in decoded["peers"]] == ["beta"]
     assert decoded["peers"][0]["online"] is True and decoded["peers"][0]["age"] < TIMEOUT

@@ -31,7 +31,7 @@ def test_a_silent_peer_costs_the_timeout_once_and_is_left_out(
     registry = ServiceRegistry(
         lambda: "alpha",
         lambda: alpha.address,
-        alpha._parts.transport,  # the transport of a real host, with a peer table of ours
+        alpha._transport,  # the transport of a real host, with a peer table of ours
         peers,
         ClassPolicy(),
         alpha.proxy,

@@ -30,7 +30,6 @@ from paglets.core.messages import Message
 from paglets.net.security import configure_socket, derive_keys
 from paglets.remote.proxy import PagletProxy
 from paglets.runtime.host import Host
-from paglets.runtime.serving.requests import RequestRouter
 from paglets.wire import protocol
 from paglets.wire.codec import encode_value
 from paglets.wire.protocol import (
@@ -88,7 +87,7 @@ def test_every_verb_is_in_the_docstring_table_and_nothing_else() -> None:
 
 
 def test_the_router_serves_every_verb_by_a_special_case_or_its_table(host: Host) -> None:
-    router = RequestRouter(host._parts, host._operations, host._membership)
+    router = host._router  # the one the host serves with
     special = {protocol.VERB_MESSAGE, protocol.VERB_PING} | protocol.ARTIFACT_VERBS
     table = set(router._handlers)
     assert not special & table

@@ -1,7 +1,8 @@
 """Host: one process's place in the mesh, where paglets live.
 
-``Host`` wires the parts together (transport, worker pool, registry, store, event log,
-peers) and exposes the documented verbs; behaviour lives in the modules it wires:
+``Host`` has its parts built once by :mod:`~paglets.runtime.assembly` (transport, worker
+pool, registry, store, event log, peers...) and exposes the documented verbs; behaviour
+lives in the modules assembled:
 :mod:`~paglets.runtime.serving.operations`, :mod:`~paglets.runtime.execution.lifecycle`,
 :mod:`~paglets.runtime.mobility.handoff`, :mod:`~paglets.runtime.mesh.membership` and
 :mod:`~paglets.runtime.serving.requests`.
@@ -23,12 +24,11 @@ from paglets.remote.client import HostClient
 from paglets.remote.default_backend import register_host_backend, unregister_host_backend
 from paglets.remote.proxy import PagletProxy
 from paglets.remote.proxy_args import as_message
-from paglets.runtime.artifacts.service import ArtifactService
 from paglets.runtime.artifacts.store import ArtifactStore
-from paglets.runtime.assembly import assemble_parts
+from paglets.runtime.assembly import HostAssembly
 from paglets.runtime.config import DEFAULT_PORT, HostConfig
 from paglets.runtime.execution.run_reports import RunReports
-from paglets.runtime.execution.shutdown import stop_paglets
+from paglets.runtime.execution.shutdown import StopScope, stop_paglets
 from paglets.runtime.host_control import HostControlVerbs
 from paglets.runtime.host_mesh import HostMeshVerbs
 from paglets.runtime.host_setup import (
@@ -38,20 +38,14 @@ from paglets.runtime.host_setup import (
     register_addresses,
     resolve_host_secret,
 )
-from paglets.runtime.mesh.directory import MeshDirectory
-from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.persistence.event_history import EventHistory
-from paglets.runtime.serving.local_backend import LocalProxyBackend
-from paglets.runtime.serving.operations import HostOperations
-from paglets.runtime.serving.requests import RequestRouter
 from paglets.runtime.serving.service_registry import ServiceRegistry
-from paglets.runtime.system_paglets import run_stop_hooks
 from paglets.wire.protocol import VERB_PING
 
 log = logging.getLogger(__name__)
 
 
-class Host(HostMeshVerbs, HostControlVerbs):
+class Host(HostAssembly, HostMeshVerbs, HostControlVerbs):
     """A host that runs paglets and talks to the rest of the mesh.
 
     Args:
@@ -115,26 +109,7 @@ class Host(HostMeshVerbs, HostControlVerbs):
         self.config = config
         self.secret = resolve_host_secret(config)
         root, self._remove_temp_root = files_root(self, config)
-        self._parts = assemble_parts(config, self.secret, root)
-        transport = self._parts.transport
-        self._membership = Membership(self._parts)
-        self._directory = MeshDirectory(self._parts)
-        self._operations = HostOperations(self._parts, self._directory.resolve_target)
-        self._parts.backend = LocalProxyBackend(self._parts, self._operations)
-        self._artifact_service = ArtifactService(self._parts)
-        self._parts.service_registry = ServiceRegistry(
-            lambda: self._parts.name,
-            lambda: self._parts.address,
-            transport,
-            self._parts.peers,
-            self._parts.policy,
-            self._operations.proxy_of,
-            self._parts.events,
-        )
-        transport.serve(
-            RequestRouter(self._parts, self._operations, self._membership, self._artifact_service),
-            batch_scope=self._parts.pool.holding,
-        )
+        self._assemble(config, self.secret, root)  # every part, wired once (assembly.py)
         self._client: HostClient | None = None
         self._history: EventHistory | None = None
         self._started = False
@@ -143,7 +118,7 @@ class Host(HostMeshVerbs, HostControlVerbs):
     @property
     def artifacts(self) -> ArtifactStore:
         """This host's artifact store (blobs, metadata, quotas)."""
-        return self._parts.artifacts
+        return self._artifacts
 
     # lifecycle ------------------------------------------------------------------------
 
@@ -155,7 +130,7 @@ class Host(HostMeshVerbs, HostControlVerbs):
     @property
     def address(self) -> str:
         """The bound endpoint ``tcp://HOST:PORT`` (after start)."""
-        return self._parts.address
+        return self._identity.address
 
     def start_background(self, timeout: float = 10.0) -> Host:
         """Bind, start the I/O thread, join the mesh; return once the host answers.
@@ -171,32 +146,34 @@ class Host(HostMeshVerbs, HostControlVerbs):
         """
         if self._started:
             return self
-        self._parts.transport.start(timeout)
+        self._transport.start(timeout)
         self._started = True
-        register_addresses(self._parts)
+        register_addresses(self._transport, self._identity)
         self._start_store()
-        self._parts.transport.call(self.address, VERB_PING, timeout=timeout)
+        self._transport.call(self.address, VERB_PING, timeout=timeout)
         if self.config.mesh:
             try:
                 self._membership.start(self.config.peers)
             except BaseException:
                 self.stop(timeout)  # e.g. pub_port taken: leave nothing running
                 raise
-        self._run_reports = RunReports(self._parts)
+        self._run_reports = RunReports(
+            self._run_slots, self._transport.io, self._control_pool, self._events
+        )
         self._run_reports.start()
-        register_host_backend(self._parts.require_backend())
-        self._parts.events.record("host-started", "", address=self.address)
+        register_host_backend(self._backend)
+        self._events.record("host-started", "", address=self.address)
         log.info("host %s listening on %s", self.name, self.address)
         return self
 
     def _start_store(self) -> None:
         """Bring back what the store kept: durable paglets, open hand-offs, wake-ups."""
-        store = self._parts.store
+        store = self._store
         for problem in store.db.problems:
-            self._parts.events.record("store-problem", "", problem=problem)
+            self._events.record("store-problem", "", problem=problem)
         if store.durable:  # the event history survives restarts in the host database
             self._history = EventHistory(store.db)
-            self._parts.events.add_listener(self._history.record, quick=True)
+            self._events.add_listener(self._history.record, quick=True)
             self._history.start()
         self._operations.activation.start()
         self._operations.settlement.recover()
@@ -230,25 +207,26 @@ class Host(HostMeshVerbs, HostControlVerbs):
         """
         if not self._started or self._stopped.is_set():
             return
-        run_stop_hooks(self._parts)  # services first, while their paglets are here
-        self._parts.stopping.set()
-        unregister_host_backend(self._parts.require_backend())
+        self._stop.run_hooks(self.name)  # services first, while their paglets are here
+        self._stop.set()
+        unregister_host_backend(self._backend)
         self._membership.stop()
         operations = self._operations
         operations.settlement.stop()
-        kept = stop_paglets(self._parts, operations.activation, timeout)
-        self._parts.events.record("host-stopped", "", deactivated=kept)
+        scope = StopScope(self.name, self._registry, self._store, self._events, self._pool)
+        kept = stop_paglets(scope, operations.activation, timeout)
+        self._events.record("host-stopped", "", deactivated=kept)
         if self._client is not None:
             self._client.close()
-        self._parts.transport.stop(timeout)
-        self._parts.pool.stop(timeout=min(timeout, 2.0))
-        self._parts.control_pool.stop(timeout=min(timeout, 2.0))
+        self._transport.stop(timeout)
+        self._pool.stop(timeout=min(timeout, 2.0))
+        self._control_pool.stop(timeout=min(timeout, 2.0))
         self._artifact_service.close()
         if self._history is not None:
             self._history.stop()
-        self._parts.store.close()
-        self._parts.artifacts.close()
-        self._parts.work_area.close()
+        self._store.close()
+        self._artifacts.close()
+        self._work_area.close()
         if self._remove_temp_root is not None:
             self._remove_temp_root()
         self._stopped.set()
@@ -326,8 +304,8 @@ class Host(HostMeshVerbs, HostControlVerbs):
         """
         if not isinstance(include_inactive, bool):
             raise TypeError(f"include_inactive must be True or False, not {include_inactive!r}")
-        known = self._parts.registry.get(agent_id) is not None or (
-            include_inactive and self._parts.store.contains(agent_id)
+        known = self._registry.get(agent_id) is not None or (
+            include_inactive and self._store.contains(agent_id)
         )
         return self._operations.proxy_of(agent_id, self.address) if known else None
 
@@ -343,7 +321,7 @@ class Host(HostMeshVerbs, HostControlVerbs):
         if isinstance(ref, PagletProxyRef):
             return self._operations.proxy_of(ref.agent_id, ref.host_url)
         if isinstance(ref, dict):
-            return PagletProxy.from_wire(ref, self._parts.require_backend())
+            return PagletProxy.from_wire(ref, self._backend)
         return self._operations.proxy_of(ref, address or self.address)
 
     def get_state(self, agent_id: str, state_cls: type[PagletState] | None = None) -> PagletState:
@@ -367,7 +345,7 @@ class Host(HostMeshVerbs, HostControlVerbs):
     @property
     def service_registry(self) -> ServiceRegistry:
         """This host's service records (what ``paglets.services`` advertises into)."""
-        return self._parts.require_service_registry()
+        return self._service_registry
 
     def __repr__(self) -> str:
         return f"<Host {self.name} {self.address or '(not started)'}>"

@@ -13,8 +13,8 @@ from paglets.core.tickets import TransferTicket, ticket_options
 from paglets.persistence.persistency import DeactivationRequest
 from paglets.remote.proxy import PagletProxy
 from paglets.runtime.config import HostConfig
+from paglets.runtime.host_identity import HostIdentity
 from paglets.runtime.mesh.directory import MeshDirectory
-from paglets.runtime.parts import HostParts
 from paglets.runtime.serving.operations import HostOperations
 
 
@@ -24,7 +24,7 @@ class HostControlVerbs:
     config: HostConfig
     _operations: HostOperations
     _directory: MeshDirectory
-    _parts: HostParts
+    _identity: HostIdentity
 
     def _control(self, agent_id: str, op: str, args: dict[str, Any], timeout: float | None) -> Any:
         return self._operations.control(agent_id, op, args, timeout)
@@ -75,12 +75,12 @@ class HostControlVerbs:
             raise TypeError(f"request must be a DeactivationRequest, not {type(request).__name__}")
         wire = None if request is None else request.to_wire()
         self._control(agent_id, "deactivate", {"request": wire}, timeout)
-        return self._operations.proxy_of(agent_id, self._parts.address)
+        return self._operations.proxy_of(agent_id, self._identity.address)
 
     def activate(self, agent_id: str) -> PagletProxy:
         """Load an inactive paglet of this host again; return its proxy."""
         self._control(agent_id, "activate", {}, None)
-        return self._operations.proxy_of(agent_id, self._parts.address)
+        return self._operations.proxy_of(agent_id, self._identity.address)
 
     def dispose(self, agent_id: str, timeout: float | None = None) -> None:
         """Destroy a paglet of this host."""

@@ -13,20 +13,33 @@ from typing import Any
 from paglets.core.context_events import ContextEvent
 from paglets.core.hosts import HostRef
 from paglets.net.mesh_secret import MeshSecret, join_line
-from paglets.net.peers import PeerInfo
+from paglets.net.peers import PeerInfo, PeerTable
 from paglets.runtime.config import HostConfig
-from paglets.runtime.event_log import Listener
+from paglets.runtime.event_log import EventLog, Listener
+from paglets.runtime.execution.limits import QueueBudget, RunSlots
+from paglets.runtime.execution.registry import Registry
 from paglets.runtime.execution.run_reports import limits_info
+from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.host_identity import HostIdentity
+from paglets.runtime.host_properties import HostProperties
 from paglets.runtime.mesh.directory import MeshDirectory
 from paglets.runtime.mesh.membership import Membership
-from paglets.runtime.parts import HostParts
+from paglets.runtime.persistence.paglet_store import PagletStore
 
 
 class HostMeshVerbs:
     """Mesh, property and event verbs over a host's parts."""
 
     config: HostConfig
-    _parts: HostParts
+    _identity: HostIdentity
+    _properties: HostProperties
+    _registry: Registry
+    _store: PagletStore
+    _pool: WorkerPool
+    _peers: PeerTable
+    _events: EventLog
+    _budget: QueueBudget
+    _run_slots: RunSlots
     _directory: MeshDirectory
     _membership: Membership
     secret: MeshSecret | None
@@ -39,19 +52,19 @@ class HostMeshVerbs:
     def join_line(self) -> str:
         """The one line another machine runs to join this host's mesh (holds the secret)."""
         if self.secret is None:
-            return f"paglets host --name NAME --insecure --peer {self._parts.address}"
+            return f"paglets host --name NAME --insecure --peer {self._identity.address}"
         return join_line(self.secret)
 
     def info(self) -> dict[str, Any]:
         """Facts about this host."""
         return {
             **self._membership.facts(),
-            "active": len(self._parts.registry),
-            "inactive": self._parts.store.count(),
-            "quarantined": len(self._parts.store.quarantined()),
-            "workers": self._parts.pool.size,
-            "peers": [peer.to_wire() for peer in self._parts.peers.all()],
-            **limits_info(self._parts),
+            "active": len(self._registry),
+            "inactive": self._store.count(),
+            "quarantined": len(self._store.quarantined()),
+            "workers": self._pool.size,
+            "peers": [peer.to_wire() for peer in self._peers.all()],
+            **limits_info(self.config, self._budget, self._run_slots),
         }
 
     def with_config(self, **changes: Any) -> HostConfig:
@@ -62,11 +75,11 @@ class HostMeshVerbs:
 
     def get_property(self, key: str, default: Any = None) -> Any:
         """A property set with :meth:`set_property`, else a configured one, else ``default``."""
-        return self._parts.get_property(key, default)
+        return self._properties.get(key, default)
 
     def set_property(self, key: str, value: Any) -> None:
         """Set a property of this host (local: paglets see it, other hosts do not)."""
-        self._parts.set_property(key, value)
+        self._properties.set(key, value)
 
     # mesh and events ------------------------------------------------------------------
 
@@ -80,7 +93,7 @@ class HostMeshVerbs:
 
     def peers(self) -> list[PeerInfo]:
         """The raw peer table: every other host's full facts (gossip ports, sequence)."""
-        return self._parts.peers.all()
+        return self._peers.all()
 
     def mesh_view(self) -> dict[str, Any]:
         """This host's view of the mesh, as the ``mesh`` verb answers it (docs/mesh.md)."""
@@ -96,23 +109,23 @@ class HostMeshVerbs:
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` for every later context event."""
-        self._parts.events.add_listener(listener)
+        self._events.add_listener(listener)
 
     def remove_listener(self, listener: Listener) -> None:
         """Stop calling ``listener``."""
-        self._parts.events.remove_listener(listener)
+        self._events.remove_listener(listener)
 
     def list_events(self, since: int = 0, limit: int | None = None) -> list[ContextEvent]:
         """The kept context events numbered above ``since`` (the first ``limit``)."""
-        return self._parts.events.since(since, limit)
+        return self._events.since(since, limit)
 
     def health(self) -> dict[str, Any]:
         """Name, address, mesh version, paglet counts and clock, as a ping answers."""
         return {
             "name": self.config.name,
-            "address": self._parts.address,
+            "address": self._identity.address,
             "mesh_version": self.config.mesh_version,
-            "active": len(self._parts.registry),
-            "inactive": self._parts.store.count(),
+            "active": len(self._registry),
+            "inactive": self._store.count(),
             "time": time.time(),
         }

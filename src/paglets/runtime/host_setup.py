@@ -24,8 +24,9 @@ from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import PagletError
 from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.mesh_secret import MeshSecret, resolve_secret
+from paglets.net.transport import Transport
 from paglets.runtime.config import DEFAULT_PORT, HostConfig
-from paglets.runtime.parts import HostParts
+from paglets.runtime.host_identity import HostIdentity
 
 log = logging.getLogger(__name__)
 
@@ -164,20 +165,20 @@ def primary_ipv4() -> str | None:
     return None
 
 
-def register_addresses(parts: HostParts) -> None:
+def register_addresses(transport: Transport, identity: HostIdentity) -> None:
     """Record every address this host answers at (wildcard binds advertise an IPv4)."""
-    bound_host, port = split_address(parts.transport.address)
-    local = parts.local_addresses
+    bound_host, port = split_address(transport.address)
     if bound_host in WILDCARDS:
         advertised = primary_ipv4() or "127.0.0.1"
-        parts.transport._address = normalize_address(f"{advertised}:{port}")
-        local.update(
+        transport._address = normalize_address(f"{advertised}:{port}")
+        identity.add_local(
             normalize_address(f"{h}:{port}") for h in ("127.0.0.1", "localhost", advertised)
         )
     else:
-        local.add(parts.transport.address)
+        local = {transport.address}
         if bound_host in ("127.0.0.1", "localhost"):
             local.update(normalize_address(f"{h}:{port}") for h in ("127.0.0.1", "localhost"))
+        identity.add_local(local)
 
 
 __all__ = [

@@ -10,7 +10,6 @@ any paglet is deactivated, so the service stops while its jobs are still in plac
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,9 +17,6 @@ from paglets.core.agent import Paglet
 from paglets.core.classes import class_path
 from paglets.core.errors import HostStoppedError
 from paglets.runtime.execution.local_paglet import LocalPaglet, PagletStatus
-from paglets.runtime.parts import HostParts
-
-log = logging.getLogger(__name__)
 
 
 def add_system_paglet(host: Any, cls: type[Paglet[Any]], agent_id: str) -> LocalPaglet:
@@ -34,7 +30,6 @@ def add_system_paglet(host: Any, cls: type[Paglet[Any]], agent_id: str) -> Local
     Returns:
         Its slot, for :func:`remove_system_paglet`.
     """
-    parts: HostParts = host._parts
     operations = host._operations
     paglet = cls()
     slot = LocalPaglet(
@@ -42,24 +37,24 @@ def add_system_paglet(host: Any, cls: type[Paglet[Any]], agent_id: str) -> Local
         agent_id,
         class_path(cls),
         class_path(cls.State),
-        parts.pool,
+        host._pool,
         operations,
-        parts.policy,
-        parts.address,
-        parts.config.max_queued_messages,
-        parts.work_area,
-        parts.events,
+        host._policy,
+        host.address,
+        host.config.max_queued_messages,
+        host._work_area,
+        host._events,
     )
     context = operations.lifecycle.context.for_agent(agent_id)
     paglet._bind(agent_id, cls.State(), context, slot)
-    parts.registry.add_system(slot)
+    host._registry.add_system(slot)
     return slot
 
 
 def remove_system_paglet(host: Any, slot: LocalPaglet) -> None:
     """Take a system paglet off ``host``; messages still queued for it fail."""
     queued = slot.leave(PagletStatus.DISPOSED)
-    host._parts.registry.remove(slot.agent_id)
+    host._registry.remove(slot.agent_id)
     slot.fail_queued(queued, HostStoppedError(f"host {host.name} stopped"))
 
 
@@ -73,21 +68,9 @@ def set_free_cores(host: Any, provider: Callable[[Any], int] | None) -> None:
 
 def add_stop_hook(host: Any, hook: Callable[[], None]) -> None:
     """Run ``hook`` when ``host`` stops, before its paglets are deactivated."""
-    host._parts.stop_hooks.append(hook)
+    host._stop.add_hook(hook)
 
 
 def remove_stop_hook(host: Any, hook: Callable[[], None]) -> None:
     """Forget a hook added with :func:`add_stop_hook` (absent: nothing happens)."""
-    hooks: list[Callable[[], None]] = host._parts.stop_hooks
-    if hook in hooks:
-        hooks.remove(hook)
-
-
-def run_stop_hooks(parts: HostParts) -> None:
-    """Run and forget the stop hooks, last added first; a failing one is logged."""
-    hooks, parts.stop_hooks = parts.stop_hooks, []
-    for hook in reversed(hooks):
-        try:
-            hook()
-        except Exception:
-            log.exception("host %s: a stop hook failed", parts.name)
+    host._stop.remove_hook(hook)

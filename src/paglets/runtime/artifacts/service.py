@@ -36,10 +36,14 @@ from paglets.core.errors import (
 from paglets.core.ids import new_id
 from paglets.disk.partial_file import PartialFile
 from paglets.net.transport import IncomingRequest
+from paglets.runtime.artifacts.store import ArtifactStore
+from paglets.runtime.artifacts.streams import ArtifactStreams
 from paglets.runtime.execution.local_paglet import decode_args
-from paglets.runtime.parts import HostParts
+from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.host_identity import HostIdentity
 from paglets.wire import protocol
 from paglets.wire.artifact_bodies import BeginAnswer, UploadBegin
+from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import encode_value
 
 log = logging.getLogger(__name__)
@@ -63,16 +67,37 @@ class _Upload:
 
 
 class ArtifactService:
-    """Answers the artifact verbs of one host."""
+    """Answers the artifact verbs of one host.
 
-    def __init__(self, parts: HostParts) -> None:
-        self._parts = parts
-        self._store = parts.artifacts
-        self._streams = parts.transfers
+    Args:
+        store: the host's artifact store.
+        streams: the host's artifact streams (fetches, served files, the board).
+        identity: the host's name and address.
+        pool: the workers uploads and reads run on.
+        policy: the class policy request bodies decode under.
+        max_uploads: uploads in progress at most.
+    """
+
+    def __init__(
+        self,
+        store: ArtifactStore,
+        streams: ArtifactStreams,
+        *,
+        identity: HostIdentity,
+        pool: WorkerPool,
+        policy: ClassPolicy,
+        max_uploads: int,
+    ) -> None:
+        self._identity = identity
+        self._pool = pool
+        self._policy = policy
+        self._max_uploads = max_uploads
+        self._store = store
+        self._streams = streams
         self._uploads: dict[str, _Upload] = {}
         self._by_sha: dict[str, _Upload] = {}
         self._lock = threading.Lock()
-        settings = parts.transfers.settings
+        settings = streams.settings
         self._idle_limit = max(60.0, 6 * settings.chunk_timeout)
 
     def __call__(self, request: IncomingRequest) -> None:
@@ -80,7 +105,7 @@ class ArtifactService:
         if request.verb in (protocol.VERB_ART_CHUNK, protocol.VERB_ART_COMMIT):
             self._enqueue(request)
         else:
-            self._parts.pool.submit(self._run, request)
+            self._pool.submit(self._run, request)
 
     def _run(self, request: IncomingRequest) -> None:
         try:
@@ -88,7 +113,7 @@ class ArtifactService:
             if verb == protocol.VERB_ART_READ:
                 self._read(request)
                 return
-            body = decode_args(request.body, self._parts.policy)
+            body = decode_args(request.body, self._policy)
             request.reply(encode_value(self._answer(verb, body)))
         except PagletError as exc:
             request.fail(exc)
@@ -97,7 +122,7 @@ class ArtifactService:
             request.fail(exc)
 
     def _answer(self, verb: str, body: Any) -> Any:
-        address = self._parts.address
+        address = self._identity.address
         if verb == protocol.VERB_ART_BEGIN:
             return self._begin(body)
         if verb == protocol.VERB_ART_STAT:
@@ -155,7 +180,7 @@ class ArtifactService:
         self._close_idle()
         existing = self._store.add_existing(sha256, name, owner, ttl)
         if existing is not None:
-            return BeginAnswer(ref=existing.ref(self._parts.address)).to_wire()
+            return BeginAnswer(ref=existing.ref(self._identity.address)).to_wire()
         upload_id = new_id()
         with self._lock:
             upload = self._by_sha.get(sha256)
@@ -172,9 +197,9 @@ class ArtifactService:
                 self._uploads[upload_id] = upload
                 return BeginAnswer(upload_id=upload_id, offset=upload.partial.offset).to_wire()
         with self._lock:
-            if len(self._uploads) >= self._parts.config.max_uploads:
+            if len(self._uploads) >= self._max_uploads:
                 raise LimitExceededError(
-                    f"{len(self._uploads)} uploads are in progress on {self._parts.name}",
+                    f"{len(self._uploads)} uploads are in progress on {self._identity.name}",
                     "max_uploads",
                 )
         partial = self._store.open_partial(sha256, size, wait=0.0)
@@ -197,7 +222,7 @@ class ArtifactService:
             if upload.draining:
                 return
             upload.draining = True
-        self._parts.pool.submit(self._drain, upload)
+        self._pool.submit(self._drain, upload)
 
     def _drain(self, upload: _Upload) -> None:
         while True:
@@ -226,7 +251,7 @@ class ArtifactService:
                     self._end(upload)  # the partial is gone: start again from zero
                 raise
             self._end(upload)
-            request.reply(encode_value(record.ref(self._parts.address)))
+            request.reply(encode_value(record.ref(self._identity.address)))
             return
         offset = request.header.get("off")
         if type(offset) is not int or not request.blobs:

@@ -33,6 +33,7 @@ from paglets.core.errors import (
 from paglets.core.events import PersistencyEvent
 from paglets.core.messages import UNQUEUED_PRIORITY
 from paglets.persistence.persistency import DeactivationRequest
+from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.leaving import Leaving, message_body, policy_of, split_queued
 from paglets.runtime.execution.lifecycle import Lifecycle, release_resources
@@ -42,10 +43,13 @@ from paglets.runtime.execution.local_paglet import (
     PagletStatus,
     not_found,
 )
+from paglets.runtime.execution.registry import Registry
 from paglets.runtime.execution.wake_scheduler import WakeScheduler
-from paglets.runtime.parts import HostParts
+from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.files.work_area import WorkArea
+from paglets.runtime.host_identity import HostIdentity
 from paglets.runtime.persistence.checkpoints import is_durable
-from paglets.runtime.persistence.paglet_store import InactiveRow, StoredPaglet
+from paglets.runtime.persistence.paglet_store import InactiveRow, PagletStore, StoredPaglet
 from paglets.wire.codec import encode_state
 
 log = logging.getLogger(__name__)
@@ -55,15 +59,29 @@ class Activation:
     """Deactivation, activation, timed wake-ups and start-up restore for one host."""
 
     def __init__(
-        self, parts: HostParts, lifecycle: Lifecycle, operations: LocalPagletOperations
+        self,
+        lifecycle: Lifecycle,
+        operations: LocalPagletOperations,
+        *,
+        identity: HostIdentity,
+        registry: Registry,
+        store: PagletStore,
+        events: EventLog,
+        pool: WorkerPool,
+        work_area: WorkArea,
     ) -> None:
-        self._parts = parts
+        self._identity = identity
+        self._registry = registry
+        self._store = store
+        self._events = events
+        self._pool = pool
+        self._work_area = work_area
         self._lifecycle = lifecycle
         self._operations = operations
         self._lock = threading.RLock()
         self._waiters: dict[str, dict[int, Envelope]] = {}  # replies owed, by stored seq
         self._activating: set[str] = set()
-        self.scheduler = WakeScheduler(parts.name, self._wake)
+        self.scheduler = WakeScheduler(identity.name, self._wake)
         self.stopping = False
 
     # deactivate -----------------------------------------------------------------------
@@ -94,7 +112,7 @@ class Activation:
         policy = policy_of(paglet, request)
         event = PersistencyEvent(
             reason=request.reason or reason or "deactivate",
-            **self._parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
+            **self._identity.event_fields(slot.agent_id),  # type: ignore[arg-type]
         )
         paglet.on_deactivating(event)
         release_resources(paglet)
@@ -128,7 +146,7 @@ class Activation:
             StoreError: the write failed; every paglet stays active with its mailbox.
         """
         try:
-            self._parts.store.save_many([each.row for each in leaving])
+            self._store.save_many([each.row for each in leaving])
         except PagletError:
             for each in leaving:
                 for envelope in each.queued:
@@ -141,10 +159,10 @@ class Activation:
     def _unload(self, leaving: Leaving) -> None:
         slot, row = leaving.slot, leaving.row
         if slot.has_files:  # the files stay in the work dir; the table is kept aside
-            self._parts.work_area.save_table(slot.agent_id, slot.files.table())
+            self._work_area.save_table(slot.agent_id, slot.files.table())
         slot.leave(PagletStatus.DEACTIVATED)
-        self._parts.registry.remove(slot.agent_id)
-        self._parts.events.record(
+        self._registry.remove(slot.agent_id)
+        self._events.record(
             DEACTIVATE,
             slot.agent_id,
             class_name=slot.class_path,
@@ -157,13 +175,13 @@ class Activation:
         for envelope in leaving.other:  # actions waiting for the turn: they see it inactive
             self._operations.redirect(slot, envelope)
         if row.messages and row.activate_on_message and not self.stopping:
-            self._parts.pool.submit(self._activate_quietly, slot.agent_id)
+            self._pool.submit(self._activate_quietly, slot.agent_id)
 
     def owe(self, agent_id: str, envelopes: list[Envelope]) -> None:
         """Remember who waits for a reply to the messages just kept for ``agent_id``."""
         if not any(envelope.wants_reply for envelope in envelopes):
             return
-        seqs = [message.seq for message in self._parts.store.messages(agent_id)]
+        seqs = [message.seq for message in self._store.messages(agent_id)]
         with self._lock:
             owed = self._waiters.setdefault(agent_id, {})
             # the rows just written are the last ones, in the order of ``envelopes``
@@ -182,7 +200,7 @@ class Activation:
             for envelope in table.values():
                 envelope.respond(
                     error=HostStoppedError(
-                        f"host {self._parts.name} stopped; the message was kept in its store "
+                        f"host {self._identity.name} stopped; the message was kept in its store "
                         "and is handled when the paglet is active again (do not resend it)"
                     )
                 )
@@ -194,21 +212,21 @@ class Activation:
         if envelope.no_delay or envelope.priority == UNQUEUED_PRIORITY:
             # activate_if_inactive=False, or no_delay=True: it cannot be handled at once
             envelope.respond(
-                error=PagletInactiveError(f"paglet {agent_id} is inactive on {self._parts.name}")
+                error=PagletInactiveError(f"paglet {agent_id} is inactive on {self._identity.name}")
             )
             return
         if envelope.action is not None:
             envelope.respond(error=PagletInactiveError(f"paglet {agent_id} is inactive"))
             return
         with self._lock:
-            slot = self._parts.registry.get(agent_id)
+            slot = self._registry.get(agent_id)
             if slot is None:
-                stored = self._parts.store.load(agent_id)
+                stored = self._store.load(agent_id)
                 if stored is None:
                     slot = None
                 else:
                     try:
-                        seq = self._parts.store.queue_message(
+                        seq = self._store.queue_message(
                             agent_id, envelope.priority, message_body(envelope)
                         )
                     except PagletError as exc:
@@ -217,12 +235,12 @@ class Activation:
                     if envelope.wants_reply:
                         self._waiters.setdefault(agent_id, {})[seq] = envelope
                     if stored.activate_on_message and not self.stopping:
-                        self._parts.pool.submit(self._activate_quietly, agent_id)
+                        self._pool.submit(self._activate_quietly, agent_id)
                     return
         if slot is not None:
             slot.deliver(envelope)
         else:
-            envelope.respond(error=not_found(agent_id, self._parts.name))
+            envelope.respond(error=not_found(agent_id, self._identity.name))
 
     # activate -------------------------------------------------------------------------
 
@@ -236,44 +254,42 @@ class Activation:
             PagletError: its class or state is unusable (the row was quarantined).
         """
         with self._lock:
-            slot = self._parts.registry.get(agent_id)
+            slot = self._registry.get(agent_id)
             if slot is not None:
                 return slot
-            stored = self._parts.store.load(agent_id)
+            stored = self._store.load(agent_id)
             if stored is None:
-                raise not_found(agent_id, self._parts.name)
+                raise not_found(agent_id, self._identity.name)
             cls, state = self._decode_or_quarantine("inactive", stored)
             owed = self._waiters.pop(agent_id, {})
             envelopes = [
                 owed.get(message.seq) or Envelope(message.priority, body=message.body)
-                for message in self._parts.store.messages(agent_id)
+                for message in self._store.messages(agent_id)
             ]
             checkpoint = stored.state if is_durable(cls) else None
             slot = self._lifecycle.install(cls, agent_id, state, queued=envelopes)
             try:
-                self._parts.store.activated(stored, checkpoint)
+                self._store.activated(stored, checkpoint)
             except PagletError:
                 self._lifecycle.uninstall(slot)
                 self._waiters[agent_id] = owed
                 raise
             slot.last_checkpoint = checkpoint
-            files = self._parts.work_area.load_table(agent_id)
+            files = self._work_area.load_table(agent_id)
             if files:
                 slot.files.load(files)
-                self._parts.work_area.drop_table(agent_id)
+                self._work_area.drop_table(agent_id)
             self.scheduler.cancel(agent_id)
         self._enter(slot, reason)
         return slot
 
     def _enter(self, slot: LocalPaglet, reason: str) -> None:
-        event = PersistencyEvent(reason=reason, **self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
+        event = PersistencyEvent(reason=reason, **self._identity.event_fields(slot.agent_id))  # type: ignore[arg-type]
         try:
             self._lifecycle.run_hook(slot, lambda: slot.paglet.on_activation(event))
         except Exception:
             log.exception("%r: on_activation raised; the paglet is active anyway", slot.paglet)
-        self._parts.events.record(
-            ACTIVATE, slot.agent_id, class_name=slot.class_path, reason=reason
-        )
+        self._events.record(ACTIVATE, slot.agent_id, class_name=slot.class_path, reason=reason)
         self._lifecycle.open(slot)
 
     def _decode_or_quarantine(self, kind: str, stored: StoredPaglet) -> tuple[Any, Any]:
@@ -282,7 +298,7 @@ class Activation:
         except PagletError as exc:
             reason = f"{type(exc).__name__}: {exc}"
             try:
-                self._parts.store.quarantine(kind, stored.agent_id, reason)
+                self._store.quarantine(kind, stored.agent_id, reason)
             except StoreError as store_exc:
                 log.error("could not quarantine %s: %s", stored.agent_id, store_exc)
             message = (
@@ -290,7 +306,7 @@ class Activation:
                 "its record was quarantined (kept in the store's quarantine table)"
             )
             log.error("%s", message)
-            self._parts.events.record("quarantined", stored.agent_id, reason=reason)
+            self._events.record("quarantined", stored.agent_id, reason=reason)
             raise PagletError(message) from exc
 
     def _activate_quietly(self, agent_id: str) -> None:
@@ -309,7 +325,7 @@ class Activation:
                 self._activating.discard(agent_id)
 
     def _wake(self, agent_id: str) -> None:
-        self._parts.pool.submit(self._activate_quietly, agent_id)
+        self._pool.submit(self._activate_quietly, agent_id)
 
     def dispose_inactive(self, agent_id: str) -> None:
         """Forget the wake-up and the owed replies of a paglet disposed while inactive."""
@@ -326,7 +342,7 @@ class Activation:
 
         Returns None (and quarantines the checkpoint) when it cannot be loaded.
         """
-        if self._parts.registry.get(stored.agent_id) is not None:
+        if self._registry.get(stored.agent_id) is not None:
             return None
         try:
             cls, state = self._decode_or_quarantine("checkpoint", stored)
@@ -340,14 +356,14 @@ class Activation:
 
     def start(self) -> None:
         """Restore durable paglets, schedule wake-ups, activate what asks for it."""
-        store = self._parts.store
+        store = self._store
         for stored in store.checkpoints():
             self.restore(stored)
         now = time.time()
         for agent_id, at in store.wake_ups():
             self.scheduler.schedule(agent_id, max(at, now))
         for agent_id in store.activate_on_start():
-            self._parts.pool.submit(self._activate_quietly, agent_id)
+            self._pool.submit(self._activate_quietly, agent_id)
 
     def stop(self) -> None:
         """Stop the wake-up thread (the times stay stored) and fail owed replies."""

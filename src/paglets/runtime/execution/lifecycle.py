@@ -18,17 +18,25 @@ from paglets.core.context_events import CREATE, DISPOSE
 from paglets.core.errors import HostStoppedError, InvalidAgentError, LimitExceededError, PagletError
 from paglets.core.events import CreationEvent, DisposalEvent
 from paglets.core.ids import new_id
+from paglets.runtime.config import HostConfig
+from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.host_context import HostContext
+from paglets.runtime.execution.limits import QueueBudget, RunSlots
 from paglets.runtime.execution.local_paglet import (
     LocalPaglet,
     LocalPagletOperations,
     PagletStatus,
     not_found,
 )
-from paglets.runtime.isolation.runner import is_isolated, start_isolated
-from paglets.runtime.parts import HostParts
+from paglets.runtime.execution.registry import Registry
+from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.files.work_area import WorkArea
+from paglets.runtime.host_identity import HostIdentity
+from paglets.runtime.isolation.runner import IsolationHost, is_isolated, start_isolated
 from paglets.runtime.persistence.checkpoints import Checkpointer, is_durable
+from paglets.runtime.persistence.paglet_store import PagletStore
+from paglets.runtime.stop_signal import StopSignal
 from paglets.wire.classpath import ClassPolicy, resolve_class
 from paglets.wire.codec import decode_state, encode_state
 
@@ -54,15 +62,49 @@ def release_resources(paglet: Paglet[Any]) -> None:
 
 
 class Lifecycle:
-    """Creates, installs, activates, deactivates and disposes paglets on one host."""
+    """Creates, installs, activates, deactivates and disposes paglets on one host.
+
+    Args:
+        operations: the paglets' self-operations (dispatch, clone...).
+        context: the host context every paglet here sees.
+        config: the host's config (the paglet and mailbox limits).
+        isolation: what isolated children need of the host.
+        the rest: the host's parts a paglet is built, registered and stored with.
+    """
 
     def __init__(
-        self, parts: HostParts, operations: LocalPagletOperations, context: HostContext
+        self,
+        operations: LocalPagletOperations,
+        context: HostContext,
+        *,
+        config: HostConfig,
+        identity: HostIdentity,
+        stop: StopSignal,
+        registry: Registry,
+        store: PagletStore,
+        events: EventLog,
+        pool: WorkerPool,
+        policy: ClassPolicy,
+        work_area: WorkArea,
+        budget: QueueBudget,
+        run_slots: RunSlots,
+        isolation: IsolationHost,
     ) -> None:
-        self._parts = parts
         self._operations = operations
         self._context = context
-        self._checkpointer = Checkpointer(parts.store)
+        self._config = config
+        self._identity = identity
+        self._stop = stop
+        self._registry = registry
+        self._store = store
+        self._events = events
+        self._pool = pool
+        self._policy = policy
+        self._work_area = work_area
+        self._budget = budget
+        self._run_slots = run_slots
+        self._isolation = isolation
+        self._checkpointer = Checkpointer(store)
 
     @property
     def context(self) -> HostContext:
@@ -90,12 +132,12 @@ class Lifecycle:
                 f"{cls.__qualname__} needs a {cls.State.__qualname__} state, "
                 f"not {type(state).__qualname__}"
             )
-        if self._parts.registry.get(agent_id) is not None:
-            raise PagletError(f"paglet {agent_id} already lives on {self._parts.name}")
-        config = self._parts.config
-        if len(self._parts.registry) >= config.max_paglets:
+        if self._registry.get(agent_id) is not None:
+            raise PagletError(f"paglet {agent_id} already lives on {self._identity.name}")
+        config = self._config
+        if len(self._registry) >= config.max_paglets:
             raise LimitExceededError(
-                f"{len(self._parts.registry)} paglets are active on {self._parts.name}",
+                f"{len(self._registry)} paglets are active on {self._identity.name}",
                 "max_paglets",
             )
         paglet = cls()
@@ -104,16 +146,16 @@ class Lifecycle:
             agent_id,
             class_path(cls),
             class_path(type(state)),
-            self._parts.pool,
+            self._pool,
             self._operations,
-            self._parts.policy,
-            self._parts.address,
-            self._parts.config.max_queued_messages,
-            self._parts.work_area,
-            self._parts.events,
-            self._parts.budget,
+            self._policy,
+            self._identity.address,
+            self._config.max_queued_messages,
+            self._work_area,
+            self._events,
+            self._budget,
             config.max_mailbox_bytes,
-            self._parts.run_slots,
+            self._run_slots,
         )
         paglet._bind(agent_id, state, self._context.for_agent(agent_id), slot)
         slot.mailbox.hold()
@@ -121,7 +163,7 @@ class Lifecycle:
             slot.mailbox.post(envelope, envelope.priority)
         if is_durable(cls):
             slot.checkpointer = self._checkpointer
-        self._parts.registry.add(slot)
+        self._registry.add(slot)
         return slot
 
     def run_hook(self, slot: LocalPaglet, hook: Callable[[], None]) -> None:
@@ -134,7 +176,7 @@ class Lifecycle:
         if slot.status is PagletStatus.ACTIVE:
             if is_isolated(type(slot.paglet)):
                 try:
-                    start_isolated(self._parts, slot)
+                    start_isolated(self._isolation, slot)
                 except PagletError:
                     self.uninstall(slot)
                     raise
@@ -144,7 +186,7 @@ class Lifecycle:
     def uninstall(self, slot: LocalPaglet) -> None:
         """Remove a slot whose entry failed (nothing else saw it run)."""
         slot.leave(PagletStatus.DISPOSED)
-        self._parts.registry.remove(slot.agent_id)
+        self._registry.remove(slot.agent_id)
 
     # create -------------------------------------------------------------------------
 
@@ -164,16 +206,16 @@ class Lifecycle:
                 paglet could move later).
             PagletError: ``on_creation`` raised; the paglet was not created.
         """
-        if self._parts.stopping.is_set():
+        if self._stop.is_set():
             raise HostStoppedError(
-                f"host {self._parts.name} is stopping: create elsewhere or later"
+                f"host {self._identity.name} is stopping: create elsewhere or later"
             )
         if state is None:
             state = cls.State()
         if check_state:
             encode_state(state)
         slot = self.install(cls, agent_id or new_agent_id(), state)
-        event = CreationEvent(init=init, **self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
+        event = CreationEvent(init=init, **self._identity.event_fields(slot.agent_id))  # type: ignore[arg-type]
         try:
             self.run_hook(slot, lambda: slot.paglet.on_creation(event))
         except Exception as exc:
@@ -187,7 +229,7 @@ class Lifecycle:
             except PagletError:
                 self.uninstall(slot)
                 raise
-        self._parts.events.record(CREATE, slot.agent_id, class_name=slot.class_path)
+        self._events.record(CREATE, slot.agent_id, class_name=slot.class_path)
         self.open(slot)
         return slot
 
@@ -213,7 +255,7 @@ class Lifecycle:
             PagletError: the classes or the state are bad, or a class needs an import
                 (the caller then takes the normal path, which reports the error).
         """
-        if not self._parts.events.all_quick:
+        if not self._events.all_quick:
             return None
         # classes first: a paglet with hooks goes to a worker without its state decoded
         cls, state_cls = self.resolve(cls_path, state_cls_path, NO_IMPORTS)
@@ -239,7 +281,7 @@ class Lifecycle:
         An empty state class path means the paglet class's declared ``State``; a state
         map may then omit fields that have defaults.
         """
-        policy = self._parts.policy
+        policy = self._policy
         cls, state_cls = self.resolve(cls_path, state_cls_path, policy)
         return cls, decode_state(state, state_cls, policy)
 
@@ -266,18 +308,18 @@ class Lifecycle:
 
     def dispose(self, slot: LocalPaglet) -> None:
         """Destroy an active paglet (``on_disposing`` first). Runs holding the turn."""
-        event = DisposalEvent(**self._parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
+        event = DisposalEvent(**self._identity.event_fields(slot.agent_id))  # type: ignore[arg-type]
         try:
             slot.paglet.on_disposing(event)
         except Exception:
             log.exception("%r: on_disposing raised; disposing anyway", slot.paglet)
         release_resources(slot.paglet)
         queued = slot.leave(PagletStatus.DISPOSED)
-        self._parts.registry.remove(slot.agent_id)
+        self._registry.remove(slot.agent_id)
         if slot.checkpointer is not None:
             self._drop_checkpoint(slot.agent_id)
         self._remove_files(slot.agent_id)
-        self._parts.events.record(DISPOSE, slot.agent_id, class_name=slot.class_path)
+        self._events.record(DISPOSE, slot.agent_id, class_name=slot.class_path)
         slot.fail_queued(queued, InvalidAgentError(f"paglet {slot.agent_id} was disposed"))
 
     def dispose_inactive(self, agent_id: str) -> None:
@@ -286,21 +328,21 @@ class Lifecycle:
         Raises:
             InvalidAgentError: it is not stored here.
         """
-        if not self._parts.store.delete(agent_id):
-            raise not_found(agent_id, self._parts.name)
-        self._parts.work_area.drop_table(agent_id)
+        if not self._store.delete(agent_id):
+            raise not_found(agent_id, self._identity.name)
+        self._work_area.drop_table(agent_id)
         self._remove_files(agent_id)
-        self._parts.events.record(DISPOSE, agent_id)
+        self._events.record(DISPOSE, agent_id)
 
     def _remove_files(self, agent_id: str) -> None:
         """Remove a destroyed paglet's work dir (its registered files elsewhere stay)."""
         try:
-            self._parts.work_area.remove(agent_id)
+            self._work_area.remove(agent_id)
         except OSError as exc:
             log.warning("work dir of disposed paglet %s left behind: %s", agent_id, exc)
 
     def _drop_checkpoint(self, agent_id: str) -> None:
         try:
-            self._parts.store.drop_checkpoint(agent_id)
+            self._store.drop_checkpoint(agent_id)
         except PagletError as exc:
             log.error("checkpoint of disposed paglet %s kept: %s", agent_id, exc)

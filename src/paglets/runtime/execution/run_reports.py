@@ -12,7 +12,11 @@ from typing import Any
 
 from paglets.core.context_events import RUN_LONG
 from paglets.core.errors import PagletError
-from paglets.runtime.parts import HostParts
+from paglets.net.iothread import IOThread
+from paglets.runtime.config import HostConfig
+from paglets.runtime.event_log import EventLog
+from paglets.runtime.execution.limits import QueueBudget, RunSlots
+from paglets.runtime.execution.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -35,30 +39,31 @@ LIMIT_SETTINGS = (
 class RunReports:
     """Checks the run slots about once a second on the I/O thread; reports the long ones."""
 
-    def __init__(self, parts: HostParts) -> None:
-        self._parts = parts
-        report_after = parts.run_slots.report_after if parts.run_slots else 60.0
-        self._interval = max(0.05, min(1.0, report_after / 4))
+    def __init__(
+        self, run_slots: RunSlots, io: IOThread, control_pool: WorkerPool, events: EventLog
+    ) -> None:
+        self._run_slots = run_slots
+        self._io = io
+        self._control_pool = control_pool
+        self._events = events
+        self._interval = max(0.05, min(1.0, run_slots.report_after / 4))
 
     def start(self) -> None:
         """Schedule the first check (stops by itself with the transport)."""
         self._schedule()
 
     def _schedule(self) -> None:
-        io = self._parts.transport.io
+        io = self._io
         try:
             io.call_soon(io.call_later, self._interval, self._check)
         except PagletError:
             pass  # stopped
 
     def _check(self) -> None:
-        slots = self._parts.run_slots
-        if slots is None:
-            return
-        overdue = slots.overdue()
+        overdue = self._run_slots.overdue()
         if overdue:
             try:
-                self._parts.control_pool.submit(self._report, overdue)
+                self._control_pool.submit(self._report, overdue)
             except RuntimeError:
                 return  # the host is stopping
         self._schedule()
@@ -69,16 +74,15 @@ class RunReports:
                 "paglet %s: run() has held a thread for %.0f s (one of %d)",
                 agent_id,
                 seconds,
-                self._parts.config.max_run_threads,
+                self._run_slots.limit,
             )
-            self._parts.events.record(RUN_LONG, agent_id, seconds=round(seconds, 1))
+            self._events.record(RUN_LONG, agent_id, seconds=round(seconds, 1))
 
 
-def limits_info(parts: HostParts) -> dict[str, Any]:
+def limits_info(config: HostConfig, budget: QueueBudget, run_slots: RunSlots) -> dict[str, Any]:
     """The limits and what is held against them, for ``Host.info()``."""
-    config = parts.config
     return {
         "limits": {name: getattr(config, name) for name in LIMIT_SETTINGS},
-        "queued": parts.budget.snapshot() if parts.budget is not None else {},
-        "run": parts.run_slots.snapshot() if parts.run_slots is not None else {},
+        "queued": budget.snapshot(),
+        "run": run_slots.snapshot(),
     }

@@ -10,7 +10,7 @@
    :func:`persist_busy`, which says with which state.
 
 Work arriving meanwhile is refused with a retryable ``HostStoppedError``
-(``HostParts.stopping``); the messages already accepted are kept in the store and
+(the host's ``StopSignal``); the messages already accepted are kept in the store and
 replayed in order after the next activation.
 """
 
@@ -25,16 +25,38 @@ from typing import Any
 from paglets.core.context_events import DEACTIVATE
 from paglets.core.errors import HostStoppedError, PagletError
 from paglets.persistence.persistency import DeactivationRequest
+from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.activation import Activation
 from paglets.runtime.execution.leaving import Leaving, policy_of, split_queued
 from paglets.runtime.execution.local_paglet import LocalPaglet, PagletStatus
-from paglets.runtime.parts import HostParts
+from paglets.runtime.execution.registry import Registry
+from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.wire.codec import encode_state
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
 """Idle paglets written per transaction at stop."""
+
+
+@dataclass(frozen=True)
+class StopScope:
+    """What a graceful stop works on: the paglets registered, the store, the log.
+
+    Args:
+        name: the host's name (for the errors callers get).
+        registry: the active paglets, emptied by the stop.
+        store: where they are kept.
+        events: where the deactivations are recorded.
+        pool: the workers busy paglets are waited for on.
+    """
+
+    name: str
+    registry: Registry
+    store: PagletStore
+    events: EventLog
+    pool: WorkerPool
 
 
 @dataclass
@@ -46,7 +68,7 @@ class ShutdownReport:
     failed: dict[str, str] = field(default_factory=dict)  # agent id -> error
 
 
-def stop_paglets(parts: HostParts, activation: Activation, bound: float) -> int:
+def stop_paglets(host: StopScope, activation: Activation, bound: float) -> int:
     """Take every active paglet off the host as it stops; return how many were kept.
 
     With a persistence dir each is deactivated into the store (:func:`deactivate_all`);
@@ -56,25 +78,25 @@ def stop_paglets(parts: HostParts, activation: Activation, bound: float) -> int:
     """
     activation.stopping = True
     kept = 0
-    if parts.store.durable:
-        report = deactivate_all(parts, activation, bound)
+    if host.store.durable:
+        report = deactivate_all(host, activation, bound)
         kept = report.deactivated + len(report.persisted_busy)
     else:
-        for slot in parts.registry.slots():
+        for slot in host.registry.slots():
             queued = slot.leave(PagletStatus.DISPOSED)
-            parts.registry.remove(slot.agent_id)
-            slot.fail_queued(queued, HostStoppedError(f"host {parts.name} stopped"))
+            host.registry.remove(slot.agent_id)
+            slot.fail_queued(queued, HostStoppedError(f"host {host.name} stopped"))
     activation.stop()
     return kept
 
 
-def deactivate_all(parts: HostParts, activation: Activation, bound: float) -> ShutdownReport:
+def deactivate_all(host: StopScope, activation: Activation, bound: float) -> ShutdownReport:
     """Deactivate every active paglet of the host within ``bound`` seconds."""
     report = ShutdownReport()
     deadline = time.monotonic() + bound
     prepared: list[Leaving] = []
     busy: list[LocalPaglet] = []
-    for slot in parts.registry.slots():
+    for slot in host.registry.slots():
         try:
             ran, leaving = slot.mailbox.run_if_idle(
                 lambda slot=slot: activation.prepare(slot, None, "host-stop")  # type: ignore[misc]
@@ -94,10 +116,10 @@ def deactivate_all(parts: HostParts, activation: Activation, bound: float) -> Sh
         except PagletError as exc:
             for each in chunk:
                 report.failed[each.slot.agent_id] = f"{type(exc).__name__}: {exc}"
-    report.deactivated += _wait_for_busy(parts, activation, busy, deadline)
-    for slot in parts.registry.slots():  # busy past the bound, or failed above
+    report.deactivated += _wait_for_busy(host, activation, busy, deadline)
+    for slot in host.registry.slots():  # busy past the bound, or failed above
         try:
-            report.persisted_busy[slot.agent_id] = how = persist_busy(parts, activation, slot)
+            report.persisted_busy[slot.agent_id] = how = persist_busy(host, activation, slot)
             report.failed.pop(slot.agent_id, None)
             log.warning("paglet %s not deactivated within %.1fs: kept with %s",
                         slot.agent_id, bound, how)  # fmt: skip
@@ -109,7 +131,7 @@ def deactivate_all(parts: HostParts, activation: Activation, bound: float) -> Sh
 
 
 def _wait_for_busy(
-    parts: HostParts, activation: Activation, busy: list[LocalPaglet], deadline: float
+    host: StopScope, activation: Activation, busy: list[LocalPaglet], deadline: float
 ) -> int:
     """Queue a deactivation in each busy paglet's turn; return how many were done."""
     done = 0
@@ -130,7 +152,7 @@ def _wait_for_busy(
             left.release()
 
     for slot in busy:
-        parts.pool.submit(one, slot)
+        host.pool.submit(one, slot)
     for _ in busy:
         left.acquire(timeout=max(0.1, deadline - time.monotonic() + 1.0))
     return done
@@ -149,7 +171,7 @@ def _on_message(paglet: Any) -> bool:
         return True
 
 
-def persist_busy(parts: HostParts, activation: Activation, slot: LocalPaglet) -> str:
+def persist_busy(host: StopScope, activation: Activation, slot: LocalPaglet) -> str:
     """Persist a paglet still busy when the stop bound passed; return which state.
 
     A DURABLE paglet is kept with its last checkpoint: the state after the last handler
@@ -175,7 +197,7 @@ def persist_busy(parts: HostParts, activation: Activation, slot: LocalPaglet) ->
         how = "its state under the state lock" if held else "its state read unlocked"
     queued = slot.mailbox.take_all()
     messages, other = split_queued(queued)
-    parts.store.save(
+    host.store.save(
         slot.agent_id,
         slot.class_path,
         slot.state_class_path,
@@ -186,8 +208,8 @@ def persist_busy(parts: HostParts, activation: Activation, slot: LocalPaglet) ->
         activate_on_message=_on_message(paglet),
     )
     slot.leave(PagletStatus.DEACTIVATED)
-    parts.registry.remove(slot.agent_id)
-    parts.events.record(
+    host.registry.remove(slot.agent_id)
+    host.events.record(
         DEACTIVATE,
         slot.agent_id,
         class_name=slot.class_path,
@@ -197,5 +219,5 @@ def persist_busy(parts: HostParts, activation: Activation, slot: LocalPaglet) ->
     )
     activation.owe(slot.agent_id, [envelope for _, envelope in messages])
     for envelope in other:
-        envelope.respond(error=HostStoppedError(f"host {parts.name} stopped"))
+        envelope.respond(error=HostStoppedError(f"host {host.name} stopped"))
     return how

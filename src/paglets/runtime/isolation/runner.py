@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -40,10 +41,14 @@ from paglets.core.errors import (
     ReplyTimeoutError,
 )
 from paglets.core.messages import Message
+from paglets.net.transport import Transport
+from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.local_paglet import LocalPaglet
+from paglets.runtime.files.work_area import WorkArea
+from paglets.runtime.host_identity import HostIdentity
 from paglets.runtime.isolation.spares import spawn_child, take_spare
-from paglets.runtime.parts import HostParts
 from paglets.wire import protocol
+from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_state, decode_value, encode_state
 from paglets.wire.message_body import encode_message_body
 
@@ -70,8 +75,13 @@ class IsolatedRunner:
     in_process = False
     """Its code runs in the child (the execution seam's flag)."""
 
-    def __init__(self, parts: HostParts, slot: LocalPaglet) -> None:
-        self._parts = parts
+    def __init__(self, host: IsolationHost, slot: LocalPaglet) -> None:
+        self._identity = host.identity
+        self._transport = host.transport
+        self._policy = host.policy
+        self._events = host.events
+        self._work_area = host.work_area
+        self._host = host
         self._slot = slot
         self._dir = tempfile.mkdtemp(prefix="pgl-")
         self.endpoint = f"ipc://{self._dir}/p"
@@ -116,25 +126,25 @@ class IsolatedRunner:
             "class": slot.class_path,
             "state_class": slot.state_class_path,
             "state": state,
-            "modules": sorted(modules | set(self._parts.policy.allowed_prefixes)),
+            "modules": sorted(modules | set(self._policy.allowed_prefixes)),
             "endpoint": self.endpoint,
-            "host_name": self._parts.name,
-            "host_address": self._parts.address,
-            "tags": list(self._parts.config.tags),
-            "properties": dict(self._parts.config.properties),
+            "host_name": self._identity.name,
+            "host_address": self._identity.address,
+            "tags": list(self._host.tags),
+            "properties": dict(self._host.properties),
             "sys_path": [entry for entry in sys.path if entry],
             "cpus": self.cpus,
-            "work_dir": str(self._parts.work_area.dir_of(slot.agent_id)),
+            "work_dir": str(self._work_area.dir_of(slot.agent_id)),
         }
-        keys = self._parts.transport.config.keys
+        keys = self._transport.config.keys
         if keys is not None:  # the pipe is private to the child, as the host's memory is
             launch["keys"] = [keys.server_public, keys.server_secret, keys.fingerprint]
-            identity = self._parts.transport.config.identity
+            identity = self._transport.config.identity
             if identity is not None:  # the child speaks for its host: the host's own key
                 launch["identity"] = [identity.public, identity.secret]
         blob = msgpack.packb(launch, use_bin_type=True)
         self.run_state = "running" if overrides_run(cls) else "none"
-        proc = take_spare(self._parts.address) or spawn_child()
+        proc = take_spare(self._identity.address) or spawn_child()
         self._proc = proc
         assert proc.stdin is not None
         proc.stdin.write(len(blob).to_bytes(4, "big") + blob)
@@ -175,7 +185,7 @@ class IsolatedRunner:
             elif event.get("event") == "run-failed":
                 self.run_state = "failed"
                 self.run_failure = str(event.get("error", ""))
-                self._parts.events.record(
+                self._events.record(
                     PAGLET_CRASHED,
                     self._slot.agent_id,
                     class_name=self._slot.class_path,
@@ -196,7 +206,7 @@ class IsolatedRunner:
         error: PagletError
         if crashed:
             error = PagletCrashedError(self._crash_text())
-            self._parts.events.record(
+            self._events.record(
                 PAGLET_CRASHED,
                 self._slot.agent_id,
                 class_name=self._slot.class_path,
@@ -205,8 +215,10 @@ class IsolatedRunner:
             )
             log.warning("isolated paglet %s: child exited with %s", self._slot.agent_id, code)
         else:
-            error = HostStoppedError(f"paglet {self._slot.agent_id} left host {self._parts.name}")
-        self._parts.transport.forget_link(self.endpoint, error)
+            error = HostStoppedError(
+                f"paglet {self._slot.agent_id} left host {self._identity.name}"
+            )
+        self._transport.forget_link(self.endpoint, error)
         if self._proc.stdin is not None:
             try:
                 self._proc.stdin.close()
@@ -232,11 +244,11 @@ class IsolatedRunner:
         if self.crashed:
             raise PagletCrashedError(self._crash_text())
         if self._stopping:
-            raise HostStoppedError(f"paglet {self._slot.agent_id} left host {self._parts.name}")
+            raise HostStoppedError(f"paglet {self._slot.agent_id} left host {self._identity.name}")
 
     def _ask(self, verb: str, body: bytes, fields: dict[str, Any], timeout: float = _LONG) -> Any:
         self._check_alive()
-        future = self._parts.transport.request(
+        future = self._transport.request(
             self.endpoint, verb, body, fields=fields, timeout=timeout, ordered=False
         )
         deadline = time.monotonic() + timeout
@@ -246,7 +258,7 @@ class IsolatedRunner:
                 error = ReplyTimeoutError(f"no {verb} reply from the child within {timeout}s")
                 # a request can sit unsent on a link that never saw its connection
                 # come up; closing the link lets the next request start afresh
-                self._parts.transport.forget_link(self.endpoint, error)
+                self._transport.forget_link(self.endpoint, error)
                 raise error
         try:
             return future.get_reply(0)
@@ -267,7 +279,7 @@ class IsolatedRunner:
             reply = self._ask(protocol.VERB_MESSAGE, encode_message_body(message), fields)
         except NotHandledError:
             return NOT_HANDLED
-        return decode_value(reply.body, self._parts.policy) if len(reply.body) else None
+        return decode_value(reply.body, self._policy) if len(reply.body) else None
 
     def snapshot(self, timeouts: tuple[float, ...] = SNAPSHOT_TIMEOUTS) -> None:
         """Bring the child's current state into the host's copy of the paglet.
@@ -285,7 +297,7 @@ class IsolatedRunner:
                 reply = self._ask(protocol.VERB_STATE, b"", {"to": self._slot.agent_id}, timeout)
                 break
             except RemoteHostError:  # not answered in time, or "no host answers" (unsent)
-                self._parts.transport.forget_link(
+                self._transport.forget_link(
                     self.endpoint, ReplyTimeoutError("state request abandoned")
                 )
                 if attempt == len(timeouts) - 1:
@@ -294,7 +306,7 @@ class IsolatedRunner:
                     "paglet %s: no state reply in %ss; asking again", self._slot.agent_id, timeout
                 )
         paglet = self._slot.paglet
-        state = decode_state(reply.body, type(paglet.state), self._parts.policy)
+        state = decode_state(reply.body, type(paglet.state), self._policy)
         with paglet.locked():
             paglet.state = state
 
@@ -338,7 +350,29 @@ class IsolatedRunner:
         }
 
 
-def start_isolated(parts: HostParts, slot: LocalPaglet) -> IsolatedRunner:
+@dataclass(frozen=True)
+class IsolationHost:
+    """What an isolated child needs of its host, the same for every child.
+
+    Args:
+        identity: the host's name and address.
+        transport: the host's transport (the child's link, and the mesh keys).
+        policy: the host's class policy.
+        events: the host's event log.
+        work_area: the host's work area (the paglet's work dir).
+        tags, properties: the host's configured tags and properties.
+    """
+
+    identity: HostIdentity
+    transport: Transport
+    policy: ClassPolicy
+    events: EventLog
+    work_area: WorkArea
+    tags: tuple[str, ...]
+    properties: dict[str, str]
+
+
+def start_isolated(host: IsolationHost, slot: LocalPaglet) -> IsolatedRunner:
     """Start ``slot``'s child process and attach it to the slot.
 
     The paglet may name CPU ids to pin its process to with an ``isolation_cpus()``
@@ -347,7 +381,7 @@ def start_isolated(parts: HostParts, slot: LocalPaglet) -> IsolatedRunner:
     Raises:
         PagletError: the child did not start.
     """
-    runner = IsolatedRunner(parts, slot)
+    runner = IsolatedRunner(host, slot)
     chooser = getattr(slot.paglet, "isolation_cpus", None)
     cpus = list(chooser()) if callable(chooser) else None
     runner.start(cpus)

@@ -19,7 +19,10 @@ from paglets.core.errors import PagletError, ProtocolError
 from paglets.core.messages import FutureReply
 from paglets.net.gossip import Gossip
 from paglets.net.log_limit import RateLimitedLog
-from paglets.runtime.parts import HostParts
+from paglets.net.peers import PeerTable
+from paglets.net.transport import Transport
+from paglets.runtime.host_identity import HostIdentity
+from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value, encode_value
 from paglets.wire.protocol import VERB_HELLO
 
@@ -35,7 +38,10 @@ class Greeter:
     """Sends the ``hello`` greetings of one host.
 
     Args:
-        parts: the host's parts (transport, peer table, class policy).
+        identity: the host's addresses (it never greets itself).
+        transport: sends the hellos.
+        peers: the peer table.
+        policy: the class policy answers decode under.
         facts: this host's facts, the body of every hello.
         on_answer: called on a worker with the address greeted and the facts it
             answered; raising ``PagletError``/``ValueError`` counts as a failed try.
@@ -46,7 +52,10 @@ class Greeter:
 
     def __init__(
         self,
-        parts: HostParts,
+        identity: HostIdentity,
+        transport: Transport,
+        peers: PeerTable,
+        policy: ClassPolicy,
         facts: Callable[[], dict[str, Any]],
         on_answer: Callable[[str, Any], None],
         on_refused: Callable[[str, ProtocolError], None],
@@ -54,7 +63,10 @@ class Greeter:
         gossip: Callable[[], Gossip | None],
         on_settled: Callable[[str], None] | None = None,
     ) -> None:
-        self._parts = parts
+        self._identity = identity
+        self._transport = transport
+        self._peers = peers
+        self._policy = policy
         self._facts = facts
         self._on_answer = on_answer
         self._on_refused = on_refused
@@ -89,9 +101,9 @@ class Greeter:
                 answers or this host stops, as for seeds, which never count as unverified).
             pub: its gossip endpoint, if known.
         """
-        if self._stopped or self._parts.is_local(address):
+        if self._stopped or self._identity.is_local(address):
             return
-        unverified = retries is not None and self._parts.peers.get(address) is None
+        unverified = retries is not None and self._peers.get(address) is None
         with self._lock:
             if address in self._greeting:
                 return
@@ -119,7 +131,7 @@ class Greeter:
         if want_peers:
             body["want_peers"] = True
         try:
-            future = self._parts.transport.request(
+            future = self._transport.request(
                 address, VERB_HELLO, encode_value(body), timeout=HELLO_TIMEOUT, ordered=False
             )
         except PagletError:
@@ -156,7 +168,7 @@ class Greeter:
         if not under_way:
             tell()  # settled already, or never started (stopped, too many unverified)
             return
-        io = self._parts.transport.io
+        io = self._transport.io
         try:
             io.call_soon(io.call_later, timeout, lambda: self._submit(tell))
         except PagletError:
@@ -178,7 +190,7 @@ class Greeter:
             early = self._unverified.pop(address, "")
         gossip = self._gossip()
         if early and gossip is not None:
-            known = self._parts.peers.get(address)
+            known = self._peers.get(address)
             if known is None or known.pub_address != early:
                 gossip.disconnect(early)  # it never answered, or gossips elsewhere
 
@@ -193,7 +205,7 @@ class Greeter:
         error = future.error()
         if error is None:
             try:
-                self._on_answer(address, decode_value(future.get_reply(0).body, self._parts.policy))
+                self._on_answer(address, decode_value(future.get_reply(0).body, self._policy))
             except (PagletError, ValueError) as exc:
                 error = exc
             else:
@@ -208,7 +220,7 @@ class Greeter:
             return
         self._settle(address)
         delay = min(MAX_BACKOFF, 0.2 * (2**attempt))
-        io = self._parts.transport.io
+        io = self._transport.io
         try:
             io.call_soon(
                 io.call_later,

@@ -31,9 +31,15 @@ from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.gossip import Gossip
 from paglets.net.log_limit import RateLimitedLog
 from paglets.net.peer_trust import Verdict, judge_gossip
-from paglets.net.peers import PeerInfo
+from paglets.net.peers import PeerInfo, PeerTable
+from paglets.net.transport import Transport
+from paglets.runtime.config import HostConfig
+from paglets.runtime.event_log import EventLog
+from paglets.runtime.execution.registry import Registry
+from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.host_identity import HostIdentity
 from paglets.runtime.mesh.host_facts import HostFacts
-from paglets.runtime.parts import HostParts
+from paglets.runtime.persistence.paglet_store import PagletStore
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +62,36 @@ class Learner(Protocol):
 
 
 class Heartbeat:
-    """Publishes this host's facts and keeps the peer table's liveness up to date."""
+    """Publishes this host's facts and keeps the peer table's liveness up to date.
 
-    def __init__(self, parts: HostParts, learner: Learner) -> None:
-        self._parts = parts
+    Args:
+        learner: takes the peers gossip tells of, greets the ones gone offline.
+        config: the host's config (gossip port and timing, mesh version).
+        control_pool: the workers beats and gossip are handled on.
+        the rest: what the host's facts and the liveness sweep read and record.
+    """
+
+    def __init__(
+        self,
+        learner: Learner,
+        *,
+        config: HostConfig,
+        identity: HostIdentity,
+        transport: Transport,
+        peers: PeerTable,
+        events: EventLog,
+        control_pool: WorkerPool,
+        registry: Registry,
+        store: PagletStore,
+    ) -> None:
+        self._config = config
+        self._identity = identity
+        self._transport = transport
+        self._peers = peers
+        self._events = events
+        self._control_pool = control_pool
+        self._registry = registry
+        self._store = store
         self._learner = learner
         self._lock = threading.Lock()
         self._regreet: dict[str, tuple[float, float]] = {}  # address: (when, backoff)
@@ -80,9 +112,9 @@ class Heartbeat:
         Raises:
             zmq.ZMQError: the PUB port could not be bound.
         """
-        parts, config = self._parts, self._parts.config
+        config = self._config
         gossip = Gossip(
-            parts.transport,
+            self._transport,
             bind_host=config.host,
             port=config.pub_port,
             interval=config.heartbeat_interval,
@@ -90,12 +122,20 @@ class Heartbeat:
             on_tick=lambda late: self.submit(self._beat, time.monotonic() - late),
         )
         bound = gossip.start()
-        advertised_host, _ = split_address(parts.address)
+        advertised_host, _ = split_address(self._identity.address)
         pub_address = normalize_address(f"{advertised_host}:{split_address(bound)[1]}")
         self.gossip = gossip
-        self.facts = HostFacts(parts, pub_address)
+        self.facts = HostFacts(
+            config,
+            self._identity,
+            self._transport,
+            self._peers,
+            self._registry,
+            self._store,
+            pub_address,
+        )
         self.publish()
-        parts.events.add_listener(self._on_event, quick=True)
+        self._events.add_listener(self._on_event, quick=True)
         return pub_address
 
     def stop(self) -> None:
@@ -103,7 +143,7 @@ class Heartbeat:
         if self._stopped:
             return
         self._stopped = True
-        self._parts.events.remove_listener(self._on_event)
+        self._events.remove_listener(self._on_event)
         if self.gossip is not None and self.facts is not None:
             try:
                 self.facts.publish_sample(self.gossip.publish, leaving=True)
@@ -133,7 +173,7 @@ class Heartbeat:
         if self._stopped:
             return
         try:
-            self._parts.control_pool.submit(fn, *args)
+            self._control_pool.submit(fn, *args)
         except RuntimeError:
             pass  # the host is stopping
 
@@ -145,7 +185,7 @@ class Heartbeat:
             if self._publish_pending:
                 return
             self._publish_pending = True
-        io = self._parts.transport.io
+        io = self._transport.io
         try:
             io.call_soon(io.call_later, _CHANGE_DEBOUNCE, self._publish_changed)
         except PagletError:
@@ -160,7 +200,7 @@ class Heartbeat:
         if self._stopped:
             return
         self.publish()
-        config = self._parts.config
+        config = self._config
         if time.monotonic() - due > config.heartbeat_interval / 2:
             # This host runs late (overloaded): the silence may well be ours, so do
             # not judge others on this beat, nor on the next one, but no longer:
@@ -170,9 +210,9 @@ class Heartbeat:
             if self._skipped <= _MAX_SKIPPED_SWEEPS:
                 return
         self._skipped = 0
-        for info in self._parts.peers.sweep(config.offline_after):
+        for info in self._peers.sweep(config.offline_after):
             log.info("host %s (%s) went silent: offline", info.name, info.address)
-            self._parts.events.record("host-offline", "", name=info.name, address=info.address)
+            self._events.record("host-offline", "", name=info.name, address=info.address)
         self._regreet_offline()
 
     def _regreet_offline(self) -> None:
@@ -183,7 +223,7 @@ class Heartbeat:
         """
         now = time.monotonic()
         budget = _REGREETS_PER_BEAT
-        known = self._parts.peers.all()
+        known = self._peers.all()
         if len(self._regreet) > len(known):
             addresses = {info.address for info in known}
             self._regreet = {a: v for a, v in self._regreet.items() if a in addresses}
@@ -203,7 +243,7 @@ class Heartbeat:
         """Facts from the peer's PUB at ``endpoint`` (on the I/O thread)."""
         if self._stopped:
             return
-        if data.get("mesh_version") != self._parts.config.mesh_version:
+        if data.get("mesh_version") != self._config.mesh_version:
             return  # another mesh: never subscribed on purpose, ignored if it happens
         try:
             data["address"] = normalize_address(str(data.get("address", "")))
@@ -211,7 +251,7 @@ class Heartbeat:
         except ValueError as exc:
             log.debug("dropped gossip: %s", exc)
             return
-        peers = self._parts.peers
+        peers = self._peers
         if judge_gossip(peers, info, endpoint) is Verdict.REJECT:
             self.rejected += 1
             self._rejections.log(
@@ -235,4 +275,4 @@ class Heartbeat:
 
     def _record_left(self, info: PeerInfo) -> None:
         log.info("host %s (%s) stopped: offline", info.name, info.address)
-        self._parts.events.record("host-offline", "", name=info.name, address=info.address)
+        self._events.record("host-offline", "", name=info.name, address=info.address)

@@ -23,8 +23,12 @@ from typing import Any
 
 import psutil
 
-from paglets.net.peers import PeerInfo
-from paglets.runtime.parts import HostParts
+from paglets.net.peers import PeerInfo, PeerTable
+from paglets.net.transport import Transport
+from paglets.runtime.config import HostConfig
+from paglets.runtime.execution.registry import Registry
+from paglets.runtime.host_identity import HostIdentity
+from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.wire.protocol import PROTOCOL_VERSION
 
 
@@ -63,12 +67,30 @@ class HostFacts:
     """The facts this host publishes, one numbered sample at a time. Thread-safe.
 
     Args:
-        parts: the host's shared parts (config, registry, store, peers).
+        config: the host's config (name, mesh version, tags, properties).
+        identity: the host's address.
+        transport: the host's transport (its identity key).
+        peers: the peer table (how many are online).
+        registry, store: where the active and inactive paglets are counted.
         pub_address: the advertised gossip PUB endpoint.
     """
 
-    def __init__(self, parts: HostParts, pub_address: str) -> None:
-        self._parts = parts
+    def __init__(
+        self,
+        config: HostConfig,
+        identity: HostIdentity,
+        transport: Transport,
+        peers: PeerTable,
+        registry: Registry,
+        store: PagletStore,
+        pub_address: str,
+    ) -> None:
+        self._config = config
+        self._identity = identity
+        self._transport = transport
+        self._peers = peers
+        self._registry = registry
+        self._store = store
         self.pub_address = pub_address
         self.incarnation = time.time_ns()
         self._seq = 0
@@ -78,7 +100,7 @@ class HostFacts:
         # There is no compute-slot admission yet, so every logical core counts as free.
         # The compute-slots service fills this in later with set_free_cores().
         self._free_cores: Callable[[MachineSample], int] = lambda sample: sample.cpu_count
-        directory = parts.config.persistence_dir
+        directory = self._config.persistence_dir
         self._work_dir = directory if directory is not None else Path(tempfile.gettempdir())
 
     def set_free_cores(self, provider: Callable[[MachineSample], int] | None) -> None:
@@ -99,27 +121,26 @@ class HostFacts:
             leaving: mark it as this host's last word (it is stopping).
         """
         machine = sample_machine(self._work_dir)
-        parts = self._parts
-        config = parts.config
+        config = self._config
         facts: dict[str, Any] = {
             "name": config.name,
-            "address": parts.address,
+            "address": self._identity.address,
             "pub": self.pub_address,
-            "key": parts.transport.identity_key,
+            "key": self._transport.identity_key,
             "mesh_version": config.mesh_version,
             "protocol": PROTOCOL_VERSION,
             "tags": list(config.tags),
             "properties": dict(config.properties),
             "incarnation": self.incarnation,
-            "active": len(parts.registry),
-            "inactive": len(parts.store.ids()) if not leaving else 0,
+            "active": len(self._registry),
+            "inactive": len(self._store.ids()) if not leaving else 0,
             "cpu_count": machine.cpu_count,
             "load": machine.load,
             "memory_free": machine.memory_free,
             "memory_total": machine.memory_total,
             "work_free": machine.work_free,
             "cores_free": max(0, int(self._free_cores(machine))),
-            "peer_count": parts.peers.online_count(),
+            "peer_count": self._peers.online_count(),
             "time": time.time(),
         }
         if leaving:

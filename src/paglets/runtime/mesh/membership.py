@@ -34,38 +34,74 @@ from collections.abc import Callable
 from typing import Any
 
 from paglets.core.errors import ProtocolError
-from paglets.net.discovery import DiscoveredHost, Discovery
+from paglets.net.discovery import Discovery
 from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.log_limit import RateLimitedLog
 from paglets.net.peer_trust import Verdict, judge_reply, judge_request
-from paglets.net.peers import Change, PeerInfo
+from paglets.net.peers import Change, PeerInfo, PeerTable
+from paglets.net.transport import Transport
+from paglets.runtime.config import HostConfig
+from paglets.runtime.event_log import EventLog
+from paglets.runtime.execution.registry import Registry
+from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.host_identity import HostIdentity
 from paglets.runtime.mesh.greeter import Greeter
 from paglets.runtime.mesh.heartbeat import Heartbeat
+from paglets.runtime.mesh.lan_discovery import DISCOVERED_RETRIES, LanDiscovery
 from paglets.runtime.mesh.view import mesh_view
-from paglets.runtime.parts import HostParts
+from paglets.runtime.persistence.paglet_store import PagletStore
+from paglets.wire.classpath import ClassPolicy
 from paglets.wire.protocol import PROTOCOL_VERSION
 
 log = logging.getLogger(__name__)
 
-_DISCOVERED_RETRIES = 3
 GREET_BACK_WAIT = 1.0
 """Seconds at most that the answer to a joining host's hello waits for its greet-back."""
 MAX_LISTED = 256
 """Entries kept in :attr:`Membership.ignored` and :attr:`Membership.refused`."""
 
 
-class Membership:
+class Membership(LanDiscovery):
     """The peer table's upkeep for one host: greeting, discovery, names, the mesh view."""
 
-    def __init__(self, parts: HostParts) -> None:
-        self._parts = parts
+    def __init__(
+        self,
+        *,
+        config: HostConfig,
+        identity: HostIdentity,
+        transport: Transport,
+        peers: PeerTable,
+        events: EventLog,
+        control_pool: WorkerPool,
+        policy: ClassPolicy,
+        registry: Registry,
+        store: PagletStore,
+    ) -> None:
+        self._config = config
+        self._identity = identity
+        self._transport = transport
+        self._peers = peers
+        self._events = events
         self._noise = RateLimitedLog(log, 30.0)
         self.rejected = 0
         self._clashes_told: set[tuple[str, str]] = set()
         self._stopped = False
-        self.heartbeat = Heartbeat(parts, self)
+        self.heartbeat = Heartbeat(
+            self,
+            config=config,
+            identity=identity,
+            transport=transport,
+            peers=peers,
+            events=events,
+            control_pool=control_pool,
+            registry=registry,
+            store=store,
+        )
         self._greeter = Greeter(
-            parts,
+            identity,
+            transport,
+            peers,
+            policy,
             self.facts,
             self._on_answer,
             self._on_refused,
@@ -82,11 +118,11 @@ class Membership:
         """This host's facts as sent in ``hello`` and gossip (the last sample)."""
         if self.heartbeat.facts is not None:
             return self.heartbeat.current()
-        config = self._parts.config
+        config = self._config
         return {
             "name": config.name,
-            "address": self._parts.address,
-            "key": self._parts.transport.identity_key,
+            "address": self._identity.address,
+            "key": self._transport.identity_key,
             "mesh_version": config.mesh_version,
             "protocol": PROTOCOL_VERSION,
             "tags": list(config.tags),
@@ -109,38 +145,17 @@ class Membership:
             self.greet(address, want_peers=True, retries=None)
         # Joining is done when start returns: every seed that answers has learnt us
         # (hello is mutual) and we it. A seed that is down costs at most join_timeout.
-        deadline = time.monotonic() + self._parts.config.join_timeout
+        deadline = time.monotonic() + self._config.join_timeout
         for address in addresses:
             self._answered[address].wait(max(0.0, deadline - time.monotonic()))
-        if self._parts.config.discovery:
-            ip, router_port = split_address(self._parts.address)
+        if self._config.discovery:
+            ip, router_port = split_address(self._identity.address)
             self._start_discovery(ip, router_port, pub_address)
 
     def _settled(self, address: str) -> None:
         answered = self._answered.get(address)
         if answered is not None:
             answered.set()
-
-    def _start_discovery(self, ip: str, router_port: int, pub_address: str) -> None:
-        config = self._parts.config
-        discovery = Discovery(
-            name=config.name,
-            mesh_version=config.mesh_version,
-            protocol=PROTOCOL_VERSION,
-            ip=ip,
-            router_port=router_port,
-            pub_port=split_address(pub_address)[1],
-            on_found=self._on_discovered,
-            on_removed=self._on_vanished,
-            key=self._parts.transport.identity_key,
-        )
-        try:
-            discovery.start()
-        except Exception as exc:
-            log.warning("zeroconf discovery is unavailable on %s (%s); seeds only", ip, exc)
-            discovery.stop()
-            return
-        self.discovery = discovery
 
     def stop(self) -> None:
         """Unregister from zeroconf, say goodbye on gossip, stop greeting."""
@@ -178,9 +193,9 @@ class Membership:
                 pub = normalize_address(str(entry["pub"])) if entry.get("pub") else ""
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue
-            if self._parts.is_local(address) or self._parts.peers.get(address) is not None:
+            if self._identity.is_local(address) or self._peers.get(address) is not None:
                 continue  # known hosts that went offline are re-greeted by the heartbeat
-            self.greet(address, retries=_DISCOVERED_RETRIES, pub=pub)
+            self.greet(address, retries=DISCOVERED_RETRIES, pub=pub)
 
     def _learn(self, facts: Any, via: str, *, dialled: str = "", caller_key: str = "") -> PeerInfo:
         """Read hello facts; apply them as :mod:`~paglets.net.peer_trust` rules.
@@ -200,24 +215,24 @@ class Membership:
                 "online": True,
             }
         )
-        peers = self._parts.peers
+        peers = self._peers
         if dialled:
             verdict = judge_reply(peers, dialled, info)
         else:
-            verdict = judge_request(peers, info, caller_key, secured=self._parts.transport.secured)
+            verdict = judge_request(peers, info, caller_key, secured=self._transport.secured)
         if verdict is Verdict.REJECT:
             raise ProtocolError(
                 f"hello facts name the key {info.key or '(none)'}, but the connection is "
                 f"authenticated as {caller_key or '(none)'}"
             )
         if verdict is Verdict.GREET:
-            self.greet(info.address, retries=_DISCOVERED_RETRIES, pub=info.pub_address)
+            self.greet(info.address, retries=DISCOVERED_RETRIES, pub=info.pub_address)
         else:
             self.take(info, via, rebind=verdict is Verdict.REBIND)
         return info
 
     def _check_version(self, facts: dict[str, Any]) -> None:
-        mine = self._parts.config.mesh_version
+        mine = self._config.mesh_version
         theirs = str(facts.get("mesh_version", ""))
         protocol = facts.get("protocol", PROTOCOL_VERSION)
         reason = ""
@@ -240,9 +255,9 @@ class Membership:
                 (a reply from that very address); otherwise facts naming another key
                 than the bound one are dropped.
         """
-        if self._parts.is_local(info.address):
+        if self._identity.is_local(info.address):
             return
-        peers = self._parts.peers
+        peers = self._peers
         known = peers.get(info.address)
         if known is not None and known.key != info.key:
             if not rebind:
@@ -280,14 +295,14 @@ class Membership:
     def _announce(self, info: PeerInfo, change: Change) -> None:
         kind = {Change.NEW: "host-joined", Change.RESTARTED: "host-restarted"}
         log.info("host %s at %s: %s", info.name, info.address, change.value)
-        self._parts.events.record(
+        self._events.record(
             kind.get(change, "host-online"), "", name=info.name, address=info.address
         )
-        clash = self._parts.peers.clashes(self._parts.name).get(info.name)
+        clash = self._peers.clashes(self._identity.name).get(info.name)
         if clash and (info.name, info.address) not in self._clashes_told:
             self._clashes_told.add((info.name, info.address))
             log.warning("name clash: %r is used by %s", info.name, ", ".join(clash))
-            self._parts.events.record("name-clash", "", name=info.name, addresses=clash)
+            self._events.record("name-clash", "", name=info.name, addresses=clash)
 
     def _reject(self, info: PeerInfo, why: str) -> None:
         self.rejected += 1
@@ -342,7 +357,7 @@ class Membership:
         )
 
     def _knows(self, info: PeerInfo) -> bool:
-        known = self._parts.peers.get(info.address)
+        known = self._peers.get(info.address)
         return known is not None and known.key == info.key and known.online
 
     def _hello_answer(self, want_peers: bool) -> dict[str, Any]:
@@ -350,43 +365,17 @@ class Membership:
         if want_peers:
             reply["peers"] = [
                 {"name": info.name, "address": info.address, "pub": info.pub_address}
-                for info in self._parts.peers.all()
+                for info in self._peers.all()
                 if info.online
             ]
         return reply
-
-    # discovery callbacks --------------------------------------------------------------------
-
-    def _on_discovered(self, found: DiscoveredHost) -> None:
-        """A host announced itself on zeroconf (on the browser thread)."""
-        if self._stopped or self._parts.is_local(found.address):
-            return
-        config = self._parts.config
-        if found.mesh_version != config.mesh_version or found.protocol != PROTOCOL_VERSION:
-            self._ignore(
-                found.address,
-                found.name,
-                found.mesh_version,
-                found.protocol,
-                f"mesh version {found.mesh_version!r} / protocol {found.protocol} "
-                f"(this host: {config.mesh_version!r} / {PROTOCOL_VERSION})",
-            )
-            return
-        known = self._parts.peers.get(found.address)
-        if known is not None and known.online and known.pub_address == found.pub_address:
-            return
-        self.greet(found.address, retries=_DISCOVERED_RETRIES, pub=found.pub_address)
-
-    def _on_vanished(self, found: DiscoveredHost) -> None:
-        # liveness comes from gossip; a vanished record only ends an "ignored" listing
-        self.ignored.pop(found.address, None)
 
     def mesh_view(self) -> dict[str, Any]:
         """This host's view of the mesh (the ``mesh`` verb): itself, peers, ignored, clashes."""
         return mesh_view(
             self.facts(),
-            self._parts.peers,
-            self._parts.name,
+            self._peers,
+            self._identity.name,
             list(self.ignored.values()),
             self.discovery.ip if self.discovery is not None else "",
             self.heartbeat.gossip,

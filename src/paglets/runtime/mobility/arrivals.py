@@ -27,16 +27,21 @@ from paglets.core.errors import (
     RemoteHostError,
     TransferError,
 )
-from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.disk.partial_file import storage_error
+from paglets.runtime.artifacts.streams import ArtifactStreams
+from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.lifecycle import Lifecycle
+from paglets.runtime.execution.registry import Registry
 from paglets.runtime.files.paglet_files import PagletFiles
-from paglets.runtime.files.work_area import remove_tree
+from paglets.runtime.files.work_area import WorkArea, remove_tree
+from paglets.runtime.host_identity import HostIdentity
+from paglets.runtime.mobility.arrival_hook import arrival_hook
 from paglets.runtime.mobility.fault_points import fault_point
-from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence import transfer_log as phases
+from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.runtime.persistence.transfer_log import IN, TransferLog
+from paglets.runtime.stop_signal import StopSignal
 from paglets.wire import handoff_bodies
 from paglets.wire.codec import encode_state
 from paglets.wire.handoff_bodies import INACTIVE, HandoffRecord
@@ -50,10 +55,36 @@ ABORTED_REPLY = handoff_bodies.ABORTED
 
 
 class Arrivals:
-    """Prepared and starting transfers on the target side."""
+    """Prepared and starting transfers on the target side.
 
-    def __init__(self, parts: HostParts, lifecycle: Lifecycle, transfers: TransferLog) -> None:
-        self._parts = parts
+    ``redirect`` and ``requeue`` take the messages parked for an arrival (at most
+    ``max_parked``) when it aborted or started; see :meth:`park`.
+    """
+
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        transfers: TransferLog,
+        *,
+        redirect: Callable[[str, str, Envelope], None],
+        requeue: Callable[[str, Envelope], None],
+        max_parked: int,
+        identity: HostIdentity,
+        stop: StopSignal,
+        registry: Registry,
+        store: PagletStore,
+        events: EventLog,
+        work_area: WorkArea,
+        streams: ArtifactStreams,
+    ) -> None:
+        self._identity = identity
+        self._stop = stop
+        self._registry = registry
+        self._store = store
+        self._events = events
+        self._work_area = work_area
+        self._streams = streams
+        self._max_parked = max_parked
         self._lifecycle = lifecycle
         self._log = transfers
         self._lock = threading.Lock()
@@ -64,8 +95,8 @@ class Arrivals:
         self._decoded: dict[str, tuple[type[Paglet[Any]], PagletState, HandoffRecord]] = {}
         # messages for a paglet prepared here and not started yet, delivered once it is
         self._parked: dict[str, list[Envelope]] = {}
-        self.redirect: Callable[[str, str, Envelope], None] | None = None
-        self.requeue: Callable[[str, Envelope], None] | None = None
+        self._redirect = redirect
+        self._requeue = requeue
         self._settled = threading.Condition(self._lock)
 
     def wait_arrival(self, agent_id: str, timeout: float) -> bool:
@@ -82,7 +113,7 @@ class Arrivals:
             waiting = self._parked.get(agent_id)
             if waiting is None:
                 return False
-            if len(waiting) < self._parts.config.max_queued_messages:
+            if len(waiting) < self._max_parked:
                 waiting.append(envelope)
                 return True
         envelope.respond(error=OverloadedError(f"paglet {agent_id} is arriving; too many waiting"))
@@ -94,10 +125,7 @@ class Arrivals:
             waiting = self._parked.pop(agent_id, [])
             self._settled.notify_all()
         for envelope in waiting:
-            if self.redirect is not None:
-                self.redirect(agent_id, source, envelope)
-            else:
-                envelope.respond(error=TransferError(f"paglet {agent_id} did not arrive"))
+            self._redirect(agent_id, source, envelope)
 
     def prepare(self, record: HandoffRecord) -> str:
         """Stage an arriving paglet (the ``transfer`` verb); start nothing.
@@ -110,16 +138,16 @@ class Arrivals:
             TransferError: aborted, or the paglet already lives here.
         """
         tid, agent_id = record.tid, record.agent_id
-        if self._parts.stopping.is_set():
-            raise TransferError(f"host {self._parts.name} is stopping: nothing was staged")
+        if self._stop.is_set():
+            raise TransferError(f"host {self._identity.name} is stopping: nothing was staged")
         known = self._known(tid)
         if known is not None:
             return known
         cls, state = self._lifecycle.decode(
             record.class_path, record.state_class_path, record.state
         )
-        if self._parts.registry.get(agent_id) is not None:
-            raise TransferError(f"paglet {agent_id} already lives on {self._parts.name}")
+        if self._registry.get(agent_id) is not None:
+            raise TransferError(f"paglet {agent_id} already lives on {self._identity.name}")
         staging = self._stage_files(record) if record.files else None
         timeout = record.timeout
         wait = timeout if timeout is not None and 0 < timeout < 86_400 else 30.0
@@ -167,7 +195,7 @@ class Arrivals:
             kept = self._decoded.get(tid)
         phase = self._log.phase(tid, IN)
         if phase is None:
-            raise TransferError(f"transfer {tid} is unknown on {self._parts.name}")
+            raise TransferError(f"transfer {tid} is unknown on {self._identity.name}")
         if phase == phases.ABORTED:
             raise TransferError(f"transfer {tid} was aborted")
         if phase == phases.DONE:
@@ -177,7 +205,7 @@ class Arrivals:
         else:  # prepared before a restart: read it back
             entry = self._log.get(tid, IN)
             if entry is None:
-                raise TransferError(f"transfer {tid} is unknown on {self._parts.name}")
+                raise TransferError(f"transfer {tid} is unknown on {self._identity.name}")
             record = HandoffRecord.from_wire(entry.record)
         with self._lock:
             starting = self._starting.get(tid)
@@ -190,7 +218,7 @@ class Arrivals:
             starting.wait(timeout)
             if self._log.phase(tid, IN) == phases.DONE:
                 return STARTED
-            raise TransferError(f"transfer {tid} is still starting on {self._parts.name}")
+            raise TransferError(f"transfer {tid} is still starting on {self._identity.name}")
         try:
             self._start_entry(tid, record, phase)
         finally:
@@ -220,7 +248,7 @@ class Arrivals:
                                   checkpoint=checkpoint, durable=False):  # fmt: skip
                 raise TransferError(f"transfer {tid} was aborted meanwhile")
             fault_point("target-committed")
-        if self._parts.registry.get(agent_id) is None:
+        if self._registry.get(agent_id) is None:
             with self._lock:
                 staging = self._staged.pop(tid, None)
             self._start(record, cls, state, staging)
@@ -260,11 +288,9 @@ class Arrivals:
                 raise TransferError(f"transfer {tid} is arriving already")
             self._staging[tid] = cancelled
         try:
-            staging = self._parts.work_area.staging(tid)
+            staging = self._work_area.staging(tid)
             try:
-                self._parts.transfers.pull_files(
-                    source, tid, record.agent_id, files, staging, cancelled
-                )
+                self._streams.pull_files(source, tid, record.agent_id, files, staging, cancelled)
             except RemoteHostError as exc:
                 remove_tree(staging)
                 raise ArtifactError(
@@ -285,11 +311,10 @@ class Arrivals:
         state: PagletState,
         staging: Path | None = None,
     ) -> None:
-        parts = self._parts
         agent_id = record.agent_id
         if record.arrival == INACTIVE:
             try:
-                if not parts.store.contains(agent_id):  # (a restart may have cut it short)
+                if not self._store.contains(agent_id):  # (a restart may have cut it short)
                     self._store_inactive(record, staging)
             finally:
                 self._release_parked(agent_id)
@@ -305,40 +330,17 @@ class Arrivals:
                 slot.files.adopt(staging, record.files)
             except BaseException as exc:
                 self._lifecycle.uninstall(slot)
-                parts.work_area.remove(agent_id)
+                self._work_area.remove(agent_id)
                 if isinstance(exc, OSError):
                     raise storage_error(exc, f"the work dir of {agent_id}") from None
                 raise
-        reason = record.reason
-        source_name = record.source_name
-        fields = parts.event_fields(agent_id)
-        hook: Callable[[Any], None]
-        if reason == "clone":
-            event: Any = CloneEvent(
-                source_agent_id=record.source_agent_id,
-                clone_agent_id=agent_id,
-                source_host_name=source_name,
-                source_host_address=record.source_address,
-                target_host_name=parts.name,
-                target_host_address=parts.address,
-                **fields,  # type: ignore[arg-type]
-            )
-            hook = slot.paglet.on_clone
-        else:
-            event = MobilityEvent(
-                source_host_name=source_name,
-                target_host_name=parts.name,
-                source_host_address=record.source_address,
-                target_host_address=parts.address,
-                reason=reason,
-                **fields,  # type: ignore[arg-type]
-            )
-            hook = slot.paglet.on_arrival
+        reason, source_name = record.reason, record.source_name
+        event, hook = arrival_hook(record, self._identity, slot.paglet, agent_id)
         try:
             self._lifecycle.run_hook(slot, lambda: hook(event))
         except Exception:
             log.exception("%r: %s raised; the paglet is here anyway", slot.paglet, hook.__name__)
-        parts.events.record(
+        self._events.record(
             ARRIVAL, agent_id, class_name=slot.class_path, source=source_name, reason=reason
         )
         self._lifecycle.open(slot)
@@ -347,20 +349,19 @@ class Arrivals:
         """Keep an arrived paglet inactive: its record's state in the store, its files in
         its work dir. It is never installed: no hook runs, ``run()`` does not start, and
         nobody sees it active; an ``activate`` (or a message) loads it as any other."""
-        parts = self._parts
         agent_id = record.agent_id
-        files = PagletFiles(parts.work_area, agent_id)
+        files = PagletFiles(self._work_area, agent_id)
         if staging is not None and record.files:
             try:
                 files.adopt(staging, record.files)
             except OSError as exc:
-                parts.work_area.remove(agent_id)
+                self._work_area.remove(agent_id)
                 raise storage_error(exc, f"the work dir of {agent_id}") from None
         cls_path, state_cls_path = record.class_path, record.state_class_path
-        parts.store.save(agent_id, cls_path, state_cls_path, record.state, None)
+        self._store.save(agent_id, cls_path, state_cls_path, record.state, None)
         if files:
-            parts.work_area.save_table(agent_id, files.table())
-        parts.events.record(ARRIVAL, agent_id, class_name=cls_path, arrival="inactive")
+            self._work_area.save_table(agent_id, files.table())
+        self._events.record(ARRIVAL, agent_id, class_name=cls_path, arrival="inactive")
 
     def _release_parked(self, agent_id: str) -> None:
         """The arrival is settled: what waited for it goes where the paglet is now."""
@@ -368,10 +369,7 @@ class Arrivals:
             waiting = self._parked.pop(agent_id, [])
             self._settled.notify_all()
         for envelope in waiting:
-            if self.requeue is not None:
-                self.requeue(agent_id, envelope)
-            else:
-                envelope.respond(error=TransferError(f"paglet {agent_id} did not start here"))
+            self._requeue(agent_id, envelope)
 
     def start_recovered(self, tid: str, record: dict[str, Any]) -> None:
         """Finish a committed arrival found at start-up (the host died while starting it)."""

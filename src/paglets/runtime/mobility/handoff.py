@@ -27,6 +27,7 @@ This module is the departures (hooks, snapshot, fences); the protocol's source s
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from paglets.core.context_events import CLONE, DISPATCH, RETRACT
@@ -36,13 +37,24 @@ from paglets.core.errors import (
 )
 from paglets.core.events import CloneEvent, MobilityEvent
 from paglets.core.ids import new_id
+from paglets.net.peers import PeerTable
+from paglets.net.transport import Transport
+from paglets.remote.proxy_backend import RemoteProxyBackend
+from paglets.runtime.artifacts.streams import ArtifactStreams
+from paglets.runtime.config import HostConfig
+from paglets.runtime.event_log import EventLog
+from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.lifecycle import Lifecycle, new_agent_id, release_resources
 from paglets.runtime.execution.local_paglet import LocalPaglet, LocalPagletOperations, PagletStatus
+from paglets.runtime.execution.registry import Registry
+from paglets.runtime.files.work_area import WorkArea
+from paglets.runtime.host_identity import HostIdentity
 from paglets.runtime.mobility.arrivals import Arrivals
 from paglets.runtime.mobility.source_side import SourceSide
-from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence.memory_transfer_log import MemoryTransferLog
+from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.runtime.persistence.transfer_log import TransferLog
+from paglets.runtime.stop_signal import StopSignal
 from paglets.wire.codec import encode_state
 from paglets.wire.handoff_bodies import HandoffRecord
 
@@ -50,18 +62,70 @@ log = logging.getLogger(__name__)
 
 
 class Mobility:
-    """Both ends of dispatch, clone and retract for one host."""
+    """Both ends of dispatch, clone and retract for one host.
+
+    Args:
+        lifecycle: installs, starts and removes paglets.
+        operations: the paglets' self-operations.
+        config: the host's config (transfer timeout, parking and file-rate bounds).
+        redirect, requeue: where messages parked for an arrival go (see ``Arrivals``).
+        backend: calls other hosts.
+        the rest: the host's parts a hand-off reads, writes and records.
+    """
 
     def __init__(
-        self, parts: HostParts, lifecycle: Lifecycle, operations: LocalPagletOperations
+        self,
+        lifecycle: Lifecycle,
+        operations: LocalPagletOperations,
+        *,
+        config: HostConfig,
+        redirect: Callable[[str, str, Envelope], None],
+        requeue: Callable[[str, Envelope], None],
+        backend: RemoteProxyBackend,
+        identity: HostIdentity,
+        stop: StopSignal,
+        registry: Registry,
+        store: PagletStore,
+        events: EventLog,
+        work_area: WorkArea,
+        streams: ArtifactStreams,
+        peers: PeerTable,
+        transport: Transport,
     ) -> None:
-        self._parts = parts
+        self._config = config
+        self._identity = identity
+        self._registry = registry
+        self._store = store
+        self._events = events
+        self._work_area = work_area
+        self._peers = peers
         self._lifecycle = lifecycle
         self._operations = operations
-        db = parts.store.db
+        db = store.db
         self.transfers = TransferLog(db) if db.durable else MemoryTransferLog(db)
-        self.arrivals = Arrivals(parts, lifecycle, self.transfers)
-        self.source = SourceSide(parts, self.transfers, self.arrivals)
+        self.arrivals = Arrivals(
+            lifecycle,
+            self.transfers,
+            redirect=redirect,
+            requeue=requeue,
+            max_parked=config.max_queued_messages,
+            identity=identity,
+            stop=stop,
+            registry=registry,
+            store=store,
+            events=events,
+            work_area=work_area,
+            streams=streams,
+        )
+        self.source = SourceSide(
+            self.transfers,
+            self.arrivals,
+            identity=identity,
+            transport=transport,
+            backend=backend,
+            streams=streams,
+            min_rate=config.artifact_min_rate,
+        )
 
     # source side ----------------------------------------------------------------------
 
@@ -80,17 +144,16 @@ class Mobility:
         Runs holding the paglet's turn. Raises TransferError or ResourceCleanupError
         (the paglet stays). ``arrival="inactive"`` stores it inactive at the target.
         """
-        parts = self._parts
-        if parts.is_local(target):
-            return parts.address
-        limit = timeout or parts.config.transfer_timeout
+        if self._identity.is_local(target):
+            return self._identity.address
+        limit = timeout or self._config.transfer_timeout
         event = MobilityEvent(
-            source_host_name=parts.name,
+            source_host_name=self._identity.name,
             target_host_name=self._name_of(target),
-            source_host_address=parts.address,
+            source_host_address=self._identity.address,
             target_host_address=target,
             reason=reason,
-            **parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
+            **self._identity.event_fields(slot.agent_id),  # type: ignore[arg-type]
         )
         if hook:
             self._hook(slot, "on_dispatching", lambda: slot.paglet.on_dispatching(event))
@@ -100,7 +163,7 @@ class Mobility:
             if not slot.unqueued.wait(limit):
                 raise TransferError(
                     f"UNQUEUED handlers of {slot.agent_id} still ran after {limit}s; "
-                    f"the paglet stayed on {parts.name}",
+                    f"the paglet stayed on {self._identity.name}",
                     stage="snapshot",
                 )
             # The state lock fences run() for the whole hand-off: an update it makes
@@ -109,7 +172,7 @@ class Mobility:
                 record = self._record(slot, slot.agent_id, reason, arrival)
                 self.source.hand_off(slot, target, record, limit, what=reason, moving=True)
                 queued = slot.leave(PagletStatus.MOVED, target)
-                parts.registry.remove(slot.agent_id, moved_to=target)
+                self._registry.remove(slot.agent_id, moved_to=target)
         except TransferError:
             slot.mailbox.release()
             raise
@@ -119,7 +182,7 @@ class Mobility:
         self.source.send_commit(target, record.tid, limit, wait=reason == "retract")
         self._release_files(slot)
         kind = RETRACT if reason == "retract" else DISPATCH
-        parts.events.record(
+        self._events.record(
             kind, slot.agent_id, class_name=slot.class_path, target=target, reason=reason
         )
         for envelope in queued:
@@ -135,18 +198,17 @@ class Mobility:
         arrival: str = "activate",
     ) -> tuple[str, str]:
         """Copy ``slot``'s paglet to ``target`` (None: here); return (new id, address)."""
-        parts = self._parts
-        address = target or parts.address
-        limit = timeout or parts.config.transfer_timeout
+        address = target or self._identity.address
+        limit = timeout or self._config.transfer_timeout
         target_name = self._name_of(address)
         common = {
             "source_agent_id": slot.agent_id,
-            "source_host_name": parts.name,
-            "source_host_address": parts.address,
+            "source_host_name": self._identity.name,
+            "source_host_address": self._identity.address,
             "target_host_name": target_name,
             "target_host_address": address,
         }
-        cloning = CloneEvent(**common, **parts.event_fields(slot.agent_id))  # type: ignore[arg-type]
+        cloning = CloneEvent(**common, **self._identity.event_fields(slot.agent_id))  # type: ignore[arg-type]
         self._hook(slot, "on_cloning", lambda: slot.paglet.on_cloning(cloning))
         clone_id = new_agent_id()
         with slot.paglet.locked():
@@ -157,13 +219,13 @@ class Mobility:
         cloned = CloneEvent(
             clone_agent_id=clone_id,
             **common,  # type: ignore[arg-type]
-            **parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
+            **self._identity.event_fields(slot.agent_id),  # type: ignore[arg-type]
         )
         try:
             slot.paglet.on_cloned(cloned)
         except Exception:
             log.exception("%r: on_cloned raised (the clone exists)", slot.paglet)
-        parts.events.record(
+        self._events.record(
             CLONE,
             slot.agent_id,
             class_name=slot.class_path,
@@ -174,16 +236,15 @@ class Mobility:
 
     def revert(self, slot: LocalPaglet, to_address: str, timeout: float | None = None) -> str:
         """Send ``slot``'s paglet back to ``to_address`` for a retract (on_reverting first)."""
-        parts = self._parts
-        if parts.is_local(to_address):
-            return parts.address
+        if self._identity.is_local(to_address):
+            return self._identity.address
         event = MobilityEvent(
-            source_host_name=parts.name,
+            source_host_name=self._identity.name,
             target_host_name=self._name_of(to_address),
-            source_host_address=parts.address,
+            source_host_address=self._identity.address,
             target_host_address=to_address,
             reason="retract",
-            **parts.event_fields(slot.agent_id),  # type: ignore[arg-type]
+            **self._identity.event_fields(slot.agent_id),  # type: ignore[arg-type]
         )
         self._hook(slot, "on_reverting", lambda: slot.paglet.on_reverting(event))
         return self.dispatch(slot, to_address, reason="retract", timeout=timeout, hook=False)
@@ -194,7 +255,7 @@ class Mobility:
         except Exception as exc:
             raise TransferError(
                 f"{name} of {slot.paglet!r} raised {type(exc).__name__}: {exc}; "
-                f"the paglet stayed on {self._parts.name}",
+                f"the paglet stayed on {self._identity.name}",
                 stage="hook",
             ) from exc
 
@@ -206,7 +267,7 @@ class Mobility:
             files = slot.files.manifest() if slot.has_files else []
         except PagletError as exc:
             raise TransferError(
-                f"cannot move {slot.paglet!r}: {exc}; the paglet stayed on {self._parts.name}",
+                f"cannot move {slot.paglet!r}: {exc}; the paglet stayed on {self._identity.name}",
                 stage="snapshot",
             ) from exc
         return HandoffRecord(
@@ -217,8 +278,8 @@ class Mobility:
             state_class_path=slot.state_class_path,
             state=state,
             reason=reason,
-            source_name=self._parts.name,
-            source_address=self._parts.address,
+            source_name=self._identity.name,
+            source_address=self._identity.address,
             files=tuple(files),
             arrival=arrival,
         )
@@ -229,14 +290,14 @@ class Mobility:
             if slot.has_files:
                 slot.files.after_move()
             else:
-                self._parts.work_area.remove(slot.agent_id)
+                self._work_area.remove(slot.agent_id)
         except OSError as exc:
             log.warning("files of %s left behind after its dispatch: %s", slot.agent_id, exc)
 
     def _name_of(self, address: str) -> str:
-        if self._parts.is_local(address):
-            return self._parts.name
-        info = self._parts.peers.get(address)
+        if self._identity.is_local(address):
+            return self._identity.name
+        info = self._peers.get(address)
         return info.name if info is not None else address
 
     # verbs ----------------------------------------------------------------------------
@@ -247,7 +308,7 @@ class Mobility:
 
     def commit(self, tid: str) -> str:
         """Start a prepared arrival (the ``transfer.commit`` verb)."""
-        return self.arrivals.commit(tid, self._parts.config.transfer_timeout)
+        return self.arrivals.commit(tid, self._config.transfer_timeout)
 
     def abort(self, tid: str) -> str:
         """Refuse a transfer unless it committed (the ``abort`` verb)."""

@@ -25,11 +25,11 @@ from collections.abc import Callable
 from typing import Any
 
 from paglets.core.errors import PagletError
+from paglets.runtime.execution.registry import Registry
 from paglets.runtime.mobility.arrivals import STARTED, Arrivals
 from paglets.runtime.mobility.source_side import SourceSide
-from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence import transfer_log as phases
-from paglets.runtime.persistence.paglet_store import StoredPaglet
+from paglets.runtime.persistence.paglet_store import PagletStore, StoredPaglet
 from paglets.runtime.persistence.transfer_log import IN, OUT, TransferLog, TransferRecord
 from paglets.wire.handoff_bodies import HandoffRecord
 from paglets.wire.protocol import VERB_TRANSFER_COMMIT, VERB_TRANSFER_STATUS
@@ -45,14 +45,19 @@ class Settlement:
 
     def __init__(
         self,
-        parts: HostParts,
         transfers: TransferLog,
         arrivals: Arrivals,
         source: SourceSide,
         restore: Callable[[StoredPaglet, str], object],
+        *,
+        host_name: str,
+        registry: Registry,
+        store: PagletStore,
         interval: float = 0.5,
     ) -> None:
-        self._parts = parts
+        self._host_name = host_name
+        self._registry = registry
+        self._store = store
         self._log = transfers
         self._arrivals = arrivals
         self._source = source
@@ -81,8 +86,8 @@ class Settlement:
         if record.reason == "clone":
             return  # the original never left
         agent_id = entry.agent_id
-        store = self._parts.store
-        if self._parts.registry.get(agent_id) is not None or store.contains(agent_id):
+        store = self._store
+        if self._registry.get(agent_id) is not None or store.contains(agent_id):
             return  # restored from its checkpoint already
         log.warning(
             "transfer %s aborted at start-up: paglet %s restored from it", entry.tid, agent_id
@@ -102,7 +107,7 @@ class Settlement:
         """Start the thread (returns once it runs)."""
         started = threading.Event()
         self._thread = threading.Thread(
-            target=self._loop, args=(started,), name=f"settle-{self._parts.name}", daemon=True
+            target=self._loop, args=(started,), name=f"settle-{self._host_name}", daemon=True
         )
         self._thread.start()
         started.wait(5.0)

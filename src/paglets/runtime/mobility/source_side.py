@@ -22,10 +22,13 @@ from paglets.core.errors import (
     TransferError,
 )
 from paglets.core.messages import FutureReply
+from paglets.net.transport import Transport
+from paglets.remote.proxy_backend import RemoteProxyBackend
+from paglets.runtime.artifacts.streams import ArtifactStreams
 from paglets.runtime.execution.local_paglet import LocalPaglet
+from paglets.runtime.host_identity import HostIdentity
 from paglets.runtime.mobility.arrivals import STARTED, Arrivals
 from paglets.runtime.mobility.fault_points import fault_point
-from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence import transfer_log as phases
 from paglets.runtime.persistence.transfer_log import OUT, TransferLog
 from paglets.wire import handoff_bodies
@@ -44,10 +47,34 @@ PENDING = handoff_bodies.PENDING
 
 
 class SourceSide:
-    """The hand-offs this host sends: one per dispatch, clone or retract."""
+    """The hand-offs this host sends: one per dispatch, clone or retract.
 
-    def __init__(self, parts: HostParts, transfers: TransferLog, arrivals: Arrivals) -> None:
-        self._parts = parts
+    Args:
+        transfers: the hand-off log.
+        arrivals: this host's own target side (a hand-off to itself).
+        identity: this host's name and addresses.
+        transport: sends the hand-off verbs.
+        backend: calls the other host and decodes its answers.
+        streams: serves the carried files to the target.
+        min_rate: the slowest file rate (bytes/s) a hand-off's deadline allows for.
+    """
+
+    def __init__(
+        self,
+        transfers: TransferLog,
+        arrivals: Arrivals,
+        *,
+        identity: HostIdentity,
+        transport: Transport,
+        backend: RemoteProxyBackend,
+        streams: ArtifactStreams,
+        min_rate: float,
+    ) -> None:
+        self._identity = identity
+        self._transport = transport
+        self._backend = backend
+        self._streams = streams
+        self._min_rate = min_rate
         self.transfers = transfers
         self.arrivals = arrivals
         self._deciding: set[str] = set()  # out transfers whose source thread still decides
@@ -69,7 +96,7 @@ class SourceSide:
         """
         tid = record.tid
         record = record.with_timeout(limit)
-        stayed = f"the paglet stayed on {self._parts.name}"
+        stayed = f"the paglet stayed on {self._identity.name}"
         try:
             # no fsync: lost to a power cut, the paglet is still here (its checkpoint is
             # dropped only by the commit) and the target hears "aborted" for an unknown id
@@ -122,14 +149,14 @@ class SourceSide:
         self, slot: LocalPaglet, target: str, record: HandoffRecord, limit: float, what: str
     ) -> None:
         files = record.files
-        serving = self._parts.transfers.serving
+        serving = self._streams.serving
         if files:
             paths = slot.files.registered()
             missing = [item.name for item in files if item.name not in paths]
             if missing:  # unregistered by run() since the snapshot
                 raise TransferError(
                     f"registered files {missing} vanished during the move; the paglet "
-                    f"stayed on {self._parts.name}",
+                    f"stayed on {self._identity.name}",
                     stage="snapshot",
                 )
             serving.serve(
@@ -137,8 +164,8 @@ class SourceSide:
                 slot.agent_id,
                 {item.name: (paths[item.name], item.size) for item in files},
             )
-            limit += sum(item.size for item in files) / self._parts.config.artifact_min_rate
-        stayed = f"the paglet stayed on {self._parts.name}"
+            limit += sum(item.size for item in files) / self._min_rate
+        stayed = f"the paglet stayed on {self._identity.name}"
         try:
             self.call(target, VERB_TRANSFER, record, limit)
         except (ReplyTimeoutError, HostStoppedError) as exc:
@@ -172,12 +199,12 @@ class SourceSide:
         started it. On no answer the settlement sends the commit again.
         """
         try:
-            if wait or self._parts.is_local(target):
+            if wait or self._identity.is_local(target):
                 self._mark_done(tid, self.call(target, VERB_TRANSFER_COMMIT, tid, limit))
                 return
             # unordered: a later call of this thread to the target need not queue
             # behind it (the target parks what comes for a paglet it has not started)
-            future = self._parts.transport.request(
+            future = self._transport.request(
                 target, VERB_TRANSFER_COMMIT, encode_value(tid), timeout=limit, ordered=False
             )
         except PagletError as exc:
@@ -187,7 +214,7 @@ class SourceSide:
 
     def _commit_answered(self, target: str, tid: str, future: FutureReply) -> None:
         try:
-            answer = self._parts.require_backend().decode(future.get_reply(0))
+            answer = self._backend.decode(future.get_reply(0))
             self._mark_done(tid, checked_answer(VERB_TRANSFER_COMMIT, answer, target))
         except PagletError as exc:
             log.warning("transfer %s committed; %s not told yet (%s): retrying", tid, target, exc)
@@ -231,7 +258,7 @@ class SourceSide:
         Raises:
             PagletError: the target refused, did not answer, or answered something else.
         """
-        if self._parts.is_local(target):
+        if self._identity.is_local(target):
             if isinstance(body, HandoffRecord):
                 return self.arrivals.prepare(body)
             if verb == VERB_TRANSFER_COMMIT:
@@ -240,7 +267,7 @@ class SourceSide:
                 return self.status(body)
             return self.arrivals.abort(body)
         value = body.to_wire() if isinstance(body, HandoffRecord) else body
-        answer = self._parts.require_backend().call(target, verb, value, timeout=timeout)
+        answer = self._backend.call(target, verb, value, timeout=timeout)
         return checked_answer(verb, answer, target)
 
     def status(self, tid: str) -> str:

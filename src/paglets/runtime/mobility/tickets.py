@@ -15,11 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from paglets.core.errors import TransferError
-from paglets.core.hosts import HostRef
 from paglets.core.tickets import TransferTicket
-from paglets.remote.mesh import host_ref
 from paglets.runtime.mesh.directory import MeshDirectory
-from paglets.runtime.parts import HostParts
 
 T = TypeVar("T")
 
@@ -44,16 +41,16 @@ def ticket_of(options: Mapping[str, Any], default_timeout: float) -> TransferTic
         raise TransferError(f"bad transfer options: {exc}") from None
 
 
-def destination_ref(parts: HostParts, address: str) -> HostRef | None:
-    """What is known of the host at ``address`` (None: nothing yet)."""
-    if parts.is_local(address):
-        return MeshDirectory(parts).own_ref()
-    info = parts.peers.get(address)
-    return None if info is None else host_ref(info)
-
-
-def check_preconditions(parts: HostParts, address: str, ticket: TransferTicket) -> None:
+def check_preconditions(
+    directory: MeshDirectory, host_name: str, address: str, ticket: TransferTicket
+) -> None:
     """Raise ``TransferError`` unless the destination fits the ticket.
+
+    Args:
+        directory: what this host knows of the mesh (the destination's facts).
+        host_name: this host's name (the paglet stays here on a failed check).
+        address: the destination's canonical address.
+        ticket: the ticket to honour.
 
     Raises:
         TransferError: wrong code version, a missing capability, or (when the ticket
@@ -61,8 +58,8 @@ def check_preconditions(parts: HostParts, address: str, ticket: TransferTicket) 
     """
     if ticket.expected_code_version is None and not ticket.required_capabilities:
         return
-    stayed = f"the paglet stayed on {parts.name}"
-    ref = destination_ref(parts, address)
+    stayed = f"the paglet stayed on {host_name}"
+    ref = directory.ref_at(address)
     if ref is None:
         raise TransferError(f"nothing is known of {address} to check the ticket; {stayed}")
     expected = ticket.expected_code_version

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from paglets.persistence.storage import ManagedStorage
-from paglets.runtime.parts import HostParts
+from paglets.runtime.files.work_area import WorkArea
 
 
 def _dir_name(class_path: str) -> str:
@@ -21,9 +21,9 @@ def _dir_name(class_path: str) -> str:
 class ClassStorage:
     """Hands out (and keeps) the storage of each paglet class."""
 
-    def __init__(self, parts: HostParts) -> None:
-        self._root = parts.work_area.root.parent / "storage"
-        self._quota = parts.config.paglet_storage_quota
+    def __init__(self, work_area: WorkArea, quota: int) -> None:
+        self._root = work_area.root.parent / "storage"
+        self._quota = quota
         self._stores: dict[str, ManagedStorage] = {}
         self._lock = threading.Lock()
 

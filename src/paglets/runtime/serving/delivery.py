@@ -14,46 +14,55 @@ from typing import Any
 
 from paglets.core.errors import AgentMovedError, HostStoppedError, InvalidAgentError
 from paglets.core.messages import FUTURE, FutureReply, Message, ReplySet
+from paglets.net.transport import Transport
 from paglets.remote.proxy import PagletProxy
+from paglets.remote.proxy_backend import RemoteProxyBackend
 from paglets.runtime.execution.activation import Activation
 from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.local_paglet import LocalPaglet, PagletStatus, not_found
+from paglets.runtime.execution.registry import Registry
 from paglets.runtime.execution.sender import current_sender
+from paglets.runtime.host_identity import HostIdentity
 from paglets.runtime.mobility.handoff import Mobility
-from paglets.runtime.parts import HostParts
+from paglets.runtime.persistence.paglet_store import PagletStore
+from paglets.runtime.stop_signal import StopSignal
 
 
 class Delivery:
     """The delivery verbs of :class:`~paglets.runtime.serving.operations.HostOperations`."""
 
-    _parts: HostParts
+    _identity: HostIdentity
+    _stop: StopSignal
+    _registry: Registry
+    _store: PagletStore
+    _transport: Transport
+    backend: RemoteProxyBackend
     activation: Activation
     mobility: Mobility
 
     def deliver(self, agent_id: str, envelope: Envelope) -> None:
         """Hand ``envelope`` to the paglet, wherever it is in its life. Any thread."""
-        parts = self._parts
-        if parts.stopping.is_set():
-            envelope.respond(error=stopping_error(parts.name))
+        if self._stop.is_set():
+            envelope.respond(error=stopping_error(self._identity.name))
             return
-        slot = parts.registry.get(agent_id)
+        slot = self._registry.get(agent_id)
         if slot is not None:
             slot.deliver(envelope)
             return
         if self.mobility.arrivals.park(agent_id, envelope):
             return  # arriving: delivered once it started here
-        slot = parts.registry.get(agent_id)
+        slot = self._registry.get(agent_id)
         if slot is not None:  # it started meanwhile
             slot.deliver(envelope)
             return
-        moved_to = parts.registry.forwarding(agent_id)
+        moved_to = self._registry.forwarding(agent_id)
         if moved_to:
             self.redirect_moved(agent_id, moved_to, envelope)
             return
-        if parts.store.contains(agent_id):
+        if self._store.contains(agent_id):
             self.activation.deliver_inactive(agent_id, envelope)
             return
-        envelope.respond(error=not_found(agent_id, parts.name))
+        envelope.respond(error=not_found(agent_id, self._identity.name))
 
     def redirect(self, slot: LocalPaglet, envelope: Envelope) -> None:
         """Answer an envelope that reached a slot whose paglet is no longer active."""
@@ -73,7 +82,7 @@ class Delivery:
             return
         message = envelope.message
         if message is None and envelope.request is not None:
-            self._parts.transport.send_oneway(
+            self._transport.send_oneway(
                 moved_to,
                 envelope.request.verb,
                 bytes(envelope.body or b""),
@@ -81,7 +90,7 @@ class Delivery:
                 ordered=False,
             )
         elif message is not None:
-            self._parts.require_backend().send_oneway(moved_to, agent_id, message)
+            self.backend.send_oneway(moved_to, agent_id, message)
 
     def send_local(
         self, agent_id: str, message: Message, no_delay: bool = False, oneway: bool = False
@@ -103,13 +112,13 @@ class Delivery:
         skipped = excluded_ids(exclude)
         replies = ReplySet()
         sender = current_sender()
-        for slot in self._parts.registry.slots():
+        for slot in self._registry.slots():
             if slot.agent_id in skipped:
                 continue
             copy = dataclasses.replace(message, args=dict(message.args), message_type=FUTURE)
             if sender is not None:
                 copy.sender = sender
-            copy.reply_to = copy.reply_to or self._parts.address
+            copy.reply_to = copy.reply_to or self._identity.address
             future = FutureReply()
             replies.add_future_reply(future)
             slot.deliver(Envelope(copy.priority, message=copy, future=future))

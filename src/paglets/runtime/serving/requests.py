@@ -33,13 +33,19 @@ from paglets.core.errors import (
 from paglets.core.messages import check_priority
 from paglets.net.transport import IncomingRequest
 from paglets.runtime.artifacts.service import ArtifactService
+from paglets.runtime.config import HostConfig
 from paglets.runtime.execution.envelope import Envelope
 from paglets.runtime.execution.lifecycle import NO_IMPORTS
 from paglets.runtime.execution.local_paglet import decode_args
+from paglets.runtime.execution.registry import Registry
+from paglets.runtime.execution.workers import WorkerPool
+from paglets.runtime.host_identity import HostIdentity
 from paglets.runtime.mesh.membership import Membership
-from paglets.runtime.parts import HostParts
+from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.runtime.serving.operations import HostOperations
+from paglets.runtime.serving.service_registry import ServiceRegistry
 from paglets.wire import protocol
+from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import encode_state, encode_value
 from paglets.wire.control_bodies import ControlBody, StateReply, list_flags
 from paglets.wire.create_body import CreateBody
@@ -61,19 +67,44 @@ QUICK_CREATE_MAX_BODY = 16 * 1024
 
 
 class RequestRouter:
-    """Turns incoming requests into host operations and their results into replies."""
+    """Turns incoming requests into host operations and their results into replies.
+
+    Args:
+        operations: the host's paglet operations.
+        membership: answers the mesh verbs.
+        artifacts: answers the ``art.*`` verbs.
+        config: the host's config (mesh version, ``max_transfers``).
+        service_registry: answers the service verb.
+        pool, control_pool: the workers of the paglet and the control lanes.
+        the rest: what the quick answers (ping, state) read.
+    """
 
     def __init__(
         self,
-        parts: HostParts,
         operations: HostOperations,
         membership: Membership,
-        artifacts: ArtifactService | None = None,
+        artifacts: ArtifactService,
+        *,
+        config: HostConfig,
+        identity: HostIdentity,
+        registry: Registry,
+        store: PagletStore,
+        policy: ClassPolicy,
+        pool: WorkerPool,
+        control_pool: WorkerPool,
+        service_registry: ServiceRegistry,
     ) -> None:
-        self._parts = parts
+        self._config = config
+        self._identity = identity
+        self._registry = registry
+        self._store = store
+        self._policy = policy
+        self._pool = pool
+        self._control_pool = control_pool
+        self._service_registry = service_registry
         self._operations = operations
         self._membership = membership
-        self._artifacts = artifacts or ArtifactService(parts)
+        self._artifacts = artifacts
         self._transfers = 0
         self._transfers_lock = threading.Lock()
         self._handlers: dict[str, Callable[[IncomingRequest, Any], Any]] = {
@@ -105,10 +136,10 @@ class RequestRouter:
             request.reply(
                 encode_value(
                     {
-                        "name": self._parts.name,
-                        "address": self._parts.address,
-                        "mesh_version": self._parts.config.mesh_version,
-                        "active": len(self._parts.registry),
+                        "name": self._identity.name,
+                        "address": self._identity.address,
+                        "mesh_version": self._config.mesh_version,
+                        "active": len(self._registry),
                         "time": time.time(),
                     }
                 )
@@ -118,27 +149,27 @@ class RequestRouter:
         elif verb == protocol.VERB_CREATE and self._quick_create(request):
             pass
         elif verb in CONTROL_VERBS:
-            self._parts.control_pool.submit(self._run, request)
+            self._control_pool.submit(self._run, request)
         elif verb == protocol.VERB_TRANSFER:
             self._start_transfer(request)
         elif verb == protocol.VERB_TRANSFER_COMMIT:
             self._start_transfer(request, refuse=False)
         else:
-            self._parts.pool.submit(self._run, request)
+            self._pool.submit(self._run, request)
 
     def _start_transfer(self, request: IncomingRequest, refuse: bool = True) -> None:
-        limit = self._parts.config.max_transfers
+        limit = self._config.max_transfers
         with self._transfers_lock:
             if refuse and self._transfers >= limit:
                 request.fail(
                     LimitExceededError(
-                        f"{self._transfers} paglets are arriving on {self._parts.name} already",
+                        f"{self._transfers} paglets are arriving on {self._identity.name} already",
                         "max_transfers",
                     )
                 )
                 return
             self._transfers += 1
-        self._parts.pool.submit(self._run_transfer, request)
+        self._pool.submit(self._run_transfer, request)
 
     def _run_transfer(self, request: IncomingRequest) -> None:
         try:
@@ -162,7 +193,7 @@ class RequestRouter:
 
     def _run(self, request: IncomingRequest) -> None:
         try:
-            body = decode_args(request.body, self._parts.policy)
+            body = decode_args(request.body, self._policy)
             result = self._handlers[request.verb](request, body)
             if result is not ANSWERED:
                 request.reply(b"" if result is None else encode_value(result))
@@ -206,18 +237,18 @@ class RequestRouter:
         return self._operations.control(_target(request), control.op, control.args, None)
 
     def _service(self, request: IncomingRequest, body: Any) -> Any:
-        return self._parts.require_service_registry().on_request(ServiceQuery.from_wire(body))
+        return self._service_registry.on_request(ServiceQuery.from_wire(body))
 
     def _list(self, request: IncomingRequest, body: Any) -> list[dict[str, Any]]:
         return self._operations.list_infos(list_flags(body))
 
     def _state(self, request: IncomingRequest, body: Any) -> list[Any]:
         agent_id = _target(request)
-        slot = self._parts.registry.get(agent_id)
+        slot = self._registry.get(agent_id)
         if slot is not None:
             with slot.paglet.locked():
                 return StateReply(slot.state_class_path, encode_state(slot.paglet.state)).to_wire()
-        stored = self._parts.store.load(agent_id)
+        stored = self._store.load(agent_id)
         if stored is None:
             self._operations.info(agent_id)  # raises moved / not found
             raise PagletError(f"no state for {agent_id}")

@@ -95,14 +95,14 @@ class JobRuns:
 
     def _create_job(self, row: JobRow) -> None:
         """Create the granted job's paglet (isolated, pinned to the lease's CPUs)."""
-        parts = self.host._parts
+        host = self.host
         try:
             with _RESOLVING:  # two launches importing one module: the second saw it half-built
-                cls = resolve_class(row.class_path, Paglet, parts.policy)
+                cls = resolve_class(row.class_path, Paglet, host._policy)
                 fallback = f"{cls.State.__module__}.{cls.State.__qualname__}"
                 state_path = row.state_class_path or fallback
-                state_cls = resolve_class(state_path, PagletState, parts.policy)
-            state = decode_state(row.state, state_cls, parts.policy)
+                state_cls = resolve_class(state_path, PagletState, host._policy)
+            state = decode_state(row.state, state_cls, host._policy)
             for name, value in (
                 ("job_id", row.job_id),
                 ("granted_cpus", list(row.cpus)),
@@ -114,14 +114,14 @@ class JobRuns:
         except PagletError as exc:
             self._record_end(row, "failed", f"could not start: {exc}", None, Peaks())
             return
-        slot = parts.registry.get(proxy.agent_id)
+        slot = host._registry.get(proxy.agent_id)
         with self._changed:
             self.queue.mark_running(row.job_id, row.cpus, proxy.agent_id)
         if slot is not None and not slot.execution.in_process:
             slot.execution.on_end = self._wake_for(row.job_id)
             pid = getattr(slot.execution, "pid", None)
             if pid is not None:
-                self._meters[row.job_id] = UsageMeter(pid, parts.work_area.dir_of(proxy.agent_id))
+                self._meters[row.job_id] = UsageMeter(pid, host._work_area.dir_of(proxy.agent_id))
 
     def _wake_for(self, job_id: str) -> Callable[[], None]:
         def wake() -> None:
@@ -132,7 +132,7 @@ class JobRuns:
         return wake
 
     def _has_ended(self, row: JobRow) -> bool:
-        slot = self.host._parts.registry.get(row.agent_id)
+        slot = self.host._registry.get(row.agent_id)
         if slot is None or slot.execution.in_process:
             return True
         runner = slot.execution
@@ -156,7 +156,7 @@ class JobRuns:
         if meter is not None:
             meter.sample()  # the child still lives: a job shorter than a tick gets a sample too
         peaks = meter.usage.peaks if meter is not None else Peaks()
-        slot = self.host._parts.registry.get(row.agent_id)
+        slot = self.host._registry.get(row.agent_id)
         outcome, error, result = "lost", "its paglet is gone from the host", None
         if slot is not None and not slot.execution.in_process:
             runner = slot.execution
@@ -233,13 +233,13 @@ class JobRuns:
         self._over_memory.add(row.job_id)
         text = f"exceeded its memory estimate: RSS {rss} > {row.memory} bytes"
         policy = str(row.policy.get("memory_policy", MEMORY_REPORT))
-        self.host._parts.events.record(
+        self.host._events.record(
             "compute-over-memory", row.agent_id, job_id=row.job_id, rss=rss, policy=policy
         )
         log.warning("compute job %s on %s %s", row.job_id, self.host.name, text)
         if policy != MEMORY_KILL:
             return
-        slot = self.host._parts.registry.get(row.agent_id)
+        slot = self.host._registry.get(row.agent_id)
         self._killed[row.job_id] = f"killed: {text}"
         if slot is not None and not slot.execution.in_process:
             slot.execution.stop()

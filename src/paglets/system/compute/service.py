@@ -82,7 +82,7 @@ class ComputeSlots(JobRuns):
         config = host.config
         self.cpus = eligible_cpus(config.compute_cpus, config.compute_reserved_cpus)
         self.max_load_per_cpu = load_gate(config.compute_max_load_per_cpu)
-        self._work_root = host._parts.work_area.root
+        self._work_root = host._work_area.root
         self._work_root.mkdir(parents=True, exist_ok=True)
         self.queue = ComputeQueue(config.persistence_dir, config.compute_history_size)
         self._lock = threading.RLock()
@@ -246,7 +246,7 @@ class ComputeSlots(JobRuns):
                 return {"job_id": job_id, "cancelled": True, "was": QUEUED}
             if not force:
                 raise PagletError(f"job {job_id} is running; pass force to kill it")
-        slot = self.host._parts.registry.get(row.agent_id) if row.agent_id else None
+        slot = self.host._registry.get(row.agent_id) if row.agent_id else None
         if slot is not None and not slot.execution.in_process:
             slot.execution.stop()
         self._finish(row)  # at once: the lease is free when cancel returns
