@@ -71,7 +71,8 @@ class Tally:
 
 
 class _Retries(logging.Handler):
-    """Counts the state requests the runner had to ask again (a lost state request)."""
+    """Counts state requests a runner asked again (runners before the fix of the lost
+    requests retried them; a runner without retries logs none)."""
 
     def __init__(self, tally: Tally) -> None:
         super().__init__(logging.INFO)
@@ -110,6 +111,8 @@ def _drive(host: Host, count: int, timeout: float, tally: Tally) -> None:
         clone = proxy.clone()
         tally.add("clones")
         _send(clone, count + 1, timeout, tally, "clone_lost")
+    except ReplyTimeoutError:  # the state request (or the copy's start) went unanswered
+        tally.add("clone_lost")
     except PagletError as exc:
         tally.note(f"clone: {type(exc).__name__}: {exc}")
     for paglet in (clone, proxy):
