@@ -253,6 +253,7 @@ class HandshakeWatch:
         socket.monitor(address, _LINK_EVENTS)
         self._monitor: zmq.Socket[Any] = socket.context.socket(zmq.PAIR)
         self._monitor.setsockopt(zmq.LINGER, 0)
+        self._monitor.setsockopt(zmq.RCVHWM, 0)  # no limit: a full pipe would block libzmq
         self._monitor.connect(address)
         self.failure = ""
         self.connected = False
