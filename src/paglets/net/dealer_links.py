@@ -148,9 +148,9 @@ class DealerLinks:
         """Close every link (the transport is stopping)."""
         self._closed = True
         for link in self._links.values():
-            link.socket.close(linger_ms)
             if link.watch is not None:
-                link.watch.close()
+                link.watch.close()  # first: see HandshakeWatch
+            link.socket.close(linger_ms)
         self._links.clear()
 
     def _link(self, address: str) -> _Link:
@@ -170,6 +170,8 @@ class DealerLinks:
             link = _Link(socket, watch)
             self._links[address] = link
             self._io.add_reader(socket, self._on_readable)
+            if watch is not None:
+                self._io.add_reader(watch.socket, self._drain_watch)
         return link
 
     def _on_writable(self, socket: zmq.Socket[Any]) -> None:
@@ -196,12 +198,21 @@ class DealerLinks:
         if address in self._links:
             self._close(address)
 
+    def _drain_watch(self, monitor: zmq.Socket[Any]) -> None:
+        # a full monitor pipe would block libzmq's I/O thread (see HandshakeWatch)
+        for link in self._links.values():
+            if link.watch is not None and link.watch.socket is monitor:
+                link.watch.check()
+                return
+        self._io.remove_socket(monitor)
+
     def _close(self, address: str) -> None:
         link = self._links.pop(address)
         self._io.remove_socket(link.socket)
-        link.socket.close(0)
         if link.watch is not None:
-            link.watch.close()
+            self._io.remove_socket(link.watch.socket)
+            link.watch.close()  # before the socket: see HandshakeWatch
+        link.socket.close(0)
 
     def _reap_interval(self) -> float:
         return max(0.05, min(5.0, self._idle_ttl / 4))

@@ -146,6 +146,8 @@ class IncomingRequests:
     def close_on_loop(self, linger_ms: int) -> None:
         """Close the ROUTER and its monitor (the transport is stopping)."""
         if self._router_watch is not None:
+            if self._router is not None:  # stop the monitor before closing its reader:
+                self._router.disable_monitor()  # see HandshakeWatch
             self._router_watch.close(0)
             self._router_watch = None
         if self._router is not None:

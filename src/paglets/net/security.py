@@ -234,16 +234,26 @@ class ZapHandler:
 
 
 class HandshakeWatch:
-    """Reads a socket's monitor: were its handshakes refused, is it connected now."""
+    """Reads a socket's monitor: were its handshakes refused, is it connected now.
+
+    libzmq sends each monitor event from its I/O thread with a *blocking* send, so a
+    reader that is gone (closed while the socket still reports a disconnect) or full
+    stalls that thread and with it every socket of the context: no connection comes
+    up any more, nothing queued leaves. Hence :meth:`close` stops the monitor before
+    it closes the reader and must run before the watched socket is closed, and the
+    owner keeps the reader drained (:attr:`socket` readable: call :meth:`check`).
+    """
 
     def __init__(self, socket: zmq.Socket[Any]) -> None:
         # A name of our own: pyzmq's default one is made of the socket's file number,
         # which a socket opened right after another closed reuses while the old
         # monitor's endpoint is still bound (EADDRINUSE).
         address = f"inproc://paglets-monitor-{next(_MONITOR_IDS)}"
+        self._watched = socket
         socket.monitor(address, _LINK_EVENTS)
         self._monitor: zmq.Socket[Any] = socket.context.socket(zmq.PAIR)
         self._monitor.setsockopt(zmq.LINGER, 0)
+        self._monitor.setsockopt(zmq.RCVHWM, 0)  # no limit: a full pipe would block libzmq
         self._monitor.connect(address)
         self.failure = ""
         self.connected = False
@@ -266,8 +276,17 @@ class HandshakeWatch:
             elif kind & _HANDSHAKE_FAILURES:
                 self.failure = _describe(kind, int(event["value"]))
 
+    @property
+    def socket(self) -> zmq.Socket[Any]:
+        """The reader of the monitor events (poll it and call :meth:`check`)."""
+        return self._monitor
+
     def close(self) -> None:
-        """Close the monitor socket."""
+        """Stop the monitor, then close its reader; call it before closing the socket."""
+        try:
+            self._watched.disable_monitor()
+        except zmq.ZMQError:
+            pass  # the watched socket was closed first: nothing left to stop
         self._monitor.close(0)
 
 

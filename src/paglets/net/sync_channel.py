@@ -47,8 +47,8 @@ class _Channel:
     doomed: bool = False
 
     def close(self) -> None:
+        self.watch.close()  # before the socket: see HandshakeWatch
         self.socket.close(0)
-        self.watch.close()
 
 
 class SyncChannels:
@@ -158,6 +158,7 @@ class SyncChannels:
     ) -> tuple[dict[str, Any], list[zmq.Frame]]:
         socket = channel.socket
         deadline = time.monotonic() + timeout
+        channel.watch.check()  # keep the monitor pipe drained (see HandshakeWatch)
         while True:
             try:
                 socket.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)

@@ -37,7 +37,6 @@ from paglets.core.errors import (
     NotHandledError,
     PagletCrashedError,
     PagletError,
-    RemoteHostError,
     ReplyTimeoutError,
 )
 from paglets.core.messages import Message
@@ -58,9 +57,9 @@ START_TIMEOUT = 30.0
 """Seconds a child may take to import the paglet's modules and listen."""
 STOP_GRACE = 1.0
 """Seconds a child gets after SIGTERM before it is killed."""
-SNAPSHOT_TIMEOUTS = (2.0, 4.0, 8.0, 16.0, 30.0)
-"""Seconds each try of a state request waits (the state is small; the child answers it
-on its I/O thread, whatever its handlers do)."""
+STATE_TIMEOUT = 30.0
+"""Seconds a state request waits (the state is small; the child answers it on its I/O
+thread, whatever its handlers do, so only a wedged child misses this)."""
 _LONG = 7 * 24 * 3600.0  # a handler may compute for days; a dead child fails it at once
 
 
@@ -255,11 +254,7 @@ class IsolatedRunner:
         while not future.wait_for_reply(0.25):
             self._check_alive()  # covers a request sent just as the child ended
             if time.monotonic() > deadline:
-                error = ReplyTimeoutError(f"no {verb} reply from the child within {timeout}s")
-                # a request can sit unsent on a link that never saw its connection
-                # come up; closing the link lets the next request start afresh
-                self._transport.forget_link(self.endpoint, error)
-                raise error
+                raise ReplyTimeoutError(f"no {verb} reply from the child within {timeout}s")
         try:
             return future.get_reply(0)
         except PagletError:
@@ -281,30 +276,17 @@ class IsolatedRunner:
             return NOT_HANDLED
         return decode_value(reply.body, self._policy) if len(reply.body) else None
 
-    def snapshot(self, timeouts: tuple[float, ...] = SNAPSHOT_TIMEOUTS) -> None:
+    def snapshot(self, timeout: float = STATE_TIMEOUT) -> None:
         """Bring the child's current state into the host's copy of the paglet.
 
-        Each try waits its entry of ``timeouts``; a try that times out closes the link
-        to the child and the next one connects anew (a request was seen to stay
-        unsent on a link whose connection never came up, the child idle).
+        One request, no retry: nothing is lost on the link to a live child, and a
+        child that ends fails the request at once with ``PagletCrashedError``.
 
         Raises:
             PagletCrashedError: the child has ended.
-            ReplyTimeoutError: no answer to any try.
+            ReplyTimeoutError: no answer within ``timeout`` (a wedged child).
         """
-        for attempt, timeout in enumerate(timeouts):
-            try:
-                reply = self._ask(protocol.VERB_STATE, b"", {"to": self._slot.agent_id}, timeout)
-                break
-            except RemoteHostError:  # not answered in time, or "no host answers" (unsent)
-                self._transport.forget_link(
-                    self.endpoint, ReplyTimeoutError("state request abandoned")
-                )
-                if attempt == len(timeouts) - 1:
-                    raise
-                log.info(
-                    "paglet %s: no state reply in %ss; asking again", self._slot.agent_id, timeout
-                )
+        reply = self._ask(protocol.VERB_STATE, b"", {"to": self._slot.agent_id}, timeout)
         paglet = self._slot.paglet
         state = decode_state(reply.body, type(paglet.state), self._policy)
         with paglet.locked():
