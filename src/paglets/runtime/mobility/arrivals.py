@@ -110,6 +110,7 @@ class Arrivals:
         tid, agent_id = _check(record)
         if self._parts.stopping.is_set():
             raise TransferError(f"host {self._parts.name} is stopping: nothing was staged")
+        fault_point("target-preparing")
         known = self._known(tid)
         if known is not None:
             return known
@@ -162,6 +163,7 @@ class Arrivals:
             TransferError: the transfer is unknown here or was aborted.
         """
         tid = str(tid)
+        fault_point("target-committing")
         with self._lock:
             kept = self._decoded.get(tid)
         phase = self._log.phase(tid, IN)
