@@ -34,6 +34,7 @@ from paglets.runtime.execution.lifecycle import Lifecycle
 from paglets.runtime.files.paglet_files import PagletFiles
 from paglets.runtime.files.work_area import remove_tree
 from paglets.runtime.mobility.fault_points import fault_point
+from paglets.runtime.mobility.staging import naming_staging, staged_dir
 from paglets.runtime.parts import HostParts
 from paglets.runtime.persistence import transfer_log as phases
 from paglets.runtime.persistence.transfer_log import IN, TransferLog
@@ -120,6 +121,7 @@ class Arrivals:
         if self._parts.registry.get(agent_id) is not None:
             raise TransferError(f"paglet {agent_id} already lives on {self._parts.name}")
         staging = self._stage_files(record) if record.get("files") else None
+        record = naming_staging(record, staging)  # the commit adopts it after a restart too
         timeout = record.get("timeout")
         wait = float(timeout) if isinstance(timeout, int | float) and 0 < timeout < 86_400 else 30.0
         with self._lock:
@@ -224,6 +226,7 @@ class Arrivals:
         if self._parts.registry.get(agent_id) is None:
             with self._lock:
                 staging = self._staged.pop(tid, None)
+            staging = staging or staged_dir(self._parts.work_area, tid, record)
             self._start(record, cls, state, staging)
         self._log.move(tid, IN, phases.DONE, durable=False)
 
@@ -247,6 +250,8 @@ class Arrivals:
             self._log.move(tid, IN, phases.ABORTED, expect=phases.PREPARED, durable=False)
             staged = self._staged.pop(tid, None)
             self._decoded.pop(tid, None)
+        if staged is None and entry is not None:  # prepared before a restart
+            staged = staged_dir(self._parts.work_area, tid, entry.record)
         if staged is not None:
             remove_tree(staged)
         if entry is not None and entry.agent_id:
