@@ -41,6 +41,7 @@ from paglets.runtime.host_setup import (
 from paglets.runtime.mesh.directory import MeshDirectory
 from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.persistence.event_history import EventHistory
+from paglets.runtime.serving.event_queries import EventQueries
 from paglets.runtime.serving.local_backend import LocalProxyBackend
 from paglets.runtime.serving.operations import HostOperations
 from paglets.runtime.serving.requests import RequestRouter
@@ -132,7 +133,13 @@ class Host(HostMeshVerbs, HostControlVerbs):
             self._parts.events,
         )
         transport.serve(
-            RequestRouter(self._parts, self._operations, self._membership, self._artifact_service),
+            RequestRouter(
+                self._parts,
+                self._operations,
+                self._membership,
+                self._artifact_service,
+                EventQueries(self._parts.events, lambda: self._history),
+            ),
             batch_scope=self._parts.pool.holding,
         )
         self._client: HostClient | None = None

@@ -88,6 +88,9 @@ verb               header / body                  reply body
                    another host                   content (pulled in chunks unless held)
 ``art.progress``   -                              transfers in flight here: ``[{direction,
                                                   agent_id, name, size, done, started}]``
+``events``         body: ``{since, last,          the host's event history, oldest first:
+                   agent_id, kind, limit}``       event maps with their ``seq`` (see
+                   (all optional)                 ``paglets.wire.event_query``)
 =================  =============================  =========================================
 
 Artifacts (see ``docs/artifacts.md``)
@@ -149,6 +152,7 @@ VERB_ART_LIST = "art.list"
 VERB_ART_DELETE = "art.delete"
 VERB_ART_FETCH = "art.fetch"
 VERB_ART_PROGRESS = "art.progress"
+VERB_EVENTS = "events"
 
 ARTIFACT_VERBS = frozenset(
     {
@@ -180,6 +184,7 @@ VERBS = frozenset(
         VERB_STATE,
         VERB_MESH,
         VERB_SERVICE,
+        VERB_EVENTS,
         *ARTIFACT_VERBS,
     }
 )

@@ -42,6 +42,7 @@ from paglets.runtime.execution.lifecycle import NO_IMPORTS
 from paglets.runtime.execution.local_paglet import decode_args
 from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.parts import HostParts
+from paglets.runtime.serving.event_queries import EventQueries
 from paglets.runtime.serving.operations import HostOperations
 from paglets.wire import protocol
 from paglets.wire.codec import encode_state, encode_value
@@ -69,6 +70,7 @@ class RequestRouter:
         operations: HostOperations,
         membership: Membership,
         artifacts: ArtifactService | None = None,
+        events: EventQueries | None = None,
     ) -> None:
         self._parts = parts
         self._operations = operations
@@ -92,6 +94,8 @@ class RequestRouter:
             protocol.VERB_MESH: lambda request, body: membership.mesh_view(),
             protocol.VERB_SERVICE: self._service,
         }
+        queries = events or EventQueries(parts.events, lambda: None)
+        self._handlers[protocol.VERB_EVENTS] = lambda request, body: queries.answer(body)
 
     def __call__(self, request: IncomingRequest) -> None:
         verb = request.verb
