@@ -63,6 +63,9 @@ verb               header / body                  reply body
 ``mesh``           -                              this host's view of the mesh: ``{self,
                                                   peers, ignored, clashes, discovery,
                                                   gossip, time}`` (see ``docs/mesh.md``)
+``events``         body: ``{since, last,          the host's event history, oldest first:
+                   agent_id, kind, limit}``       event maps with their ``seq`` (see
+                   (all optional)                 ``paglets.wire.event_query``)
 ``svc``            body: ``{op: "lookup", name}``  lookup: this host's service records
                    or ``{op: "ensure", name,      (``[{contract, version, operations,
                    key}``                         host_name, address, agent_id, key,
@@ -88,9 +91,6 @@ verb               header / body                  reply body
                    another host                   content (pulled in chunks unless held)
 ``art.progress``   -                              transfers in flight here: ``[{direction,
                                                   agent_id, name, size, done, started}]``
-``events``         body: ``{since, last,          the host's event history, oldest first:
-                   agent_id, kind, limit}``       event maps with their ``seq`` (see
-                   (all optional)                 ``paglets.wire.event_query``)
 =================  =============================  =========================================
 
 Artifacts (see ``docs/artifacts.md``)
