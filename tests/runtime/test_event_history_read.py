@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,3 +165,30 @@ def test_a_bad_filter_is_a_clear_error_and_the_host_serves_on(
             client.backend.call(alpha.address, VERB_EVENTS, "all", timeout=TIMEOUT)
         assert client.health()["name"] == "alpha"
         assert client.list_events(kind="host-started")
+
+
+def test_queries_while_events_arrive_keep_the_history_in_order(tmp_path: Path) -> None:
+    store = HostStore(tmp_path / "store")
+    history = EventHistory(store)
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            history.query(EventQuery(last=5))
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        for n in range(1, 2001):
+            history.record(ContextEvent(n, "create", agent_id=f"p{n}"))
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join(TIMEOUT)
+    try:
+        found = history.query(EventQuery())
+    finally:
+        history.stop()
+        store.close()
+    assert [event["event_id"] for event in found] == list(range(1, 2001))

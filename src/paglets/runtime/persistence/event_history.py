@@ -43,6 +43,7 @@ class EventHistory:
         self._db = db
         self._keep = keep
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # one batch at a time, so seq follows the order
         self._queue: deque[ContextEvent] = deque(maxlen=keep)  # bounded if writes fail
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="event-history", daemon=True)
@@ -62,21 +63,22 @@ class EventHistory:
         Raises:
             StoreError: the database refused the write (the events are dropped, logged).
         """
-        with self._lock:
-            events = list(self._queue)
-            self._queue.clear()
-        if not events:
-            return 0
-        rows = [(e.timestamp, e.kind, e.agent_id, _detail(e)) for e in events]
-        with self._db.transaction(durable=False) as db:
-            db.executemany(
-                "INSERT INTO events (at, kind, agent_id, detail) VALUES (?, ?, ?, ?)", rows
-            )
-            db.execute(
-                "DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - ?",
-                (self._keep,),
-            )
-        return len(rows)
+        with self._flushing:
+            with self._lock:
+                events = list(self._queue)
+                self._queue.clear()
+            if not events:
+                return 0
+            rows = [(e.timestamp, e.kind, e.agent_id, _detail(e)) for e in events]
+            with self._db.transaction(durable=False) as db:
+                db.executemany(
+                    "INSERT INTO events (at, kind, agent_id, detail) VALUES (?, ?, ?, ?)", rows
+                )
+                db.execute(
+                    "DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - ?",
+                    (self._keep,),
+                )
+            return len(rows)
 
     def query(self, query: EventQuery) -> list[dict[str, Any]]:
         """The kept events ``query`` asks for, oldest first (see :func:`select_events`).
