@@ -243,7 +243,7 @@ def spy_prepare(host: Host) -> list[Any]:
     arrivals = host._operations.mobility.arrivals
     prepare = arrivals.prepare
     seen: list[Any] = []
-    arrivals.prepare = lambda record: (seen.append(dict(record)), prepare(record))[1]  # type: ignore[method-assign]
+    arrivals.prepare = lambda record: (seen.append(record), prepare(record))[1]  # type: ignore[method-assign]
     return seen
 
 
@@ -288,7 +288,7 @@ def test_a_clone_or_retract_replayed_after_it_settled_starts_nothing_twice(
     # the transfer (as it arrived), its commit and an abort arrive again, late
     mobility = beta._operations.mobility
     assert mobility.receive(record) == "committed"
-    assert mobility.commit(record["tid"]) == "started"
-    assert mobility.abort(record["tid"]) == "committed"
+    assert mobility.commit(record.tid) == "started"
+    assert mobility.abort(record.tid) == "committed"
     assert {"alpha": alpha.info()["active"], "beta": beta.info()["active"]} == where
-    assert beta.get_proxy(str(record["agent_id"])).send("get", timeout=TIMEOUT)["count"] == 2
+    assert beta.get_proxy(record.agent_id).send("get", timeout=TIMEOUT)["count"] == 2
