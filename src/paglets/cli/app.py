@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from paglets.cli import agents, artifacts, grab, mesh, search, sysinfo
+from paglets.cli import events as events_command
 from paglets.cli import examples as examples_command
 from paglets.cli import host as host_command
 from paglets.cli import jobs as jobs_command
@@ -23,6 +24,7 @@ app.add_typer(sysinfo.app, name="sys")
 app.add_typer(search.app, name="search")
 app.add_typer(jobs_command.app, name="jobs")
 app.add_typer(examples_command.app, name="examples")
+app.command("events")(events_command.events)
 
 
 def main() -> None:

@@ -26,7 +26,8 @@ from paglets.remote.default_backend import open_backend
 from paglets.remote.proxy import PagletProxy
 from paglets.remote.proxy_args import as_message
 from paglets.wire.create_body import CreateBody
-from paglets.wire.protocol import VERB_CREATE, VERB_LIST, VERB_MESH, VERB_PING
+from paglets.wire.event_query import MAX_EVENTS, EventQuery
+from paglets.wire.protocol import VERB_CREATE, VERB_EVENTS, VERB_LIST, VERB_MESH, VERB_PING
 
 
 class HostClient:
@@ -122,6 +123,54 @@ class HostClient:
         """Info maps of the host's paglets in the given state flags."""
         infos = self.backend.call(self._target(host_url), VERB_LIST, flags, timeout=self.timeout)
         return list(infos or [])
+
+    def list_events(
+        self,
+        host_url: str | None = None,
+        since: int = 0,
+        limit: int | None = None,
+        *,
+        last: int | None = None,
+        agent_id: str | None = None,
+        kind: str | None = None,
+        timeout: float | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """The host's event history, oldest first: its kept events numbered above ``since``.
+
+        A host with a store answers from its history, which keeps its newest 100,000
+        events across restarts; one without answers from the events of this run.
+
+        Args:
+            host_url: the host (default: this client's address).
+            since: only events whose ``seq`` is above this: pass the last ``seq`` seen
+                to page forward (``seq`` goes on across restarts; ``event_id`` does not).
+            limit: at most this many (the oldest matching; default and cap 10,000).
+            last: only the newest ``last`` matching events.
+            agent_id: only the events of this paglet.
+            kind: only events of this kind (``dispatch``, ``arrival``, ...).
+            timeout: seconds to wait for the answer (default: the client's).
+
+        Returns:
+            Each event as a map of the ``ContextEvent`` fields plus its ``seq``.
+
+        Raises:
+            ProtocolError: a bad filter (a negative number, ``last`` below 1).
+            PeerNotFoundError: nobody answers at the address.
+        """
+        query = EventQuery(
+            since=since,
+            last=last,
+            agent_id=agent_id or "",
+            kind=kind or "",
+            limit=MAX_EVENTS if limit is None else limit,
+        )
+        address = self._target(host_url)
+        found = self.backend.call(
+            address, VERB_EVENTS, query.to_wire(), timeout=timeout or self.timeout
+        )
+        if not isinstance(found, list):
+            raise PagletError(f"malformed events reply from {address}")
+        return found
 
     def create(
         self,

@@ -35,8 +35,10 @@ from paglets.runtime.host_identity import HostIdentity
 from paglets.runtime.host_properties import HostProperties
 from paglets.runtime.mesh.directory import MeshDirectory
 from paglets.runtime.mesh.membership import Membership
+from paglets.runtime.persistence.event_history import EventHistory
 from paglets.runtime.persistence.host_store import HostStore
 from paglets.runtime.persistence.paglet_store import PagletStore
+from paglets.runtime.serving.event_queries import EventQueries
 from paglets.runtime.serving.operations import HostOperations
 from paglets.runtime.serving.requests import RequestRouter
 from paglets.runtime.stop_signal import StopSignal
@@ -163,6 +165,7 @@ class HostAssembly:
             policy=policy,
             max_uploads=config.max_uploads,
         )
+        self._history: EventHistory | None = None  # opened by start()
         router = self._router = RequestRouter(
             operations,
             self._membership,
@@ -175,5 +178,6 @@ class HostAssembly:
             pool=pool,
             control_pool=control,
             service_registry=self._service_registry,
+            events=EventQueries(events, lambda: self._history),
         )
         transport.serve(router, batch_scope=pool.holding)

@@ -111,7 +111,6 @@ class Host(HostAssembly, HostMeshVerbs, HostControlVerbs):
         root, self._remove_temp_root = files_root(self, config)
         self._assemble(config, self.secret, root)  # every part, wired once (assembly.py)
         self._client: HostClient | None = None
-        self._history: EventHistory | None = None
         self._started = False
         self._stopped = threading.Event()
 

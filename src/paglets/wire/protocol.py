@@ -63,6 +63,9 @@ verb               header / body                  reply body
 ``mesh``           -                              this host's view of the mesh: ``{self,
                                                   peers, ignored, clashes, discovery,
                                                   gossip, time}`` (see ``docs/mesh.md``)
+``events``         body: ``{since, last,          the host's event history, oldest first:
+                   agent_id, kind, limit}``       event maps with their ``seq`` (see
+                   (all optional)                 ``paglets.wire.event_query``)
 ``svc``            body: ``{op: "lookup", name}``  lookup: this host's service records
                    or ``{op: "ensure", name,      (``[{contract, version, operations,
                    key}``                         host_name, address, agent_id, key,
@@ -166,6 +169,7 @@ VERB_ART_LIST = "art.list"
 VERB_ART_DELETE = "art.delete"
 VERB_ART_FETCH = "art.fetch"
 VERB_ART_PROGRESS = "art.progress"
+VERB_EVENTS = "events"
 
 ARTIFACT_VERBS = frozenset(
     {
@@ -197,6 +201,7 @@ VERBS = frozenset(
         VERB_STATE,
         VERB_MESH,
         VERB_SERVICE,
+        VERB_EVENTS,
         *ARTIFACT_VERBS,
     }
 )

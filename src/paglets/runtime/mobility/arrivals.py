@@ -38,6 +38,7 @@ from paglets.runtime.files.work_area import WorkArea, remove_tree
 from paglets.runtime.host_identity import HostIdentity
 from paglets.runtime.mobility.arrival_hook import arrival_hook
 from paglets.runtime.mobility.fault_points import fault_point
+from paglets.runtime.mobility.staging import naming_staging, staged_dir
 from paglets.runtime.persistence import transfer_log as phases
 from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.runtime.persistence.transfer_log import IN, TransferLog
@@ -140,6 +141,7 @@ class Arrivals:
         tid, agent_id = record.tid, record.agent_id
         if self._stop.is_set():
             raise TransferError(f"host {self._identity.name} is stopping: nothing was staged")
+        fault_point("target-preparing")
         known = self._known(tid)
         if known is not None:
             return known
@@ -160,7 +162,8 @@ class Arrivals:
                 raise
             if known is None:
                 self._log.begin(
-                    tid, IN, agent_id, record.source_address, record.to_wire(),
+                    tid, IN, agent_id, record.source_address,
+                    naming_staging(record.to_wire(), staging),  # adopted after a restart too
                     time.time() + wait + 1.0,
                 )  # fmt: skip
                 self._parked.setdefault(agent_id, [])
@@ -191,6 +194,7 @@ class Arrivals:
         Raises:
             TransferError: the transfer is unknown here or was aborted.
         """
+        fault_point("target-committing")
         with self._lock:
             kept = self._decoded.get(tid)
         phase = self._log.phase(tid, IN)
@@ -251,6 +255,9 @@ class Arrivals:
         if self._registry.get(agent_id) is None:
             with self._lock:
                 staging = self._staged.pop(tid, None)
+            if staging is None:  # prepared before a restart: the record names it
+                entry = self._log.get(tid, IN)
+                staging = None if entry is None else staged_dir(self._work_area, tid, entry.record)
             self._start(record, cls, state, staging)
         self._log.move(tid, IN, phases.DONE, durable=False)
 
@@ -273,6 +280,8 @@ class Arrivals:
             self._log.move(tid, IN, phases.ABORTED, expect=phases.PREPARED, durable=False)
             staged = self._staged.pop(tid, None)
             self._decoded.pop(tid, None)
+        if staged is None and entry is not None:  # prepared before a restart
+            staged = staged_dir(self._work_area, tid, entry.record)
         if staged is not None:
             remove_tree(staged)
         if entry is not None and entry.agent_id:

@@ -2,9 +2,13 @@
 
 Fault tests start a host process with ``PAGLETS_FAULT_STOP_AT=<step>``; when the
 hand-off reaches that step the process sends itself SIGKILL (no cleanup, no reply).
-Steps: ``source-prepared`` (the target answered prepared, nothing decided),
-``source-committed`` (commit recorded, the target not told), ``target-prepared``
-(prepared recorded, not answered), ``target-committed`` (commit recorded, not started).
+Steps: ``source-preparing`` (the source's record written, the transfer not sent),
+``source-prepared`` (the target answered prepared, nothing decided),
+``source-committed`` (commit recorded, the target not told), ``source-commit-sent``
+(a waited-for commit answered, not yet marked done), ``target-preparing`` (the
+transfer received, nothing recorded), ``target-prepared`` (prepared recorded, not
+answered), ``target-committing`` (the commit received, not recorded),
+``target-committed`` (commit recorded, not started).
 Unset (always, outside tests) it costs one dictionary lookup.
 """
 

@@ -12,8 +12,9 @@ Every ``interval`` seconds it looks at the unsettled transfer records
 
 At start-up (:meth:`Settlement.recover`), before the thread runs: an ``out`` record
 still ``prepared`` is aborted (nothing decided it; the paglet is restored from its
-checkpoint, or from the record when the host died holding it), and an ``in`` record
-``committed`` is started (the host died between the commit and the start).
+checkpoint, or from the record when the host died holding it), an ``in`` record
+``committed`` is started (the host died between the commit and the start), and staging
+dirs no open ``in`` record names are removed (:mod:`~paglets.runtime.mobility.staging`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from typing import Any
 
 from paglets.core.errors import PagletError
 from paglets.runtime.execution.registry import Registry
+from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.mobility.arrivals import STARTED, Arrivals
 from paglets.runtime.mobility.source_side import SourceSide
+from paglets.runtime.mobility.staging import sweep_staging
 from paglets.runtime.persistence import transfer_log as phases
 from paglets.runtime.persistence.paglet_store import PagletStore, StoredPaglet
 from paglets.runtime.persistence.transfer_log import IN, OUT, TransferLog, TransferRecord
@@ -53,9 +56,11 @@ class Settlement:
         host_name: str,
         registry: Registry,
         store: PagletStore,
+        work_area: WorkArea,
         interval: float = 0.5,
     ) -> None:
         self._host_name = host_name
+        self._work_area = work_area
         self._registry = registry
         self._store = store
         self._log = transfers
@@ -69,10 +74,14 @@ class Settlement:
         self._thread: threading.Thread | None = None
         self._passes = 0
         self._quiet_at = -1  # log version at which the last pass found nothing open
+        self._born = time.time()  # staging dirs older than this are from a previous run
 
     def recover(self) -> None:
         """Resolve what a previous run of this host left open (see the module docstring)."""
-        for entry in self._log.unsettled():
+        entries = self._log.unsettled()
+        arriving = [entry.tid for entry in entries if entry.role == IN]
+        sweep_staging(self._work_area, arriving, self._born)
+        for entry in entries:
             if entry.role == OUT and entry.phase == phases.PREPARED:
                 self._abort_own(entry)
             elif entry.role == IN and entry.phase == phases.COMMITTED:

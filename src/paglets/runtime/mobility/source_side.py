@@ -110,6 +110,7 @@ class SourceSide:
             ) from exc
         with self._lock:
             self._deciding.add(tid)
+        fault_point("source-preparing")
         try:
             try:
                 self._prepare(slot, target, record, limit, what)
@@ -200,7 +201,9 @@ class SourceSide:
         """
         try:
             if wait or self._identity.is_local(target):
-                self._mark_done(tid, self.call(target, VERB_TRANSFER_COMMIT, tid, limit))
+                answer = self.call(target, VERB_TRANSFER_COMMIT, tid, limit)
+                fault_point("source-commit-sent")
+                self._mark_done(tid, answer)
                 return
             # unordered: a later call of this thread to the target need not queue
             # behind it (the target parks what comes for a paglet it has not started)

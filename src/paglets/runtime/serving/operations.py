@@ -185,6 +185,7 @@ class HostOperations(Delivery, PagletQueries):
             host_name=identity.name,
             registry=registry,
             store=store,
+            work_area=work_area,
         )
 
     # control --------------------------------------------------------------------------

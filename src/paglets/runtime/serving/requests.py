@@ -42,6 +42,7 @@ from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.host_identity import HostIdentity
 from paglets.runtime.mesh.membership import Membership
 from paglets.runtime.persistence.paglet_store import PagletStore
+from paglets.runtime.serving.event_queries import EventQueries
 from paglets.runtime.serving.operations import HostOperations
 from paglets.runtime.serving.service_registry import ServiceRegistry
 from paglets.wire import protocol
@@ -93,6 +94,7 @@ class RequestRouter:
         pool: WorkerPool,
         control_pool: WorkerPool,
         service_registry: ServiceRegistry,
+        events: EventQueries,
     ) -> None:
         self._config = config
         self._identity = identity
@@ -127,6 +129,7 @@ class RequestRouter:
             protocol.VERB_MESH: lambda request, body: membership.mesh_view(),
             protocol.VERB_SERVICE: self._service,
         }
+        self._handlers[protocol.VERB_EVENTS] = lambda request, body: events.answer(body)
 
     def __call__(self, request: IncomingRequest) -> None:
         verb = request.verb
