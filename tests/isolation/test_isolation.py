@@ -118,3 +118,19 @@ def test_stopping_the_host_ends_a_blocked_child_within_a_bound(make_host) -> Non
     assert _gone(pid)
     assert time.monotonic() - started < TIMEOUT + 3.0
     assert future.wait_for_reply(TIMEOUT)
+
+
+def test_a_busy_isolated_paglet_is_kept_with_its_childs_state(make_host, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "store"
+    host = make_host("keeper", persistence_dir=store)
+    proxy = host.create(IsolatedCounter)
+    assert proxy.send("add", args={"n": 9}) == 9  # changed in the child only
+    pid = proxy.send("pid")
+    proxy.send_oneway("block")
+    wait_for(lambda: psutil.Process(pid).num_threads() > 2)
+    host.stop(timeout=1.0)
+    assert _gone(pid)
+    kept = [e for e in host.list_events() if e.kind == "deactivate" and "busy" in e.data]
+    assert kept and kept[0].data["busy"] == "its state under the state lock"
+    again = make_host("keeper", persistence_dir=store)
+    assert again.get_proxy(proxy.agent_id).send("add", args={"n": 1}) == 10

@@ -32,6 +32,14 @@ class Execution(Protocol):
         """Wrap a host action that needs the paglet's current state (a move, a copy)."""
         ...
 
+    def refresh(self, timeout: float) -> bool:
+        """Bring the paglet's state up to date here, waiting at most ``timeout`` seconds.
+
+        Returns:
+            Whether the host's copy is now the paglet's current state.
+        """
+        ...
+
     def stop(self) -> None:
         """The paglet left this host: end what runs its code."""
         ...
@@ -56,6 +64,10 @@ class InProcess:
     def synced(self, action: Callable[[], Any]) -> Callable[[], Any]:
         """The state is here already: ``action`` as it is."""
         return action
+
+    def refresh(self, timeout: float) -> bool:
+        """The state is here already."""
+        return True
 
     def stop(self) -> None:
         """Nothing runs apart from the host."""

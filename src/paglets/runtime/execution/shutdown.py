@@ -37,6 +37,8 @@ from paglets.wire.codec import encode_state
 log = logging.getLogger(__name__)
 
 BATCH = 500
+CHILD_STATE_WAIT = 1.0
+"""Seconds a stop waits for a busy isolated paglet's child to report its state."""
 """Idle paglets written per transaction at stop."""
 
 
@@ -178,14 +180,18 @@ def persist_busy(host: StopScope, activation: Activation, slot: LocalPaglet) -> 
     that returned (consistent by construction; the running handler's change was never
     acknowledged). Another paglet is kept with its state as the state lock shows it
     (taken within 0.5 s, else read as is): the state after the last update a handler
-    made under ``locked()``/``locked_state()``. Either way with every message still
-    waiting, and activated again at the next start.
+    made under ``locked()``/``locked_state()``; for an isolated paglet its child reads
+    it so (within :data:`CHILD_STATE_WAIT`, else the last state the child reported is
+    kept). Either way with every message still waiting, and activated again at the
+    next start.
     """
     slot.checkpointer = None  # a late checkpoint must not revive it beside the row
     slot.mailbox.hold()
     paglet = slot.paglet
     if slot.last_checkpoint is not None:
         state, how = slot.last_checkpoint, "its last checkpoint"
+    elif not slot.execution.refresh(CHILD_STATE_WAIT):
+        state, how = encode_state(paglet.state), "the last state its child reported"
     else:
         lock = paglet._state_lock
         held = lock.acquire(timeout=0.5)

@@ -165,18 +165,21 @@ class ChildServer:
             body = bytes(request.body)
             args = (request, body)
             threading.Thread(target=self._message, args=args, daemon=True).start()
-        elif request.verb == protocol.VERB_STATE:
-            try:
-                with self.paglet.locked():
-                    request.reply(encode_state(self.paglet.state))
-            except PagletError as exc:
-                request.fail(exc)
+        elif request.verb == protocol.VERB_STATE:  # a handler may hold the state lock
+            threading.Thread(target=self._state, args=(request,), daemon=True).start()
         elif request.verb == protocol.VERB_PING:
             request.reply(encode_value({"pid": os.getpid()}))
         else:
             request.fail(
                 ProtocolError(f"an isolated paglet's process does not take {request.verb}")
             )
+
+    def _state(self, request: IncomingRequest) -> None:
+        try:
+            with self.paglet.locked():
+                request.reply(encode_state(self.paglet.state))
+        except PagletError as exc:
+            request.fail(exc)
 
     def _message(self, request: IncomingRequest, body: bytes) -> None:
         try:

@@ -292,6 +292,17 @@ class IsolatedRunner:
         with paglet.locked():
             paglet.state = state
 
+    def refresh(self, timeout: float) -> bool:
+        """Take the child's state if it answers within ``timeout`` (False: it did not)."""
+        if self.ended:
+            return False
+        try:
+            self.snapshot(timeout)
+        except PagletError as exc:
+            log.warning("paglet %s: its child gave no state: %s", self._slot.agent_id, exc)
+            return False
+        return True
+
     def synced(self, action: Callable[[], Any]) -> Callable[[], Any]:
         """``action`` run on a fresh snapshot (or on the last known state once crashed)."""
 
