@@ -1,10 +1,11 @@
 """How the compute slots run granted jobs: launch, watch, collect, report.
 
 A mixin of :class:`~paglets.system.compute.service.ComputeSlots`, kept apart because
-it is the part that touches job processes: creating a granted job's isolated paglet
-(on a thread of its own, since a child process takes a while to start), noticing its
-end, reading its outcome back, releasing the lease and recording the history, killing
-a job over its memory estimate when its policy says so, and telling a job group's
+it is the part that touches job paglets and processes: activating a granted job's
+paglet from the host store, which starts its child pinned to the lease (on a thread
+of its own, since a child process takes a while to start), noticing its end,
+reading its outcome back, releasing the lease and recording the history, killing a
+job over its memory estimate when its policy says so, and telling a job group's
 collector how each job ended (retried a while; the collector ignores repeats).
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import PagletError
+from paglets.core.ids import new_id
 from paglets.core.messages import Message
 from paglets.system.compute.queue_store import ComputeQueue, JobRow
 from paglets.system.compute.usage import Peaks, UsageMeter
@@ -49,6 +51,7 @@ class JobRuns:
     _ended: set[str]
     _finishing: set[str]
     _launching: dict[str, threading.Thread]
+    _launched: set[str]
     _killed: dict[str, str]
     _over_memory: set[str]
     _deliveries: list[threading.Thread]
@@ -59,6 +62,7 @@ class JobRuns:
         self._ended = set()
         self._finishing = set()
         self._launching = {}
+        self._launched = set()
         self._killed = {}
         self._over_memory = set()
         self._deliveries = []
@@ -93,35 +97,88 @@ class JobRuns:
                 self._launching.pop(row.job_id, None)
                 self._changed.notify_all()
 
+    def _parked(self, row: JobRow) -> bool:
+        """Whether the granted job's paglet is ready to be activated (not placing itself)."""
+        slot = self.host._parts.registry.get(row.agent_id)
+        return slot is None or not slot.execution.in_process
+
     def _create_job(self, row: JobRow) -> None:
-        """Create the granted job's paglet (isolated, pinned to the lease's CPUs)."""
+        """Activate the granted job's paglet: its child starts pinned to the lease's CPUs.
+
+        The paglet waits inactive in the host store. One lost with its host's process
+        (a kill while it ran, then ``rerun_if_lost``) is created again from the state
+        its queue row keeps, under the same paglet id.
+        """
         parts = self.host._parts
         try:
-            with _RESOLVING:  # two launches importing one module: the second saw it half-built
-                cls = resolve_class(row.class_path, Paglet, parts.policy)
-                fallback = f"{cls.State.__module__}.{cls.State.__qualname__}"
-                state_path = row.state_class_path or fallback
-                state_cls = resolve_class(state_path, PagletState, parts.policy)
-            state = decode_state(row.state, state_cls, parts.policy)
-            for name, value in (
-                ("job_id", row.job_id),
-                ("granted_cpus", list(row.cpus)),
-                ("host_name", self.host.name),
-            ):
-                if hasattr(state, name):
-                    setattr(state, name, value)
-            proxy = self.host.create(cls, state)
+            slot = parts.registry.get(row.agent_id)
+            if slot is None and parts.store.load(row.agent_id) is not None:
+                self.host.activate(row.agent_id)
+            elif slot is None:
+                self._recreate(row)
         except PagletError as exc:
             self._record_end(row, "failed", f"could not start: {exc}", None, Peaks())
             return
-        slot = parts.registry.get(proxy.agent_id)
+        slot = parts.registry.get(row.agent_id)
+        if slot is None or slot.execution.in_process:
+            self._record_end(row, "failed", "could not start: it took no lease", None, Peaks())
+            return
         with self._changed:
-            self.queue.mark_running(row.job_id, row.cpus, proxy.agent_id)
-        if slot is not None and not slot.execution.in_process:
-            slot.execution.on_end = self._wake_for(row.job_id)
-            pid = getattr(slot.execution, "pid", None)
-            if pid is not None:
-                self._meters[row.job_id] = UsageMeter(pid, parts.work_area.dir_of(proxy.agent_id))
+            self._launched.add(row.job_id)
+        slot.execution.on_end = self._wake_for(row.job_id)
+        pid = getattr(slot.execution, "pid", None)
+        if pid is not None:
+            self._meters[row.job_id] = UsageMeter(pid, parts.work_area.dir_of(row.agent_id))
+        if slot.execution.ended:
+            self._wake_for(row.job_id)()
+
+    def _decode_job(self, class_path: str, state_class_path: str, state: bytes) -> Any:
+        parts = self.host._parts
+        with _RESOLVING:  # two launches importing one module: the second saw it half-built
+            cls = resolve_class(class_path, Paglet, parts.policy)
+            fallback = f"{cls.State.__module__}.{cls.State.__qualname__}"
+            state_cls = resolve_class(state_class_path or fallback, PagletState, parts.policy)
+        return cls, decode_state(state, state_cls, parts.policy)
+
+    def _recreate(self, row: JobRow) -> None:
+        cls, state = self._decode_job(row.class_path, row.state_class_path, row.state)
+        for name, value in (
+            ("job_id", row.job_id),
+            ("granted_cpus", list(row.cpus)),
+            ("host_name", self.host.name),
+            ("target", ""),
+        ):
+            if hasattr(state, name):
+                setattr(state, name, value)
+        self.host.create(cls, state, agent_id=row.agent_id)
+
+    def create_job(self, body: dict[str, Any]) -> str:
+        """Create here the job paglet a ``submit`` request describes; return its agent id.
+
+        It places itself from this host, reporting to it (a lost job run again).
+
+        Raises:
+            PagletError: its class or state is unusable here.
+        """
+        cls, state = self._decode_job(
+            str(body["class"]), str(body.get("state_class", "")), bytes(body["state"])
+        )
+        job_id = str(body.get("job_id") or new_id())
+        fields = {"job_id": job_id, "home": self.host.address, "target": "", "hops": 0,
+                  "granted_cpus": [], "host_name": "", "result": None, "error": ""}  # fmt: skip
+        for name, value in fields.items():
+            if hasattr(state, name):
+                setattr(state, name, value)
+        return str(self.host.create(cls, state).agent_id)
+
+    def _dispose_job(self, row: JobRow) -> None:
+        """Dispose the job's paglet, active or waiting in the store (gone: nothing)."""
+        if not row.agent_id:
+            return
+        try:
+            self.host.dispose(row.agent_id)
+        except PagletError as exc:
+            log.debug("job paglet %s not disposed: %s", row.agent_id, exc)
 
     def _wake_for(self, job_id: str) -> Callable[[], None]:
         def wake() -> None:
@@ -131,7 +188,7 @@ class JobRuns:
 
         return wake
 
-    def _has_ended(self, row: JobRow) -> bool:
+    def _has_ended(self, row: JobRow) -> bool:  # of a launched job
         slot = self.host._parts.registry.get(row.agent_id)
         if slot is None or slot.execution.in_process:
             return True
@@ -188,6 +245,7 @@ class JobRuns:
         """Move ``row`` to the history and tell its group's collector, if it has one."""
         with self._changed:
             self.queue.finish(row, outcome, error, result, peaks)
+            self._launched.discard(row.job_id)
             self._changed.notify_all()
         collector = row.policy.get("collector")
         if collector:
