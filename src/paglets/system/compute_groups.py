@@ -200,6 +200,10 @@ class ResultCollectorPaglet(Paglet[ResultCollectorState]):
                 "failures": dict(state.failures),
                 "lost": list(state.lost),
                 "duplicates": state.duplicates,
+                "placed": {
+                    job: {k: v for k, v in entry.items() if k != "body"}
+                    for job, entry in state.jobs.items()
+                },
                 "created": state.created,
                 "completed": state.completed,
                 "complete": bool(state.completed),

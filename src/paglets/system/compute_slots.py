@@ -7,7 +7,8 @@ message kinds: ``status``, ``submit`` (from a job paglet placing itself), ``canc
 (``job_id``, ``wait`` seconds), ``why`` (``job_id``), ``placed`` (a job's placement,
 sent to its submitter's host), ``placement`` (``agent_id`` of the job paglet,
 ``wait``: that report) and ``create-job`` (a ``submit`` request: create that job
-paglet here, which places itself; a lost job run again; answers its agent id). Every reply is plain values.
+paglet here, which places itself; a lost job run again; answers its agent id).
+Every reply is plain values.
 The host's gossip facts carry ``cores_free`` from the service's real leases, so a
 submitter picks a target from its own view of the mesh.
 """
