@@ -27,7 +27,7 @@ from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import PagletError
 from paglets.core.ids import new_id
 from paglets.core.messages import UNQUEUED_PRIORITY, Message
-from paglets.system.compute.job_runs import REPORT_KIND
+from paglets.system.compute.job_runs import REPORT_KIND, WATCH_KIND
 from paglets.system.compute_job import (
     PLAIN_VALUES,
     ComputeJobPaglet,
@@ -37,7 +37,7 @@ from paglets.system.compute_job import (
     submit_body,
     submit_compute_job,
 )
-from paglets.system.compute_slots import ComputeRejectedError
+from paglets.system.compute_slots import ComputeRejectedError, watch
 from paglets.wire.codec import decode_value
 
 WATCH_INTERVAL = 1.0
@@ -112,6 +112,7 @@ class ResultCollectorPaglet(Paglet[ResultCollectorState]):
     """
 
     State = ResultCollectorState
+    _looked = 0.0
 
     def handle_message(self, message: Message) -> Any:
         args = message.args
@@ -119,6 +120,12 @@ class ResultCollectorPaglet(Paglet[ResultCollectorState]):
             return self._expect(args)
         if message.kind == REPORT_KIND:
             return self._report(args)
+        if message.kind == WATCH_KIND:
+            now = time.monotonic()
+            if now - self._looked >= WATCH_INTERVAL / 2:  # ticks queued behind a slow look
+                self._looked = now
+                self._look()
+            return None
         if message.kind == "summary":
             return self.summary(bool(args.get("results", True)))
         if message.kind == "wait":
@@ -213,15 +220,28 @@ class ResultCollectorPaglet(Paglet[ResultCollectorState]):
         return answer
 
     def run(self) -> None:
-        """Watch the jobs' hosts; go home once complete if asked to."""
+        """Watch the jobs' hosts; go home once complete if asked to.
+
+        On a host that runs compute slots their thread does the watching: it sends
+        ``watch`` every second (:data:`WATCH_KIND`), and this returns at once, so a
+        collector holds no thread while it waits. Elsewhere it loops here.
+        """
+        if watch(self.context.address, self.agent_id):
+            return
         while not self.wait_leaving(WATCH_INTERVAL):
-            if self.state.completed:
-                if self.state.return_home_when_complete and self.state.home != self.context.address:
-                    self.dispatch(self.state.home)
-                    return
-                continue
-            for job_id, host in self._pending_on_offline_hosts():
-                self._lost(job_id, host)
+            if self._look():
+                return
+
+    def _look(self) -> bool:
+        """One look at the jobs' hosts; True once it left for home."""
+        if self.state.completed:
+            if self.state.return_home_when_complete and self.state.home != self.context.address:
+                self.dispatch(self.state.home)
+                return True
+            return False
+        for job_id, host in self._pending_on_offline_hosts():
+            self._lost(job_id, host)
+        return False
 
     def _pending_on_offline_hosts(self) -> list[tuple[str, str]]:
         with self.locked():

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.errors import PagletError, ReplyTimeoutError
+from paglets.core.errors import InvalidAgentError, PagletError, ReplyTimeoutError
 from paglets.core.events import PersistencyEvent
 from paglets.core.ids import new_id
 from paglets.system.compute.admission import EstimateError, JobEstimate, tags_fit
@@ -226,6 +226,7 @@ def submit_compute_job(
             raise ComputeRejectedError("no known host has the tags this job requires")
         target = (fitting or tagged)[0]
     home = str(where.address)
+    check_home(where, home)
     job = dataclasses.replace(
         state, job_id=job_id or state.job_id or new_id(), home=home, target=target or "",
         hops=0, granted_cpus=[], host_name="", result=None, error="",
@@ -263,8 +264,24 @@ def resubmit_compute_job(
         ComputeRejectedError, PagletError: as :func:`submit_compute_job`.
     """
     home = str(where.address)
+    check_home(where, home)
     agent_id = str(ask(where, home, "create-job", dict(body)))
     return placed(await_placement(where, home, agent_id, timeout))
+
+
+def check_home(where: Any, home: str) -> None:
+    """Make sure the submitter's host runs compute slots (its jobs report there).
+
+    Raises:
+        PagletError: it runs none.
+    """
+    try:
+        ask(where, home, "placement", {"agent_id": "", "wait": 0.0})
+    except InvalidAgentError:
+        raise PagletError(
+            f"the host at {home} runs no compute slots: a job reports its placement to "
+            "its submitter's host, so submit through a host that runs them"
+        ) from None
 
 
 def _create(where: Any, job_cls: type[ComputeJobPaglet], state: ComputeJobState) -> Any:

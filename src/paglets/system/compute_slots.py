@@ -179,6 +179,19 @@ def lease_of(address: str, job_id: str, agent_id: str) -> list[int]:
     return list(row.cpus)
 
 
+def watch(address: str, agent_id: str) -> bool:
+    """Have the slots of the host at ``address`` tick the paglet ``agent_id`` each second.
+
+    Returns:
+        False if that host runs no compute slots in this process.
+    """
+    service = _SERVICES.get(address)
+    if service is None:
+        return False
+    service.watch(agent_id)
+    return True
+
+
 def wake(address: str) -> None:
     """Have the slots of the host at ``address`` look at their jobs now (never blocks)."""
     service = _SERVICES.get(address)
@@ -220,5 +233,6 @@ __all__ = [
     "local_service",
     "runs_on",
     "wake",
+    "watch",
     "why",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,9 @@ MEMORY_POLICIES = (MEMORY_REPORT, MEMORY_KILL)
 REPORT_KIND = "job-finished"
 """The message a collector gets for each job end (``job_id``, ``outcome``, ``error``,
 ``result`` as encoded bytes or None, ``host``)."""
+WATCH_KIND = "watch"
+"""The tick a watched paglet (a job group's collector) gets about once a second."""
+WATCH_EVERY = 1.0
 DELIVERY_ATTEMPTS = 8
 _RESOLVING = threading.Lock()
 DELIVERY_TIMEOUT = 10.0
@@ -52,6 +56,8 @@ class JobRuns:
     _finishing: set[str]
     _launching: dict[str, threading.Thread]
     _launched: set[str]
+    _watched: set[str]
+    _next_watch: float
     _killed: dict[str, str]
     _over_memory: set[str]
     _deliveries: list[threading.Thread]
@@ -63,6 +69,8 @@ class JobRuns:
         self._finishing = set()
         self._launching = {}
         self._launched = set()
+        self._watched = set()
+        self._next_watch = 0.0
         self._killed = {}
         self._over_memory = set()
         self._deliveries = []
@@ -179,6 +187,31 @@ class JobRuns:
             self.host.dispose(row.agent_id)
         except PagletError as exc:
             log.debug("job paglet %s not disposed: %s", row.agent_id, exc)
+
+    def watch(self, agent_id: str) -> None:
+        """Send the local paglet ``agent_id`` a ``watch`` tick about once a second.
+
+        It stops when the paglet is no longer active here (moved, disposed).
+        """
+        with self._changed:
+            self._watched.add(agent_id)
+
+    def _tick_watched(self) -> None:
+        now = time.monotonic()
+        if now < self._next_watch:
+            return
+        self._next_watch = now + WATCH_EVERY
+        with self._changed:
+            watched = list(self._watched)
+        for agent_id in watched:
+            proxy = self.host.get_proxy(agent_id, include_inactive=False)
+            try:
+                if proxy is None:
+                    raise PagletError("gone")
+                proxy.send_oneway(Message(WATCH_KIND, {}), activate_if_inactive=False)
+            except PagletError:
+                with self._changed:
+                    self._watched.discard(agent_id)
 
     def _wake_for(self, job_id: str) -> Callable[[], None]:
         def wake() -> None:
