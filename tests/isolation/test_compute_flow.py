@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from compute_jobs import GateJob, GateState, SleepJob, SleepState
 
 from helpers import TIMEOUT, wait_for
+from host_process import start_host_process, stop_process
 from paglets.core.agent import INACTIVE
 from paglets.core.context_events import ARRIVAL, CREATE, DISPATCH
 from paglets.core.errors import PagletError
@@ -67,3 +72,37 @@ def test_a_submit_through_a_host_without_compute_slots_fails_clearly(  # type: i
     bare: Host = make_host("bare")
     with pytest.raises(PagletError, match="compute slots"):
         submit_compute_job(bare, SleepJob, SleepState(seconds=0.0), target=bare.address)
+
+
+def test_a_job_lost_with_its_killed_host_runs_again_after_the_restart(  # type: ignore[no-untyped-def]
+    compute_host, tmp_path: Path
+) -> None:
+    """Its paglet died with the process; the queue row's copy brings it back."""
+    home: Host = compute_host("home", **ONE_CPU)
+    here = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, *sys.path])}
+    env["PAGLETS_MAX_LOAD_PER_CPU"] = "none"
+    store = tmp_path / "store"
+    options = ("--name", "worker", "--peer", home.address, "--persistence-dir", str(store),
+               "--allow-module", "compute_jobs")  # fmt: skip
+    process, address = start_host_process(*options, env=env, insecure=False)
+    gate = tmp_path / "gate"
+    try:
+        state = GateState(gate=str(gate), rerun_if_lost=True)
+        job = submit_compute_job(home, GateJob, state, target=address)
+        assert job.host == "worker" and job.decision == "run"
+        wait_for(lambda: _row_at(home, address, job.job_id)["agent_id"], JOB_TIMEOUT)
+    finally:
+        stop_process(process, signal.SIGKILL)
+    gate.touch()  # the run after the restart passes at once
+    again, address = start_host_process(*options, env=env, insecure=False)
+    try:
+        entry = wait_compute_job(home, replace(job, address=address), JOB_TIMEOUT)
+        assert entry["outcome"] == "succeeded", entry
+    finally:
+        stop_process(again)
+
+
+def _row_at(where: Host, address: str, job_id: str) -> dict[str, object]:
+    rows = [j for j in ask(where, address, "status")["jobs"] if j["job_id"] == job_id]
+    return dict(rows[0]) if rows else {"agent_id": ""}
