@@ -57,6 +57,7 @@ class JobRuns:
     _launching: dict[str, threading.Thread]
     _launched: set[str]
     _watched: set[str]
+    _orphans: set[str]
     _next_watch: float
     _killed: dict[str, str]
     _over_memory: set[str]
@@ -70,6 +71,7 @@ class JobRuns:
         self._launching = {}
         self._launched = set()
         self._watched = set()
+        self._orphans = set()
         self._next_watch = 0.0
         self._killed = {}
         self._over_memory = set()
@@ -180,13 +182,36 @@ class JobRuns:
         return str(self.host.create(cls, state).agent_id)
 
     def _dispose_job(self, row: JobRow) -> None:
-        """Dispose the job's paglet, active or waiting in the store (gone: nothing)."""
-        if not row.agent_id:
-            return
-        try:
-            self.host.dispose(row.agent_id)
-        except PagletError as exc:
-            log.debug("job paglet %s not disposed: %s", row.agent_id, exc)
+        """Have the service thread dispose the job's paglet (a cancelled job's).
+
+        Not here: the paglet may still be placing itself (its ``run()`` about to
+        deactivate it), so it is disposed once it waits in the store or its
+        ``run()`` returned.
+        """
+        if row.agent_id:
+            with self._changed:
+                self._orphans.add(row.agent_id)
+                self._changed.notify_all()
+
+    def _dispose_orphans(self) -> None:
+        with self._changed:
+            orphans = list(self._orphans)
+        for agent_id in orphans:
+            slot = self.host._parts.registry.get(agent_id)
+            if slot is not None and slot.execution.in_process and slot.run_alive:
+                continue  # still placing itself: next round
+            if slot is None and self.host._parts.store.load(agent_id) is None:
+                done = True  # gone already
+            else:
+                try:
+                    self.host.dispose(agent_id)
+                    done = True
+                except PagletError as exc:
+                    log.debug("job paglet %s not disposed yet: %s", agent_id, exc)
+                    done = self.host._parts.registry.get(agent_id) is None
+            if done:
+                with self._changed:
+                    self._orphans.discard(agent_id)
 
     def watch(self, agent_id: str) -> None:
         """Send the local paglet ``agent_id`` a ``watch`` tick about once a second.

@@ -352,6 +352,7 @@ class ComputeSlots(JobRuns):
                     meter.sample()
                     self._check_memory(row, meter)
         self._serve_queue()
+        self._dispose_orphans()
         self._tick_watched()
 
     def _serve_queue(self) -> None:
