@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from conftest import HostFactory, join_mesh
-from helpers import free_port
+from helpers import TIMEOUT, free_port, wait_for
 from paglets.cli import jobs_common
 from paglets.cli.app import app
 from paglets.cli.embedded import embedded_host_name, open_entry
@@ -165,7 +165,16 @@ def test_analysis_no_wait_records_the_submissions(
     assert result.exit_code == 0, result.output
     rows = db_rows(db)
     assert [row["status"] for row in rows] != [] and len(rows) == 2
-    assert all(row["status"] in ("run", "wait") and row["host"] == "alpha" for row in rows)
+    assert all(row["status"] in ("run", "wait", "succeeded") for row in rows)
+    assert all(row["host"] == "alpha" for row in rows)
+    # the campaign's collector stays on the host and writes each end as it comes
+
+    def ended() -> list[dict[str, Any]]:
+        rows = db_rows(db)
+        return rows if all(row["status"] == "succeeded" for row in rows) else []
+
+    done = wait_for(ended, 12 * TIMEOUT)
+    _check_analysis_rows(done, 2, {"alpha"})
 
 
 def test_analysis_db_that_is_not_sqlite_fails_clearly(tmp_path: Path) -> None:

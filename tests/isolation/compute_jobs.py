@@ -80,3 +80,25 @@ class MemoryHogJob(ComputeJobPaglet):
         while time.monotonic() < end:
             time.sleep(0.05)
         return len(block)
+
+
+@dataclass
+class GateState(ComputeJobState):
+    gate: str = ""
+    bound: float = 120.0
+
+
+class GateJob(ComputeJobPaglet):
+    """Holds its lease until the file ``gate`` exists (a test opens it), ``bound`` at most."""
+
+    State = GateState
+
+    def run_compute_job(self) -> Any:
+        state = self.state
+        assert isinstance(state, GateState)
+        end = time.monotonic() + state.bound
+        while not os.path.exists(state.gate):
+            if time.monotonic() > end:
+                raise TimeoutError(f"the gate {state.gate} did not open within {state.bound}s")
+            time.sleep(0.02)
+        return {"pid": os.getpid()}

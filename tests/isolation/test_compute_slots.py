@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from compute_jobs import SleepJob, SleepState
+from compute_jobs import GateJob, GateState, SleepJob, SleepState
 
 from helpers import TIMEOUT, wait_for
 from paglets.core.errors import HostError
@@ -94,13 +94,18 @@ def test_cancel_removes_a_queued_job_and_kills_a_running_one_only_when_forced(co
     assert local_service(host).cores_free() == 1
 
 
-def test_a_full_host_redirects_to_a_peer_with_free_slots(compute_host) -> None:  # type: ignore[no-untyped-def]
+def test_a_full_host_redirects_to_a_peer_with_free_slots(compute_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     alpha: Host = compute_host("alpha", **ONE_CPU)
     compute_host("beta", peers=[alpha.address], **ONE_CPU)
     alpha.wait_for_host("beta", TIMEOUT)
-    busy = submit_compute_job(alpha, SleepJob, SleepState(seconds=1.0), target=alpha.address)
-    wait_for(lambda: alpha.wait_for_host("beta", TIMEOUT).cores_free == 1)
+    # alpha stays full until the gate opens: a timed job could end (and free alpha)
+    # before beta's free core reaches alpha's gossip view on a loaded machine
+    gate = tmp_path / "gate"
+    busy = submit_compute_job(alpha, GateJob, GateState(gate=str(gate)), target=alpha.address)
+    assert busy.host == "alpha" and busy.decision == "run"
+    wait_for(lambda: alpha.wait_for_host("beta", TIMEOUT).cores_free == 1, JOB_TIMEOUT)
     moved = submit_compute_job(alpha, SleepJob, SleepState(seconds=0.0), target=alpha.address)
     assert moved.host == "beta" and moved.decision == "run"
     assert wait_compute_job(alpha, moved, JOB_TIMEOUT)["outcome"] == "succeeded"
+    gate.touch()
     assert wait_compute_job(alpha, busy, JOB_TIMEOUT)["outcome"] == "succeeded"

@@ -18,8 +18,9 @@ It is CPU-bound on one core. Its memory is its data set, held as Python lists (a
 ``memory`` and ``temp_storage`` estimates of the state are what the compute slots
 admit it by, and it writes no scratch files. No pandas, no scikit-learn.
 
-The command that submits these jobs and keeps their results in SQLite is
-:mod:`paglets.examples.analysis_jobs_run`.
+The jobs are a job group: each one's end goes to the campaign's collector on the
+home host (:mod:`paglets.examples.analysis_collector`), which writes it to the SQLite
+file. The command that submits them is :mod:`paglets.examples.analysis_jobs_run`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from paglets.system.compute_job import ComputeJobPaglet, ComputeJobState
+from paglets.system.compute_groups import CollectingComputeJobPaglet, CollectingComputeJobState
 
 INFORMATIVE = 4
 """How many leading features the label depends on."""
@@ -166,7 +167,7 @@ def _std(values: list[float]) -> float:
 
 
 @dataclass
-class AnalysisJobState(ComputeJobState):
+class AnalysisJobState(CollectingComputeJobState):
     """One task of a campaign: its number, seed and workload size.
 
     Attributes:
@@ -185,7 +186,7 @@ class AnalysisJobState(ComputeJobState):
     target_runtime: float = 150.0
 
 
-class AnalysisJobPaglet(ComputeJobPaglet):
+class AnalysisJobPaglet(CollectingComputeJobPaglet):
     """Runs :func:`run_analysis` on its state's workload; the figures are its result."""
 
     State = AnalysisJobState

@@ -1,32 +1,26 @@
 """``paglets examples analysis`` (classic ``paglets-analysis-jobs``): a campaign of jobs.
 
 It submits ``--tasks`` :class:`~paglets.examples.analysis_jobs.AnalysisJobPaglet`
-compute jobs (each one core by default, placed by the compute slots of the mesh),
-waits for each, and keeps one row per task in the SQLite file ``--db`` of the home
-host: the machine this command runs on, which is the entry host's when that host is
-local, or the in-process host's when no host runs. The row is written when the job is
-submitted (``status`` = the slots' decision) and completed when it ends (``status`` =
-its outcome, with the figures of :func:`~paglets.examples.analysis_jobs.run_analysis`).
+compute jobs as one job group (each one core by default, placed by the compute
+slots of the mesh). The group's collector,
+:class:`~paglets.examples.analysis_collector.AnalysisCollectorPaglet`, lives on the
+home host (the entry host, or the in-process host when no host runs) and writes
+one row per task to the SQLite file ``--db`` there: when the job is placed
+(``status`` = the slots' decision), then when it ends (``status`` = its outcome,
+with the figures of :func:`~paglets.examples.analysis_jobs.run_analysis`). This
+command only creates the file's table up front and reads the rows back.
 
-``--no-wait`` submits and returns: the rows keep the decision, and the outcomes stay
-in the hosts' job history (``paglets jobs history``). It needs a host that outlives
-the command, so it is refused when the command runs on an in-process host.
-
-Table ``analysis_results`` (one campaign per run, ``campaign`` a uuid hex):
-``campaign, task, job_id, host, status, error, rows, features, trees, train_accuracy,
-test_accuracy, accuracy_std, bootstrap_rounds, top_feature, seconds, cpus,
-submitted_at, finished_at``.
+``--no-wait`` submits and returns: the collector stays on the entry host and keeps
+writing the rows as the jobs end (``paglets-compute-groups dispose`` removes it
+afterwards). It needs a host that outlives the command, so it is refused when the
+command runs on an in-process host.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import sys
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,51 +31,22 @@ from paglets.cli.jobs import EntryOption, Timeout, print_table, run_on_entry
 from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import fail, print_json
 from paglets.cli.sizes import parse_size
-from paglets.examples.analysis_jobs import AnalysisJobPaglet, AnalysisJobState
-from paglets.system.compute_job import SubmittedJob, submit_compute_job, wait_compute_job
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS analysis_results (
-    campaign TEXT NOT NULL,
-    task INTEGER NOT NULL,
-    job_id TEXT NOT NULL,
-    host TEXT NOT NULL,
-    status TEXT NOT NULL,
-    error TEXT NOT NULL DEFAULT '',
-    rows INTEGER,
-    features INTEGER,
-    trees INTEGER,
-    train_accuracy REAL,
-    test_accuracy REAL,
-    accuracy_std REAL,
-    bootstrap_rounds INTEGER,
-    top_feature INTEGER,
-    seconds REAL,
-    cpus TEXT,
-    submitted_at REAL NOT NULL,
-    finished_at REAL,
-    PRIMARY KEY (campaign, task)
+from paglets.core.errors import ReplyTimeoutError
+from paglets.examples.analysis_collector import (
+    AnalysisCollectorPaglet,
+    AnalysisCollectorState,
+    campaign_rows,
+    results_db,
 )
-"""
-FIGURES = (
-    "rows", "features", "trees", "train_accuracy", "test_accuracy", "accuracy_std",
-    "bootstrap_rounds", "top_feature", "seconds",
-)  # fmt: skip
+from paglets.examples.analysis_jobs import AnalysisJobPaglet, AnalysisJobState
+from paglets.system.compute_groups import (
+    collector_proxy,
+    group_summary,
+    submit_compute_job_group,
+    wait_group,
+)
+
 LIMITS = {"tasks": 10_000, "rows": 10_000_000, "features": 10_000, "trees": 100_000}
-
-
-@contextmanager
-def results_db(path: Path) -> Iterator[sqlite3.Connection]:
-    """The results file, its table created; each ``with conn:`` block is one transaction.
-
-    Raises:
-        sqlite3.Error: it cannot be opened or is not an SQLite file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path, timeout=30.0)) as conn:
-        with conn:
-            conn.execute(SCHEMA)
-        yield conn
 
 
 def campaign_states(
@@ -109,56 +74,36 @@ def campaign_states(
 def run_campaign(
     where: Any, states: list[AnalysisJobState], db: Path, timeout: float, wait: bool
 ) -> dict[str, Any]:
-    """Submit every state's job, record it, wait for each (if ``wait``) and record its end.
+    """Submit the states' jobs as a group whose collector writes ``db``; read the rows.
 
     Returns:
         ``{"campaign", "db", "rows": [one map per task]}``.
 
     Raises:
-        ComputeRejectedError: a job can never fit (jobs submitted before it stay).
+        sqlite3.Error, OSError: ``db`` cannot be used (checked before submitting).
         ReplyTimeoutError: the jobs did not all end within ``timeout``.
     """
     campaign = uuid.uuid4().hex
-    with results_db(db) as conn:
-        submitted: list[tuple[AnalysisJobState, SubmittedJob]] = []
-        for state in states:
-            job = submit_compute_job(where, AnalysisJobPaglet, state)
-            submitted.append((state, job))
-            if job.decision != "run":
-                print(f"task {state.task} waits on {job.host}: {job.reason}", file=sys.stderr)
-            with conn:
-                conn.execute(
-                    "INSERT INTO analysis_results (campaign, task, job_id, host, status, "
-                    "submitted_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (campaign, state.task, job.job_id, job.host, job.decision, time.time()),
-                )
-        deadline = time.monotonic() + timeout
-        for state, job in submitted if wait else ():
-            left = max(1.0, deadline - time.monotonic())
-            _record_end(conn, campaign, state.task, wait_compute_job(where, job, left))
-        cursor = conn.execute(
-            "SELECT * FROM analysis_results WHERE campaign = ? ORDER BY task", (campaign,)
-        )
-        names = [column[0] for column in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    return {"campaign": campaign, "db": str(db), "rows": rows}
-
-
-def _record_end(conn: sqlite3.Connection, campaign: str, task: int, entry: dict[str, Any]) -> None:
-    result = entry.get("result") if isinstance(entry.get("result"), dict) else {}
-    assert isinstance(result, dict)
-    figures = [result.get(name) for name in FIGURES]
-    with conn:
-        conn.execute(
-            f"UPDATE analysis_results SET status = ?, error = ?, "
-            f"{', '.join(f'{name} = ?' for name in FIGURES)}, cpus = ?, finished_at = ? "
-            "WHERE campaign = ? AND task = ?",
-            (
-                entry["outcome"], entry.get("error") or "", *figures,
-                json.dumps(result.get("cpus", [])), entry.get("ended") or time.time(),
-                campaign, task,
-            ),
-        )  # fmt: skip
+    with results_db(db):  # a bad file fails here, before any job exists
+        pass
+    collector = AnalysisCollectorState(db=str(db), campaign=campaign)
+    group = submit_compute_job_group(
+        where, AnalysisJobPaglet, list(states), label="analysis",
+        collector_cls=AnalysisCollectorPaglet, collector_state=collector,
+    )  # fmt: skip
+    summary = group_summary(where, group, results=False)
+    for entry in sorted(summary["placed"].values(), key=lambda e: int(e.get("index", 0))):
+        if entry.get("decision") == "wait":
+            print(f"task {entry.get('index')} waits on {entry.get('host')}: "
+                  f"{entry.get('reason')}", file=sys.stderr)  # fmt: skip
+    if wait:
+        summary = wait_group(where, group, timeout)
+        collector_proxy(where, group).dispose()
+        if not summary["complete"]:
+            raise ReplyTimeoutError(f"the jobs did not all end within {timeout}s")
+    if summary.get("db_error"):
+        raise OSError(summary["db_error"])
+    return {"campaign": campaign, "db": str(db), "rows": campaign_rows(db, campaign)}
 
 
 def check_options(values: dict[str, float]) -> None:
@@ -239,6 +184,8 @@ def analysis(
         print_table(f"analysis campaign {answer['campaign'][:8]}", COLUMNS, table)
     print(f"results in {answer['db']} (campaign {answer['campaign']})", file=sys.stderr)
     failed = [r for r in answer["rows"] if r["status"] not in ("succeeded", "run", "wait")]
+    if len(answer["rows"]) < len(states):
+        fail(f"only {len(answer['rows'])} of {len(states)} tasks have a row in {answer['db']}")
     for row in failed:
         print(f"task {row['task']}: {row['status']} {row['error']}", file=sys.stderr)
     if failed:

@@ -9,7 +9,10 @@ and failures are collected exactly once each, whatever repeats the mesh delivers
 
 The collector also watches the hosts its jobs run on: a job whose host goes offline is
 reported ``lost``; if the job's policy says ``rerun_if_lost`` it is submitted again
-(same job id) and the group keeps waiting for it. ``summary`` answers at any time;
+(same job id, a new job paglet from the collector's host) and the group keeps
+waiting for it. A subclass may act on each placement and end
+(:meth:`ResultCollectorPaglet.on_job_placed`, :meth:`~ResultCollectorPaglet.on_job_ended`),
+as the analysis example's collector writes its SQLite rows. ``summary`` answers at any time;
 ``wait`` answers once every job ended. With ``return_home_when_complete`` a collector
 placed elsewhere (``collector_host``) moves back to the submitting host once complete.
 """
@@ -24,17 +27,17 @@ from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import PagletError
 from paglets.core.ids import new_id
 from paglets.core.messages import UNQUEUED_PRIORITY, Message
-from paglets.system.compute.job_runs import REPORT_KIND
+from paglets.system.compute.job_runs import REPORT_KIND, WATCH_KIND
 from paglets.system.compute_job import (
     PLAIN_VALUES,
     ComputeJobPaglet,
     ComputeJobState,
     estimate_of,
-    place_body,
+    resubmit_compute_job,
     submit_body,
     submit_compute_job,
 )
-from paglets.system.compute_slots import ComputeRejectedError
+from paglets.system.compute_slots import ComputeRejectedError, watch
 from paglets.wire.codec import decode_value
 
 WATCH_INTERVAL = 1.0
@@ -109,6 +112,7 @@ class ResultCollectorPaglet(Paglet[ResultCollectorState]):
     """
 
     State = ResultCollectorState
+    _looked = 0.0
 
     def handle_message(self, message: Message) -> Any:
         args = message.args
@@ -116,6 +120,12 @@ class ResultCollectorPaglet(Paglet[ResultCollectorState]):
             return self._expect(args)
         if message.kind == REPORT_KIND:
             return self._report(args)
+        if message.kind == WATCH_KIND:
+            now = time.monotonic()
+            if now - self._looked >= WATCH_INTERVAL / 2:  # ticks queued behind a slow look
+                self._looked = now
+                self._look()
+            return None
         if message.kind == "summary":
             return self.summary(bool(args.get("results", True)))
         if message.kind == "wait":
@@ -129,14 +139,28 @@ class ResultCollectorPaglet(Paglet[ResultCollectorState]):
         with self.locked():
             entry = self.state.jobs.setdefault(job_id, {})
             entry.update(host=str(args.get("host", "")), address=str(args.get("address", "")))
-            if "body" in args:
-                entry["body"] = args["body"]
+            for key in ("body", "index", "decision", "reason"):
+                if key in args:
+                    entry[key] = args[key]
             rejected = str(args.get("rejected", ""))
-            if rejected and job_id not in self.state.results:
+            fresh = rejected and job_id not in self.state.results
+            fresh = fresh and job_id not in self.state.failures
+            if fresh:
                 self.state.failures[job_id] = rejected
             self._check_complete()
+            placed = {k: v for k, v in entry.items() if k != "body"}
+        if "body" not in args:  # the second expect: where it went
+            self.on_job_placed(job_id, placed)
+        if fresh:
+            self.on_job_ended(job_id, "rejected", rejected, None)
         self.notify_state_changed()
         return True
+
+    def on_job_placed(self, job_id: str, entry: dict[str, Any]) -> None:
+        """Called once a job of the group is placed (``host``, ``decision``, ``index``...)."""
+
+    def on_job_ended(self, job_id: str, outcome: str, error: str, result: Any) -> None:
+        """Called once per job when its first end is collected (repeats are not)."""
 
     def _report(self, args: dict[str, Any]) -> bool:
         """Keep the first end of a job; return False for a repeat or a stranger."""
@@ -146,14 +170,17 @@ class ResultCollectorPaglet(Paglet[ResultCollectorState]):
             if job_id not in self.state.jobs or ended:
                 self.state.duplicates += 1
                 return False
-            if args.get("outcome") == "succeeded":
+            outcome, result, why = str(args.get("outcome")), None, ""
+            if outcome == "succeeded":
                 raw = args.get("result")
-                self.state.results[job_id] = decode_value(raw, PLAIN_VALUES) if raw else None
+                result = decode_value(raw, PLAIN_VALUES) if raw else None
+                self.state.results[job_id] = result
             else:
                 why = str(args.get("error") or args.get("outcome") or "failed")
                 self.state.failures[job_id] = f"{args.get('outcome')}: {why}"
             self.state.jobs[job_id]["host"] = str(args.get("host", ""))
             self._check_complete()
+        self.on_job_ended(job_id, outcome, why, result)
         self.notify_state_changed()
         return True
 
@@ -180,6 +207,10 @@ class ResultCollectorPaglet(Paglet[ResultCollectorState]):
                 "failures": dict(state.failures),
                 "lost": list(state.lost),
                 "duplicates": state.duplicates,
+                "placed": {
+                    job: {k: v for k, v in entry.items() if k != "body"}
+                    for job, entry in state.jobs.items()
+                },
                 "created": state.created,
                 "completed": state.completed,
                 "complete": bool(state.completed),
@@ -189,15 +220,28 @@ class ResultCollectorPaglet(Paglet[ResultCollectorState]):
         return answer
 
     def run(self) -> None:
-        """Watch the jobs' hosts; go home once complete if asked to."""
+        """Watch the jobs' hosts; go home once complete if asked to.
+
+        On a host that runs compute slots their thread does the watching: it sends
+        ``watch`` every second (:data:`WATCH_KIND`), and this returns at once, so a
+        collector holds no thread while it waits. Elsewhere it loops here.
+        """
+        if watch(self.context.address, self.agent_id):
+            return
         while not self.wait_leaving(WATCH_INTERVAL):
-            if self.state.completed:
-                if self.state.return_home_when_complete and self.state.home != self.context.address:
-                    self.dispatch(self.state.home)
-                    return
-                continue
-            for job_id, host in self._pending_on_offline_hosts():
-                self._lost(job_id, host)
+            if self._look():
+                return
+
+    def _look(self) -> bool:
+        """One look at the jobs' hosts; True once it left for home."""
+        if self.state.completed:
+            if self.state.return_home_when_complete and self.state.home != self.context.address:
+                self.dispatch(self.state.home)
+                return True
+            return False
+        for job_id, host in self._pending_on_offline_hosts():
+            self._lost(job_id, host)
+        return False
 
     def _pending_on_offline_hosts(self) -> list[tuple[str, str]]:
         with self.locked():
@@ -219,7 +263,7 @@ class ResultCollectorPaglet(Paglet[ResultCollectorState]):
             return
         body["job_id"] = job_id
         try:
-            job = place_body(self.context, body, self.context.address)
+            job = resubmit_compute_job(self.context, body)
         except PagletError as exc:
             self._report({"job_id": job_id, "outcome": "lost", "error": f"not re-run: {exc}"})
             return
@@ -245,6 +289,8 @@ def submit_compute_job_group(
     *,
     label: str = "",
     collector_host: str | None = None,
+    collector_cls: type[ResultCollectorPaglet] | None = None,
+    collector_state: ResultCollectorState | None = None,
 ) -> ComputeJobGroup:
     """Create a collector, then submit every job of the group.
 
@@ -256,6 +302,8 @@ def submit_compute_job_group(
             back to ``context``'s host once every job ended.
         label: a name for listings.
         collector_host: where the collector lives (default: ``context``'s host).
+        collector_cls: a :class:`ResultCollectorPaglet` subclass to collect with.
+        collector_state: its state (the group's fields are filled in).
 
     Returns:
         The group; ask its collector with :func:`group_summary` / :func:`wait_group`.
@@ -266,28 +314,27 @@ def submit_compute_job_group(
     for state in states:
         estimate_of(state)
     group_id = new_id()
-    collector_state = ResultCollectorState(
-        group_id=group_id,
-        label=label or job_cls.__name__,
-        home=str(context.address),
-        return_home_when_complete=return_home_when_complete,
-        expected=len(states),
-        created=time.time(),
-    )
-    proxy = _create(context, collector_state, collector_host)
+    collector = collector_state or ResultCollectorState()
+    collector.group_id = group_id
+    collector.label = label or job_cls.__name__
+    collector.home = str(context.address)
+    collector.return_home_when_complete = return_home_when_complete
+    collector.expected = len(states)
+    collector.created = time.time()
+    proxy = _create(context, collector_cls or ResultCollectorPaglet, collector, collector_host)
     ref = proxy.to_wire()
     job_ids = []
-    for state in states:
+    for index, state in enumerate(states):
         job_id = new_id()
         state.collector, state.group_id = dict(ref), group_id
         # expected before it is submitted: a quick job's report must find it known
-        proxy.send(
-            Message("expect", {"job_id": job_id, "body": submit_body(job_cls, state, job_id)})
-        )
+        body = submit_body(job_cls, state, job_id)
+        proxy.send(Message("expect", {"job_id": job_id, "body": body, "index": index}))
         placed: dict[str, Any] = {"job_id": job_id}
         try:
             job = submit_compute_job(context, job_cls, state, job_id=job_id)
-            placed.update(host=job.host, address=job.address)
+            placed.update(host=job.host, address=job.address, decision=job.decision)
+            placed["reason"] = job.reason
         except (ComputeRejectedError, PagletError) as exc:
             placed["rejected"] = f"rejected: {exc}"
         proxy.send(Message("expect", placed))
@@ -295,12 +342,14 @@ def submit_compute_job_group(
     return ComputeJobGroup(group_id, proxy.host_url, proxy.agent_id, tuple(job_ids))
 
 
-def _create(context: Any, state: ResultCollectorState, where: str | None) -> Any:
+def _create(
+    context: Any, cls: type[ResultCollectorPaglet], state: ResultCollectorState, where: str | None
+) -> Any:
     if hasattr(context, "create_paglet"):
-        return context.create_paglet(ResultCollectorPaglet, state, host_url=where)
+        return context.create_paglet(cls, state, host_url=where)
     if where is not None:
-        return context.create_remote(where, ResultCollectorPaglet, state)
-    return context.create(ResultCollectorPaglet, state)
+        return context.create_remote(where, cls, state)
+    return context.create(cls, state)
 
 
 def collector_proxy(where: Any, group: ComputeJobGroup) -> Any:

@@ -1,32 +1,41 @@
 """Compute jobs: a paglet whose subclasses implement only ``run_compute_job()``.
 
 :func:`submit_compute_job` validates the job's estimates, picks a host (tags required,
-excluded and preferred, then free slots from the gossip view), and hands the job to
-that host's compute slots. The job waits in the slots' persisted queue as its encoded
-state, holding no thread and no process; once granted, it is created as an isolated
-paglet pinned to its lease's CPUs, ``run()`` calls ``run_compute_job()`` in the child
-process, and the service releases the lease and records the outcome when it ends. A
-redirect (the host is full, another has room) is followed; a job that can never fit
-is rejected with the reason.
+excluded and preferred, then free slots from the gossip view) and creates the job
+paglet on the submitter's host. The job then places itself
+(:mod:`paglets.system.compute_placement`): it dispatches itself to that host, asks its
+compute slots, follows a redirect onward, and waits for its grant deactivated in the
+host store, holding no thread and no process. Once granted, the slots activate it:
+its child process starts pinned to the lease's CPUs, ``run()`` calls
+``run_compute_job()`` there, and the slots release the lease and record the outcome
+when it ends or its process is gone. A job that can never fit is rejected with the
+reason; the submitter learns each placement from its own host's slots.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
-from paglets.core.classes import class_path
-from paglets.core.errors import PagletError, ReplyTimeoutError
+from paglets.core.errors import InvalidAgentError, PagletError, ReplyTimeoutError
+from paglets.core.events import PersistencyEvent
+from paglets.core.ids import new_id
 from paglets.system.compute.admission import EstimateError, JobEstimate, tags_fit
 from paglets.system.compute.job_runs import MEMORY_POLICIES
-from paglets.system.compute.service import encode_job_state
-from paglets.system.compute_slots import ComputeRejectedError, ask
+from paglets.system.compute_placement import (
+    FAILED,
+    MAX_REDIRECTS,
+    await_placement,
+    place_job,
+    submit_body,
+)
+from paglets.system.compute_slots import ComputeRejectedError, ask, lease_of
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_value
 
-MAX_REDIRECTS = 3
 PLAIN_VALUES = ClassPolicy(())
 """Results are plain values: decoding them imports nothing."""
 
@@ -42,7 +51,11 @@ class ComputeJobState(PagletState):
         memory_policy: ``report`` (a job over its memory estimate is reported) or
             ``kill`` (reported and killed).
         rerun_if_lost: run the job again when its host dies or restarts while it runs.
-        job_id, granted_cpus, host_name: filled by the slots that grant it.
+        job_id: its id (given at submit).
+        home: the submitter's host address (placements are reported there).
+        target: the host it is on its way to ('' : where it is).
+        hops: redirects followed so far.
+        granted_cpus, host_name: its lease's CPU ids and host, set when it is granted.
         result: what ``run_compute_job()`` returned (an encodable value).
         error: why it failed ('' on success).
     """
@@ -57,6 +70,9 @@ class ComputeJobState(PagletState):
     memory_policy: str = "report"
     rerun_if_lost: bool = False
     job_id: str = ""
+    home: str = ""
+    target: str = ""
+    hops: int = 0
     granted_cpus: list[int] = field(default_factory=list)
     host_name: str = ""
     result: Any = None
@@ -64,17 +80,35 @@ class ComputeJobState(PagletState):
 
 
 class ComputeJobPaglet(Paglet[ComputeJobState]):
-    """A coarse compute job. Subclasses implement :meth:`run_compute_job` only."""
+    """A coarse compute job. Subclasses implement :meth:`run_compute_job` only.
+
+    Until its slot is granted it runs on its host's threads, only to place itself
+    (see :mod:`paglets.system.compute_placement`); once granted it runs isolated.
+    """
 
     ISOLATED = True
     State = ComputeJobState
+
+    def isolation_deferred(self) -> bool:
+        """Whether it runs without a child for now: it holds no lease yet."""
+        return not self.state.granted_cpus
 
     def isolation_cpus(self) -> list[int]:
         """The CPU ids the child process is pinned to: the lease's."""
         return list(self.state.granted_cpus)
 
+    def on_activation(self, event: PersistencyEvent) -> None:
+        """Take the lease the slots granted (none: it places itself again)."""
+        cpus = lease_of(self.context.address, self.state.job_id, self.agent_id)
+        with self.locked():
+            self.state.granted_cpus = cpus
+            self.state.host_name = self.context.name if cpus else ""
+
     def run(self) -> None:
-        """Run the job (in the child process) and keep its result or error in the state."""
+        """Granted (in the child): run the job and keep its result or error; else place it."""
+        if not self.state.granted_cpus:
+            place_job(self)
+            return
         try:
             result = self.run_compute_job()
         except Exception as exc:
@@ -164,92 +198,96 @@ def submit_compute_job(
     timeout: float | None = None,
     job_id: str | None = None,
 ) -> SubmittedJob:
-    """Validate, place and submit one compute job; return where it runs or waits.
+    """Validate and place one compute job; return where it runs or waits.
+
+    The job paglet is created on ``where``'s host (a copy of ``state``), dispatches
+    itself to ``target`` and reports its placement back; this waits for that report.
 
     Args:
-        where: a host in this process or a client (its mesh view picks the target).
+        where: a host in this process, a client (its entry host) or a paglet context.
         job_cls: the job's paglet class.
         state: its estimates and inputs.
-        target: a host address to submit to (default: the best candidate).
-        timeout: seconds each submit request may take.
-        job_id: the job's id (default: the first host assigns one).
+        target: a host address or name to send it to (default: the best candidate
+            of ``where``'s mesh view; a paglet context: its own host).
+        timeout: seconds the placement may take.
+        job_id: the job's id (default: a new one).
 
     Raises:
         EstimateError: bad estimates.
-        ComputeRejectedError: it can never fit on the host(s) it was sent to.
+        ComputeRejectedError: it can never fit on the host it ended at.
+        PagletError: it could not reach any compute slots (the text says why).
     """
     estimate_of(state)
-    if target is None and not has_mesh_view(where):
-        target = str(where.address)  # a paglet context: its host's slots place the job
-    if target is None:
+    if target is None and has_mesh_view(where):
         ranked = candidates(where, state)
         fitting = [address for _, address, why in ranked if not why]
         tagged = [address for _, address, why in ranked if "tag" not in why]
         if not tagged:
             raise ComputeRejectedError("no known host has the tags this job requires")
         target = (fitting or tagged)[0]
-    return place_body(where, submit_body(job_cls, state, job_id), target, timeout)
+    home = str(where.address)
+    check_home(where, home)
+    job = dataclasses.replace(
+        state, job_id=job_id or state.job_id or new_id(), home=home, target=target or "",
+        hops=0, granted_cpus=[], host_name="", result=None, error="",
+    )  # fmt: skip
+    proxy = _create(where, job_cls, job)
+    return placed(await_placement(where, home, proxy.agent_id, timeout))
 
 
-def place_body(
-    where: Any, body: dict[str, Any], address: str, timeout: float | None = None
-) -> SubmittedJob:
-    """Submit a ``submit`` request to ``address``, following redirects.
+def placed(note: dict[str, Any]) -> SubmittedJob:
+    """The submitted job a placement report describes.
 
     Raises:
-        ComputeRejectedError: the host the request ends at can never fit it.
+        ComputeRejectedError: the report is a rejection.
+        PagletError: the job could not reach any compute slots.
     """
-    body = dict(body)
-    for hop in range(MAX_REDIRECTS + 1):
-        body["redirect"] = hop < MAX_REDIRECTS
-        answer = ask(where, address, "submit", body, timeout)
-        body["job_id"] = answer["job_id"]
-        if answer["decision"] == "reject":
-            raise ComputeRejectedError(f"host {answer['host']} rejects the job: {answer['reason']}")
-        if answer["decision"] != "redirect":
-            return SubmittedJob(
-                answer["job_id"],
-                answer["host"],
-                answer["address"],
-                answer["decision"],
-                answer["reason"],
-            )
-        address = _address_of(where, str(answer["target"]))
-    raise PagletError("too many redirects")  # unreachable: the last hop allows none
+    if note["decision"] == "reject":
+        raise ComputeRejectedError(f"host {note['host']} rejects the job: {note['reason']}")
+    if note["decision"] == FAILED:
+        raise PagletError(f"job {note['job_id']} was not placed: {note['reason']}")
+    return SubmittedJob(
+        str(note["job_id"]), str(note["host"]), str(note["address"]),
+        str(note["decision"]), str(note["reason"]),
+    )  # fmt: skip
 
 
-def submit_body(
-    job_cls: type[ComputeJobPaglet], state: ComputeJobState, job_id: str | None = None
-) -> dict[str, Any]:
-    """The ``submit`` request of one job: class, encoded state, estimates, policy."""
-    body: dict[str, Any] = {
-        "class": class_path(job_cls),
-        "state_class": class_path(type(state)),
-        "state": encode_job_state(state),
-        "cpu_cores": state.cpu_cores,
-        "memory": state.memory,
-        "temp_storage": state.temp_storage,
-        "label": state.label or job_cls.__name__,
-        "require_tags": list(state.require_tags),
-        "exclude_tags": list(state.exclude_tags),
-        "memory_policy": state.memory_policy,
-        "rerun_if_lost": state.rerun_if_lost,
-        "collector": dict(getattr(state, "collector", {}) or {}),
-        "group_id": str(getattr(state, "group_id", "") or ""),
-    }
-    if job_id:
-        body["job_id"] = job_id
-    return body
+def resubmit_compute_job(
+    where: Any, body: dict[str, Any], timeout: float | None = None
+) -> SubmittedJob:
+    """Submit again, from ``where``'s host, the job a ``submit`` request describes.
+
+    The host's compute slots create the job paglet from the request's class and
+    encoded state (same job id); it places itself from there.
+
+    Raises:
+        ComputeRejectedError, PagletError: as :func:`submit_compute_job`.
+    """
+    home = str(where.address)
+    check_home(where, home)
+    agent_id = str(ask(where, home, "create-job", dict(body)))
+    return placed(await_placement(where, home, agent_id, timeout))
 
 
-def _address_of(where: Any, name: str) -> str:
-    if not has_mesh_view(where):
-        return str(where.host_status(name).url)
-    view = mesh_view_of(where)
-    for peer in [view["self"], *view["peers"]]:  # a redirect may point back at us
-        if peer["name"] == name:
-            return str(peer["address"])
-    return name
+def check_home(where: Any, home: str) -> None:
+    """Make sure the submitter's host runs compute slots (its jobs report there).
+
+    Raises:
+        PagletError: it runs none.
+    """
+    try:
+        ask(where, home, "placement", {"agent_id": "", "wait": 0.0})
+    except InvalidAgentError:
+        raise PagletError(
+            f"the host at {home} runs no compute slots: a job reports its placement to "
+            "its submitter's host, so submit through a host that runs them"
+        ) from None
+
+
+def _create(where: Any, job_cls: type[ComputeJobPaglet], state: ComputeJobState) -> Any:
+    if hasattr(where, "create_paglet"):  # a paglet context
+        return where.create_paglet(job_cls, state)
+    return where.create(job_cls, state)  # a host in this process, or a client
 
 
 def wait_compute_job(where: Any, job: SubmittedJob, timeout: float) -> dict[str, Any]:
@@ -269,3 +307,19 @@ def wait_compute_job(where: Any, job: SubmittedJob, timeout: float) -> dict[str,
             raw = entry.get("result")
             entry["result"] = decode_value(raw, PLAIN_VALUES) if raw else None
             return dict(entry)
+
+
+__all__ = [
+    "MAX_REDIRECTS",
+    "PLAIN_VALUES",
+    "ComputeJobPaglet",
+    "ComputeJobState",
+    "EstimateError",
+    "SubmittedJob",
+    "candidates",
+    "estimate_of",
+    "resubmit_compute_job",
+    "submit_body",
+    "submit_compute_job",
+    "wait_compute_job",
+]

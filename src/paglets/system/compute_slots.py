@@ -2,9 +2,13 @@
 
 Each host runs one :class:`~paglets.system.compute.service.ComputeSlots` and answers
 for it through a system paglet with the well-known id :data:`COMPUTE_SLOTS_ID`. Its
-message kinds: ``status``, ``submit``, ``cancel`` (``job_id``, ``force``), ``history``
-(``limit``), ``clear-history``, ``result`` (``job_id``, ``wait`` seconds) and
-``why`` (``job_id``). Every reply is plain values (maps, lists, numbers, strings).
+message kinds: ``status``, ``submit`` (from a job paglet placing itself), ``cancel``
+(``job_id``, ``force``), ``history`` (``limit``), ``clear-history``, ``result``
+(``job_id``, ``wait`` seconds), ``why`` (``job_id``), ``placed`` (a job's placement,
+sent to its submitter's host), ``placement`` (``agent_id`` of the job paglet,
+``wait``: that report) and ``create-job`` (a ``submit`` request: create that job
+paglet here, which places itself; a lost job run again; answers its agent id).
+Every reply is plain values.
 The host's gossip facts carry ``cores_free`` from the service's real leases, so a
 submitter picks a target from its own view of the mesh.
 """
@@ -73,6 +77,13 @@ class ComputeSlotsPaglet(Paglet[ComputeSlotsState]):
             return None if entry is None else _plain_history([entry])[0]
         if kind == "why":
             return why(service, str(args["job_id"]))
+        if kind == "placed":
+            return service.placements.put(dict(args))
+        if kind == "placement":
+            wait = min(float(args.get("wait", 0.0)), 60.0)
+            return service.placements.get(str(args["agent_id"]), wait)
+        if kind == "create-job":
+            return service.create_job(dict(args))
         return self.not_handled()
 
 
@@ -155,6 +166,39 @@ def local_service(host: Any) -> ComputeSlots:
     return service
 
 
+def lease_of(address: str, job_id: str, agent_id: str) -> list[int]:
+    """The CPU ids the slots of the host at ``address`` lease to the job ([]: none).
+
+    Only a running row of that job naming that paglet counts, so a copy of a job
+    never takes another's lease.
+    """
+    service = _SERVICES.get(address)
+    row = None if service is None or not job_id else service.queue.get(job_id)
+    if row is None or row.status != "running" or row.agent_id != agent_id:
+        return []
+    return list(row.cpus)
+
+
+def watch(address: str, agent_id: str) -> bool:
+    """Have the slots of the host at ``address`` tick the paglet ``agent_id`` each second.
+
+    Returns:
+        False if that host runs no compute slots in this process.
+    """
+    service = _SERVICES.get(address)
+    if service is None:
+        return False
+    service.watch(agent_id)
+    return True
+
+
+def wake(address: str) -> None:
+    """Have the slots of the host at ``address`` look at their jobs now (never blocks)."""
+    service = _SERVICES.get(address)
+    if service is not None:
+        service.poke()
+
+
 def ask(
     where: Any,
     address: str,
@@ -185,7 +229,10 @@ __all__ = [
     "JobEstimate",
     "ask",
     "attach",
+    "lease_of",
     "local_service",
     "runs_on",
+    "wake",
+    "watch",
     "why",
 ]

@@ -174,7 +174,7 @@ class Lifecycle:
     def open(self, slot: LocalPaglet) -> None:
         """Let messages in and start ``run()`` (if the paglet is still here)."""
         if slot.status is PagletStatus.ACTIVE:
-            if is_isolated(type(slot.paglet)):
+            if is_isolated(type(slot.paglet)) and not _defers_isolation(slot.paglet):
                 try:
                     start_isolated(self._isolation, slot)
                 except PagletError:
@@ -346,3 +346,13 @@ class Lifecycle:
             self._store.drop_checkpoint(agent_id)
         except PagletError as exc:
             log.error("checkpoint of disposed paglet %s kept: %s", agent_id, exc)
+
+
+def _defers_isolation(paglet: Paglet[Any]) -> bool:
+    """Whether an isolated paglet runs here for now: its ``isolation_deferred()`` says so.
+
+    A compute job places itself on a host thread and gets its process only once its
+    slot is granted (on its next activation), so a waiting job holds no process.
+    """
+    deferred = getattr(paglet, "isolation_deferred", None)
+    return bool(deferred()) if callable(deferred) else False

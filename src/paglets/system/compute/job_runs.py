@@ -1,10 +1,11 @@
 """How the compute slots run granted jobs: launch, watch, collect, report.
 
 A mixin of :class:`~paglets.system.compute.service.ComputeSlots`, kept apart because
-it is the part that touches job processes: creating a granted job's isolated paglet
-(on a thread of its own, since a child process takes a while to start), noticing its
-end, reading its outcome back, releasing the lease and recording the history, killing
-a job over its memory estimate when its policy says so, and telling a job group's
+it is the part that touches job paglets and processes: activating a granted job's
+paglet from the host store, which starts its child pinned to the lease (on a thread
+of its own, since a child process takes a while to start), noticing its end,
+reading its outcome back, releasing the lease and recording the history, killing a
+job over its memory estimate when its policy says so, and telling a job group's
 collector how each job ended (retried a while; the collector ignores repeats).
 """
 
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import PagletError
+from paglets.core.ids import new_id
 from paglets.core.messages import Message
 from paglets.system.compute.queue_store import ComputeQueue, JobRow
 from paglets.system.compute.usage import Peaks, UsageMeter
@@ -33,6 +36,9 @@ MEMORY_POLICIES = (MEMORY_REPORT, MEMORY_KILL)
 REPORT_KIND = "job-finished"
 """The message a collector gets for each job end (``job_id``, ``outcome``, ``error``,
 ``result`` as encoded bytes or None, ``host``)."""
+WATCH_KIND = "watch"
+"""The tick a watched paglet (a job group's collector) gets about once a second."""
+WATCH_EVERY = 1.0
 DELIVERY_ATTEMPTS = 8
 _RESOLVING = threading.Lock()
 DELIVERY_TIMEOUT = 10.0
@@ -49,6 +55,10 @@ class JobRuns:
     _ended: set[str]
     _finishing: set[str]
     _launching: dict[str, threading.Thread]
+    _launched: set[str]
+    _watched: set[str]
+    _orphans: set[str]
+    _next_watch: float
     _killed: dict[str, str]
     _over_memory: set[str]
     _deliveries: list[threading.Thread]
@@ -59,6 +69,10 @@ class JobRuns:
         self._ended = set()
         self._finishing = set()
         self._launching = {}
+        self._launched = set()
+        self._watched = set()
+        self._orphans = set()
+        self._next_watch = 0.0
         self._killed = {}
         self._over_memory = set()
         self._deliveries = []
@@ -93,35 +107,136 @@ class JobRuns:
                 self._launching.pop(row.job_id, None)
                 self._changed.notify_all()
 
+    def _parked(self, row: JobRow) -> bool:
+        """Whether the granted job's paglet is ready to be activated (not placing itself)."""
+        slot = self.host._registry.get(row.agent_id)
+        return slot is None or not slot.execution.in_process
+
     def _create_job(self, row: JobRow) -> None:
-        """Create the granted job's paglet (isolated, pinned to the lease's CPUs)."""
+        """Activate the granted job's paglet: its child starts pinned to the lease's CPUs.
+
+        The paglet waits inactive in the host store. One lost with its host's process
+        (a kill while it ran, then ``rerun_if_lost``) is created again from the state
+        its queue row keeps, under the same paglet id.
+        """
         host = self.host
         try:
-            with _RESOLVING:  # two launches importing one module: the second saw it half-built
-                cls = resolve_class(row.class_path, Paglet, host._policy)
-                fallback = f"{cls.State.__module__}.{cls.State.__qualname__}"
-                state_path = row.state_class_path or fallback
-                state_cls = resolve_class(state_path, PagletState, host._policy)
-            state = decode_state(row.state, state_cls, host._policy)
-            for name, value in (
-                ("job_id", row.job_id),
-                ("granted_cpus", list(row.cpus)),
-                ("host_name", self.host.name),
-            ):
-                if hasattr(state, name):
-                    setattr(state, name, value)
-            proxy = self.host.create(cls, state)
+            slot = host._registry.get(row.agent_id)
+            if slot is None and host._store.load(row.agent_id) is not None:
+                self.host.activate(row.agent_id)
+            elif slot is None:
+                self._recreate(row)
         except PagletError as exc:
             self._record_end(row, "failed", f"could not start: {exc}", None, Peaks())
             return
-        slot = host._registry.get(proxy.agent_id)
+        slot = host._registry.get(row.agent_id)
+        if slot is None or slot.execution.in_process:
+            self._record_end(row, "failed", "could not start: it took no lease", None, Peaks())
+            return
         with self._changed:
-            self.queue.mark_running(row.job_id, row.cpus, proxy.agent_id)
-        if slot is not None and not slot.execution.in_process:
-            slot.execution.on_end = self._wake_for(row.job_id)
-            pid = getattr(slot.execution, "pid", None)
-            if pid is not None:
-                self._meters[row.job_id] = UsageMeter(pid, host._work_area.dir_of(proxy.agent_id))
+            self._launched.add(row.job_id)
+        slot.execution.on_end = self._wake_for(row.job_id)
+        pid = getattr(slot.execution, "pid", None)
+        if pid is not None:
+            self._meters[row.job_id] = UsageMeter(pid, host._work_area.dir_of(row.agent_id))
+        if slot.execution.ended:
+            self._wake_for(row.job_id)()
+
+    def _decode_job(self, class_path: str, state_class_path: str, state: bytes) -> Any:
+        host = self.host
+        with _RESOLVING:  # two launches importing one module: the second saw it half-built
+            cls = resolve_class(class_path, Paglet, host._policy)
+            fallback = f"{cls.State.__module__}.{cls.State.__qualname__}"
+            state_cls = resolve_class(state_class_path or fallback, PagletState, host._policy)
+        return cls, decode_state(state, state_cls, host._policy)
+
+    def _recreate(self, row: JobRow) -> None:
+        cls, state = self._decode_job(row.class_path, row.state_class_path, row.state)
+        for name, value in (
+            ("job_id", row.job_id),
+            ("granted_cpus", list(row.cpus)),
+            ("host_name", self.host.name),
+            ("target", ""),
+        ):
+            if hasattr(state, name):
+                setattr(state, name, value)
+        self.host.create(cls, state, agent_id=row.agent_id)
+
+    def create_job(self, body: dict[str, Any]) -> str:
+        """Create here the job paglet a ``submit`` request describes; return its agent id.
+
+        It places itself from this host, reporting to it (a lost job run again).
+
+        Raises:
+            PagletError: its class or state is unusable here.
+        """
+        cls, state = self._decode_job(
+            str(body["class"]), str(body.get("state_class", "")), bytes(body["state"])
+        )
+        job_id = str(body.get("job_id") or new_id())
+        fields = {"job_id": job_id, "home": self.host.address, "target": "", "hops": 0,
+                  "granted_cpus": [], "host_name": "", "result": None, "error": ""}  # fmt: skip
+        for name, value in fields.items():
+            if hasattr(state, name):
+                setattr(state, name, value)
+        return str(self.host.create(cls, state).agent_id)
+
+    def _dispose_job(self, row: JobRow) -> None:
+        """Have the service thread dispose the job's paglet (a cancelled job's).
+
+        Not here: the paglet may still be placing itself (its ``run()`` about to
+        deactivate it), so it is disposed once it waits in the store or its
+        ``run()`` returned.
+        """
+        if row.agent_id:
+            with self._changed:
+                self._orphans.add(row.agent_id)
+                self._changed.notify_all()
+
+    def _dispose_orphans(self) -> None:
+        with self._changed:
+            orphans = list(self._orphans)
+        for agent_id in orphans:
+            slot = self.host._registry.get(agent_id)
+            if slot is not None and slot.execution.in_process and slot.run_alive:
+                continue  # still placing itself: next round
+            if slot is None and self.host._store.load(agent_id) is None:
+                done = True  # gone already
+            else:
+                try:
+                    self.host.dispose(agent_id)
+                    done = True
+                except PagletError as exc:
+                    log.debug("job paglet %s not disposed yet: %s", agent_id, exc)
+                    done = self.host._registry.get(agent_id) is None
+            if done:
+                with self._changed:
+                    self._orphans.discard(agent_id)
+
+    def watch(self, agent_id: str) -> None:
+        """Send the local paglet ``agent_id`` a ``watch`` tick about once a second.
+
+        It stops when the paglet is no longer active here (moved, disposed).
+        """
+        with self._changed:
+            self._watched.add(agent_id)
+
+    def _tick_watched(self) -> None:
+        now = time.monotonic()
+        if now < self._next_watch:
+            return
+        self._next_watch = now + WATCH_EVERY
+        with self._changed:
+            watched = list(self._watched)
+        for agent_id in watched:
+            proxy = self.host.get_proxy(agent_id, include_inactive=False)
+            try:
+                if proxy is None:
+                    raise PagletError("gone")
+                proxy.send_oneway(Message(WATCH_KIND, {}), activate_if_inactive=False)
+            except PagletError:
+                with self._changed:
+                    self._watched.discard(agent_id)
 
     def _wake_for(self, job_id: str) -> Callable[[], None]:
         def wake() -> None:
@@ -131,7 +246,7 @@ class JobRuns:
 
         return wake
 
-    def _has_ended(self, row: JobRow) -> bool:
+    def _has_ended(self, row: JobRow) -> bool:  # of a launched job
         slot = self.host._registry.get(row.agent_id)
         if slot is None or slot.execution.in_process:
             return True
@@ -188,6 +303,7 @@ class JobRuns:
         """Move ``row`` to the history and tell its group's collector, if it has one."""
         with self._changed:
             self.queue.finish(row, outcome, error, result, peaks)
+            self._launched.discard(row.job_id)
             self._changed.notify_all()
         collector = row.policy.get("collector")
         if collector:

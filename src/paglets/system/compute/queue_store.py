@@ -7,8 +7,10 @@ schema version in ``compute_meta`` (key ``schema_version``) and never touch the 
 store's ``PRAGMA user_version``: each side migrates its own tables.
 
 A job is one row keyed by its job id, so a job can never be queued or leased twice.
-A queued row carries the job's class and encoded state: the job paglet is created
-only when its slot is granted, and the queue survives a restart. Finished jobs move
+A row names the job's paglet (``agent_id``), which waits inactive in the host store
+until its slot is granted; it also keeps the job's class and encoded state as
+submitted, so a job whose paglet was lost with its host's process (a kill) can be
+run again. The queue survives a restart. Finished jobs move
 to a history table that keeps the last ``history_size`` of them.
 
 Without a persistence dir everything is kept in memory.
@@ -273,7 +275,7 @@ class ComputeQueue:
         """Put a running job back in the queue (its process is gone); False if absent."""
         with self._lock:
             cursor = self._db.execute(
-                "UPDATE compute_jobs SET status = ?, cpus = '[]', agent_id = '', started = NULL, "
+                "UPDATE compute_jobs SET status = ?, cpus = '[]', started = NULL, "
                 "reason = ? WHERE status = ? AND job_id = ?",
                 (QUEUED, reason, RUNNING, job_id),
             )

@@ -1,8 +1,10 @@
 """The compute-slots service of one host: admission, the queue, leases, usage, history.
 
-One thread per host does the slow work (creating granted job paglets, finishing ended
-ones, sampling usage, re-checking the queue when load changes); requests only read
-and write the queue under the service's lock, so none of them waits for a job.
+Each queued or running row names its job's paglet, which waits inactive in the host
+store. One thread per host does the slow work (activating granted job paglets,
+finishing ended ones, sampling usage, re-checking the queue when load changes);
+requests only read and write the queue under the service's lock, so none of them
+waits for a job.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from paglets.system.compute.admission import (
     tags_fit,
 )
 from paglets.system.compute.job_runs import MEMORY_POLICIES, MEMORY_REPORT, JobRuns
+from paglets.system.compute.placements import Placements
 from paglets.system.compute.queue_store import QUEUED, RUNNING, ComputeQueue, JobRow
 from paglets.system.compute.usage import Peaks
 from paglets.wire.codec import encode_state
@@ -88,6 +91,8 @@ class ComputeSlots(JobRuns):
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._stopped = False
+        self._poked = False
+        self.placements = Placements()
         self._init_runs()
         self._recover()
         keep_spares(host.address, min(len(self.cpus), MAX_SPARES))
@@ -100,15 +105,13 @@ class ComputeSlots(JobRuns):
         """Jobs that ran when the host last stopped (or died): re-queue or report them.
 
         Their processes are gone. A job whose policy says ``rerun_if_lost`` goes back
-        in the queue; the others end as ``lost`` in the history (and their collector
-        is told). A stopping host kept their paglets inactive: those are disposed.
+        in the queue (a stopping host kept its paglet inactive; a killed one lost it,
+        and the row's state brings it back); the others end as ``lost`` in the
+        history (and their collector is told), their kept paglets disposed.
         """
         for row in self.queue.running():
-            if row.agent_id:
-                try:
-                    self.host.dispose(row.agent_id)
-                except PagletError:
-                    pass
+            if not row.policy.get("rerun_if_lost"):
+                self._dispose_job(row)
             if row.policy.get("rerun_if_lost"):
                 self.queue.requeue(row.job_id, "re-queued: the host restarted while it ran")
                 log.info("compute slots of %s: job %s re-queued", self.host.name, row.job_id)
@@ -122,6 +125,7 @@ class ComputeSlots(JobRuns):
             self._changed.notify_all()
         self._thread.join(5.0)
         self._join_runs(START_BOUND, 5.0)
+        self.placements.close()
         drop_spares(self.host.address)
         self.queue.close()
 
@@ -159,8 +163,9 @@ class ComputeSlots(JobRuns):
         """Admit one job; return the decision map (``decision``, ``reason``, ``job_id``...).
 
         ``args``: ``class``, ``state_class``, ``state`` (encoded), ``cpu_cores``,
-        ``memory``, ``temp_storage``, optional ``job_id``, ``label``, ``redirect``
-        (allow one, default True), ``require_tags``, ``exclude_tags``.
+        ``memory``, ``temp_storage``, ``agent_id`` (the job paglet asking, which
+        waits inactive here), optional ``job_id``, ``label``, ``redirect`` (allow one,
+        default True), ``require_tags``, ``exclude_tags``.
         """
         estimate = JobEstimate(
             int(args.get("cpu_cores", 1)),
@@ -168,8 +173,12 @@ class ComputeSlots(JobRuns):
             int(args.get("temp_storage", 0)),
         )
         job_id = str(args.get("job_id") or new_id())
+        agent_id = str(args.get("agent_id", ""))
         with self._changed:
             known = self.queue.get(job_id)
+            if known is not None and known.agent_id != agent_id:  # another copy of it
+                why = f"job {job_id} is already {known.status} here"
+                return self._answer(Decision(REJECT, why), job_id)
             if known is not None:  # a repeated submit: the same job, not a second one
                 kind = RUN if known.status == RUNNING else WAIT
                 return self._answer(Decision(kind, known.reason, known.cpus), job_id)
@@ -186,7 +195,7 @@ class ComputeSlots(JobRuns):
                 job_id, 0, str(args.get("label", "")), str(args["class"]),
                 str(args.get("state_class", "")), bytes(args["state"]), estimate.cpu_cores,
                 estimate.memory, estimate.temp_storage, time.time(),
-                RUNNING if decision.kind == RUN else QUEUED, decision.cpus, "",
+                RUNNING if decision.kind == RUN else QUEUED, decision.cpus, agent_id,
                 time.time() if decision.kind == RUN else None, decision.reason,
                 policy_of(args),
             )  # fmt: skip
@@ -242,11 +251,16 @@ class ComputeSlots(JobRuns):
             if row is None:
                 raise PagletError(f"no queued or running job {job_id} on {self.host.name}")
             if row.status == QUEUED:
-                self.queue.finish(row, "cancelled", "cancelled while queued", None, Peaks())
+                self._record_end(row, "cancelled", "cancelled while queued", None, Peaks())
+                self._dispose_job(row)
                 return {"job_id": job_id, "cancelled": True, "was": QUEUED}
             if not force:
                 raise PagletError(f"job {job_id} is running; pass force to kill it")
-        slot = self.host._registry.get(row.agent_id) if row.agent_id else None
+        if row.job_id not in self._launched:  # granted, its process not started yet
+            self._record_end(row, "cancelled", "cancelled before it started", None, Peaks())
+            self._dispose_job(row)
+            return {"job_id": job_id, "cancelled": True, "was": RUNNING}
+        slot = self.host._registry.get(row.agent_id)
         if slot is not None and not slot.execution.in_process:
             slot.execution.stop()
         self._finish(row)  # at once: the lease is free when cancel returns
@@ -273,6 +287,9 @@ class ComputeSlots(JobRuns):
         jobs = []
         for row in rows:
             summary = row.summary()
+            summary["job_paglet"] = row.agent_id
+            if row.job_id not in self._launched:  # agent_id: the paglet once its process runs
+                summary["agent_id"] = ""
             summary["usage"] = usage.get(row.job_id, {})
             rss = int(summary["usage"].get("rss", 0))
             summary["over_memory"] = bool(row.memory) and rss > row.memory  # reported, not killed
@@ -297,6 +314,15 @@ class ComputeSlots(JobRuns):
 
     # the service thread ---------------------------------------------------------------
 
+    def poke(self) -> None:
+        """Have the service thread look at its jobs now (never blocks: a job calls it)."""
+        self._poked = True
+        if self._changed.acquire(blocking=False):
+            try:
+                self._changed.notify_all()
+            finally:
+                self._changed.release()
+
     def _loop(self) -> None:
         while True:
             with self._changed:
@@ -309,18 +335,15 @@ class ComputeSlots(JobRuns):
             with self._changed:
                 if self._stopped:
                     return
-                if not self._ended and not self._launchable():
+                if not self._ended and not self._poked:
                     self._changed.wait(TICK)
-
-    def _launchable(self) -> bool:
-        return any(
-            not row.agent_id and row.job_id not in self._launching for row in self.queue.running()
-        )
+                self._poked = False
 
     def _round(self) -> None:
         for row in self.queue.running():
-            if not row.agent_id:
-                self._start_launch(row)
+            if row.job_id not in self._launched:
+                if self._parked(row):
+                    self._start_launch(row)
             elif self._has_ended(row):
                 self._finish(row)
             else:
@@ -329,6 +352,8 @@ class ComputeSlots(JobRuns):
                     meter.sample()
                     self._check_memory(row, meter)
         self._serve_queue()
+        self._dispose_orphans()
+        self._tick_watched()
 
     def _serve_queue(self) -> None:
         """Grant every queued job that fits, oldest first."""
@@ -337,7 +362,8 @@ class ComputeSlots(JobRuns):
                 estimate = JobEstimate(row.cpu_cores, row.memory, row.temp_storage)
                 decision = decide(estimate, self.resources(), self.leased(), self.max_load_per_cpu)
                 if decision.kind == RUN:
-                    self.queue.mark_running(row.job_id, decision.cpus, "")
+                    self.queue.mark_running(row.job_id, decision.cpus, row.agent_id)
+                    self._poked = True  # its paglet is activated in the next round
                 elif decision.reason != row.reason:
                     self.queue.note_reason(row.job_id, decision.reason)
 
