@@ -61,6 +61,8 @@ class HostResources:
         temp_total, temp_free: storage of the work area in bytes.
         load: the 1-minute load average.
         cpu_count: logical CPUs of the machine (the load gate divides by it).
+        own_load: the part of ``load`` this service's jobs make (see
+            :mod:`~paglets.system.compute.own_load`); None: the cores leased now.
     """
 
     cpus: tuple[int, ...]
@@ -70,6 +72,7 @@ class HostResources:
     temp_free: int
     load: float
     cpu_count: int
+    own_load: float | None = None
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,9 @@ def decide(
             WAIT, f"waiting for {estimate.temp_storage} bytes of temp storage ({temp_free} free)"
         )
     if max_load_per_cpu is not None:
-        # the service's own running jobs are not "others": take their cores off the load
-        outside = max(0.0, offer.load - len(leased.cpus)) / max(1, offer.cpu_count)
+        # the service's own jobs are not "others": take their part off the load
+        own = len(leased.cpus) if offer.own_load is None else offer.own_load
+        outside = max(0.0, offer.load - own) / max(1, offer.cpu_count)
         if outside > max_load_per_cpu:
             return Decision(
                 WAIT, f"load per cpu {outside:.2f} from other work is over {max_load_per_cpu:g}"

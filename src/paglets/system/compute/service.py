@@ -38,6 +38,7 @@ from paglets.system.compute.admission import (
     tags_fit,
 )
 from paglets.system.compute.job_runs import MEMORY_POLICIES, MEMORY_REPORT, JobRuns
+from paglets.system.compute.own_load import OwnLoad
 from paglets.system.compute.placements import Placements
 from paglets.system.compute.queue_store import QUEUED, RUNNING, ComputeQueue, JobRow
 from paglets.system.compute.usage import Peaks
@@ -85,6 +86,7 @@ class ComputeSlots(JobRuns):
         config = host.config
         self.cpus = eligible_cpus(config.compute_cpus, config.compute_reserved_cpus)
         self.max_load_per_cpu = load_gate(config.compute_max_load_per_cpu)
+        self._own_load = OwnLoad()
         self._work_root = host._work_area.root
         self._work_root.mkdir(parents=True, exist_ok=True)
         self.queue = ComputeQueue(config.persistence_dir, config.compute_history_size)
@@ -147,6 +149,7 @@ class ComputeSlots(JobRuns):
             temp_free=int(disk.free),
             load=float(load),
             cpu_count=psutil.cpu_count(logical=True) or 1,
+            own_load=self._own_load.observe(len(self.leased().cpus)),
         )
 
     def leased(self) -> Leased:
