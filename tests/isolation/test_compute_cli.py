@@ -114,3 +114,13 @@ def test_a_host_that_is_not_there_is_a_clear_error() -> None:
     result = CliRunner().invoke(app, ["jobs", "ps", "--host", "nowhere"])
     assert result.exit_code == 1 and "no online host called nowhere" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_pi_says_why_its_jobs_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAGLETS_MAX_LOAD_PER_CPU", "-1")  # the gate never opens
+    result = CliRunner().invoke(
+        app, ["examples", "pi", "--digits", "10", "--jobs", "1", "--timeout", "2"]
+    )
+    assert result.exit_code != 0
+    assert "job 0 waits on" in result.stderr and "load per cpu" in result.stderr
+    assert "Traceback" not in result.output

@@ -125,6 +125,9 @@ def compute_pi(
             except PagletError:
                 pass  # it ended already
         raise
+    for index, job in enumerate(submitted):
+        if job.decision == "wait":  # a silent wait looks like a hang
+            print(f"job {index} waits on {job.host}: {job.reason}", file=sys.stderr)
     results = [wait_compute_job(where, job, timeout) for job in submitted]
     failed = [r for r in results if r["outcome"] != "succeeded"]
     if failed:
