@@ -106,3 +106,23 @@ def test_a_job_lost_with_its_killed_host_runs_again_after_the_restart(  # type: 
 def _row_at(where: Host, address: str, job_id: str) -> dict[str, object]:
     rows = [j for j in ask(where, address, "status")["jobs"] if j["job_id"] == job_id]
     return dict(rows[0]) if rows else {"agent_id": ""}
+
+
+def test_a_job_stopped_while_it_places_itself_places_itself_after_the_restart(  # type: ignore[no-untyped-def]
+    make_host, compute_host, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    bare: Host = make_host("keeper", persistence_dir=store)  # no slots yet: it waits for them
+    state = SleepState(seconds=0.0, label="stopped-while-placing", job_id="placing-1")
+    proxy = bare.create(SleepJob, state)  # as submit_compute_job creates it, on a bare host
+    slot = bare._registry.get(proxy.agent_id)
+    assert slot is not None and wait_for(lambda: slot.run_alive)  # placing itself
+    bare.stop()
+    host: Host = compute_host("keeper", persistence_dir=store, **ONE_CPU)
+
+    def ended() -> list[dict[str, object]]:
+        history = ask(host, host.address, "history")
+        return [entry for entry in history if entry["label"] == "stopped-while-placing"]
+
+    (entry,) = wait_for(ended, timeout=JOB_TIMEOUT)
+    assert entry["outcome"] == "succeeded", entry

@@ -23,6 +23,7 @@ from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import InvalidAgentError, PagletError, ReplyTimeoutError
 from paglets.core.events import PersistencyEvent
 from paglets.core.ids import new_id
+from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
 from paglets.system.compute.admission import EstimateError, JobEstimate, tags_fit
 from paglets.system.compute.job_runs import MEMORY_POLICIES
 from paglets.system.compute_placement import (
@@ -88,6 +89,17 @@ class ComputeJobPaglet(Paglet[ComputeJobState]):
 
     ISOLATED = True
     State = ComputeJobState
+
+    def deactivation_policy(self, request: DeactivationRequest) -> DeactivationPolicy:
+        """The request's policy, else: back at the next start while it has no lease.
+
+        A job stopped with its host while it placed itself (its ``run()`` between
+        hosts or slots) places itself again after the restart; one waiting for its
+        slot deactivates itself with a policy of its own (the slots activate it).
+        """
+        if request.policy is not None:
+            return request.policy
+        return DeactivationPolicy(activate_on_start=not self.state.granted_cpus)
 
     def isolation_deferred(self) -> bool:
         """Whether it runs without a child for now: it holds no lease yet."""

@@ -26,7 +26,7 @@ from paglets.core.classes import class_path
 from paglets.core.errors import PagletError, ReplyTimeoutError
 from paglets.persistence.persistency import DeactivationPolicy
 from paglets.system.compute.service import encode_job_state
-from paglets.system.compute_slots import ask, wake
+from paglets.system.compute_slots import ask, wait_attached, wake
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ PLACEMENT_TIMEOUT = 120.0
 """Seconds a submitter waits for its job's placement (a dispatch to a busy host)."""
 WAITING = DeactivationPolicy(activate_on_message=False, activate_on_start=False)
 """A waiting job stays inactive until its slots activate it (messages are kept)."""
+SLOTS_WAIT = 10.0
+"""Seconds a job placing itself waits for its host's slots (a host still starting)."""
 FAILED = "failed"
 """The placement decision of a job that could not get to any slots."""
 
@@ -74,6 +76,7 @@ def place_job(job: Any) -> None:
     body = submit_body(type(job), state)
     body["agent_id"] = job.agent_id
     body["redirect"] = state.hops < MAX_REDIRECTS
+    wait_attached(context.address, SLOTS_WAIT)  # else ``ask`` says it runs none
     try:
         answer = ask(context, context.address, "submit", body)
     except PagletError as exc:

@@ -16,6 +16,7 @@ submitter picks a target from its own view of the mesh.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,8 @@ COMPUTE_SLOTS_ID = "c0e9a7e5000040008000000000000001"
 """The agent id of the compute-slots paglet, the same on every host."""
 
 _SERVICES: dict[str, ComputeSlots] = {}  # by host address: several hosts share a process
+_READY: set[str] = set()  # addresses whose slots paglet answers
+_ATTACHED = threading.Condition()
 
 
 class ComputeRejectedError(PagletError):
@@ -125,6 +128,8 @@ class _Attached:
         self._closed = True
         remove_stop_hook(self.host, self.close)
         set_free_cores(self.host, None)
+        with _ATTACHED:
+            _READY.discard(self.host.address)
         remove_system_paglet(self.host, self.slot)
         _SERVICES.pop(self.host.address, None)
         self.service.close()
@@ -146,7 +151,20 @@ def attach(host: Any) -> _Attached:
     _SERVICES[host.address] = service
     slot = add_system_paglet(host, ComputeSlotsPaglet, COMPUTE_SLOTS_ID)
     set_free_cores(host, lambda sample: service.cores_free())
+    with _ATTACHED:
+        _READY.add(host.address)
+        _ATTACHED.notify_all()
     return _Attached(host, service, slot)
+
+
+def wait_attached(address: str, timeout: float) -> bool:
+    """Whether the host at ``address`` runs compute slots in this process.
+
+    Waits up to ``timeout`` seconds for a host still starting: a job it activates at
+    start-up may run before its system services are attached.
+    """
+    with _ATTACHED:
+        return _ATTACHED.wait_for(lambda: address in _READY, timeout)
 
 
 def runs_on(host: Any) -> bool:
