@@ -123,4 +123,5 @@ def test_pi_says_why_its_jobs_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert result.exit_code != 0
     assert "job 0 waits on" in result.stderr and "load per cpu" in result.stderr
+    assert "PAGLETS_MAX_LOAD_PER_CPU=none" in result.stderr  # how to run anyway
     assert "Traceback" not in result.output

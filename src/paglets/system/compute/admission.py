@@ -22,6 +22,8 @@ RUN = "run"
 WAIT = "wait"
 REDIRECT = "redirect"
 REJECT = "reject"
+LOAD_VARIABLE = "PAGLETS_MAX_LOAD_PER_CPU"
+"""Overrides a host's load gate: a number, or ``none`` for no gate."""
 
 
 class EstimateError(PagletError):
@@ -151,7 +153,9 @@ def decide(
         outside = max(0.0, offer.load - own) / max(1, offer.cpu_count)
         if outside > max_load_per_cpu:
             return Decision(
-                WAIT, f"load per cpu {outside:.2f} from other work is over {max_load_per_cpu:g}"
+                WAIT,
+                f"load per cpu {outside:.2f} from other work is over {max_load_per_cpu:g} "
+                f"({LOAD_VARIABLE}=none on the host lifts the gate)",
             )
     return Decision(RUN, "", tuple(free[: estimate.cpu_cores]))
 

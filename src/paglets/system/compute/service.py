@@ -24,6 +24,7 @@ from paglets.core.ids import new_id
 from paglets.net.peers import PeerInfo
 from paglets.runtime.isolation.spares import drop_spares, keep_spares
 from paglets.system.compute.admission import (
+    LOAD_VARIABLE,
     REDIRECT,
     REJECT,
     RUN,
@@ -52,9 +53,6 @@ MAX_SPARES = 4
 """Warm child processes kept for job launches (one per eligible core, at most this)."""
 START_BOUND = 35.0
 """Seconds closing waits for a job paglet being created (its child starting)."""
-
-
-LOAD_VARIABLE = "PAGLETS_MAX_LOAD_PER_CPU"
 
 
 def load_gate(configured: float | None) -> float | None:
