@@ -16,9 +16,10 @@ from __future__ import annotations
 import socket
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from paglets.cli.entry import LOCAL_ENTRY, ClientOptions, resolve_entry
 from paglets.core.errors import PeerNotFoundError
@@ -43,6 +44,21 @@ class Entry:
     host: Host | None = None
 
 
+@dataclass(frozen=True)
+class EmbeddedOptions:
+    """How one command's embedded host differs from the default one.
+
+    Attributes:
+        host_options: more ``Host(...)`` keywords.
+        notice: said on stderr after "running on an in-process host".
+        elsewhere: said on stderr when a running host answers instead ('' for nothing).
+    """
+
+    host_options: Mapping[str, Any] = field(default_factory=dict)
+    notice: str = ""
+    elsewhere: str = ""
+
+
 def embedded_host_name() -> str:
     """The name an embedded host takes: this machine's short host name."""
     return socket.gethostname().split(".")[0] or "localhost"
@@ -55,6 +71,7 @@ def open_entry(
     *,
     allowed_modules: tuple[str, ...] = (),
     local: str = LOCAL_ENTRY,
+    embedded: EmbeddedOptions | None = None,
 ) -> Iterator[Entry]:
     """Yield the entry host: the one asked for or found, else an embedded one.
 
@@ -64,6 +81,7 @@ def open_entry(
         allowed_modules: module prefixes the embedded host may import paglet classes
             from (the packaged ``paglets.*`` ones are always allowed).
         local: where a host on this machine is looked for first.
+        embedded: how this command's embedded host differs from the default one.
 
     Raises:
         PeerNotFoundError: ``entry`` was given and no such host answers.
@@ -76,6 +94,8 @@ def open_entry(
         if entry is not None:
             raise
     else:
+        if embedded is not None and embedded.elsewhere:
+            print(embedded.elsewhere.format(address=address), file=sys.stderr)
         with options.client(address) as client:
             yield Entry(address=address, client=client, embedded=False)
         return
@@ -88,12 +108,14 @@ def open_entry(
             persistence_dir=store,
             insecure=True,
             allowed_modules=("paglets", *allowed_modules),
+            **({} if embedded is None else dict(embedded.host_options)),
         )
         host.start_background()
         try:
+            notice = "" if embedded is None or not embedded.notice else f"; {embedded.notice}"
             print(
                 f"no host found: running on an in-process host for this machine "
-                f"({host.config.name})",
+                f"({host.config.name}){notice}",
                 file=sys.stderr,
             )
             with HostClient(address=host.address, timeout=options.timeout, insecure=True) as client:

@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import zmq
@@ -40,7 +40,7 @@ from paglets.core.errors import PagletError
 from paglets.net.discovery import interface_ipv4
 from paglets.net.endpoint import normalize_address
 from paglets.net.mesh_secret import config_dir
-from paglets.runtime.config import DEFAULT_PORT
+from paglets.runtime.config import DEFAULT_PORT, parse_load_gate
 from paglets.runtime.host import Host
 from paglets.system.host_services import start_host_services
 
@@ -134,6 +134,15 @@ def host(
             help="Plain sockets, no mesh secret: anyone who can reach the port can use it.",
         ),
     ] = False,
+    max_load: Annotated[
+        str | None,
+        typer.Option(
+            "--max-load",
+            metavar="N|none",
+            help="Compute jobs wait while the load per CPU from other work is over N "
+            "(default: $PAGLETS_MAX_LOAD_PER_CPU, else 1.0; none: no gate).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
     files_root: Annotated[
         list[Path] | None,
@@ -154,6 +163,12 @@ def host(
         peers = [normalize_address(address) for address in peer or []]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--peer") from None
+    gate: dict[str, Any] = {}
+    if max_load is not None:
+        try:
+            gate["compute_max_load_per_cpu"] = parse_load_gate(max_load, "--max-load")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--max-load") from None
     if persistence_dir is None:
         persistence_dir = default_persistence_dir(name)
     bind = choose_bind_address(host, interface, insecure=insecure)
@@ -180,6 +195,7 @@ def host(
             ),
             files_roots=None if not files_root else tuple(p.absolute() for p in files_root),
             port_tries=port_tries,
+            **gate,
         )
     except (PagletError, ValueError) as exc:
         fail(str(exc))

@@ -7,6 +7,7 @@ the system services, compute slots included) when none answers.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,11 +16,12 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from paglets.cli.embedded import Entry, open_entry
+from paglets.cli.embedded import EmbeddedOptions, Entry, open_entry
 from paglets.cli.entry import ClientOptions
 from paglets.cli.output import console, fail
 from paglets.cli.sizes import human_size
 from paglets.core.errors import PagletError
+from paglets.runtime.config import LOAD_VARIABLE, parse_load_gate
 from paglets.system.compute_slots import ask
 from paglets.system.host_services import start_host_services
 
@@ -28,15 +30,57 @@ QUEUED = "queued"
 EntryOption = Annotated[str | None, typer.Option("--entry", help="Host name or address.")]
 HostOption = Annotated[str | None, typer.Option("--host", help="Only this host (a name).")]
 Timeout = Annotated[float, typer.Option(help="Seconds to wait for each reply.")]
+MaxLoad = Annotated[
+    str | None,
+    typer.Option(
+        "--max-load",
+        metavar="N|none",
+        help="Load gate of the in-process host, when no host runs: load per CPU from "
+        "other work above which jobs wait (default: none, no gate; a host you run "
+        "keeps its own).",
+    ),
+]
 T = TypeVar("T")
+
+
+def compute_example_host(max_load: str | None) -> EmbeddedOptions:
+    """The embedded host of a compute example: its load gate is off unless asked for.
+
+    The user runs the example on their own machine, in the foreground, so other work
+    on it does not hold the jobs back; cores, RAM and temp storage still gate them.
+    ``--max-load`` (else ``$PAGLETS_MAX_LOAD_PER_CPU``) sets a gate.
+
+    Raises:
+        typer.BadParameter: ``max_load`` is neither a number nor ``none``.
+    """
+    elsewhere = (
+        ""
+        if max_load is None
+        else "--max-load is for an in-process host: {address} keeps its own gate"
+    )
+    if max_load is None and os.environ.get(LOAD_VARIABLE, "").strip():
+        return EmbeddedOptions(notice=f"load gate from ${LOAD_VARIABLE}")
+    try:
+        gate = None if max_load is None else parse_load_gate(max_load, "--max-load")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    notice = (
+        "no load gate (--max-load N sets one)" if gate is None else f"load gate {gate:g} per cpu"
+    )
+    return EmbeddedOptions({"compute_max_load_per_cpu": gate}, notice, elsewhere)
 
 
 @contextmanager
 def jobs_entry(
-    entry: str | None, timeout: float, api_key_env: str | None, insecure: bool
+    entry: str | None,
+    timeout: float,
+    api_key_env: str | None,
+    insecure: bool,
+    embedded: EmbeddedOptions | None = None,
 ) -> Iterator[Entry]:
     try:
-        with open_entry(entry, ClientOptions(timeout, api_key_env, insecure)) as found:
+        options = ClientOptions(timeout, api_key_env, insecure)
+        with open_entry(entry, options, embedded=embedded) as found:
             if found.host is not None:  # embedded: it runs the system services, compute too
                 start_host_services(found.host)
             yield found
@@ -72,9 +116,9 @@ def each_host(
 
 def run_on_entry(
     entry: str | None, timeout: float, api_key_env: str | None, insecure: bool,
-    action: Callable[[Entry], T],
+    action: Callable[[Entry], T], embedded: EmbeddedOptions | None = None,
 ) -> T:  # fmt: skip
-    with jobs_entry(entry, timeout, api_key_env, insecure) as found:
+    with jobs_entry(entry, timeout, api_key_env, insecure, embedded) as found:
         try:
             return action(found)
         except PagletError as exc:

@@ -28,6 +28,7 @@ import typer
 
 from paglets.cli.embedded import Entry
 from paglets.cli.jobs import EntryOption, Timeout, print_table, run_on_entry
+from paglets.cli.jobs_common import MaxLoad, compute_example_host
 from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import fail, print_json
 from paglets.cli.sizes import parse_size
@@ -140,7 +141,7 @@ def analysis(
     temp_storage: Annotated[str, typer.Option(help="Scratch estimate per job.")] = "0",
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for every job.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the first task's data.")] = 1,
-    entry: EntryOption = None, timeout: Timeout = 3600.0,
+    max_load: MaxLoad = None, entry: EntryOption = None, timeout: Timeout = 3600.0,
     api_key_env: ApiKeyEnv = None, insecure: Insecure = False, json_output: Json = False,
 ) -> None:  # fmt: skip
     """Run synthetic analysis jobs across the mesh; results go to an SQLite file."""
@@ -166,7 +167,7 @@ def analysis(
             fail(f"cannot use {path} as the results file: {exc}")
         raise AssertionError("unreachable")
 
-    answer = run_on_entry(entry, 30.0, api_key_env, insecure, work)
+    answer = run_on_entry(entry, 30.0, api_key_env, insecure, work, compute_example_host(max_load))
     if json_output:
         print_json(answer)
     else:

@@ -20,7 +20,13 @@ from typing import Annotated, Any
 import typer
 
 from paglets.cli.embedded import Entry
-from paglets.cli.jobs_common import EntryOption, Timeout, run_on_entry
+from paglets.cli.jobs_common import (
+    EntryOption,
+    MaxLoad,
+    Timeout,
+    compute_example_host,
+    run_on_entry,
+)
 from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import print_json
 from paglets.cli.sizes import parse_size
@@ -28,6 +34,7 @@ from paglets.core.errors import PagletError
 from paglets.system.compute_job import (
     ComputeJobPaglet,
     ComputeJobState,
+    SubmittedJob,
     submit_compute_job,
     wait_compute_job,
 )
@@ -98,6 +105,14 @@ def _hex(value: int) -> str:
     return ("-" if value < 0 else "") + format(abs(value), "x")
 
 
+def _cancel(where: Any, jobs: list[SubmittedJob]) -> None:
+    for job in jobs:
+        try:
+            ask(where, job.address, "cancel", {"job_id": job.job_id, "force": True})
+        except PagletError:
+            pass  # it ended already, or its host is gone
+
+
 def compute_pi(
     where: Any, digits: int, jobs: int, timeout: float, cpu_cores: int = 1, memory: int = 0
 ) -> dict[str, Any]:
@@ -107,6 +122,9 @@ def compute_pi(
         EstimateError: bad estimates.
         ComputeRejectedError: a job can never fit (nothing is left running: the jobs
             already submitted are cancelled).
+        ReplyTimeoutError: a job did not finish within ``timeout`` (the jobs not
+            finished are cancelled, as on Ctrl-C).
+        PagletError: a job failed.
     """
     terms = terms_for(digits)
     jobs = max(1, min(jobs, terms))
@@ -119,19 +137,21 @@ def compute_pi(
             state.cpu_cores, state.memory = cpu_cores, memory
             submitted.append(submit_compute_job(where, PiTermsJob, state))
     except PagletError:
-        for job in submitted:
-            try:
-                ask(where, job.address, "cancel", {"job_id": job.job_id, "force": True})
-            except PagletError:
-                pass  # it ended already
+        _cancel(where, submitted)
         raise
     for index, job in enumerate(submitted):
         if job.decision == "wait":  # a silent wait looks like a hang
             print(f"job {index} waits on {job.host}: {job.reason}", file=sys.stderr)
-    results = [wait_compute_job(where, job, timeout) for job in submitted]
+    results: list[dict[str, Any]] = []
+    try:
+        for job in submitted:
+            results.append(wait_compute_job(where, job, timeout))
+    except BaseException:  # a timeout or Ctrl-C: leave no job of ours on the mesh
+        _cancel(where, submitted[len(results) :])
+        raise
     failed = [r for r in results if r["outcome"] != "succeeded"]
     if failed:
-        raise RuntimeError(f"{len(failed)} jobs failed: {failed[0]['error']}")
+        raise PagletError(f"{len(failed)} of {len(results)} jobs failed: {failed[0]['error']}")
     triples = [tuple(int(part, 16) for part in r["result"]) for r in results]
     _, q, t = fold(triples)  # type: ignore[arg-type]
     return {
@@ -149,7 +169,7 @@ def pi(
     output: Annotated[Path | None, typer.Option(help="Also write the digits here.")] = None,
     cpu_cores: Annotated[int, typer.Option(help="Cores each job asks for.")] = 1,
     memory: Annotated[str, typer.Option(help="RAM each job asks for (512M, 2G...).")] = "0",
-    entry: EntryOption = None, timeout: Timeout = 600.0,
+    max_load: MaxLoad = None, entry: EntryOption = None, timeout: Timeout = 600.0,
     api_key_env: ApiKeyEnv = None, insecure: Insecure = False, json_output: Json = False,
 ) -> None:  # fmt: skip
     """Compute digits of pi with compute-job paglets across the mesh."""
@@ -161,11 +181,7 @@ def pi(
         where = found.host if found.host is not None else found.client
         return compute_pi(where, digits, jobs, timeout, cpu_cores, memory_bytes)
 
-    try:
-        answer = run_on_entry(entry, 10.0, api_key_env, insecure, work)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
+    answer = run_on_entry(entry, 10.0, api_key_env, insecure, work, compute_example_host(max_load))
     if output is not None:
         output.write_text(answer["pi"] + "\n")
     if json_output:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +59,8 @@ class HostConfig:
             for a resume.
         compute_cpus: CPU ids compute jobs may use (None: this process's affinity).
         compute_reserved_cpus: CPU ids kept free of compute jobs.
-        compute_max_load_per_cpu: the load gate of compute slots (None: no gate).
+        compute_max_load_per_cpu: the load gate of compute slots (None: no gate);
+            ``Host(...)`` takes ``$PAGLETS_MAX_LOAD_PER_CPU`` when it is not given.
         compute_history_size: finished compute jobs kept in the history.
         artifact_min_rate: bytes per second a dispatch carrying files is granted on top
             of ``transfer_timeout`` before the source gives up.
@@ -162,3 +164,25 @@ class HostConfig:
                 f"tags and properties take {size} bytes encoded, over the limit of "
                 f"{MAX_DESCRIPTION_SIZE}: every heartbeat carries them, keep them short"
             )
+
+
+LOAD_VARIABLE = "PAGLETS_MAX_LOAD_PER_CPU"
+"""Sets the load gate of a host that is not given one: a number, or ``none``."""
+
+
+def parse_load_gate(raw: str, source: str = LOAD_VARIABLE) -> float | None:
+    """A load gate as typed: a number of load per logical CPU, or ``none`` for no gate.
+
+    Raises:
+        ValueError: neither a number nor ``none`` (the message names ``source``).
+    """
+    text = raw.strip()
+    if text.lower() == "none":
+        return None
+    try:
+        gate = float(text)
+    except ValueError:
+        gate = math.nan
+    if math.isnan(gate):
+        raise ValueError(f"{source} must be a number or 'none', not {raw!r}")
+    return gate

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
 import tempfile
 import weakref
@@ -25,7 +26,7 @@ from paglets.core.errors import PagletError
 from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.mesh_secret import MeshSecret, resolve_secret
 from paglets.net.transport import Transport
-from paglets.runtime.config import DEFAULT_PORT, HostConfig
+from paglets.runtime.config import DEFAULT_PORT, LOAD_VARIABLE, HostConfig, parse_load_gate
 from paglets.runtime.host_identity import HostIdentity
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ def host_config(
     Raises:
         TypeError: an unknown keyword (the message lists the accepted ones), or a
             wrong type for a flag.
-        ValueError: a port out of range, or ``mesh=False`` with peers.
+        ValueError: a port out of range, ``mesh=False`` with peers, or a
+            ``$PAGLETS_MAX_LOAD_PER_CPU`` that is neither a number nor ``none``.
     """
     for key in options:
         if key in _RENAMED:
@@ -87,6 +89,10 @@ def host_config(
     seeds = tuple(normalize_address(peer) for peer in peers)
     if not mesh and seeds:
         raise ValueError("mesh=False means no mesh at all: give no peers")
+    options = dict(options)
+    gate = os.environ.get(LOAD_VARIABLE, "")
+    if "compute_max_load_per_cpu" not in options and gate.strip():
+        options["compute_max_load_per_cpu"] = parse_load_gate(gate)
     return HostConfig(
         name=name,
         host=host,

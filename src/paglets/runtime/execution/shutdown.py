@@ -37,9 +37,9 @@ from paglets.wire.codec import encode_state
 log = logging.getLogger(__name__)
 
 BATCH = 500
+"""Idle paglets written per transaction at stop."""
 CHILD_STATE_WAIT = 1.0
 """Seconds a stop waits for a busy isolated paglet's child to report its state."""
-"""Idle paglets written per transaction at stop."""
 
 
 @dataclass(frozen=True)

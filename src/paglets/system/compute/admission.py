@@ -17,13 +17,12 @@ from dataclasses import dataclass
 import psutil
 
 from paglets.core.errors import PagletError
+from paglets.runtime.config import LOAD_VARIABLE
 
 RUN = "run"
 WAIT = "wait"
 REDIRECT = "redirect"
 REJECT = "reject"
-LOAD_VARIABLE = "PAGLETS_MAX_LOAD_PER_CPU"
-"""Overrides a host's load gate: a number, or ``none`` for no gate."""
 
 
 class EstimateError(PagletError):
@@ -155,7 +154,7 @@ def decide(
             return Decision(
                 WAIT,
                 f"load per cpu {outside:.2f} from other work is over {max_load_per_cpu:g} "
-                f"({LOAD_VARIABLE}=none on the host lifts the gate)",
+                f"(a host started with --max-load none or {LOAD_VARIABLE}=none has no gate)",
             )
     return Decision(RUN, "", tuple(free[: estimate.cpu_cores]))
 

@@ -24,7 +24,6 @@ from paglets.core.ids import new_id
 from paglets.net.peers import PeerInfo
 from paglets.runtime.isolation.spares import drop_spares, keep_spares
 from paglets.system.compute.admission import (
-    LOAD_VARIABLE,
     REDIRECT,
     REJECT,
     RUN,
@@ -55,23 +54,6 @@ START_BOUND = 35.0
 """Seconds closing waits for a job paglet being created (its child starting)."""
 
 
-def load_gate(configured: float | None) -> float | None:
-    """The load gate: ``$PAGLETS_MAX_LOAD_PER_CPU`` (a number, or ``none``) over the config.
-
-    Raises:
-        PagletError: the variable is neither a number nor ``none``.
-    """
-    raw = os.environ.get(LOAD_VARIABLE, "").strip()
-    if not raw:
-        return configured
-    if raw.lower() == "none":
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise PagletError(f"{LOAD_VARIABLE} must be a number or 'none', not {raw!r}") from None
-
-
 class ComputeSlots(JobRuns):
     """Compute slots of one host. Thread-safe.
 
@@ -83,7 +65,7 @@ class ComputeSlots(JobRuns):
         self.host = host
         config = host.config
         self.cpus = eligible_cpus(config.compute_cpus, config.compute_reserved_cpus)
-        self.max_load_per_cpu = load_gate(config.compute_max_load_per_cpu)
+        self.max_load_per_cpu: float | None = config.compute_max_load_per_cpu
         self._own_load = OwnLoad()
         self._work_root = host._work_area.root
         self._work_root.mkdir(parents=True, exist_ok=True)
