@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import psutil
@@ -118,6 +119,29 @@ def test_stopping_the_host_ends_a_blocked_child_within_a_bound(make_host) -> Non
     assert _gone(pid)
     assert time.monotonic() - started < TIMEOUT + 3.0
     assert future.wait_for_reply(TIMEOUT)
+
+
+@pytest.mark.parametrize("durable", [False, True])
+def test_stopping_the_host_ends_frozen_children_together(make_host, tmp_path, durable) -> None:  # type: ignore[no-untyped-def]
+    store = {"persistence_dir": tmp_path / "store"} if durable else {}
+    host = make_host("freezer", **store)
+    proxies = [host.create(IsolatedCounter) for _ in range(6)]
+    pids = [proxy.send("pid") for proxy in proxies]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)  # deaf to SIGTERM: only the kill after the grace ends it
+    try:
+        started = time.monotonic()
+        host.stop(timeout=1.0)
+        took = time.monotonic() - started
+        assert all(_gone(pid) for pid in pids)
+    finally:
+        for pid in pids:
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+    # one grace period for all (one each made it 6 s and more); durable adds the
+    # stop bound and the wait for the children's state
+    print("took", took)
+    assert took < (1.0 + 1.0 + 1.0 if durable else 0.0) + 3.5, took
 
 
 def test_a_busy_isolated_paglet_is_kept_with_its_childs_state(make_host, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -153,6 +153,8 @@ class Activation:
                     each.slot.mailbox.post(envelope, envelope.priority)
                 each.slot.mailbox.release()
             raise
+        for each in leaving:  # every child is told first, so their ends overlap
+            each.slot.execution.begin_stop()
         for each in leaving:
             self._unload(each)
 

@@ -40,6 +40,13 @@ class Execution(Protocol):
         """
         ...
 
+    def begin_stop(self) -> None:
+        """Ask what runs the paglet's code to end, without waiting (:meth:`stop` waits).
+
+        A host ending many paglets at once asks them all first, so their ends overlap.
+        """
+        ...
+
     def stop(self) -> None:
         """The paglet left this host: end what runs its code."""
         ...
@@ -68,6 +75,9 @@ class InProcess:
     def refresh(self, timeout: float) -> bool:
         """The state is here already."""
         return True
+
+    def begin_stop(self) -> None:
+        """Nothing runs apart from the host."""
 
     def stop(self) -> None:
         """Nothing runs apart from the host."""

@@ -84,7 +84,10 @@ def stop_paglets(host: StopScope, activation: Activation, bound: float) -> int:
         report = deactivate_all(host, activation, bound)
         kept = report.deactivated + len(report.persisted_busy)
     else:
-        for slot in host.registry.slots():
+        slots = host.registry.slots()
+        for slot in slots:  # every child is told first, so their ends overlap
+            slot.execution.begin_stop()
+        for slot in slots:
             queued = slot.leave(PagletStatus.DISPOSED)
             host.registry.remove(slot.agent_id)
             slot.fail_queued(queued, HostStoppedError(f"host {host.name} stopped"))
@@ -119,9 +122,12 @@ def deactivate_all(host: StopScope, activation: Activation, bound: float) -> Shu
             for each in chunk:
                 report.failed[each.slot.agent_id] = f"{type(exc).__name__}: {exc}"
     report.deactivated += _wait_for_busy(host, activation, busy, deadline)
-    for slot in host.registry.slots():  # busy past the bound, or failed above
+    left = host.registry.slots()  # busy past the bound, or failed above
+    fresh = _refresh_children(left)
+    for slot in left:
         try:
-            report.persisted_busy[slot.agent_id] = how = persist_busy(host, activation, slot)
+            how = persist_busy(host, activation, slot, fresh.get(slot.agent_id))
+            report.persisted_busy[slot.agent_id] = how
             report.failed.pop(slot.agent_id, None)
             log.warning("paglet %s not deactivated within %.1fs: kept with %s",
                         slot.agent_id, bound, how)  # fmt: skip
@@ -160,6 +166,33 @@ def _wait_for_busy(
     return done
 
 
+def _refresh_children(slots: list[LocalPaglet]) -> dict[str, bool]:
+    """Hold each mailbox, then ask every isolated child for its state at once.
+
+    Returns:
+        Agent id to whether its child answered within :data:`CHILD_STATE_WAIT` (only
+        isolated paglets). Each child is told to end once it answered or the wait
+        passed, so the ends overlap too.
+    """
+    for slot in slots:
+        slot.checkpointer = None  # a late checkpoint must not revive it beside the row
+        slot.mailbox.hold()
+    children = [s for s in slots if not s.execution.in_process and s.last_checkpoint is None]
+    answered: dict[str, bool] = {}
+
+    def ask(slot: LocalPaglet) -> None:
+        answered[slot.agent_id] = slot.execution.refresh(CHILD_STATE_WAIT)
+
+    threads = [threading.Thread(target=ask, args=(s,), name="stop-refresh") for s in children]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(CHILD_STATE_WAIT + 1.0)
+    for slot in children:
+        slot.execution.begin_stop()
+    return {slot.agent_id: answered.get(slot.agent_id, False) for slot in children}
+
+
 def _deactivate(activation: Activation, slot: LocalPaglet) -> None:
     if slot.status is PagletStatus.ACTIVE:
         activation.deactivate(slot, None, reason="host-stop")
@@ -173,7 +206,9 @@ def _on_message(paglet: Any) -> bool:
         return True
 
 
-def persist_busy(host: StopScope, activation: Activation, slot: LocalPaglet) -> str:
+def persist_busy(
+    host: StopScope, activation: Activation, slot: LocalPaglet, fresh: bool | None = None
+) -> str:
     """Persist a paglet still busy when the stop bound passed; return which state.
 
     A DURABLE paglet is kept with its last checkpoint: the state after the last handler
@@ -183,14 +218,14 @@ def persist_busy(host: StopScope, activation: Activation, slot: LocalPaglet) -> 
     made under ``locked()``/``locked_state()``; for an isolated paglet its child reads
     it so (within :data:`CHILD_STATE_WAIT`, else the last state the child reported is
     kept). Either way with every message still waiting, and activated again at the
-    next start.
+    next start. ``fresh`` says whether the child answered already (None: ask it now).
     """
     slot.checkpointer = None  # a late checkpoint must not revive it beside the row
     slot.mailbox.hold()
     paglet = slot.paglet
     if slot.last_checkpoint is not None:
         state, how = slot.last_checkpoint, "its last checkpoint"
-    elif not slot.execution.refresh(CHILD_STATE_WAIT):
+    elif not (slot.execution.refresh(CHILD_STATE_WAIT) if fresh is None else fresh):
         state, how = encode_state(paglet.state), "the last state its child reported"
     else:
         lock = paglet._state_lock

@@ -88,6 +88,7 @@ class IsolatedRunner:
         self._lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._lock = threading.Lock()
         self._stopping = False
+        self._kill_at = 0.0
         self.crashed = False
         self.exit_code: int | None = None
         self.affinity = "none"
@@ -313,20 +314,30 @@ class IsolatedRunner:
 
         return run
 
-    def stop(self, grace: float = STOP_GRACE) -> None:
-        """End the child (SIGTERM, then SIGKILL after ``grace``); wait until it is gone."""
+    def begin_stop(self, grace: float = STOP_GRACE) -> None:
+        """Send the child SIGTERM and return; it is killed if not gone ``grace`` s later.
+
+        Its exit is then no crash.
+        """
         with self._lock:
             if self._stopping or self._proc is None:
                 return
             self._stopping = True
+            self._kill_at = time.monotonic() + grace
+        if self._proc.poll() is None:
+            self._proc.terminate()
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """End the child (SIGTERM, then SIGKILL ``grace`` s after the SIGTERM); wait for it."""
+        self.begin_stop(grace)
         proc = self._proc
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(grace)
+        if proc is None:
+            return
+        try:
+            proc.wait(max(0.0, self._kill_at - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(grace)
         self._ended.wait(grace)
 
     def info(self) -> dict[str, Any]:
