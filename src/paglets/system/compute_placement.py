@@ -23,7 +23,12 @@ import time
 from typing import Any
 
 from paglets.core.classes import class_path
-from paglets.core.errors import PagletError, ReplyTimeoutError
+from paglets.core.errors import (
+    HostStoppedError,
+    PagletError,
+    PeerNotFoundError,
+    ReplyTimeoutError,
+)
 from paglets.persistence.persistency import DeactivationPolicy
 from paglets.system.compute.service import encode_job_state
 from paglets.system.compute_slots import ask, wait_attached, wake
@@ -39,6 +44,23 @@ SLOTS_WAIT = 10.0
 """Seconds a job placing itself waits for its host's slots (a host still starting)."""
 FAILED = "failed"
 """The placement decision of a job that could not get to any slots."""
+RESTART_PATIENCE = 30.0
+"""Seconds a report home, or a submitter's wait for it, outlasts a host that is away
+(stopped or restarting) before it gives up."""
+AWAY = (HostStoppedError, PeerNotFoundError)
+"""What a host that is away (stopping, restarting) answers, or what is said for it."""
+
+
+def _ask_patiently(where: Any, address: str, kind: str, args: dict[str, Any], wait: float) -> Any:
+    """``ask``, again every 0.5 s while the host is away, for :data:`RESTART_PATIENCE` s."""
+    give_up = time.monotonic() + RESTART_PATIENCE
+    while True:
+        try:
+            return ask(where, address, kind, args, wait)
+        except AWAY:
+            if time.monotonic() >= give_up:
+                raise
+            time.sleep(0.5)
 
 
 def submit_body(job_cls: type[Any], state: Any, job_id: str | None = None) -> dict[str, Any]:
@@ -120,7 +142,7 @@ def _report(job: Any, answer: dict[str, Any]) -> None:
     if not state.home:
         return
     try:
-        ask(job.context, state.home, "placed", note, 30.0)
+        _ask_patiently(job.context, state.home, "placed", note, 30.0)
     except PagletError as exc:
         log.warning("compute job %s: its submitter was not told: %s", state.job_id, exc)
 
@@ -129,6 +151,9 @@ def await_placement(
     where: Any, home: str, agent_id: str, timeout: float | None = None
 ) -> dict[str, Any]:
     """Wait for the placement the job paglet ``agent_id`` reported to the slots at ``home``.
+
+    A ``home`` that restarts meanwhile is waited for (:data:`RESTART_PATIENCE`); the
+    report is kept in its store.
 
     Raises:
         ReplyTimeoutError: none within ``timeout`` (default :data:`PLACEMENT_TIMEOUT`).
@@ -140,6 +165,7 @@ def await_placement(
         if left <= 0:
             raise ReplyTimeoutError(f"job {agent_id} reported no placement within {limit}s")
         wait = min(left, 20.0)
-        note = ask(where, home, "placement", {"agent_id": agent_id, "wait": wait}, wait + 10.0)
+        args = {"agent_id": agent_id, "wait": wait}
+        note = _ask_patiently(where, home, "placement", args, wait + 10.0)
         if note is not None:
             return dict(note)

@@ -11,7 +11,9 @@ A row names the job's paglet (``agent_id``), which waits inactive in the host st
 until its slot is granted; it also keeps the job's class and encoded state as
 submitted, so a job whose paglet was lost with its host's process (a kill) can be
 run again. The queue survives a restart. Finished jobs move
-to a history table that keeps the last ``history_size`` of them.
+to a history table that keeps the last ``history_size`` of them. The placements this
+host's submitted jobs reported home are kept too (the last ``placements_kept``), so a
+submitter reads them after its host restarted.
 
 Without a persistence dir everything is kept in memory.
 """
@@ -32,7 +34,7 @@ QUEUED = "queued"
 RUNNING = "running"
 DATABASE_NAME = "paglets.sqlite3"
 """The host database's file name (the host store's ``DATABASE_NAME``)."""
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version of the compute tables this code writes."""
 BUSY_TIMEOUT_MS = 5000
 """How long a write waits for the host store's connection to finish its own."""
@@ -72,7 +74,14 @@ CREATE TABLE IF NOT EXISTS compute_history (
     memory INTEGER NOT NULL DEFAULT 0
 );
 """
-_MIGRATIONS = {1: _V1}
+_V2 = """
+CREATE TABLE IF NOT EXISTS compute_placements (
+    agent_id TEXT PRIMARY KEY,
+    note TEXT NOT NULL,
+    at REAL NOT NULL
+);
+"""
+_MIGRATIONS = {1: _V1, 2: _V2}
 
 
 class ComputeStoreError(PagletError):
@@ -160,13 +169,17 @@ class ComputeQueue:
     Args:
         directory: the host's persistence dir; None keeps everything in memory.
         history_size: finished jobs kept.
+        placements_kept: placement reports kept.
     """
 
-    def __init__(self, directory: Path | None, history_size: int = 100) -> None:
+    def __init__(
+        self, directory: Path | None, history_size: int = 100, placements_kept: int = 4096
+    ) -> None:
         self.path = None if directory is None else directory / DATABASE_NAME
         target = ":memory:" if self.path is None else str(self.path)
         self._lock = threading.Lock()
         self._history_size = history_size
+        self._placements_kept = placements_kept
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -338,6 +351,29 @@ class ComputeQueue:
     def finished(self, job_id: str) -> dict[str, Any] | None:
         """The history entry of ``job_id`` (None: not finished here)."""
         return next((entry for entry in self.history() if entry["job_id"] == job_id), None)
+
+    def save_placement(self, agent_id: str, note: dict[str, Any]) -> None:
+        """Keep the placement report of the job paglet ``agent_id``; forget the oldest."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT OR REPLACE INTO compute_placements VALUES (?, ?, ?)",
+                (agent_id, json.dumps(note), time.time()),
+            )
+            self._db.execute(
+                "DELETE FROM compute_placements WHERE agent_id NOT IN (SELECT agent_id "
+                "FROM compute_placements ORDER BY at DESC LIMIT ?)",
+                (self._placements_kept,),
+            )
+            self._db.execute("COMMIT")
+
+    def placement(self, agent_id: str) -> dict[str, Any] | None:
+        """The placement report of the job paglet ``agent_id`` (None: none kept)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT note FROM compute_placements WHERE agent_id = ?", (agent_id,)
+            ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
 
 
 def _job_row(row: tuple[Any, ...]) -> JobRow:

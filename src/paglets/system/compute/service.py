@@ -39,7 +39,7 @@ from paglets.system.compute.admission import (
 )
 from paglets.system.compute.job_runs import MEMORY_POLICIES, MEMORY_REPORT, JobRuns
 from paglets.system.compute.own_load import OwnLoad
-from paglets.system.compute.placements import Placements
+from paglets.system.compute.placements import KEPT, Placements
 from paglets.system.compute.queue_store import QUEUED, RUNNING, ComputeQueue, JobRow
 from paglets.system.compute.usage import Peaks
 from paglets.wire.codec import encode_state
@@ -69,12 +69,12 @@ class ComputeSlots(JobRuns):
         self._own_load = OwnLoad()
         self._work_root = host._work_area.root
         self._work_root.mkdir(parents=True, exist_ok=True)
-        self.queue = ComputeQueue(config.persistence_dir, config.compute_history_size)
+        self.queue = ComputeQueue(config.persistence_dir, config.compute_history_size, KEPT)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._stopped = False
         self._poked = False
-        self.placements = Placements()
+        self.placements = Placements(self.queue)
         self._init_runs()
         self._recover()
         keep_spares(host.address, min(len(self.cpus), MAX_SPARES))
