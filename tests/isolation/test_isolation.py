@@ -108,12 +108,13 @@ def test_deactivation_keeps_the_child_state(make_host, tmp_path) -> None:  # typ
     proxy.dispose()
 
 
-def test_stopping_the_host_ends_a_blocked_child_within_a_bound(make_host) -> None:  # type: ignore[no-untyped-def]
+def test_stopping_the_host_ends_a_blocked_child_within_a_bound(make_host, tmp_path) -> None:  # type: ignore[no-untyped-def]
     host = make_host("stopper")
     proxy = host.create(IsolatedCounter)
     pid = proxy.send("pid")
-    future = proxy.send_future("block")
-    wait_for(lambda: psutil.Process(pid).num_threads() > 1)
+    mark = tmp_path / "blocked"
+    future = proxy.send_future("block", args={"mark": str(mark)})
+    wait_for(mark.exists)
     started = time.monotonic()
     host.stop(timeout=TIMEOUT)
     assert _gone(pid)
@@ -150,8 +151,9 @@ def test_a_busy_isolated_paglet_is_kept_with_its_childs_state(make_host, tmp_pat
     proxy = host.create(IsolatedCounter)
     assert proxy.send("add", args={"n": 9}) == 9  # changed in the child only
     pid = proxy.send("pid")
-    proxy.send_oneway("block")
-    wait_for(lambda: psutil.Process(pid).num_threads() > 2)
+    mark = tmp_path / "blocked"
+    proxy.send_oneway("block", args={"mark": str(mark)})
+    wait_for(mark.exists)
     host.stop(timeout=1.0)
     assert _gone(pid)
     kept = [e for e in host.list_events() if e.kind == "deactivate" and "busy" in e.data]

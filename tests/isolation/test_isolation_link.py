@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -62,13 +63,13 @@ def test_no_request_is_lost_while_children_come_and_go(host: Host) -> None:
     assert problems == []
 
 
-def test_a_message_in_flight_fails_at_once_when_its_child_dies(host: Host) -> None:
+def test_a_message_in_flight_fails_at_once_when_its_child_dies(host: Host, tmp_path: Path) -> None:
     proxy = host.create(IsolatedCounter)
     pid = proxy.send("pid")
     child = psutil.Process(pid)
-    idle = wait_for(lambda: child.num_threads() if proxy.send("add") else 0)
-    future = proxy.send_future("block", timeout=600.0)
-    wait_for(lambda: child.num_threads() > idle)  # the blocking handler's thread runs
+    mark = tmp_path / "blocked"
+    future = proxy.send_future("block", args={"mark": str(mark)}, timeout=600.0)
+    wait_for(mark.exists)  # the blocking handler runs
     started = time.monotonic()
     child.kill()
     assert future.wait_for_reply(TIMEOUT), "the message waited on after its child died"

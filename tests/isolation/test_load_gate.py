@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from helpers import TIMEOUT
-from host_process import start_host_process, stop_process
 from typer.testing import CliRunner
 
+from helpers import TIMEOUT
+from host_process import start_host_process, stop_process
 from paglets.cli.app import app
 from paglets.remote.client import HostClient
 from paglets.runtime.config import LOAD_VARIABLE, parse_load_gate

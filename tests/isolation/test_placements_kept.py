@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from helpers import TIMEOUT, free_port
-
 from paglets.remote.client import HostClient
 from paglets.runtime.host import Host
 from paglets.system.compute.placements import Placements
@@ -16,8 +15,14 @@ from paglets.system.compute_placement import await_placement
 from paglets.system.compute_slots import ask
 from paglets.system.host_services import start_host_services
 
-NOTE = {"agent_id": "job-paglet-1", "job_id": "job-1", "decision": "wait",
-        "reason": "waiting for 1 cores (0 free)", "host": "beta", "address": "tcp://b:1"}  # fmt: skip
+NOTE = {
+    "agent_id": "job-paglet-1",
+    "job_id": "job-1",
+    "decision": "wait",
+    "reason": "waiting for 1 cores (0 free)",
+    "host": "beta",
+    "address": "tcp://b:1",
+}
 
 
 def test_the_newest_reports_are_kept(tmp_path: Path) -> None:

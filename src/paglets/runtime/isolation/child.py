@@ -18,6 +18,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,9 @@ from paglets.wire.codec import decode_state, encode_state, encode_value
 from paglets.wire.message_body import decode_message_body
 
 _UNSUPPORTED = "is not available to an isolated paglet (it runs in a child process)"
+HANDLER_THREADS = 256
+"""Handlers that may run at once in the child (a blocked one holds a thread; the
+host delivers queued messages one at a time, unqueued ones beside them)."""
 
 
 def read_launch(stream: Any) -> dict[str, Any]:
@@ -146,12 +150,16 @@ def _wire_error(exc: BaseException) -> PagletError:
 
 
 class ChildServer:
-    """Serves one paglet's requests; every handler runs on a thread of its own."""
+    """Serves one paglet's requests; every handler runs on a pooled thread of its own.
+
+    Threads are reused: starting one per message was a sixth of an isolated round trip.
+    """
 
     def __init__(self, paglet: Paglet[Any], policy: ClassPolicy) -> None:
         self.paglet = paglet
         self.policy = policy
         self._out = threading.Lock()
+        self._workers = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="isolated-handler")
 
     def emit(self, event: str, **fields: Any) -> None:
         """Write one event line for the host."""
@@ -164,9 +172,9 @@ class ChildServer:
         if request.verb == protocol.VERB_MESSAGE:
             body = bytes(request.body)
             args = (request, body)
-            threading.Thread(target=self._message, args=args, daemon=True).start()
+            self._workers.submit(self._message, *args)
         elif request.verb == protocol.VERB_STATE:  # a handler may hold the state lock
-            threading.Thread(target=self._state, args=(request,), daemon=True).start()
+            self._workers.submit(self._state, request)
         elif request.verb == protocol.VERB_PING:
             request.reply(encode_value({"pid": os.getpid()}))
         else:
