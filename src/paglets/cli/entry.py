@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 
 from paglets.cli.output import fail
 from paglets.core.errors import PagletError, PeerNotFoundError, ReplyTimeoutError
-from paglets.net.discovery import browse
 from paglets.net.endpoint import looks_like_address, normalize_address
 from paglets.remote.client import HostClient
 from paglets.runtime.config import DEFAULT_PORT
@@ -132,6 +131,8 @@ def resolve_entry(
             return found
     hosts = []
     if browse_seconds > 0:
+        from paglets.net.discovery import browse  # zeroconf: only when browsing
+
         hosts = browse(browse_seconds, until=lambda host: entry is None or host.name == entry)
     for host in hosts:
         if entry is None or host.name == entry:

@@ -37,8 +37,8 @@ from paglets.cli.sizes import parse_size
 from paglets.cli.stop_signals import StopSignals
 from paglets.core.agent import ACTIVE
 from paglets.core.errors import PagletError
-from paglets.net.discovery import interface_ipv4
 from paglets.net.endpoint import normalize_address
+from paglets.net.interfaces import interface_ipv4
 from paglets.net.mesh_secret import config_dir
 from paglets.runtime.config import DEFAULT_PORT, parse_load_gate
 from paglets.runtime.host import Host

@@ -1,17 +1,40 @@
-"""Printing results: rich tables on a terminal, JSON with ``--json``."""
+"""Printing results: rich tables on a terminal, JSON with ``--json``.
+
+``rich`` is imported on first use, so a command that prints no table (``paglets
+host``) starts without it.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-console = Console()
-errors = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    console: Console
+    """The console of stdout."""
+    errors: Console
+    """The console of stderr."""
+
+
+@cache
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "console":
+        return _console(False)
+    if name == "errors":
+        return _console(True)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def to_json(value: Any) -> str:
@@ -34,15 +57,17 @@ def print_json(value: Any) -> None:
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print a rich table."""
+    from rich.table import Table
+
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
     for row in rows:
         table.add_row(*("" if cell is None else str(cell) for cell in row))
-    console.print(table)
+    _console(False).print(table)
 
 
 def fail(message: str, code: int = 1) -> None:
     """Print an error on stderr and exit with ``code``."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    _console(True).print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)

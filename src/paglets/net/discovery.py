@@ -30,7 +30,6 @@ bounded (:data:`MAX_KNOWN`); the records past that are ignored until some go awa
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 import uuid
@@ -38,7 +37,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
 from zeroconf import (
     DNSQuestionType,
     IPVersion,
@@ -262,21 +260,6 @@ class Discovery:
             self._known[instance] = host
         self._on_found(host)
         return True
-
-
-def interface_ipv4(interface: str) -> str:
-    """The IPv4 address of a network interface given by name (or by that address).
-
-    Raises:
-        ValueError: no such interface, or it has no IPv4 address.
-    """
-    addresses = psutil.net_if_addrs()
-    for name, entries in addresses.items():
-        for entry in entries:
-            if entry.family == socket.AF_INET and interface in (name, entry.address):
-                return str(entry.address)
-    names = ", ".join(sorted(addresses)) or "none"
-    raise ValueError(f"no interface {interface!r} with an IPv4 address (interfaces: {names})")
 
 
 def browse(

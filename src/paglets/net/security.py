@@ -33,13 +33,13 @@ import hashlib
 import itertools
 import logging
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import zmq
 from zmq.utils import z85
-from zmq.utils.monitor import parse_monitor_message
 
 from paglets.net.log_limit import RateLimitedLog
 
@@ -266,15 +266,14 @@ class HandshakeWatch:
                 frames = self._monitor.recv_multipart(flags=zmq.NOBLOCK)
             except (zmq.Again, zmq.ZMQError):
                 return self.failure
-            event = parse_monitor_message(frames)
-            kind = int(event["event"])
+            kind, value = _monitor_event(frames[0])
             if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self.connected = self.ever_connected = True
                 self.failure = ""
             elif kind == zmq.EVENT_DISCONNECTED:
                 self.connected = False
             elif kind & _HANDSHAKE_FAILURES:
-                self.failure = _describe(kind, int(event["value"]))
+                self.failure = _describe(kind, value)
 
     @property
     def socket(self) -> zmq.Socket[Any]:
@@ -288,6 +287,15 @@ class HandshakeWatch:
         except zmq.ZMQError:
             pass  # the watched socket was closed first: nothing left to stop
         self._monitor.close(0)
+
+
+def _monitor_event(frame: bytes) -> tuple[int, int]:
+    """The event id and value of a socket monitor's first frame (16 and 32 bits).
+
+    ``zmq.utils.monitor`` parses it too, but it imports ``zmq.asyncio`` and asyncio.
+    """
+    event, value = struct.unpack("=Hi", frame[:6])
+    return int(event), int(value)
 
 
 def _describe(event: int, value: int) -> str:

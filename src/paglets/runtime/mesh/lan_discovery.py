@@ -7,15 +7,17 @@ zeroconf is only heard of until it answers a ``hello`` (see that module).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from paglets.net.discovery import DiscoveredHost, Discovery
 from paglets.net.endpoint import split_address
 from paglets.net.peers import PeerTable
 from paglets.net.transport import Transport
 from paglets.runtime.config import HostConfig
 from paglets.runtime.host_identity import HostIdentity
 from paglets.wire.protocol import PROTOCOL_VERSION
+
+if TYPE_CHECKING:
+    from paglets.net.discovery import DiscoveredHost, Discovery
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class LanDiscovery:
         raise NotImplementedError
 
     def _start_discovery(self, ip: str, router_port: int, pub_address: str) -> None:
+        from paglets.net.discovery import Discovery  # zeroconf: only with discovery on
+
         config = self._config
         discovery = Discovery(
             name=config.name,

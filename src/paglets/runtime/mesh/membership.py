@@ -31,10 +31,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paglets.core.errors import ProtocolError
-from paglets.net.discovery import Discovery
 from paglets.net.endpoint import normalize_address, split_address
 from paglets.net.log_limit import RateLimitedLog
 from paglets.net.peer_trust import Verdict, judge_reply, judge_request
@@ -52,6 +51,9 @@ from paglets.runtime.mesh.view import mesh_view
 from paglets.runtime.persistence.paglet_store import PagletStore
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.protocol import PROTOCOL_VERSION
+
+if TYPE_CHECKING:
+    from paglets.net.discovery import Discovery
 
 log = logging.getLogger(__name__)
 
