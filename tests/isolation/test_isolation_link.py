@@ -7,6 +7,8 @@ and one whose child dies gets ``PagletCrashedError`` at once rather than a time-
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -78,3 +80,11 @@ def test_a_message_in_flight_fails_at_once_when_its_child_dies(host: Host, tmp_p
     with pytest.raises(PagletCrashedError):
         proxy.send("add", timeout=600.0)
     assert time.monotonic() - started < TIMEOUT
+
+
+def test_a_spare_child_whose_host_goes_away_ends_quietly() -> None:
+    command = [sys.executable, "-m", "paglets.runtime.isolation.child"]
+    ended = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert ended.returncode == 0 and ended.stderr == b""  # no traceback on the terminal
+    cut = subprocess.run(command, input=b"\x00\x00", capture_output=True, timeout=60)
+    assert cut.returncode != 0 and b"the launch map" in cut.stderr  # a torn map is an error

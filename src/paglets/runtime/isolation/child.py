@@ -39,13 +39,19 @@ HANDLER_THREADS = 256
 host delivers queued messages one at a time, unqueued ones beside them)."""
 
 
-def read_launch(stream: Any) -> dict[str, Any]:
+def read_launch(stream: Any) -> dict[str, Any] | None:
     """Read the launch map: a 4-byte big-endian length, then that many msgpack bytes.
 
+    Returns:
+        The map, or None when the stream ended before it began: a warm spare whose
+        host went away before it had a paglet to run.
+
     Raises:
-        ProtocolError: the stream ended early or does not hold a map.
+        ProtocolError: the stream ended inside the map, or does not hold a map.
     """
     head = stream.read(4)
+    if not head:
+        return None
     if len(head) != 4:
         raise ProtocolError("the host closed stdin before the launch map")
     body = stream.read(int.from_bytes(head, "big"))
@@ -236,6 +242,8 @@ def main() -> None:
     """Serve one isolated paglet until the host ends this process or goes away."""
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID`: where its threads wait
     launch = read_launch(sys.stdin.buffer)
+    if launch is None:
+        os._exit(0)  # nothing to serve, nobody to tell
     for entry in reversed(launch.get("sys_path", [])):
         if entry not in sys.path:
             sys.path.insert(0, entry)
