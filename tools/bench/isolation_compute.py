@@ -1,6 +1,7 @@
 """Isolation and compute-slot figures: message round trips, submit-to-start, a job batch.
 
-Run: ``uv run python tools/bench/isolation_compute.py [--rtt N] [--jobs N] [--batch N]``.
+Run: ``uv run python tools/bench/isolation_compute.py [--rtt N] [--jobs N] [--batch N]
+[--gap S]``.
 One host in this process (loopback, no discovery), compute slots on CPUs 0 and 1
 with the load gate off (other work on the machine must not hold the batch back).
 Prints one JSON map of figures.
@@ -45,14 +46,17 @@ def round_trips(host: Host, cls: type[InProcessCount], count: int) -> dict[str, 
     }
 
 
-def submit_to_start(host: Host, count: int) -> dict[str, float]:
+def submit_to_start(host: Host, count: int, gap: float = 0.0) -> dict[str, float]:
     """Seconds from submit to the job's code running, one job at a time, idle slots.
 
     ``start``: submit until ``run_compute_job()`` began in its child process;
     ``result``: submit until the submitter holds the result (the lease released).
+    ``gap``: seconds idle before each submit (the slots' warm spare children boot
+    meanwhile; with none, back-to-back jobs outrun them).
     """
     starts, totals = [], []
     for _ in range(count):
+        time.sleep(gap)
         submitted = time.time()
         job = submit_compute_job(host, SpinJob, SpinState(seconds=0.0))
         entry = wait_compute_job(host, job, 120.0)
@@ -60,6 +64,7 @@ def submit_to_start(host: Host, count: int) -> dict[str, float]:
         totals.append(time.time() - submitted)
     return {
         "jobs": count,
+        "gap_s": gap,
         "submit_to_start_median_s": round(statistics.median(starts), 3),
         "submit_to_start_max_s": round(max(starts), 3),
         "submit_to_result_median_s": round(statistics.median(totals), 3),
@@ -89,6 +94,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=5)
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--gap", type=float, default=0.0, help="idle seconds before each submit")
     options = parser.parse_args()
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints where it waits
     os.environ.setdefault("PAGLETS_MAX_LOAD_PER_CPU", "none")
@@ -104,7 +110,7 @@ def main() -> None:
                 "load_before": os.getloadavg()[0],
                 "rtt_in_process": round_trips(host, InProcessCount, options.rtt),
                 "rtt_isolated": round_trips(host, IsolatedCount, options.rtt),
-                "submit": submit_to_start(host, options.jobs),
+                "submit": submit_to_start(host, options.jobs, options.gap),
                 "batch": batch(host, options.batch, options.seconds),
                 "load_after": os.getloadavg()[0],
             }

@@ -11,6 +11,7 @@ on stdout (``ready`` first, then ``run-done`` or ``run-failed``).
 from __future__ import annotations
 
 import faulthandler
+import importlib
 import json
 import os
 import signal
@@ -241,6 +242,11 @@ def _build(launch: Mapping[str, Any]) -> tuple[Paglet[Any], ClassPolicy]:
 def main() -> None:
     """Serve one isolated paglet until the host ends this process or goes away."""
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID`: where its threads wait
+    for module in sys.argv[1:]:  # a warm spare's preload
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # the launch imports what it needs all the same
+            print(f"isolated child: preload {module} failed: {exc}", file=sys.stderr)
     launch = read_launch(sys.stdin.buffer)
     if launch is None:
         os._exit(0)  # nothing to serve, nobody to tell

@@ -45,7 +45,7 @@ from paglets.runtime.event_log import EventLog
 from paglets.runtime.execution.local_paglet import LocalPaglet
 from paglets.runtime.files.work_area import WorkArea
 from paglets.runtime.host_identity import HostIdentity
-from paglets.runtime.isolation.spares import spawn_child, take_spare
+from paglets.runtime.isolation.spares import refill_spares, spawn_child, take_spare
 from paglets.wire import protocol
 from paglets.wire.classpath import ClassPolicy
 from paglets.wire.codec import decode_state, decode_value, encode_state
@@ -157,6 +157,8 @@ class IsolatedRunner:
             ready = self._lines.get(timeout=timeout)
         except queue.Empty:
             ready = None
+        finally:
+            refill_spares(self._identity.address)  # once this child's launch is done
         if ready is None or ready.get("event") != "ready":
             self.stop()
             code = self.exit_code

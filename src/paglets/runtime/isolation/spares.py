@@ -20,18 +20,19 @@ _pools: dict[str, SparePool] = {}
 _pools_lock = threading.Lock()
 
 
-def spawn_child() -> subprocess.Popen[bytes]:
-    """Start a child process that waits for its launch map on stdin."""
+def spawn_child(preload: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """Start a child process that imports ``preload``, then waits for its launch map."""
     return subprocess.Popen(
-        CHILD_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True
+        [*CHILD_COMMAND, *preload], stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True
     )
 
 
 class SparePool:
-    """Up to ``size`` warm children of one host. Thread-safe."""
+    """Up to ``size`` warm children of one host, ``preload`` imported. Thread-safe."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, preload: tuple[str, ...] = ()) -> None:
         self._size = size
+        self._preload = preload
         self._spares: deque[subprocess.Popen[bytes]] = deque()
         self._lock = threading.Lock()
         self._closed = False
@@ -40,10 +41,10 @@ class SparePool:
     def _fill(self) -> None:
         with self._lock:
             while not self._closed and len(self._spares) < self._size:
-                self._spares.append(spawn_child())
+                self._spares.append(spawn_child(self._preload))
 
     def take(self) -> subprocess.Popen[bytes] | None:
-        """A live spare (then another is started in its place), or None."""
+        """A live spare, or None; :meth:`refill` starts another in its place."""
         with self._lock:
             found = None
             while self._spares and found is None:
@@ -52,8 +53,11 @@ class SparePool:
                     found = candidate
                 else:
                     candidate.wait()
-        self._fill()
         return found
+
+    def refill(self) -> None:
+        """Start spares up to the size again."""
+        self._fill()
 
     def close(self) -> None:
         """End every spare (by its PID) and start no more."""
@@ -68,9 +72,13 @@ class SparePool:
                     stream.close()
 
 
-def keep_spares(address: str, size: int) -> SparePool:
-    """Keep ``size`` warm children for the host at ``address`` (until :func:`drop_spares`)."""
-    pool = SparePool(size)
+def keep_spares(address: str, size: int, preload: tuple[str, ...] = ()) -> SparePool:
+    """Keep ``size`` warm children for the host at ``address`` (until :func:`drop_spares`).
+
+    Each imports the modules ``preload`` names while it waits (the base classes of the
+    paglets it will run): a job launch then skips those imports too.
+    """
+    pool = SparePool(size, preload)
     with _pools_lock:
         old = _pools.pop(address, None)
         _pools[address] = pool
@@ -88,7 +96,19 @@ def drop_spares(address: str) -> None:
 
 
 def take_spare(address: str) -> subprocess.Popen[bytes] | None:
-    """A warm child for the host at ``address``, if it keeps any."""
+    """A warm child for the host at ``address``, if it keeps any.
+
+    The spare is not replaced until :func:`refill_spares`: a new child booting beside
+    the one just taken would slow that one's launch on a machine of few cores.
+    """
     with _pools_lock:
         pool = _pools.get(address)
     return None if pool is None else pool.take()
+
+
+def refill_spares(address: str) -> None:
+    """Start warm children for the host at ``address`` up to the number it keeps."""
+    with _pools_lock:
+        pool = _pools.get(address)
+    if pool is not None:
+        pool.refill()

@@ -50,6 +50,8 @@ TICK = 0.5
 """Seconds between two rounds of the service thread when nothing wakes it."""
 MAX_SPARES = 4
 """Warm child processes kept for job launches (one per eligible core, at most this)."""
+JOB_MODULE = "paglets.system.compute_job"
+"""What every job's child imports (its base class): the spares import it ahead."""
 START_BOUND = 35.0
 """Seconds closing waits for a job paglet being created (its child starting)."""
 
@@ -77,7 +79,7 @@ class ComputeSlots(JobRuns):
         self.placements = Placements(self.queue)
         self._init_runs()
         self._recover()
-        keep_spares(host.address, min(len(self.cpus), MAX_SPARES))
+        keep_spares(host.address, min(len(self.cpus), MAX_SPARES), (JOB_MODULE,))
         self._thread = threading.Thread(
             target=self._loop, name=f"compute-slots-{host.name[:16]}", daemon=True
         )
