@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from paglets.cli.app import app
 from paglets.cli.compute_slots import app as classic_app
-from paglets.examples.pi_compute import fold, pi_digits, split_terms, terms_for
+from paglets.examples.pi_terms import fold, pi_digits, split_terms, terms_for
 
 
 @pytest.fixture(autouse=True)

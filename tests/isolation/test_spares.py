@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import psutil
 import pytest
 from isolated_paglets import IsolatedCounter
@@ -26,3 +29,16 @@ def test_a_launch_takes_a_spare_and_a_new_one_replaces_it(host: Host, preload: s
     finally:
         drop_spares(host.address)
     assert pool.take() is None  # dropped: every spare ended, none started again
+
+
+def test_the_example_jobs_load_without_the_cli_in_their_child() -> None:
+    jobs = ["pi_terms", "analysis_jobs", "analysis_collector"]
+    code = (
+        "import sys\n"
+        + "".join(f"import paglets.examples.{name}\n" for name in jobs)
+        + "print(sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich')"
+        " or m.startswith('paglets.cli')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"  # the CLI cost a job's launch more than a second
