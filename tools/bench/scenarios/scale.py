@@ -161,6 +161,14 @@ def raw_start_seconds() -> float:
         child.stop(timeout=2.0)
 
 
+def start_note(use_cli: bool) -> str:
+    """What the start figure depends on besides the code: the command, bytecode caching."""
+    notes = [] if use_cli else ["no paglets.cli.host: host_server.py"]
+    if sys.flags.dont_write_bytecode:  # the host process inherits it
+        notes.append("PYTHONDONTWRITEBYTECODE: imports without a .pyc compile")
+    return "; ".join(notes)
+
+
 def run(lab: Lab, settings: Settings) -> ScenarioResult:
     """Many paglets, an idle host, and a host started from the command line."""
     result = ScenarioResult("scale")
@@ -207,7 +215,7 @@ def run(lab: Lab, settings: Settings) -> ScenarioResult:
             statistics.median(raw_start),
             "s",
             value_at_most(0.5),
-            note="" if use_cli else "no paglets.cli.host: host_server.py",
+            note=start_note(use_cli),
         ),
     ]
     return result
