@@ -91,9 +91,12 @@ def test_pi_that_times_out_leaves_no_job_on_the_host() -> None:
     env = {**os.environ, LOAD_VARIABLE: "-1"}  # the host's gate never opens
     process, address = start_host_process("--name", "closed", env=env)
     try:
-        args = ["--digits", "10", "--jobs", "2", "--timeout", "2", "--insecure"]
+        args = ["--digits", "10", "--jobs", "2", "--timeout", "2", "--insecure", "--max-load", "5"]
         result = CliRunner().invoke(app, ["examples", "pi", *args, "--entry", address])
         assert result.exit_code == 1
+        assert f"--max-load is for an in-process host: {address} keeps its own gate" in (
+            result.stderr
+        )
         assert "ReplyTimeoutError" in result.stderr and "did not finish" in result.stderr
         assert "error: 1" not in result.output and "Traceback" not in result.output
         with HostClient(address=address, insecure=True) as client:
