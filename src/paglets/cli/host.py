@@ -137,7 +137,7 @@ def host(
     max_load: Annotated[
         str | None,
         typer.Option(
-            "--max-load",
+            "--max-load-per-cpu",
             metavar="N|none",
             help="Compute jobs wait while the load per CPU from other work is over N "
             "(default: $PAGLETS_MAX_LOAD_PER_CPU, else 1.0; none: no gate).",
@@ -166,9 +166,9 @@ def host(
     gate: dict[str, Any] = {}
     if max_load is not None:
         try:
-            gate["compute_max_load_per_cpu"] = parse_load_gate(max_load, "--max-load")
+            gate["compute_max_load_per_cpu"] = parse_load_gate(max_load, "--max-load-per-cpu")
         except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--max-load") from None
+            raise typer.BadParameter(str(exc), param_hint="--max-load-per-cpu") from None
     if persistence_dir is None:
         persistence_dir = default_persistence_dir(name)
     bind = choose_bind_address(host, interface, insecure=insecure)

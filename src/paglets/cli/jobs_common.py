@@ -33,7 +33,7 @@ Timeout = Annotated[float, typer.Option(help="Seconds to wait for each reply.")]
 MaxLoad = Annotated[
     str | None,
     typer.Option(
-        "--max-load",
+        "--max-load-per-cpu",
         metavar="N|none",
         help="Load gate of the in-process host, when no host runs: load per CPU from "
         "other work above which jobs wait (default: none, no gate; a host you run "
@@ -48,7 +48,7 @@ def compute_example_host(max_load: str | None) -> EmbeddedOptions:
 
     The user runs the example on their own machine, in the foreground, so other work
     on it does not hold the jobs back; cores, RAM and temp storage still gate them.
-    ``--max-load`` (else ``$PAGLETS_MAX_LOAD_PER_CPU``) sets a gate.
+    ``--max-load-per-cpu`` (else ``$PAGLETS_MAX_LOAD_PER_CPU``) sets a gate.
 
     Raises:
         typer.BadParameter: ``max_load`` is neither a number nor ``none``.
@@ -56,16 +56,18 @@ def compute_example_host(max_load: str | None) -> EmbeddedOptions:
     elsewhere = (
         ""
         if max_load is None
-        else "--max-load is for an in-process host: {address} keeps its own gate"
+        else "--max-load-per-cpu is for an in-process host: {address} keeps its own gate"
     )
     if max_load is None and os.environ.get(LOAD_VARIABLE, "").strip():
         return EmbeddedOptions(notice=f"load gate from ${LOAD_VARIABLE}")
     try:
-        gate = None if max_load is None else parse_load_gate(max_load, "--max-load")
+        gate = None if max_load is None else parse_load_gate(max_load, "--max-load-per-cpu")
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     notice = (
-        "no load gate (--max-load N sets one)" if gate is None else f"load gate {gate:g} per cpu"
+        "no load gate (--max-load-per-cpu N sets one)"
+        if gate is None
+        else f"load gate {gate:g} per cpu"
     )
     return EmbeddedOptions({"compute_max_load_per_cpu": gate}, notice, elsewhere)
 

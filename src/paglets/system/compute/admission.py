@@ -154,7 +154,8 @@ def decide(
             return Decision(
                 WAIT,
                 f"load per cpu {outside:.2f} from other work is over {max_load_per_cpu:g} "
-                f"(a host started with --max-load none or {LOAD_VARIABLE}=none has no gate)",
+                f"(a host started with --max-load-per-cpu none or {LOAD_VARIABLE}=none "
+                "has no gate)",
             )
     return Decision(RUN, "", tuple(free[: estimate.cpu_cores]))
 
