@@ -117,8 +117,9 @@ def main() -> None:
         print(f"hosts up: {', '.join(f'{h.name} at {h.address}' for h in hosts)}")
 
         route = [*names[1:], names[0]]
+        planned = " -> ".join(route)  # the surveyor's run() pops its route as it goes
         surveyor = home.create(DiskSurveyor, SurveyorState(home=names[0], route=route))
-        print(f"surveyor {surveyor.agent_id[:8]} leaves {names[0]}, route: {' -> '.join(route)}")
+        print(f"surveyor {surveyor.agent_id[:8]} leaves {names[0]}, route: {planned}")
         state = wait_home(home, surveyor.agent_id, timeout=30)
         print(f"back home on {names[0]}: {state.done}")
         for row in state.rows:
