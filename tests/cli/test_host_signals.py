@@ -117,8 +117,16 @@ def test_many_hosts_signalled_at_random_moments_all_exit_in_time(
     for phase, code, took, output in results:
         assert took < STOP_BOUND, (phase, took, output)
         # 0: a graceful stop; before the handlers exist the default action applies:
-        # SIGTERM ends the process, SIGINT raises KeyboardInterrupt (exit code 1)
-        assert code in (0, 1, -signal.SIGTERM, -signal.SIGINT), (phase, code, output)
+        # SIGTERM ends the process, SIGINT raises KeyboardInterrupt (exit code 1, or
+        # -SIGINT once Python re-raises it at exit). Inside typer's command call but
+        # before the handlers, typer turns KeyboardInterrupt into a silent exit 130.
+        assert code in (0, 1, -signal.SIGTERM, -signal.SIGINT, 128 + signal.SIGINT), (
+            phase,
+            code,
+            output,
+        )
+        if code == 128 + signal.SIGINT:
+            assert output == "", output
         assert "Traceback" not in output or "KeyboardInterrupt" in output, output
         if phase in ("serve", "stop"):
             assert code == 0 and "stopped" in output, (phase, code, output)
