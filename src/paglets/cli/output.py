@@ -68,6 +68,10 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
 
 
 def fail(message: str, code: int = 1) -> None:
-    """Print an error on stderr and exit with ``code``."""
-    _console(True).print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print an error on stderr and exit with ``code``.
+
+    The message is one line however long (no wrap inserted at the console's width),
+    so a long path stays whole for the reader, a terminal wraps it, and a pipe keeps it.
+    """
+    _console(True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
