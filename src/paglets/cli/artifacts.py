@@ -17,8 +17,8 @@ import typer
 from paglets.cli.entry import ClientOptions, on_entry
 from paglets.cli.options import ApiKeyEnv, Entry, Insecure, Json
 from paglets.cli.output import console, fail, print_json, print_table
-from paglets.cli.sizes import human_size
 from paglets.cli.stream_progress import bars_enabled, stream_bar
+from paglets.core.sizes import human_size
 from paglets.remote.client import HostClient
 
 app = typer.Typer(

@@ -28,10 +28,10 @@ import typer
 from paglets.cli.entry import ClientOptions, resolve_entry
 from paglets.cli.options import ApiKeyEnv, Entry, Insecure, Json
 from paglets.cli.output import console, fail, print_json
-from paglets.cli.sizes import human_size
 from paglets.cli.stream_progress import bars_enabled, stream_bar
 from paglets.core.errors import PagletError
 from paglets.core.messages import Message
+from paglets.core.sizes import human_size
 from paglets.remote.client import HostClient
 from paglets.remote.proxy import PagletProxy
 

@@ -27,8 +27,8 @@ from paglets.cli.jobs_common import (
 from paglets.cli.jobs_views import hosts, ps, top
 from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import print_json
-from paglets.cli.sizes import human_size
 from paglets.core.errors import PagletError
+from paglets.core.sizes import human_size
 from paglets.system.compute_slots import ask
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Compute jobs and slots.")

@@ -19,8 +19,8 @@ from rich.table import Table
 from paglets.cli.embedded import EmbeddedOptions, Entry, open_entry
 from paglets.cli.entry import ClientOptions
 from paglets.cli.output import console, fail
-from paglets.cli.sizes import human_size
 from paglets.core.errors import PagletError
+from paglets.core.sizes import human_size
 from paglets.runtime.config import LOAD_VARIABLE, parse_load_gate
 from paglets.system.compute_slots import ask
 from paglets.system.host_services import start_host_services

@@ -21,7 +21,7 @@ from paglets.cli.jobs_common import (
 )
 from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import print_json
-from paglets.cli.sizes import human_size
+from paglets.core.sizes import human_size
 
 MAX_TOP_ROUNDS = 100_000
 """``top --watch`` stops after this many refreshes (Ctrl-C stops it sooner)."""

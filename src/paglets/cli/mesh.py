@@ -15,8 +15,9 @@ import typer
 from paglets.cli.entry import ClientOptions, fetch_mesh_view, resolve_entry
 from paglets.cli.options import ApiKeyEnv, Entry, Insecure, Json
 from paglets.cli.output import fail, print_json, print_table
-from paglets.cli.sizes import human_size, parse_size
+from paglets.cli.sizes import parse_size
 from paglets.core.errors import PagletError
+from paglets.core.sizes import human_size
 from paglets.net.peers import PeerInfo
 from paglets.runtime.mesh.host_facts import TargetFilter, rank_targets
 

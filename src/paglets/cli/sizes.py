@@ -1,4 +1,4 @@
-"""Byte sizes on the command line: ``512M`` in, ``1.5 GiB`` out.
+"""Byte sizes on the command line: ``512M`` in (``1.5 GiB`` out is :mod:`paglets.core.sizes`).
 
 Kept apart from the sub-apps so that ``paglets host`` starts without importing them.
 """
@@ -23,13 +23,3 @@ def parse_size(text: str) -> int:
     if match is None:
         raise typer.BadParameter(f"not a size: {text!r} (e.g. 512M, 2G)")
     return int(float(match[1]) * _UNITS[match[2].lower()])
-
-
-def human_size(size: int) -> str:
-    """``1.5 GiB`` for 1610612736."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"

@@ -21,9 +21,9 @@ from paglets.cli.entry import ClientOptions
 from paglets.cli.fitted_table import Column, print_fitted
 from paglets.cli.options import ApiKeyEnv, EmbeddedEntry, Insecure, Json
 from paglets.cli.output import console, fail, print_json, print_table
-from paglets.cli.sizes import human_size
 from paglets.core.errors import PagletError
 from paglets.core.messages import Message
+from paglets.core.sizes import human_size
 from paglets.system.host_services import start_host_services
 from paglets.system.survey import SurveyPaglet, SurveyState
 

@@ -188,7 +188,7 @@ def analysis(
     if len(answer["rows"]) < len(states):
         fail(f"only {len(answer['rows'])} of {len(states)} tasks have a row in {answer['db']}")
     for row in failed:
-        print(f"task {row['task']}: {row['status']} {row['error']}", file=sys.stderr)
+        print(f"task {row['task']} {row['status']}: {row['error']}", file=sys.stderr)
     if failed:
         raise typer.Exit(1)
 

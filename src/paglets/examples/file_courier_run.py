@@ -24,8 +24,9 @@ from paglets.cli.entry import ClientOptions
 from paglets.cli.fitted_table import Column, print_fitted
 from paglets.cli.options import ApiKeyEnv, EmbeddedEntry, Insecure, Json
 from paglets.cli.output import console, fail, print_json
-from paglets.cli.sizes import human_size, parse_size
+from paglets.cli.sizes import parse_size
 from paglets.core.errors import PagletError
+from paglets.core.sizes import human_size
 from paglets.examples.file_courier import carry_around
 from paglets.runtime.host import Host
 

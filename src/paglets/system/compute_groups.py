@@ -146,7 +146,7 @@ class ResultCollectorPaglet(Paglet[ResultCollectorState]):
             fresh = rejected and job_id not in self.state.results
             fresh = fresh and job_id not in self.state.failures
             if fresh:
-                self.state.failures[job_id] = rejected
+                self.state.failures[job_id] = f"rejected: {rejected}"
             self._check_complete()
             placed = {k: v for k, v in entry.items() if k != "body"}
         if "body" not in args:  # the second expect: where it went
@@ -336,7 +336,7 @@ def submit_compute_job_group(
             placed.update(host=job.host, address=job.address, decision=job.decision)
             placed["reason"] = job.reason
         except (ComputeRejectedError, PagletError) as exc:
-            placed["rejected"] = f"rejected: {exc}"
+            placed["rejected"] = str(exc)
         proxy.send(Message("expect", placed))
         job_ids.append(job_id)
     return ComputeJobGroup(group_id, proxy.host_url, proxy.agent_id, tuple(job_ids))

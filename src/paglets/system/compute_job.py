@@ -23,6 +23,7 @@ from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import InvalidAgentError, PagletError, ReplyTimeoutError
 from paglets.core.events import PersistencyEvent
 from paglets.core.ids import new_id
+from paglets.core.sizes import human_size
 from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
 from paglets.system.compute.admission import EstimateError, JobEstimate, tags_fit
 from paglets.system.compute.job_runs import MEMORY_POLICIES
@@ -182,9 +183,9 @@ def candidates(where: Any, state: ComputeJobState) -> list[tuple[str, str, str]]
         if not why and cores < estimate.cpu_cores:
             why = f"{cores} cores free"
         elif not why and memory < estimate.memory:
-            why = f"{memory} bytes of RAM free"
+            why = f"{human_size(memory)} of RAM free"
         elif not why and work < estimate.temp_storage:
-            why = f"{work} bytes of temp storage free"
+            why = f"{human_size(work)} of temp storage free"
         preferred = sum(1 for tag in state.prefer_tags if tag in tags)
         rows.append(((bool(why), -preferred, -cores, load, -memory, name), name, address, why))
     rows.sort(key=lambda row: row[0])

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import psutil
 
 from paglets.core.errors import PagletError
+from paglets.core.sizes import human_size
 from paglets.runtime.config import LOAD_VARIABLE
 
 RUN = "run"
@@ -111,11 +112,14 @@ def never_fits(estimate: JobEstimate, offer: HostResources) -> str:
     if estimate.cpu_cores > len(offer.cpus):
         return f"needs {estimate.cpu_cores} cores; this host has {len(offer.cpus)} for jobs"
     if estimate.memory > offer.memory_total:
-        return f"needs {estimate.memory} bytes of RAM; this host has {offer.memory_total}"
+        return (
+            f"needs {human_size(estimate.memory)} of RAM; "
+            f"this host has {human_size(offer.memory_total)}"
+        )
     if estimate.temp_storage > offer.temp_total:
         return (
-            f"needs {estimate.temp_storage} bytes of temp storage; "
-            f"this host's work area holds {offer.temp_total}"
+            f"needs {human_size(estimate.temp_storage)} of temp storage; "
+            f"this host's work area holds {human_size(offer.temp_total)}"
         )
     return ""
 
@@ -140,11 +144,16 @@ def decide(
         return Decision(WAIT, f"waiting for {estimate.cpu_cores} cores ({len(free)} free)")
     memory_free = offer.memory_available - leased.memory
     if estimate.memory > memory_free:
-        return Decision(WAIT, f"waiting for {estimate.memory} bytes of RAM ({memory_free} free)")
+        return Decision(
+            WAIT,
+            f"waiting for {human_size(estimate.memory)} of RAM ({human_size(memory_free)} free)",
+        )
     temp_free = offer.temp_free - leased.temp_storage
     if estimate.temp_storage > temp_free:
         return Decision(
-            WAIT, f"waiting for {estimate.temp_storage} bytes of temp storage ({temp_free} free)"
+            WAIT,
+            f"waiting for {human_size(estimate.temp_storage)} of temp storage "
+            f"({human_size(temp_free)} free)",
         )
     if max_load_per_cpu is not None:
         # the service's own jobs are not "others": take their part off the load

@@ -21,6 +21,7 @@ import psutil
 from paglets.core.agent import PagletState
 from paglets.core.errors import PagletError
 from paglets.core.ids import new_id
+from paglets.core.sizes import human_size
 from paglets.net.peers import PeerInfo
 from paglets.runtime.isolation.spares import drop_spares, keep_spares
 from paglets.system.compute.admission import (
@@ -220,9 +221,9 @@ class ComputeSlots(JobRuns):
         if peer.cores_free < estimate.cpu_cores:
             return f"{peer.cores_free} cores free"
         if peer.memory_free < estimate.memory:
-            return f"{peer.memory_free} bytes of RAM free"
+            return f"{human_size(peer.memory_free)} of RAM free"
         if peer.work_free < estimate.temp_storage:
-            return f"{peer.work_free} bytes of temp storage free"
+            return f"{human_size(peer.work_free)} of temp storage free"
         return ""
 
     def cancel(self, job_id: str, force: bool = False) -> dict[str, Any]:
