@@ -8,8 +8,10 @@ from pathlib import Path
 import psutil
 import pytest
 from compute_jobs import GateJob, GateState, SleepJob, SleepState
+from typer.testing import CliRunner
 
 from helpers import TIMEOUT, wait_for
+from paglets.cli.app import app
 from paglets.core.errors import HostError
 from paglets.runtime.host import Host
 from paglets.system.compute.admission import EstimateError
@@ -109,3 +111,21 @@ def test_a_full_host_redirects_to_a_peer_with_free_slots(compute_host, tmp_path:
     assert wait_compute_job(alpha, moved, JOB_TIMEOUT)["outcome"] == "succeeded"
     gate.touch()
     assert wait_compute_job(alpha, busy, JOB_TIMEOUT)["outcome"] == "succeeded"
+
+
+def test_jobs_rm_leaves_a_running_job_alone_unless_forced(compute_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    host: Host = compute_host("slots", **ONE_CPU)
+    running = submit_compute_job(host, GateJob, GateState(gate=str(tmp_path / "gate")))
+    wait_for(lambda: ask(host, host.address, "status")["jobs"][0]["status"] == "running")
+    runner = CliRunner()
+    refused = runner.invoke(app, ["jobs", "rm", running.job_id[:8], "--entry", host.address])
+    assert refused.exit_code == 1, refused.output
+    assert f"job {running.job_id} is running on slots; --force kills it" in refused.stderr
+    assert "Traceback" not in refused.output
+    assert ask(host, host.address, "status")["running"] == 1
+    forced = runner.invoke(
+        app, ["jobs", "rm", running.job_id[:8], "--force", "--entry", host.address]
+    )
+    assert forced.exit_code == 0, forced.output
+    assert f"cancelled {running.job_id} on slots (it was running)" in forced.stdout
+    assert wait_compute_job(host, running, JOB_TIMEOUT)["outcome"] == "cancelled"

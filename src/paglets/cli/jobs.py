@@ -168,6 +168,11 @@ def rm(
         for item in each_host(found, host, "status"):
             for job in item.get("answer", {}).get("jobs", []):
                 if job["job_id"].startswith(job_id):
+                    if job.get("status") == "running" and not force:
+                        raise PagletError(
+                            f"job {job['job_id']} is running on {item['host']}; "
+                            "--force kills it"
+                        )
                     args = {"job_id": job["job_id"], "force": force}
                     address = item["answer"]["address"]
                     return {"host": item["host"], **ask(found.client, address, "cancel", args)}
