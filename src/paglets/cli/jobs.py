@@ -170,8 +170,7 @@ def rm(
                 if job["job_id"].startswith(job_id):
                     if job.get("status") == "running" and not force:
                         raise PagletError(
-                            f"job {job['job_id']} is running on {item['host']}; "
-                            "--force kills it"
+                            f"job {job['job_id']} is running on {item['host']}; --force kills it"
                         )
                     args = {"job_id": job["job_id"], "force": force}
                     address = item["answer"]["address"]
