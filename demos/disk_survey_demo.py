@@ -21,7 +21,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from paglets.cli.sizes import human_size
+from paglets.core.sizes import human_size
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import InvalidAgentError
 from paglets.patterns.notifications import NotificationMixin
