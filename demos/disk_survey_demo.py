@@ -21,9 +21,9 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from paglets.core.sizes import human_size
 from paglets.core.agent import Paglet, PagletState
 from paglets.core.errors import InvalidAgentError
+from paglets.core.sizes import human_size
 from paglets.patterns.notifications import NotificationMixin
 from paglets.runtime.host import Host
 from paglets.system.host_services import start_host_services
