@@ -19,7 +19,7 @@ NOTE = {
     "agent_id": "job-paglet-1",
     "job_id": "job-1",
     "decision": "wait",
-    "reason": "waiting for 1 cores (0 free)",
+    "reason": "waiting for 1 core (0 free)",
     "host": "beta",
     "address": "tcp://b:1",
 }

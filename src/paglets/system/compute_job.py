@@ -25,7 +25,7 @@ from paglets.core.events import PersistencyEvent
 from paglets.core.ids import new_id
 from paglets.core.sizes import human_size
 from paglets.persistence.persistency import DeactivationPolicy, DeactivationRequest
-from paglets.system.compute.admission import EstimateError, JobEstimate, tags_fit
+from paglets.system.compute.admission import EstimateError, JobEstimate, cores, tags_fit
 from paglets.system.compute.job_runs import MEMORY_POLICIES
 from paglets.system.compute_placement import (
     FAILED,
@@ -176,18 +176,18 @@ def candidates(where: Any, state: ComputeJobState) -> list[tuple[str, str, str]]
     for facts in hosts:
         name, address = str(facts["name"]), str(facts["address"])
         tags = tuple(facts.get("tags", ()))
-        cores = int(facts.get("cores_free", 0))
+        free_cores = int(facts.get("cores_free", 0))
         memory, work = int(facts.get("memory_free", 0)), int(facts.get("work_free", 0))
         load = float(facts.get("load", 0.0)) / max(1, int(facts.get("cpu_count", 1)))
         why = tags_fit(tags, state.require_tags, state.exclude_tags)
-        if not why and cores < estimate.cpu_cores:
-            why = f"{cores} cores free"
+        if not why and free_cores < estimate.cpu_cores:
+            why = f"{cores(free_cores)} free"
         elif not why and memory < estimate.memory:
             why = f"{human_size(memory)} of RAM free"
         elif not why and work < estimate.temp_storage:
             why = f"{human_size(work)} of temp storage free"
         preferred = sum(1 for tag in state.prefer_tags if tag in tags)
-        rows.append(((bool(why), -preferred, -cores, load, -memory, name), name, address, why))
+        rows.append(((bool(why), -preferred, -free_cores, load, -memory, name), name, address, why))
     rows.sort(key=lambda row: row[0])
     return [(name, address, why) for _, name, address, why in rows]
 

@@ -97,8 +97,8 @@ class HostFacts:
         self._lock = threading.Lock()
         self._publish_lock = threading.Lock()
         self._current: dict[str, Any] = {}
-        # There is no compute-slot admission yet, so every logical core counts as free.
-        # The compute-slots service fills this in later with set_free_cores().
+        # Every logical core, until the compute-slots service (which starts after the
+        # host) says how many of its cores are free with set_free_cores().
         self._free_cores: Callable[[MachineSample], int] = lambda sample: sample.cpu_count
         directory = self._config.persistence_dir
         self._work_dir = directory if directory is not None else Path(tempfile.gettempdir())

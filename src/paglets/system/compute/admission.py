@@ -107,10 +107,15 @@ class Decision:
     target: str = ""
 
 
+def cores(count: int) -> str:
+    """``1 core``, ``2 cores``: a core count for a reason."""
+    return f"{count} core" if count == 1 else f"{count} cores"
+
+
 def never_fits(estimate: JobEstimate, offer: HostResources) -> str:
     """Why ``estimate`` can never run here ('' when it could, once resources free up)."""
     if estimate.cpu_cores > len(offer.cpus):
-        return f"needs {estimate.cpu_cores} cores; this host has {len(offer.cpus)} for jobs"
+        return f"needs {cores(estimate.cpu_cores)}; this host has {len(offer.cpus)} for jobs"
     if estimate.memory > offer.memory_total:
         return (
             f"needs {human_size(estimate.memory)} of RAM; "
@@ -141,7 +146,7 @@ def decide(
         return Decision(REJECT, why)
     free = [cpu for cpu in offer.cpus if cpu not in leased.cpus]
     if len(free) < estimate.cpu_cores:
-        return Decision(WAIT, f"waiting for {estimate.cpu_cores} cores ({len(free)} free)")
+        return Decision(WAIT, f"waiting for {cores(estimate.cpu_cores)} ({len(free)} free)")
     memory_free = offer.memory_available - leased.memory
     if estimate.memory > memory_free:
         return Decision(

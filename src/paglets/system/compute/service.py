@@ -33,6 +33,7 @@ from paglets.system.compute.admission import (
     HostResources,
     JobEstimate,
     Leased,
+    cores,
     decide,
     eligible_cpus,
     never_fits,
@@ -219,7 +220,7 @@ class ComputeSlots(JobRuns):
         if why:
             return why
         if peer.cores_free < estimate.cpu_cores:
-            return f"{peer.cores_free} cores free"
+            return f"{cores(peer.cores_free)} free"
         if peer.memory_free < estimate.memory:
             return f"{human_size(peer.memory_free)} of RAM free"
         if peer.work_free < estimate.temp_storage:
