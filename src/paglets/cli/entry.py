@@ -20,13 +20,14 @@ not skipped: browsing on would only hide the real problem.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from paglets.cli.output import fail
 from paglets.core.errors import PagletError, PeerNotFoundError, ReplyTimeoutError
-from paglets.net.endpoint import looks_like_address, normalize_address
+from paglets.net.endpoint import looks_like_address, normalize_address, split_address
 from paglets.remote.client import HostClient
 from paglets.runtime.config import DEFAULT_PORT
 
@@ -88,11 +89,35 @@ def fetch_mesh_view(client: HostClient, timeout: float | None = None) -> dict[st
 
 def _probe(address: str, options: ClientOptions) -> dict[str, Any] | None:
     """The ping facts of the host at ``address``, or None when nobody answers there."""
+    if nobody_listens(address):
+        return None  # no need to wait out a ping to nobody
     try:
         with options.client(address, PROBE_TIMEOUT) as client:
             return client.health(timeout=PROBE_TIMEOUT)
     except (PeerNotFoundError, ReplyTimeoutError):
         return None
+
+
+def nobody_listens(address: str) -> bool:
+    """Whether no socket listens at ``address``, a port on this machine's loopback.
+
+    Told by binding the port ourselves (and letting it go): a bind is silent, where a
+    TCP connect would show up in the host's log as a failed security handshake. Any
+    doubt (another address, a port in use by anything) answers False.
+    """
+    try:
+        host, port = split_address(address)
+    except ValueError:
+        return False
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        return False
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((host, port))
+    except OSError:
+        return False
+    return True
 
 
 def _named_in_view(address: str, name: str, options: ClientOptions) -> str | None:
