@@ -42,7 +42,7 @@ def test_a_second_job_waits_then_runs_when_the_first_ends(compute_host) -> None:
     second = submit_compute_job(host, SleepJob, SleepState(seconds=0.0))
     assert first.decision == "run" and second.decision == "wait"
     why = ask(host, host.address, "why", {"job_id": second.job_id})
-    assert why["status"] == "queued" and "cores" in why["reason"]
+    assert why["status"] == "queued" and why["reason"] == "waiting for 1 core (0 free)"
     done_first = wait_compute_job(host, first, JOB_TIMEOUT)
     done_second = wait_compute_job(host, second, JOB_TIMEOUT)
     assert done_second["started"] >= done_first["ended"] - 0.01
