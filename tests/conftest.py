@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import shutil
 import socket
 import tempfile
@@ -30,6 +31,25 @@ os.environ["PAGLETS_HOME"] = _TEST_HOME
 os.environ.pop("PAGLETS_API_KEY", None)
 # No CLI a test runs (in process or as a subprocess) browses zeroconf on real interfaces.
 os.environ["PAGLETS_BROWSE_SECONDS"] = "0"
+
+
+def _free_default_port() -> int:
+    """A port nobody listens on now, for this run's 'default' host port (not 8765)."""
+    rng = random.Random()
+    for _ in range(100):
+        port = rng.randrange(20_000, 60_000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port found for PAGLETS_PORT")
+
+
+# A host the developer runs on 8765 is never the entry of a test's CLI, and the hosts
+# tests start without --port never take 8765.
+os.environ["PAGLETS_PORT"] = str(_free_default_port())
 atexit.register(shutil.rmtree, _TEST_HOME, True)
 
 

@@ -18,7 +18,7 @@ import pytest
 from helpers import TIMEOUT, wait_for
 from host_process import start_host_process, stop_process
 from paglets.cli.entry import ClientOptions, fetch_mesh_view
-from paglets.runtime.config import DEFAULT_PORT
+from paglets.runtime.config import default_port
 from paglets.system.search_engine import run_search
 from paglets.system.search_query import SearchQuery
 from search_tree import build_tree
@@ -154,8 +154,8 @@ def _port_taken(port: int) -> bool:
 def test_with_no_host_the_classic_entry_point_runs_on_an_embedded_host(
     trees: dict[str, Path],
 ) -> None:
-    if _port_taken(DEFAULT_PORT):
-        pytest.skip(f"a host listens on the default port {DEFAULT_PORT}: it would be the entry")
+    if _port_taken(default_port()):
+        pytest.skip(f"a host listens on the default port {default_port()}: it would be the entry")
     done = _cli("grep", "TODO", ".", "-n", cwd=trees["a"], module="paglets.cli.search")
     assert done.returncode == 0, done.stderr
     assert "in-process host" in done.stderr

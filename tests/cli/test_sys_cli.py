@@ -16,7 +16,7 @@ import pytest
 
 from helpers import TIMEOUT, wait_for
 from host_process import start_host_process, stop_process
-from paglets.cli.entry import LOCAL_ENTRY, ClientOptions, fetch_mesh_view
+from paglets.cli.entry import ClientOptions, fetch_mesh_view, local_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,14 +117,14 @@ def test_a_killed_host_is_listed_as_an_error_not_dropped() -> None:
 
 def _local_entry_taken() -> bool:
     """Whether something listens where the CLI looks for a local host first."""
-    host, port = LOCAL_ENTRY.removeprefix("tcp://").rsplit(":", 1)
+    host, port = local_entry().removeprefix("tcp://").rsplit(":", 1)
     with socket.socket() as probe:
         probe.settimeout(1.0)
         return probe.connect_ex((host, int(port))) == 0
 
 
 needs_free_local_entry = pytest.mark.skipif(
-    _local_entry_taken(), reason=f"another program listens on {LOCAL_ENTRY}"
+    _local_entry_taken(), reason=f"another program listens on {local_entry()}"
 )
 
 

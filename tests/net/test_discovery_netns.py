@@ -332,6 +332,7 @@ def netns_results() -> Iterator[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="paglets-netns-") as home:
         env = {**os.environ, "PAGLETS_HOME": home, "PYTHONUNBUFFERED": "1"}
         env.pop("PAGLETS_API_KEY", None)
+        env.pop("PAGLETS_PORT", None)  # a private namespace: its hosts take the real default
         command = ["unshare", "-rn", "sh", "-c", NETNS, "sh", sys.executable, __file__]
         process = subprocess.Popen(
             command,

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from paglets.cli.entry import LOCAL_ENTRY, ClientOptions, resolve_entry
+from paglets.cli.entry import ClientOptions, resolve_entry
 from paglets.core.errors import PeerNotFoundError
 from paglets.remote.client import HostClient
 from paglets.runtime.host import Host
@@ -70,7 +70,7 @@ def open_entry(
     options: ClientOptions,
     *,
     allowed_modules: tuple[str, ...] = (),
-    local: str = LOCAL_ENTRY,
+    local: str | None = None,
     embedded: EmbeddedOptions | None = None,
 ) -> Iterator[Entry]:
     """Yield the entry host: the one asked for or found, else an embedded one.
@@ -80,7 +80,8 @@ def open_entry(
         options: timeout and mesh-secret options of the command.
         allowed_modules: module prefixes the embedded host may import paglet classes
             from (the packaged ``paglets.*`` ones are always allowed).
-        local: where a host on this machine is looked for first.
+        local: where a host on this machine is looked for first (default:
+            :func:`~paglets.cli.entry.local_entry`).
         embedded: how this command's embedded host differs from the default one.
 
     Raises:

@@ -4,9 +4,9 @@ Resolution, in order:
 
 1. ``--entry`` is an address (``tcp://H:P``, ``H:P``, ``http://H:P``): that host.
 2. Otherwise a host listening on this machine's default address
-   (:data:`LOCAL_ENTRY`) is asked first: with no ``--entry`` it is the entry; with
-   ``--entry NAME`` it is the entry if it is called NAME, else its view of the mesh
-   (the ``mesh`` verb) gives NAME's address.
+   (:func:`local_entry`: 127.0.0.1 on 8765, or on ``$PAGLETS_PORT``) is asked first:
+   with no ``--entry`` it is the entry; with ``--entry NAME`` it is the entry if it
+   is called NAME, else its view of the mesh (the ``mesh`` verb) gives NAME's address.
 3. Otherwise zeroconf is browsed for a few seconds: the first host found (or the first
    called NAME) is the entry.
 
@@ -29,13 +29,21 @@ from paglets.cli.output import fail
 from paglets.core.errors import PagletError, PeerNotFoundError, ReplyTimeoutError
 from paglets.net.endpoint import looks_like_address, normalize_address, split_address
 from paglets.remote.client import HostClient
-from paglets.runtime.config import DEFAULT_PORT
+from paglets.runtime.config import default_port
 
-LOCAL_ENTRY = f"tcp://127.0.0.1:{DEFAULT_PORT}"
 PROBE_TIMEOUT = 1.0
 BROWSE_SECONDS = 2.0
 BROWSE_VARIABLE = "PAGLETS_BROWSE_SECONDS"
 T = TypeVar("T")
+
+
+def local_entry() -> str:
+    """Where a CLI looks for a host on this machine first: ``tcp://127.0.0.1:PORT``.
+
+    Raises:
+        ValueError: ``$PAGLETS_PORT`` is set but is not a port number.
+    """
+    return f"tcp://127.0.0.1:{default_port()}"
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,7 @@ def resolve_entry(
     entry: str | None,
     options: ClientOptions,
     *,
-    local: str = LOCAL_ENTRY,
+    local: str | None = None,
     browse_seconds: float | None = None,
 ) -> str:
     """The address of the host a CLI should talk to (see the module docstring).
@@ -147,6 +155,8 @@ def resolve_entry(
         return normalize_address(entry)
     if browse_seconds is None:
         browse_seconds = browse_seconds_from_env()
+    if local is None:
+        local = local_entry()
     local_facts = _probe(local, options)
     if local_facts is not None:
         if entry is None or local_facts.get("name") == entry:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from paglets.cli.entry import LOCAL_ENTRY, ClientOptions, resolve_entry
+from paglets.cli.entry import ClientOptions, local_entry, resolve_entry
 from paglets.cli.fitted_table import Column, print_fitted
 from paglets.cli.options import ApiKeyEnv, Insecure, Json
 from paglets.cli.output import fail, print_json
@@ -43,7 +43,8 @@ def events(
             "--host",
             "--entry",
             envvar="PAGLETS_ENTRY",
-            help=f"Host: an address or a name (default: $PAGLETS_ENTRY, else {LOCAL_ENTRY}).",
+            help="Host: an address or a name (default: $PAGLETS_ENTRY, else the host on "
+            "127.0.0.1 at 8765 or $PAGLETS_PORT).",
         ),
     ] = None,
     agent: Annotated[str | None, typer.Option("--agent", help="Only this paglet's events.")] = None,
@@ -97,7 +98,7 @@ def _ask_host(
 ) -> tuple[str, list[dict[str, Any]]]:
     try:
         if host is None:
-            address = LOCAL_ENTRY
+            address = local_entry()
         elif looks_like_address(host):
             address = host
         else:

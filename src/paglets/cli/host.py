@@ -14,8 +14,9 @@ stops on a thread of its own while the main thread watches the count:
   for, so the next start finds each paglet either committed or not at all. Closing the
   store from the main thread instead would race the thread still writing to it.
 
-With no ``--port``, the host binds 8765, or the first free port after it: the bind
-itself is the test (no check first), so hosts started at the same instant all come up.
+With no ``--port``, the host binds 8765 (``$PAGLETS_PORT`` if set), or the first free
+port after it: the bind itself is the test (no check first), so hosts started at the
+same instant all come up.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from paglets.core.errors import PagletError
 from paglets.net.endpoint import normalize_address
 from paglets.net.interfaces import interface_ipv4
 from paglets.net.mesh_secret import config_dir
-from paglets.runtime.config import DEFAULT_PORT, parse_load_gate
+from paglets.runtime.config import DEFAULT_PORT, default_port, parse_load_gate
 from paglets.runtime.host import Host
 from paglets.system.host_services import start_host_services
 
@@ -84,8 +85,8 @@ def host(
     port: Annotated[
         int | None,
         typer.Option(
-            help=f"Port to bind (0: any free port; default {DEFAULT_PORT}, or a free one "
-            "if that is taken)."
+            help=f"Port to bind (0: any free port; default {DEFAULT_PORT} or $PAGLETS_PORT, "
+            "or a free one after it if that is taken)."
         ),
     ] = None,
     peer: Annotated[
@@ -174,7 +175,11 @@ def host(
     bind = choose_bind_address(host, interface, insecure=insecure)
     port_tries = PORT_TRIES if port is None else 1
     if port is None:
-        port = DEFAULT_PORT
+        try:
+            port = default_port()
+        except ValueError as exc:
+            fail(str(exc))
+            return
     try:
         running = Host(
             name=name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import msgpack
 from paglets.net.gossip import MAX_FACTS_SIZE
 
 DEFAULT_PORT = 8765
+PORT_VARIABLE = "PAGLETS_PORT"
+"""Overrides :data:`DEFAULT_PORT` for this machine's CLIs: where ``paglets host`` binds
+without ``--port``, and where the other commands look for a local host first."""
 MAX_DESCRIPTION_SIZE = MAX_FACTS_SIZE // 2
 """Bytes the encoded tags and properties may take: they travel in every heartbeat."""
 
@@ -186,3 +190,17 @@ def parse_load_gate(raw: str, source: str = LOAD_VARIABLE) -> float | None:
     if math.isnan(gate):
         raise ValueError(f"{source} must be a number or 'none', not {raw!r}")
     return gate
+
+
+def default_port() -> int:
+    """This machine's default host port: ``$PAGLETS_PORT`` when set, else 8765.
+
+    Raises:
+        ValueError: the variable is set but is not a port number (1-65535).
+    """
+    raw = os.environ.get(PORT_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"{PORT_VARIABLE} must be a port number (1-65535), not {raw!r}")
+    return int(raw)
