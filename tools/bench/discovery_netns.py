@@ -24,16 +24,22 @@ def _sees(host: Host, name: str) -> bool:
     return any(peer.name == name and peer.online for peer in host.available_hosts())
 
 
+def _discovering_host(name: str) -> Host:
+    """A loopback host with zeroconf on; the OS picks its port (two hosts cannot both
+    bind the default 8765)."""
+    return Host(name=name, host="127.0.0.1", port=0, mesh_lan_discovery=True, insecure=True)
+
+
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     timeout = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
     os.environ.setdefault("PAGLETS_HOME", tempfile.mkdtemp(prefix="paglets-bench-home-"))
     samples: list[float] = []
-    with Host(name="alpha", host="127.0.0.1", mesh_lan_discovery=True, insecure=True) as alpha:
+    with _discovering_host("alpha") as alpha:
         for index in range(rounds):
             name = f"beta{index}"
             started = time.monotonic()
-            beta = Host(name=name, host="127.0.0.1", mesh_lan_discovery=True, insecure=True)
+            beta = _discovering_host(name)
             try:
                 beta.start_background()
                 deadline = started + timeout

@@ -29,6 +29,10 @@ def run(lab: Lab, settings: Settings) -> ScenarioResult:
     """Median time to mutual discovery over several rounds."""
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         return ScenarioResult("discovery", status="skipped", reason="unshare or ip missing")
+    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        reason = f"no private network namespace here: {probe.stderr.strip()[-200:]}"
+        return ScenarioResult("discovery", status="skipped", reason=reason)
     rounds = settings.count(3, 9)
     command = ["unshare", "-rn", "sh", "-c", NETNS, "sh", sys.executable, str(SCRIPT)]
     try:
@@ -39,9 +43,7 @@ def run(lab: Lab, settings: Settings) -> ScenarioResult:
         return ScenarioResult("discovery", status="error", reason="timed out after 120 s")
     if result.returncode != 0:
         return ScenarioResult(
-            "discovery",
-            status="skipped",
-            reason=f"no private network namespace here: {result.stderr.strip()[-200:]}",
+            "discovery", status="error", reason=f"the run failed: {result.stderr.strip()[-300:]}"
         )
     data = json.loads(result.stdout.strip().splitlines()[-1])
     outcome = ScenarioResult("discovery")
