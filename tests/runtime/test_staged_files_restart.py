@@ -89,8 +89,12 @@ def test_an_aborted_prepare_removes_the_staged_files_after_the_restart(
     assert beta.wait_died() == -signal.SIGKILL
     assert len(staged(tmp_path / "beta")) == 1  # prepared with its file, never answered
     processes.append(beta := beta.restart())
-    wait_for(lambda: settled(tmp_path / "alpha", tmp_path / "beta"), timeout=SETTLE)
-    assert staged(tmp_path / "beta") == []
+    # the record is marked aborted before its dir is removed (a commit racing the
+    # abort must never find its files gone), so the two are waited for together
+    wait_for(
+        lambda: settled(tmp_path / "alpha", tmp_path / "beta") and staged(tmp_path / "beta") == [],
+        timeout=SETTLE,
+    )
     assert courier.send("status", timeout=TIMEOUT)["host"] == "alpha"
     slot = alpha._registry.get(courier.agent_id)
     (kept,) = slot.paglet.registered_files()  # the source kept the file
