@@ -234,7 +234,7 @@ def test_the_client_talks_to_any_host(hosts: tuple[Host, Host], tmp_path: Path) 
 
 def test_serve_forever_returns_once_the_host_stops() -> None:
     host = Host(name="server", port=0, mesh=False)
-    serving = threading.Thread(target=host.serve_forever)
+    serving = threading.Thread(target=host.serve_forever, daemon=True)  # a failure: no hang
     serving.start()
     try:
         wait_for(lambda: bool(host.address) and host.client.health()["name"] == "server")

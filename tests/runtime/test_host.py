@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zmq
 
 from conftest import HostFactory
 from helpers import TIMEOUT, gate, new_gate, wait_for
@@ -279,3 +280,21 @@ def test_tags_and_properties_must_fit_in_a_heartbeat() -> None:
         Host(name="chatty", properties={"notes": "x" * MAX_DESCRIPTION_SIZE})
     with pytest.raises(ValueError, match="tags and properties take"):
         Host(name="chatty", tags=[f"tag-{n}" for n in range(MAX_DESCRIPTION_SIZE // 8)])
+
+
+def test_a_stop_during_the_start_waits_for_it_and_leaves_nothing_running(
+    zmq_context: zmq.Context[zmq.Socket[bytes]],
+) -> None:
+    silent = zmq_context.socket(zmq.ROUTER)  # a seed that accepts and never answers
+    try:
+        seed = f"tcp://127.0.0.1:{silent.bind_to_random_port('tcp://127.0.0.1')}"
+        host = Host(name="hasty", host="127.0.0.1", port=0, peers=[seed])
+        starting = threading.Thread(target=host.start_background, daemon=True)
+        starting.start()
+        wait_for(lambda: host._started)  # bound; now waiting on the seed (up to 2 s)
+        host.stop(timeout=TIMEOUT)
+        starting.join(TIMEOUT)
+        assert not starting.is_alive()
+        assert host.wait_stopped(0)  # everything the start set up was stopped after it
+    finally:
+        silent.close(linger=0)

@@ -113,6 +113,8 @@ class Host(HostAssembly, HostMeshVerbs, HostControlVerbs):
         self._client: HostClient | None = None
         self._started = False
         self._stopped = threading.Event()
+        # a stop from another thread waits for a start in progress, then undoes all of it
+        self._lifecycle = threading.RLock()
 
     @property
     def artifacts(self) -> ArtifactStore:
@@ -143,6 +145,10 @@ class Host(HostAssembly, HostMeshVerbs, HostControlVerbs):
             zmq.ZMQError: the port (or the gossip ``pub_port``) could not be bound.
             PagletError: the host did not answer itself within ``timeout``.
         """
+        with self._lifecycle:
+            return self._start_once(timeout)
+
+    def _start_once(self, timeout: float) -> Host:
         if self._started:
             return self
         self._transport.start(timeout)
@@ -204,8 +210,11 @@ class Host(HostAssembly, HostMeshVerbs, HostControlVerbs):
         dir the store is in memory, so active paglets are discarded (their ``run()``
         sees ``is_leaving``). Calls still pending fail with ``HostStoppedError``.
         """
-        if not self._started or self._stopped.is_set():
-            return
+        with self._lifecycle:
+            if self._started and not self._stopped.is_set():
+                self._stop_started(timeout)
+
+    def _stop_started(self, timeout: float) -> None:
         self._stop.run_hooks(self.name)  # services first, while their paglets are here
         self._stop.set()
         unregister_host_backend(self._backend)
