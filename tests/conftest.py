@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import faulthandler
 import os
 import random
 import shutil
@@ -55,6 +56,16 @@ atexit.register(shutil.rmtree, _TEST_HOME, True)
 
 LEAK_GRACE = 10.0
 """Seconds a test's threads, listening sockets and child processes get to end after it."""
+
+EXIT_GRACE = 60.0
+"""Seconds the run may take to exit once the last test is done."""
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A thread left running (not a daemon) would keep the process alive for good:
+    past :data:`EXIT_GRACE`, print every thread's stack and exit with status 1."""
+    faulthandler.dump_traceback_later(EXIT_GRACE, exit=True)
 
 
 def _listening_ports() -> set[tuple[str, int]]:
