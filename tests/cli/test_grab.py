@@ -82,6 +82,9 @@ def test_dry_run_moves_nothing(two_hosts: tuple[Host, Host], tmp_path: Path) -> 
     )
     assert result.exit_code == 0, result.output
     assert "dry run" in result.stdout and "nothing moved" in result.stdout
+    words = " ".join(result.stdout.split())  # lines wrap at 80 columns
+    assert f"source {source} on alpha:" in words  # the entry host by its name
+    assert f"dest {dest} on beta:" in words
     assert not dest.exists() and source.exists()
     assert no_paglets_left(*two_hosts)
 

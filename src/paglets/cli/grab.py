@@ -175,6 +175,8 @@ def _run(
     timeout: float,
 ) -> dict[str, Any]:
     hosts = (client.address, remote) if direction == "push" else (remote, client.address)
+    entry_name = str(client.health().get("name") or client.address)
+    shown = (entry_name, remote) if direction == "push" else (remote, entry_name)
     state = {
         "source": source,
         "dest": dest,
@@ -188,8 +190,8 @@ def _run(
         "direction": direction,
         "source": source,
         "dest": dest,
-        "source_host": hosts[0],
-        "dest_host": hosts[1],
+        "source_host": shown[0],
+        "dest_host": shown[1],
         "mode": mode,
     }
     keep = False
