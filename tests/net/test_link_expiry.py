@@ -8,7 +8,7 @@ import time
 import pytest
 
 from helpers import TIMEOUT, wait_for
-from paglets.core.errors import PagletError, PeerNotFoundError
+from paglets.core.errors import PagletError, PeerNotFoundError, ReplyTimeoutError
 from paglets.net.transport import IncomingRequest, Transport, TransportConfig
 
 
@@ -30,6 +30,17 @@ def _answers(client: Transport, address: str) -> bool:
     return True
 
 
+def _never_left(client: Transport, address: str) -> bool:
+    """True when a request to ``address`` fails unsent; False when it went out unanswered."""
+    try:
+        client.request(address, "ping", timeout=1.0, ordered=False).get_reply(3)
+    except PeerNotFoundError:
+        return True
+    except ReplyTimeoutError:
+        return False  # sent before libzmq saw the connection close
+    raise AssertionError(f"{address} answered after it stopped")
+
+
 def test_a_peer_restarted_on_its_port_is_reached_despite_the_reconnect_backoff() -> None:
     port = _free_port()
     first = Transport("first", TransportConfig(port=port), _echo)
@@ -41,6 +52,7 @@ def test_a_peer_restarted_on_its_port_is_reached_despite_the_reconnect_backoff()
     try:
         assert _answers(client, first.address)
         first.stop()
+        wait_for(lambda: _never_left(client, first.address), timeout=3 * TIMEOUT)
         # 8 s unheard: libzmq's backoff (0.1 s doubling) would next retry at 12.7 s
         for _ in range(8):
             with pytest.raises(PeerNotFoundError):
