@@ -209,6 +209,7 @@ class Host(HostAssembly, HostMeshVerbs, HostControlVerbs):
         arrives meanwhile gets a retryable ``HostStoppedError``. Without a persistence
         dir the store is in memory, so active paglets are discarded (their ``run()``
         sees ``is_leaving``). Calls still pending fail with ``HostStoppedError``.
+        Safe from any thread: a stop during a start waits for the start to finish.
         """
         with self._lifecycle:
             if self._started and not self._stopped.is_set():
