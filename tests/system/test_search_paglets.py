@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import threading
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,16 @@ def _by_host(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def _no_paglets_left(*hosts: Host) -> bool:
     return all(not host.get_proxies() for host in hosts)
+
+
+def _where_runs_are() -> dict[str, str]:
+    """Each paglet run thread's innermost frames, to say where a worker got stuck."""
+    frames = sys._current_frames()
+    return {
+        thread.name: "".join(traceback.format_stack(frames[thread.ident], limit=8))
+        for thread in threading.enumerate()
+        if thread.name.startswith("paglet-run-") and thread.ident in frames
+    }
 
 
 @pytest.mark.parametrize("engine", ["rg", "python"])
@@ -206,7 +218,10 @@ def test_leaving_the_run_on_ctrl_c_disposes_the_collector_and_stops_workers(
         raise KeyboardInterrupt
     assert all(proxy.agent_id != run.agent_id for proxy in alpha.get_proxies())
     stuck.open()
-    wait_for(lambda: _no_paglets_left(alpha, beta), message="a worker outlived its collector")
+    try:
+        wait_for(lambda: _no_paglets_left(alpha, beta))
+    except AssertionError:
+        raise AssertionError(f"a worker outlived its collector: {_where_runs_are()}") from None
 
 
 def test_a_slow_drainer_holds_workers_back_and_loses_nothing(

@@ -196,8 +196,11 @@ class SearchCollectorPaglet(Paglet[SearchCollectorState]):
         with self.locked_state() as state:
             state.status[name]["worker"] = proxy.ref().to_wire()
             cancelled = state.status[name]["state"] == "cancelled"
-        if cancelled:
-            proxy.send_oneway("cancel")
+        if cancelled:  # the run ended while the worker was being created
+            try:
+                proxy.send_oneway("cancel")
+            except PagletError:
+                pass  # this host is stopping; the worker's own time limit stops it
 
     # from the workers ---------------------------------------------------------------------
 
