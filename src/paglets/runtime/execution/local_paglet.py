@@ -40,6 +40,7 @@ from paglets.runtime.execution.limits import MailboxBounds, QueueBudget, RunSlot
 from paglets.runtime.execution.mailbox import Mailbox
 from paglets.runtime.execution.paglet_run import PagletRun
 from paglets.runtime.execution.sender import sending_as
+from paglets.runtime.execution.turn_wait import wait_for_turn
 from paglets.runtime.execution.unqueued_fence import UnqueuedFence
 from paglets.runtime.execution.workers import WorkerPool
 from paglets.runtime.files.paglet_files import PagletFiles
@@ -226,6 +227,7 @@ class LocalPaglet:
 
         Raises:
             ReplyTimeoutError: the turn did not come within ``timeout``; nothing ran.
+            InvalidAgentError: the paglet left this host before its turn came.
         """
         action = self.execution.synced(action)
         if self.mailbox.holds_turn():
@@ -242,11 +244,10 @@ class LocalPaglet:
             return action()
 
         self.mailbox.post(Envelope(ACTION_PRIORITY, future=future, action=claimed), ACTION_PRIORITY)
-        if not future.wait_for_reply(timeout) and claim.acquire(blocking=False):
-            raise ReplyTimeoutError(
-                f"paglet {self.agent_id} stayed busy for {timeout}s; nothing was done"
-            )
-        return future.get_reply(None)
+        return wait_for_turn(future, claim, self._left_how, self.agent_id, timeout)
+
+    def _left_how(self) -> str:
+        return "" if self.status is PagletStatus.ACTIVE else self.status.value
 
     def _handle(self, envelope: Envelope) -> None:
         if self.status is not PagletStatus.ACTIVE:
