@@ -7,6 +7,7 @@ import faulthandler
 import os
 import random
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -52,6 +53,13 @@ def _free_default_port() -> int:
 # tests start without --port never take 8765.
 os.environ["PAGLETS_PORT"] = str(_free_default_port())
 atexit.register(shutil.rmtree, _TEST_HOME, True)
+
+# A background job of a non-interactive shell (`.ci/run &`, nohup) starts with SIGINT
+# ignored, and every process a test spawns would inherit that: a SIGINT sent before a
+# host's own handlers exist would then be lost, not end it. Tests spawn their processes
+# as a terminal would, with the default action (a caught signal is reset by exec).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 LEAK_GRACE = 10.0
